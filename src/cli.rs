@@ -1,0 +1,163 @@
+//! The command line: one subcommand per headless role, and no subcommand for the
+//! explorer window. Only argument shapes live here; each role's work lives in the
+//! library so that tests can drive it without a process.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A desktop explorer for IoT Hub device twins, with an embedded local hub.
+///
+/// Without a subcommand, twinlens opens the explorer window.
+#[derive(Debug, Parser)]
+#[command(name = "twinlens", version, about, long_about = None)]
+pub struct Cli {
+    /// What to run; the explorer window when absent.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The headless roles.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the IoT Hub-compatible local hub without a window.
+    Hub(HubArgs),
+    /// Export twins from a hub to a snapshot file.
+    Export(ExportArgs),
+    /// Apply tags and desired properties from a snapshot file to a hub.
+    Import(ImportArgs),
+    /// Compare two snapshots, or a snapshot and a live hub.
+    Diff(DiffArgs),
+    /// Run one or more simulated devices against a hub.
+    Simulate(SimulateArgs),
+}
+
+/// Options of `twinlens hub`.
+#[derive(Debug, Args)]
+pub struct HubArgs {
+    /// Where the registry, twins, keys and certificates are kept
+    /// [default: the platform data directory].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// The port of the service REST API (0 picks a free port).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub http_port: u16,
+    /// The port of the device MQTT endpoint (0 picks a free port).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub mqtt_port: u16,
+    /// Serve HTTPS and MQTTS with a locally generated certificate authority.
+    #[arg(long)]
+    pub tls: bool,
+    /// Seed N demo devices with realistic twins when the store is empty.
+    #[arg(long, value_name = "N")]
+    pub demo: Option<usize>,
+}
+
+/// Options of `twinlens export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The hub's service connection string.
+    #[arg(long, env = "TWINLENS_CONNECTION_STRING", hide_env_values = true)]
+    pub connection_string: String,
+    /// The IoT Hub query selecting the twins to export.
+    #[arg(long, default_value = "SELECT * FROM devices")]
+    pub query: String,
+    /// The snapshot file to write [default: a timestamped file in the current directory].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Options of `twinlens import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The snapshot file to read.
+    pub file: PathBuf,
+    /// The hub's service connection string.
+    #[arg(long, env = "TWINLENS_CONNECTION_STRING", hide_env_values = true)]
+    pub connection_string: String,
+    /// Apply tags.
+    #[arg(long)]
+    pub tags: bool,
+    /// Apply desired properties.
+    #[arg(long)]
+    pub desired: bool,
+    /// Show what would change without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Options of `twinlens diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The first snapshot file.
+    pub a: PathBuf,
+    /// The second snapshot file, or a service connection string for a live hub.
+    pub b: String,
+    /// Print the differences as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `twinlens simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// A device connection string, or a service connection string with `--count`.
+    #[arg(long, env = "TWINLENS_CONNECTION_STRING", hide_env_values = true)]
+    pub connection_string: String,
+    /// How many devices to simulate.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub count: usize,
+    /// A device id template for `--count`, e.g. `sim-{n}`.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_the_window() {
+        let cli = Cli::try_parse_from(["twinlens"]).expect("bare command parses");
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn hub_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "twinlens",
+            "hub",
+            "--bind",
+            "127.0.0.1",
+            "--http-port",
+            "0",
+            "--mqtt-port",
+            "8883",
+            "--tls",
+            "--demo",
+            "10",
+        ])
+        .expect("hub flags parse");
+        let Some(Command::Hub(args)) = cli.command else {
+            panic!("expected the hub subcommand");
+        };
+        assert_eq!(args.mqtt_port, 8883);
+        assert!(args.tls);
+        assert_eq!(args.demo, Some(10));
+    }
+
+    #[test]
+    fn bad_port_is_rejected() {
+        assert!(Cli::try_parse_from(["twinlens", "hub", "--http-port", "70000"]).is_err());
+    }
+}

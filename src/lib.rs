@@ -1,0 +1,20 @@
+//! # twinlens
+//!
+//! A desktop explorer for IoT Hub device twins, with an embedded IoT Hub-compatible
+//! local hub so that it works offline with zero setup.
+//!
+//! # Layout
+//!
+//! - [`twin`] owns the twin document: merge patches, `$metadata`/`$version`
+//!   bookkeeping, IoT Hub's validation limits and a structural JSON diff. It is pure
+//!   data logic: no I/O, no clock, no UI.
+//! - [`auth`] owns connection strings and SAS tokens, both signing (clients) and
+//!   verifying (the local hub), so the two sides can never drift apart.
+//! - [`app`] owns the egui user interface; it never performs I/O itself.
+//!
+//! The binary (`src/main.rs`) parses the command line and picks a role: the explorer
+//! window (the default) or one of the headless subcommands.
+
+pub mod app;
+pub mod auth;
+pub mod twin;

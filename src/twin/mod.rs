@@ -1,0 +1,41 @@
+//! The IoT Hub device twin, modelled exactly as Azure IoT Hub keeps it, so that the
+//! local hub answers like Azure and the explorer can reason about twins offline.
+//!
+//! Pure data logic: no I/O, no clock (every write takes `now`), no UI, no network.
+//!
+//! - [`document`]: the [`Twin`] itself (identity fields, tags, desired, reported,
+//!   `version`/`etag`), with its writes in `service_write` (service PATCH/PUT of tags
+//!   and desired) and `reported_write` (device PATCH of reported), and its JSON views
+//!   (service view, lossless inverse, device view) in `codec`.
+//! - `section` and `metadata`: one property section with its `$version` and the
+//!   `$metadata` tree of `$lastUpdated` (and, for desired, `$lastUpdatedVersion`) stamps.
+//! - [`limits`]: IoT Hub's key, value, depth and size rules, checked before anything is
+//!   applied; [`error`] says which rule broke, where, and with which Azure error code.
+//! - [`merge`]: RFC 7386 merge patch and the patch between two documents.
+//! - [`mod@diff`]: structural diff of two JSON documents, for patch previews and snapshots.
+//! - [`path`]: dotted paths (`tags.location.city`, `a["b.c"]`) naming places in JSON.
+//! - [`timestamp`]: IoT Hub's seven-digit UTC timestamps.
+
+mod codec;
+pub mod diff;
+pub mod document;
+pub mod error;
+pub mod limits;
+pub mod merge;
+mod metadata;
+pub mod path;
+mod reported_write;
+mod section;
+mod service_write;
+pub mod timestamp;
+
+pub use diff::{Change, ChangeKind, diff, diff_ignoring_system_keys};
+pub use document::{
+    AuthenticationType, Capabilities, ConnectionState, DesiredChange, DeviceStatus, Twin,
+    X509Thumbprint, etag_for_version,
+};
+pub use error::{TwinError, ValidationRule};
+pub use limits::Section;
+pub use merge::{merge_patch, merge_patch_between};
+pub use path::{JsonPath, ParsePathError, PathSegment};
+pub use timestamp::{UNSET_TIMESTAMP, format_timestamp};
