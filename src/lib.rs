@@ -10,6 +10,8 @@
 //!   data logic: no I/O, no clock, no UI.
 //! - [`auth`] owns connection strings and SAS tokens, both signing (clients) and
 //!   verifying (the local hub), so the two sides can never drift apart.
+//! - [`query`] owns the IoT Hub query language: a parser with positioned errors and an
+//!   evaluator over twins in their service JSON shape.
 //! - [`app`] owns the egui user interface; it never performs I/O itself.
 //!
 //! The binary (`src/main.rs`) parses the command line and picks a role: the explorer
@@ -17,4 +19,5 @@
 
 pub mod app;
 pub mod auth;
+pub mod query;
 pub mod twin;

@@ -1,0 +1,201 @@
+//! The parsed, ready-to-run form of a query. Everything that can be decided once —
+//! keyword spelling, the canonical case of root property names, which function a name
+//! means, column names — is decided by the parser, so evaluation only walks this tree.
+
+use std::sync::atomic::AtomicUsize;
+
+use super::functions::{Aggregate, Function};
+
+/// The collection a query reads, from its FROM clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `FROM devices`: device twins.
+    Devices,
+    /// `FROM devices.modules`: module twins.
+    DevicesModules,
+}
+
+/// How the rows of a result are shaped; the hub sends it as the `x-ms-item-type` header
+/// so SDKs know whether to deserialize rows as twins or as plain JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemType {
+    /// Whole twins (`SELECT *` without aggregates or grouping).
+    Twin,
+    /// Projected or aggregated rows.
+    Json,
+}
+
+impl ItemType {
+    /// The header value IoT Hub uses for this shape.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Twin => "twin",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// What the SELECT clause asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Selection {
+    /// `SELECT *`: every matching twin as it is.
+    Everything,
+    /// A projection: one object per matching twin with these columns.
+    Columns(Vec<Column>),
+    /// Aggregates, optionally per group: one object per group with these columns.
+    Aggregated {
+        columns: Vec<AggregateColumn>,
+        group_by: Vec<Path>,
+    },
+}
+
+/// One projected column: the value to compute and the name it is returned under.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Column {
+    pub name: String,
+    pub expr: Expr,
+}
+
+/// One column of an aggregated row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AggregateColumn {
+    pub name: String,
+    pub value: AggregateValue,
+}
+
+/// A column of an aggregated row is either a grouping key or an aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AggregateValue {
+    /// The value of the GROUP BY path at this index, shared by every twin of the group.
+    GroupKey(usize),
+    /// An aggregate over the group; COUNT has no argument.
+    Aggregate {
+        function: Aggregate,
+        argument: Option<Expr>,
+    },
+}
+
+/// A constant written in the query.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Literal {
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
+    Text(String),
+}
+
+/// A member name in a path, with a guess of where the member sits in its object. Twins
+/// written by one hub share their key order, so the guess saves scanning for the name in
+/// almost every twin; it is only a hint, checked against the name before it is trusted,
+/// and it is atomic so that a query can be shared between threads.
+#[derive(Debug)]
+pub(crate) struct MemberName {
+    pub text: String,
+    pub position_hint: AtomicUsize,
+}
+
+impl MemberName {
+    /// A name with no position guess yet.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            position_hint: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Clone for MemberName {
+    fn clone(&self) -> Self {
+        Self::new(self.text.clone())
+    }
+}
+
+impl PartialEq for MemberName {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for MemberName {}
+
+/// One step of a property path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Segment {
+    /// An object member, matched case-sensitively.
+    Key(MemberName),
+    /// An array element, `[0]`.
+    Index(usize),
+}
+
+/// A property path such as `tags.location.city`. The root name is matched
+/// case-insensitively (twin root properties are system names); deeper names exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Path {
+    /// The root property, in its canonical spelling when it is a known twin property.
+    pub root: MemberName,
+    pub rest: Vec<Segment>,
+}
+
+impl Path {
+    /// The column name a projection of this path gets without an alias: its last
+    /// member name, as IoT Hub does (`SELECT properties.reported.fw` gives `fw`).
+    pub fn column_name(&self) -> Option<&str> {
+        match self.rest.last() {
+            None => Some(&self.root.text),
+            Some(Segment::Key(key)) => Some(&key.text),
+            Some(Segment::Index(_)) => None,
+        }
+    }
+}
+
+/// Comparison operators; every one is undefined between values of different types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Comparison {
+    Equal,
+    NotEqual,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+}
+
+/// Arithmetic operators; defined on numbers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arithmetic {
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+    Remainder,
+}
+
+/// A scalar expression, evaluated once per twin.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    Literal(Literal),
+    Path(Path),
+    Negate(Box<Expr>),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Compare(Comparison, Box<Expr>, Box<Expr>),
+    Arithmetic(Arithmetic, Box<Expr>, Box<Expr>),
+    /// `value IN [..]`, or `value NIN [..]` when `negated`.
+    In {
+        value: Box<Expr>,
+        list: Vec<Literal>,
+        negated: bool,
+    },
+    Call(Function, Vec<Expr>),
+}
+
+/// A parsed query, ready to run against any number of twins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub(crate) text: String,
+    pub(crate) top: Option<u64>,
+    pub(crate) selection: Selection,
+    pub(crate) source: Source,
+    pub(crate) filter: Option<Expr>,
+}

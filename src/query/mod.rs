@@ -1,0 +1,127 @@
+//! The IoT Hub query language over device twins, as the local hub answers
+//! `POST /devices/query`: `SELECT [TOP n] * | <items> FROM devices | devices.modules
+//! [WHERE <condition>] [GROUP BY <paths>]`.
+//!
+//! A query is parsed once ([`parse`]) into a tree where every name is already resolved,
+//! then run over twins held in memory as JSON in the service view shape
+//! ([`Query::execute`], or [`Query::matches`] for the filter alone). Evaluation follows
+//! IoT Hub's rules: a condition holds only when it is boolean `true`; comparing values of
+//! different types, or anything with an absent property, is `undefined`, never an error.
+//!
+//! # Layout
+//!
+//! - `lexer` turns text into tokens (literals, escapes, `[[name]]` quoting).
+//! - `parser` reads the clauses; `expression` the expression grammar and property paths;
+//!   `select` names the result columns and checks aggregate queries.
+//! - `ast` is the parsed form; `functions` the built-in functions.
+//! - `datum` is the runtime value model; `eval` evaluates expressions against a twin;
+//!   `aggregate` groups twins and computes aggregates.
+//! - `error` is the one error type, with positions for UIs.
+//!
+//! This module does no I/O and knows nothing about the hub's storage or HTTP layer.
+
+mod aggregate;
+mod ast;
+mod datum;
+mod error;
+mod eval;
+mod expression;
+mod functions;
+mod lexer;
+mod parser;
+mod select;
+
+use serde_json::{Map, Value};
+
+pub use ast::{ItemType, Query, Source};
+pub use error::QueryError;
+pub use parser::MAX_QUERY_CHARACTERS;
+
+use ast::{Column, Selection};
+
+/// Parses query text. The error names the first problem in reading order and where it is.
+pub fn parse(text: &str) -> Result<Query, QueryError> {
+    parser::parse_query(text)
+}
+
+impl Query {
+    /// The collection the query reads, so the hub can pick device or module twins.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// The shape of the rows, for the `x-ms-item-type` response header.
+    pub fn item_type(&self) -> ItemType {
+        match self.selection {
+            Selection::Everything => ItemType::Twin,
+            Selection::Columns(_) | Selection::Aggregated { .. } => ItemType::Json,
+        }
+    }
+
+    /// Whether a twin satisfies the WHERE condition (always, without one). Allocates
+    /// nothing for conditions on paths, constants and comparisons.
+    pub fn matches(&self, twin: &Value) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|condition| condition.evaluate(twin).is_true())
+    }
+
+    /// Runs the whole query over `twins` (whichever collection the caller chose for
+    /// [`Query::source`]) and returns the result rows: the matching twins for `SELECT *`,
+    /// one object per matching twin for a projection, one object per group for
+    /// aggregates. TOP limits the rows; twins are copied only into emitted rows.
+    pub fn execute<'a, I: IntoIterator<Item = &'a Value>>(&self, twins: I) -> Vec<Value> {
+        self.execute_page(twins, 0, usize::MAX)
+    }
+
+    /// Like [`Query::execute`], but returns only the result rows `skip..skip + take`
+    /// (within TOP) and copies twins only into those: what one page of a paged REST
+    /// answer needs. Asking for `take + 1` rows tells whether another page follows.
+    pub fn execute_page<'a, I: IntoIterator<Item = &'a Value>>(
+        &self,
+        twins: I,
+        skip: usize,
+        take: usize,
+    ) -> Vec<Value> {
+        let limit = self
+            .top
+            .map_or(usize::MAX, |top| usize::try_from(top).unwrap_or(usize::MAX));
+        let take = skip.saturating_add(take).min(limit).saturating_sub(skip);
+        let matching = twins.into_iter().filter(|twin| self.matches(twin));
+        match &self.selection {
+            Selection::Everything => matching.skip(skip).take(take).cloned().collect(),
+            Selection::Columns(columns) => matching
+                .skip(skip)
+                .take(take)
+                .map(|twin| project(columns, twin))
+                .collect(),
+            Selection::Aggregated { columns, group_by } => {
+                aggregate::aggregate_rows(columns, group_by, matching)
+                    .into_iter()
+                    .skip(skip)
+                    .take(take)
+                    .collect()
+            }
+        }
+    }
+
+    /// The query text as it was given, for logs and for repeating it on the next page.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+fn project(columns: &[Column], twin: &Value) -> Value {
+    let mut row = Map::new();
+    for column in columns {
+        if let Some(value) = column.expr.output(twin) {
+            row.insert(column.name.clone(), value);
+        }
+    }
+    Value::Object(row)
+}
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
