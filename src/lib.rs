@@ -19,5 +19,6 @@
 
 pub mod app;
 pub mod auth;
+pub mod hub;
 pub mod query;
 pub mod twin;

@@ -1,0 +1,104 @@
+//! Local hub benchmark: storing and loading 100,000 demo twins, and IoT Hub queries
+//! over them through the same store the REST API uses. Prints a table; run with
+//! `cargo bench --bench hub_query` (set `TWINLENS_BENCH_DEVICES` for another size).
+
+use std::time::{Duration, Instant};
+
+use twinlens::hub::demo::demo_devices;
+use twinlens::hub::store::Store;
+
+const QUERIES: [(&str, &str); 6] = [
+    (
+        "tag equality",
+        "SELECT * FROM devices WHERE tags.location.city = 'Dublin'",
+    ),
+    (
+        "tag and reported",
+        "SELECT deviceId FROM devices WHERE tags.deviceType = 'gateway' AND properties.reported.sensors.battery < 20",
+    ),
+    (
+        "count with a tag filter (full scan)",
+        "SELECT COUNT() AS n FROM devices WHERE tags.location.city = 'Dublin'",
+    ),
+    ("count all", "SELECT COUNT() AS n FROM devices"),
+    (
+        "group by tag",
+        "SELECT tags.location.city, COUNT() AS n FROM devices GROUP BY tags.location.city",
+    ),
+    (
+        "no match (full scan)",
+        "SELECT * FROM devices WHERE tags.owner = 'nobody'",
+    ),
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let count: usize = std::env::var("TWINLENS_BENCH_DEVICES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("hub.db");
+
+    let started = Instant::now();
+    let devices = demo_devices(count, chrono::Utc::now())?;
+    let generated = started.elapsed();
+    let store = Store::open(&path)?;
+    let started = Instant::now();
+    store.insert_new_devices(devices)?;
+    let inserted = started.elapsed();
+    drop(store);
+
+    let started = Instant::now();
+    let store = Store::open(&path)?;
+    let loaded = started.elapsed();
+    let rss = resident_megabytes();
+
+    println!("local hub, {count} demo twins");
+    println!();
+    println!("| step | time |");
+    println!("|---|---|");
+    println!("| generate demo twins | {} |", ms(generated));
+    println!(
+        "| insert into a new store (one transaction) | {} |",
+        ms(inserted)
+    );
+    println!("| open the store and load every twin | {} |", ms(loaded));
+    println!("| resident memory after loading | {rss} |");
+    println!();
+    println!("| query | rows (first page of 100) | median of 11 | min |");
+    println!("|---|---|---|---|");
+    for (name, text) in QUERIES {
+        let query = twinlens::query::parse(text)?;
+        let mut times = Vec::new();
+        let mut rows = 0;
+        for _ in 0..11 {
+            let started = Instant::now();
+            rows = store.query_page(&query, 0, 100).len();
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!(
+            "| {name} | {rows} | {} | {} |",
+            ms(times[times.len() / 2]),
+            ms(times[0])
+        );
+    }
+    Ok(())
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn resident_megabytes() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or_else(|| "n/a".to_owned(), |kb| format!("{} MB", kb / 1024))
+}

@@ -1,0 +1,162 @@
+//! Every failure the local hub reports to a client, with the numeric error code and
+//! name Azure IoT Hub uses for it. The REST layer turns these into Azure's error JSON;
+//! the MQTT layer into the status of a `$iothub/.../res/{status}` reply.
+
+use crate::twin::TwinError;
+
+/// A request the hub refused or could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The request is malformed: bad JSON, a bad field, a bad header.
+    #[error("{0}")]
+    ArgumentInvalid(String),
+    /// The twin document or patch breaks one of IoT Hub's rules.
+    #[error(transparent)]
+    Twin(#[from] TwinError),
+    /// The query text does not parse.
+    #[error("{0}")]
+    QueryInvalid(String),
+    /// No (or no valid) SAS token authorises the request.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The device id is not in the registry.
+    #[error("Device {device_id} not registered")]
+    DeviceNotFound {
+        /// The id that was asked for.
+        device_id: String,
+    },
+    /// A direct method was invoked on a device that is not connected.
+    #[error(
+        "Timed out waiting for device {device_id} to connect: the device is not online \
+         or has not subscribed to direct methods"
+    )]
+    DeviceNotOnline {
+        /// The device that was asked for.
+        device_id: String,
+    },
+    /// A create request names a device that already exists.
+    #[error("A device with ID '{device_id}' is already registered")]
+    DeviceAlreadyExists {
+        /// The id that is taken.
+        device_id: String,
+    },
+    /// The `If-Match` etag does not match the current one.
+    #[error(
+        "Precondition failed: the etag {given} does not match the current etag {current}; read the resource again and retry"
+    )]
+    PreconditionFailed {
+        /// The etag the client sent.
+        given: String,
+        /// The etag the resource has now.
+        current: String,
+    },
+    /// The device did not answer a direct method in time.
+    #[error("Timed out waiting for the response from device {device_id} to method '{method}'")]
+    GatewayTimeout {
+        /// The device that was invoked.
+        device_id: String,
+        /// The method name.
+        method: String,
+    },
+    /// The request body is larger than the hub accepts.
+    #[error("{0}")]
+    MessageTooLarge(String),
+    /// Something failed inside the hub (storage, a lost task).
+    #[error("{0}")]
+    Server(String),
+}
+
+impl HubError {
+    /// Azure's six-digit error code; its first three digits are the HTTP status.
+    pub fn error_code(&self) -> u32 {
+        match self {
+            HubError::ArgumentInvalid(_) | HubError::QueryInvalid(_) => 400004,
+            HubError::Twin(error) => error.error_code(),
+            HubError::Unauthorized(_) => 401002,
+            HubError::DeviceNotFound { .. } => 404001,
+            HubError::DeviceNotOnline { .. } => 404103,
+            HubError::DeviceAlreadyExists { .. } => 409001,
+            HubError::PreconditionFailed { .. } => 412001,
+            HubError::MessageTooLarge(_) => 413001,
+            HubError::Server(_) => 500001,
+            HubError::GatewayTimeout { .. } => 504101,
+        }
+    }
+
+    /// Azure's name for the error code, sent in the `iothub-errorcode` header.
+    pub fn error_code_name(&self) -> &'static str {
+        match self {
+            HubError::ArgumentInvalid(_) | HubError::QueryInvalid(_) => "ArgumentInvalid",
+            HubError::Twin(error) => error.error_code_name(),
+            HubError::Unauthorized(_) => "IotHubUnauthorizedAccess",
+            HubError::DeviceNotFound { .. } => "DeviceNotFound",
+            HubError::DeviceNotOnline { .. } => "DeviceNotOnline",
+            HubError::DeviceAlreadyExists { .. } => "DeviceAlreadyExists",
+            HubError::PreconditionFailed { .. } => "PreconditionFailed",
+            HubError::MessageTooLarge(_) => "MessageTooLarge",
+            HubError::Server(_) => "ServerError",
+            HubError::GatewayTimeout { .. } => "GatewayTimeout",
+        }
+    }
+
+    /// The HTTP status: the first three digits of the error code.
+    pub fn http_status(&self) -> u16 {
+        u16::try_from(self.error_code() / 1000).unwrap_or(500)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_is_the_code_prefix() {
+        let cases = [
+            (HubError::ArgumentInvalid("x".into()), 400, 400004),
+            (HubError::Unauthorized("x".into()), 401, 401002),
+            (
+                HubError::DeviceNotFound {
+                    device_id: "d".into(),
+                },
+                404,
+                404001,
+            ),
+            (
+                HubError::DeviceNotOnline {
+                    device_id: "d".into(),
+                },
+                404,
+                404103,
+            ),
+            (
+                HubError::DeviceAlreadyExists {
+                    device_id: "d".into(),
+                },
+                409,
+                409001,
+            ),
+            (
+                HubError::PreconditionFailed {
+                    given: "a".into(),
+                    current: "b".into(),
+                },
+                412,
+                412001,
+            ),
+            (HubError::MessageTooLarge("x".into()), 413, 413001),
+            (HubError::Server("x".into()), 500, 500001),
+            (
+                HubError::GatewayTimeout {
+                    device_id: "d".into(),
+                    method: "m".into(),
+                },
+                504,
+                504101,
+            ),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!(error.error_code(), code, "{error}");
+            assert_eq!(error.http_status(), status, "{error}");
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! Device identities as the registry REST API shows them (`/devices/{id}`): the
+//! document shape, device-id rules, key generation and the create/update rules.
+//! Twin state lives in [`crate::twin`]; this module only owns the identity.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::HubError;
+use crate::twin::{UNSET_TIMESTAMP, format_timestamp};
+
+/// The longest device id IoT Hub accepts.
+pub const MAX_DEVICE_ID_LENGTH: usize = 128;
+
+/// Punctuation IoT Hub allows in device ids besides ASCII letters and digits.
+const DEVICE_ID_PUNCTUATION: &str = "-:.+%_#*?!(),=@;$'";
+
+/// Size of generated symmetric keys in bytes (as Azure generates them).
+const GENERATED_KEY_BYTES: usize = 32;
+
+/// Bounds IoT Hub puts on the decoded length of a symmetric key.
+const KEY_BYTES: std::ops::RangeInclusive<usize> = 16..=64;
+
+/// Checks a device id against IoT Hub's rules, so a bad id fails with a message
+/// naming the character instead of a confusing 404 later.
+pub fn validate_device_id(device_id: &str) -> Result<(), HubError> {
+    if device_id.is_empty() {
+        return Err(HubError::ArgumentInvalid(
+            "The device id is empty; give an id of 1 to 128 characters".into(),
+        ));
+    }
+    if device_id.chars().count() > MAX_DEVICE_ID_LENGTH {
+        return Err(HubError::ArgumentInvalid(format!(
+            "The device id '{device_id}' is longer than {MAX_DEVICE_ID_LENGTH} characters"
+        )));
+    }
+    if let Some(bad) = device_id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || DEVICE_ID_PUNCTUATION.contains(*c)))
+    {
+        return Err(HubError::ArgumentInvalid(format!(
+            "The device id '{device_id}' contains '{bad}'; device ids may hold ASCII letters, \
+             digits and {DEVICE_ID_PUNCTUATION}"
+        )));
+    }
+    Ok(())
+}
+
+/// A freshly generated symmetric key, base64-encoded as Azure shows keys.
+pub fn generate_key() -> String {
+    let mut bytes = [0u8; GENERATED_KEY_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    STANDARD.encode(bytes)
+}
+
+/// A new opaque etag for an identity document.
+fn generate_etag() -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    STANDARD.encode(u64::from_be_bytes(bytes).to_string())
+}
+
+/// A generation id: distinguishes devices that reused an id after a delete.
+fn generate_generation_id() -> String {
+    let value = rand::rng().next_u64() % 1_000_000_000_000_000_000;
+    format!("{value:018}")
+}
+
+/// Symmetric keys of a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SymmetricKey {
+    /// Base64 primary key.
+    pub primary_key: Option<String>,
+    /// Base64 secondary key.
+    pub secondary_key: Option<String>,
+}
+
+/// X.509 thumbprints of a device (unused by SAS devices, kept for round trips).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct X509Thumbprints {
+    /// Primary thumbprint.
+    pub primary_thumbprint: Option<String>,
+    /// Secondary thumbprint.
+    pub secondary_thumbprint: Option<String>,
+}
+
+/// How a device authenticates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authentication {
+    /// `sas`, `selfSigned`, `certificateAuthority` or `none`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Keys of a `sas` device.
+    pub symmetric_key: SymmetricKey,
+    /// Thumbprints of a `selfSigned` device.
+    pub x509_thumbprint: X509Thumbprints,
+}
+
+/// Device capabilities.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    /// Whether the device is an IoT Edge device.
+    pub iot_edge: bool,
+}
+
+/// A device identity exactly as `GET /devices/{id}` returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceIdentity {
+    /// The device id.
+    pub device_id: String,
+    /// Changes when a device is deleted and created again with the same id.
+    pub generation_id: String,
+    /// Changes on every identity update.
+    pub etag: String,
+    /// `Connected` or `Disconnected`.
+    pub connection_state: String,
+    /// `enabled` or `disabled`.
+    pub status: String,
+    /// Free text explaining the status.
+    pub status_reason: Option<String>,
+    /// When the connection state last changed.
+    pub connection_state_updated_time: String,
+    /// When the status last changed.
+    pub status_updated_time: String,
+    /// When the device last connected or sent something.
+    pub last_activity_time: String,
+    /// Queued cloud-to-device messages.
+    pub cloud_to_device_message_count: u64,
+    /// Credentials.
+    pub authentication: Authentication,
+    /// Capabilities.
+    pub capabilities: Capabilities,
+}
+
+impl DeviceIdentity {
+    /// Builds a new identity from a `PUT /devices/{id}` body, generating missing keys.
+    pub fn create(device_id: &str, body: &Value, now: DateTime<Utc>) -> Result<Self, HubError> {
+        validate_device_id(device_id)?;
+        check_body_device_id(device_id, body)?;
+        let mut identity = DeviceIdentity {
+            device_id: device_id.to_owned(),
+            generation_id: generate_generation_id(),
+            etag: generate_etag(),
+            connection_state: "Disconnected".into(),
+            status: "enabled".into(),
+            status_reason: None,
+            connection_state_updated_time: UNSET_TIMESTAMP.into(),
+            status_updated_time: UNSET_TIMESTAMP.into(),
+            last_activity_time: UNSET_TIMESTAMP.into(),
+            cloud_to_device_message_count: 0,
+            authentication: Authentication {
+                kind: "sas".into(),
+                symmetric_key: SymmetricKey {
+                    primary_key: None,
+                    secondary_key: None,
+                },
+                x509_thumbprint: X509Thumbprints::default(),
+            },
+            capabilities: Capabilities::default(),
+        };
+        identity.apply_request(body, now)?;
+        identity.status_updated_time = format_timestamp(now);
+        Ok(identity)
+    }
+
+    /// Applies a `PUT /devices/{id}` body to an existing identity (the update case).
+    pub fn update(&self, body: &Value, now: DateTime<Utc>) -> Result<Self, HubError> {
+        check_body_device_id(&self.device_id, body)?;
+        let mut updated = self.clone();
+        updated.apply_request(body, now)?;
+        updated.etag = generate_etag();
+        Ok(updated)
+    }
+
+    /// The primary and secondary keys of a SAS device, for verifying its tokens.
+    pub fn symmetric_keys(&self) -> impl Iterator<Item = &str> {
+        let keys = &self.authentication.symmetric_key;
+        (self.authentication.kind == "sas")
+            .then_some([keys.primary_key.as_deref(), keys.secondary_key.as_deref()])
+            .into_iter()
+            .flatten()
+            .flatten()
+    }
+
+    fn apply_request(&mut self, body: &Value, now: DateTime<Utc>) -> Result<(), HubError> {
+        let Some(body) = body.as_object() else {
+            return Err(HubError::ArgumentInvalid(
+                "The device body must be a JSON object such as {\"deviceId\":\"d1\"}".into(),
+            ));
+        };
+        if let Some(status) = body.get("status").filter(|v| !v.is_null()) {
+            let status = match status.as_str().map(str::to_ascii_lowercase).as_deref() {
+                Some("enabled") => "enabled",
+                Some("disabled") => "disabled",
+                _ => {
+                    return Err(HubError::ArgumentInvalid(format!(
+                        "The device status {status} is not valid; use \"enabled\" or \"disabled\""
+                    )));
+                }
+            };
+            if self.status != status {
+                self.status = status.into();
+                self.status_updated_time = format_timestamp(now);
+            }
+        }
+        if let Some(reason) = body.get("statusReason") {
+            self.status_reason = reason.as_str().map(str::to_owned);
+        }
+        if let Some(capabilities) = body.get("capabilities").filter(|v| !v.is_null()) {
+            self.capabilities = serde_json::from_value(capabilities.clone()).map_err(|e| {
+                HubError::ArgumentInvalid(format!("The device capabilities are not valid: {e}"))
+            })?;
+        }
+        if let Some(auth) = body.get("authentication").filter(|v| !v.is_null()) {
+            self.apply_authentication(auth)?;
+        }
+        self.fill_missing_keys();
+        Ok(())
+    }
+
+    fn apply_authentication(&mut self, auth: &Value) -> Result<(), HubError> {
+        let kind = auth.get("type").and_then(Value::as_str).unwrap_or("sas");
+        let kind = match kind.to_ascii_lowercase().as_str() {
+            "sas" => "sas",
+            "selfsigned" => "selfSigned",
+            "certificateauthority" => "certificateAuthority",
+            "none" => "none",
+            _ => {
+                return Err(HubError::ArgumentInvalid(format!(
+                    "The authentication type '{kind}' is not valid; use sas, selfSigned, \
+                     certificateAuthority or none"
+                )));
+            }
+        };
+        self.authentication.kind = kind.into();
+        let keys = auth.get("symmetricKey");
+        let primary = optional_key(keys, "primaryKey")?;
+        let secondary = optional_key(keys, "secondaryKey")?;
+        self.authentication.symmetric_key = SymmetricKey {
+            primary_key: primary,
+            secondary_key: secondary,
+        };
+        if let Some(thumbprints) = auth.get("x509Thumbprint").filter(|v| !v.is_null()) {
+            self.authentication.x509_thumbprint = serde_json::from_value(thumbprints.clone())
+                .map_err(|e| {
+                    HubError::ArgumentInvalid(format!("The x509Thumbprint is not valid: {e}"))
+                })?;
+        }
+        Ok(())
+    }
+
+    fn fill_missing_keys(&mut self) {
+        let keys = &mut self.authentication.symmetric_key;
+        if self.authentication.kind == "sas" {
+            keys.primary_key.get_or_insert_with(generate_key);
+            keys.secondary_key.get_or_insert_with(generate_key);
+        } else {
+            keys.primary_key = None;
+            keys.secondary_key = None;
+        }
+    }
+}
+
+fn check_body_device_id(device_id: &str, body: &Value) -> Result<(), HubError> {
+    match body.get("deviceId") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(id)) if id == device_id => Ok(()),
+        Some(other) => Err(HubError::ArgumentInvalid(format!(
+            "The deviceId in the body ({other}) does not match the device id in the URL \
+             ('{device_id}')"
+        ))),
+    }
+}
+
+/// Reads one key of `symmetricKey`: absent, null or empty means "generate one".
+fn optional_key(keys: Option<&Value>, name: &str) -> Result<Option<String>, HubError> {
+    let Some(value) = keys.and_then(|keys| keys.get(name)) else {
+        return Ok(None);
+    };
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) if text.is_empty() => Ok(None),
+        Value::String(text) => {
+            let length = STANDARD
+                .decode(text)
+                .map(|bytes| bytes.len())
+                .map_err(|_| {
+                    HubError::ArgumentInvalid(format!(
+                        "The {name} is not valid base64; give a base64 key of 16 to 64 bytes or \
+                     leave it empty to have one generated"
+                    ))
+                })?;
+            if !KEY_BYTES.contains(&length) {
+                return Err(HubError::ArgumentInvalid(format!(
+                    "The {name} is {length} bytes long; keys must be 16 to 64 bytes"
+                )));
+            }
+            Ok(Some(text.clone()))
+        }
+        other => Err(HubError::ArgumentInvalid(format!(
+            "The {name} must be a base64 string, not {other}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn device_ids_follow_iot_hub_rules() {
+        for good in [
+            "d1",
+            "a-b:c.d+e%f_g#h*i?j!k(l)m,n=o@p;q$r's",
+            &"x".repeat(128),
+        ] {
+            assert!(validate_device_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", "has space", "slash/", "é", &"x".repeat(129)] {
+            let error = validate_device_id(bad).unwrap_err();
+            assert_eq!(error.error_code(), 400004, "{bad}");
+        }
+    }
+
+    #[test]
+    fn create_generates_missing_keys() {
+        let identity = DeviceIdentity::create("d1", &json!({"deviceId": "d1"}), now()).unwrap();
+        let keys: Vec<&str> = identity.symmetric_keys().collect();
+        assert_eq!(keys.len(), 2);
+        assert_ne!(keys[0], keys[1]);
+        assert_eq!(STANDARD.decode(keys[0]).unwrap().len(), 32);
+        assert_eq!(identity.status, "enabled");
+        assert_eq!(identity.connection_state, "Disconnected");
+    }
+
+    #[test]
+    fn create_keeps_given_keys_and_status() {
+        let key = STANDARD.encode([7u8; 32]);
+        let body = json!({"deviceId": "d1", "status": "disabled",
+            "authentication": {"type": "sas", "symmetricKey": {"primaryKey": key, "secondaryKey": ""}}});
+        let identity = DeviceIdentity::create("d1", &body, now()).unwrap();
+        assert_eq!(
+            identity.authentication.symmetric_key.primary_key.as_deref(),
+            Some(key.as_str())
+        );
+        assert!(
+            identity
+                .authentication
+                .symmetric_key
+                .secondary_key
+                .is_some()
+        );
+        assert_eq!(identity.status, "disabled");
+    }
+
+    #[test]
+    fn bad_requests_are_argument_invalid() {
+        let short = STANDARD.encode([1u8; 8]);
+        for body in [
+            json!({"deviceId": "other"}),
+            json!({"status": "sleeping"}),
+            json!({"authentication": {"type": "magic"}}),
+            json!({"authentication": {"symmetricKey": {"primaryKey": "not base64!"}}}),
+            json!({"authentication": {"symmetricKey": {"primaryKey": short}}}),
+            json!([1, 2]),
+        ] {
+            let error = DeviceIdentity::create("d1", &body, now()).unwrap_err();
+            assert_eq!(error.error_code(), 400004, "{body}");
+        }
+    }
+
+    #[test]
+    fn update_changes_etag_and_status_time() {
+        let identity = DeviceIdentity::create("d1", &json!({}), now()).unwrap();
+        let later = now() + chrono::Duration::seconds(5);
+        let updated = identity
+            .update(&json!({"status": "disabled"}), later)
+            .unwrap();
+        assert_ne!(updated.etag, identity.etag);
+        assert_eq!(updated.status, "disabled");
+        assert_eq!(updated.status_updated_time, format_timestamp(later));
+        assert_eq!(updated.generation_id, identity.generation_id);
+    }
+
+    #[test]
+    fn non_sas_devices_have_no_keys() {
+        let body = json!({"authentication": {"type": "selfSigned",
+            "x509Thumbprint": {"primaryThumbprint": "ABC", "secondaryThumbprint": null}}});
+        let identity = DeviceIdentity::create("d1", &body, now()).unwrap();
+        assert_eq!(identity.symmetric_keys().count(), 0);
+        assert_eq!(
+            identity
+                .authentication
+                .x509_thumbprint
+                .primary_thumbprint
+                .as_deref(),
+            Some("ABC")
+        );
+    }
+
+    #[test]
+    fn identity_json_has_azure_field_names() {
+        let identity = DeviceIdentity::create("d1", &json!({}), now()).unwrap();
+        let json = serde_json::to_value(&identity).unwrap();
+        for field in [
+            "deviceId",
+            "generationId",
+            "etag",
+            "connectionState",
+            "status",
+            "statusReason",
+            "connectionStateUpdatedTime",
+            "statusUpdatedTime",
+            "lastActivityTime",
+            "cloudToDeviceMessageCount",
+            "authentication",
+            "capabilities",
+        ] {
+            assert!(json.get(field).is_some(), "{field}");
+        }
+        assert_eq!(json["authentication"]["type"], "sas");
+    }
+}

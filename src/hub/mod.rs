@@ -1,0 +1,294 @@
+//! The embedded local hub: an IoT Hub-compatible server that runs inside the explorer
+//! or headless (`twinlens hub`). It serves the service REST API and persists the
+//! registry durably; Azure's documented behaviour is its specification.
+//!
+//! # Layout
+//! - [`store`]: identities and twins in memory, written through to SQLite.
+//! - [`identity`]: the device identity document and its rules.
+//! - [`rest`]: the service REST API (axum router, SAS auth, Azure error JSON).
+//! - [`methods`]: direct-method routing between service calls and device sessions.
+//! - [`tls`]: the locally generated CA and server certificate, and a TLS listener.
+//! - [`demo`]: realistic demo devices for a fresh hub.
+//! - [`error`]: every failure with Azure's error code.
+//!
+//! [`start`] binds the listeners and returns a [`RunningHub`]; [`serve`] takes
+//! listeners the caller already bound, so tests can bind `127.0.0.1:0`.
+
+pub mod demo;
+pub mod error;
+pub mod identity;
+pub mod methods;
+pub mod rest;
+pub mod store;
+pub mod tls;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::{ServiceConnectionString, SharedAccessKey};
+use methods::MethodDispatcher;
+use rest::{HubState, ServiceAuth};
+use store::{Store, StoreError};
+use tls::{HubCertificates, TlsListener};
+
+/// The settings key under which the owner policy's key is kept.
+const OWNER_KEY_SETTING: &str = "iothubowner_key";
+/// The name of the store file inside the data directory.
+const STORE_FILE: &str = "hub.db";
+
+/// How to run a hub.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Where the store, keys and certificates live.
+    pub data_dir: PathBuf,
+    /// The address to listen on.
+    pub bind: IpAddr,
+    /// Service API port (0: any free port).
+    pub http_port: u16,
+    /// Device MQTT port (0: any free port).
+    pub mqtt_port: u16,
+    /// Serve HTTPS and MQTTS.
+    pub tls: bool,
+    /// Seed this many demo devices into an empty store.
+    pub demo_devices: Option<usize>,
+}
+
+impl HubConfig {
+    /// The platform data directory for the hub (e.g. `~/.local/share/twinlens/hub`).
+    pub fn default_data_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "twinlens").map(|dirs| dirs.data_dir().join("hub"))
+    }
+}
+
+/// Why the hub could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HubStartError {
+    /// The data directory cannot be created.
+    #[error(
+        "could not create the hub data directory {path}: {source}; pick another with --data-dir"
+    )]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A port is taken or not allowed.
+    #[error(
+        "could not listen on {address} for the {what}: {source}; choose another port or 0 for any free port"
+    )]
+    Bind {
+        /// The address and port.
+        address: SocketAddr,
+        /// Which endpoint.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Certificates cannot be loaded or created.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// Demo data cannot be written.
+    #[error("could not seed demo devices: {0}")]
+    Demo(#[from] error::HubError),
+}
+
+/// The facts a client needs to use a running hub; printed as the ready line.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadyInfo {
+    /// Always `"ready"`.
+    pub event: &'static str,
+    /// `localhost:PORT` of the service API.
+    pub host_name: String,
+    /// `http://` or `https://` base URL of the service API.
+    pub http_url: String,
+    /// The device MQTT port.
+    pub mqtt_port: u16,
+    /// The owner policy's connection string.
+    pub service_connection_string: String,
+    /// The CA certificate to trust with `--tls`.
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// A hub serving in the background.
+pub struct RunningHub {
+    /// How to reach it.
+    pub ready: ReadyInfo,
+    /// The registry and routing it serves, for in-process callers.
+    pub state: HubState,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningHub {
+    /// Stops accepting, lets requests in flight finish, and waits for the server.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        match self.server.await {
+            Ok(result) => result,
+            Err(join_error) => Err(std::io::Error::other(join_error)),
+        }
+    }
+}
+
+/// Opens the store, binds the ports and starts serving.
+pub async fn start(config: HubConfig) -> Result<RunningHub, HubStartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| HubStartError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let store = Store::open(&config.data_dir.join(STORE_FILE))?;
+    let owner_key = owner_key(&store)?;
+    if let Some(count) = config.demo_devices {
+        seed_demo_devices(&store, count)?;
+    }
+    let http = bind(config.bind, config.http_port, "service API").await?;
+    let mqtt = bind(config.bind, config.mqtt_port, "device MQTT endpoint").await?;
+    let http_port = local_port(&http);
+    let mqtt_port = local_port(&mqtt);
+    let certificates = if config.tls {
+        let names = [config.bind.to_string()];
+        Some(HubCertificates::load_or_create(
+            &config.data_dir.join("tls"),
+            &names,
+        )?)
+    } else {
+        None
+    };
+    let host_name = format!("localhost:{http_port}");
+    let connection_string = ServiceConnectionString {
+        host_name: host_name.clone(),
+        policy_name: rest::OWNER_POLICY.to_owned(),
+        key: owner_key.clone(),
+    };
+    let ready = ReadyInfo {
+        event: "ready",
+        http_url: format!(
+            "{}://{host_name}",
+            if certificates.is_some() {
+                "https"
+            } else {
+                "http"
+            }
+        ),
+        host_name,
+        mqtt_port,
+        service_connection_string: connection_string.to_connection_string(),
+        ca_cert: certificates.as_ref().map(|c| c.ca_cert_path().to_owned()),
+    };
+    let state = HubState {
+        store,
+        auth: Arc::new(ServiceAuth::new(
+            owner_key,
+            host_names(config.bind, &[http_port, mqtt_port]),
+        )),
+        methods: MethodDispatcher::default(),
+    };
+    let (shutdown, mut stopped) = watch::channel(false);
+    let server = tokio::spawn(serve(http, mqtt, state.clone(), certificates, async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+    Ok(RunningHub {
+        ready,
+        state,
+        shutdown,
+        server,
+    })
+}
+
+/// Serves the hub on listeners the caller bound until `shutdown` completes.
+pub async fn serve(
+    http: TcpListener,
+    mqtt: TcpListener,
+    state: HubState,
+    certificates: Option<HubCertificates>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = rest::router(state);
+    // The device endpoint arrives with the MQTT server; until then the port stays
+    // reserved so the ready line's promise holds.
+    let _reserved_mqtt = mqtt;
+    match certificates {
+        None => {
+            axum::serve(http, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(certificates) => {
+            let listener = TlsListener::new(http, certificates.http_acceptor());
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
+}
+
+async fn bind(ip: IpAddr, port: u16, what: &'static str) -> Result<TcpListener, HubStartError> {
+    let address = SocketAddr::new(ip, port);
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| HubStartError::Bind {
+            address,
+            what,
+            source,
+        })
+}
+
+fn local_port(listener: &TcpListener) -> u16 {
+    listener.local_addr().map(|a| a.port()).unwrap_or(0)
+}
+
+/// Every name a client may put in a token's resource for this hub.
+fn host_names(bind: IpAddr, ports: &[u16]) -> Vec<String> {
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "[::1]".to_owned(),
+    ];
+    if !bind.is_unspecified() && !bind.is_loopback() {
+        hosts.push(match bind {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        });
+    }
+    let mut names = hosts.clone();
+    for host in &hosts {
+        names.extend(ports.iter().map(|port| format!("{host}:{port}")));
+    }
+    names
+}
+
+/// The owner policy's key: generated on first start, then kept in the store.
+fn owner_key(store: &Store) -> Result<SharedAccessKey, HubStartError> {
+    if let Some(key) = store.setting(OWNER_KEY_SETTING)? {
+        if let Ok(key) = SharedAccessKey::from_base64(&key) {
+            return Ok(key);
+        }
+        tracing::warn!("the stored owner key is damaged; generating a new one");
+    }
+    let key = identity::generate_key();
+    store.set_setting(OWNER_KEY_SETTING, &key)?;
+    SharedAccessKey::from_base64(&key)
+        .map_err(|e| HubStartError::Demo(error::HubError::Server(e.to_string())))
+}
+
+fn seed_demo_devices(store: &Store, count: usize) -> Result<(), HubStartError> {
+    if store.device_count() > 0 {
+        tracing::info!("the store already has devices; --demo seeds only an empty store");
+        return Ok(());
+    }
+    let devices = demo::demo_devices(count, chrono::Utc::now())?;
+    let added = store.insert_new_devices(devices)?;
+    tracing::info!(added, "seeded demo devices");
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! `GET`, `PUT` and `DELETE /devices/{id}`: the identity registry.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header::ETAG};
+use axum::response::{IntoResponse, Response};
+
+use super::HubState;
+use super::extract::{IfMatchHeader, JsonBody};
+use crate::hub::error::HubError;
+use crate::hub::identity::DeviceIdentity;
+
+/// Reads a device identity.
+pub async fn get_device(
+    State(state): State<HubState>,
+    Path(device_id): Path<String>,
+) -> Result<Response, HubError> {
+    Ok(identity_response(state.store.device(&device_id)?))
+}
+
+/// Creates a device (no `If-Match`) or updates it (`If-Match: *` or its etag).
+pub async fn put_device(
+    State(state): State<HubState>,
+    Path(device_id): Path<String>,
+    IfMatchHeader(if_match): IfMatchHeader,
+    JsonBody(body): JsonBody,
+) -> Result<Response, HubError> {
+    let identity =
+        state
+            .store
+            .put_device(&device_id, &body, if_match.as_ref(), chrono::Utc::now())?;
+    tracing::info!(device_id, "device written");
+    Ok(identity_response(identity))
+}
+
+/// Deletes a device.
+pub async fn delete_device(
+    State(state): State<HubState>,
+    Path(device_id): Path<String>,
+    IfMatchHeader(if_match): IfMatchHeader,
+) -> Result<StatusCode, HubError> {
+    state.store.delete_device(&device_id, if_match.as_ref())?;
+    tracing::info!(device_id, "device deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn identity_response(identity: DeviceIdentity) -> Response {
+    let etag = HeaderValue::from_str(&format!("\"{}\"", identity.etag)).ok();
+    let mut response = Json(identity).into_response();
+    if let Some(etag) = etag {
+        response.headers_mut().insert(ETAG, etag);
+    }
+    response
+}

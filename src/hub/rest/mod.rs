@@ -1,0 +1,60 @@
+//! The service REST API of the local hub (api-version 2021-04-12), as Azure IoT Hub
+//! serves it: device identities, twins, queries and direct methods. Every route is
+//! behind SAS authentication; every error is Azure's error JSON.
+//!
+//! [`router`] builds the routes over a [`HubState`], so tests can drive it with
+//! `oneshot()` and the hub can serve it over plain TCP or TLS alike.
+
+mod auth;
+mod devices;
+mod error;
+mod extract;
+mod methods;
+mod query;
+mod twins;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use auth::{OWNER_POLICY, ServiceAuth};
+
+use super::methods::MethodDispatcher;
+use super::store::Store;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct HubState {
+    /// The registry.
+    pub store: Store,
+    /// Who may call the API.
+    pub auth: Arc<ServiceAuth>,
+    /// Direct-method routing to connected devices.
+    pub methods: MethodDispatcher,
+}
+
+/// The service API routes.
+pub fn router(state: HubState) -> Router {
+    Router::new()
+        .route(
+            "/devices/{id}",
+            get(devices::get_device)
+                .put(devices::put_device)
+                .delete(devices::delete_device),
+        )
+        .route("/devices/query", post(query::query_twins))
+        .route(
+            "/twins/{id}",
+            get(twins::get_twin)
+                .patch(twins::patch_twin)
+                .put(twins::replace_twin),
+        )
+        .route("/twins/{id}/methods", post(methods::invoke_method))
+        .fallback(error::unknown_route)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_service_token,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,74 @@
+//! `GET`, `PATCH` and `PUT /twins/{id}`: reading and writing twins from the service
+//! side (tags and desired properties; reported properties belong to the device).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header::ETAG};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::HubState;
+use super::extract::{IfMatchHeader, JsonBody};
+use crate::hub::error::HubError;
+use crate::hub::store::TwinWrite;
+
+/// Reads a twin.
+pub async fn get_twin(
+    State(state): State<HubState>,
+    Path(device_id): Path<String>,
+) -> Result<Response, HubError> {
+    Ok(twin_response(state.store.twin(&device_id)?))
+}
+
+/// Merges tags and desired properties into a twin.
+pub async fn patch_twin(
+    State(state): State<HubState>,
+    Path(device_id): Path<String>,
+    IfMatchHeader(if_match): IfMatchHeader,
+    JsonBody(body): JsonBody,
+) -> Result<Response, HubError> {
+    write_twin(&state, &device_id, &body, TwinWrite::Patch, if_match)
+}
+
+/// Replaces tags and desired properties of a twin.
+pub async fn replace_twin(
+    State(state): State<HubState>,
+    Path(device_id): Path<String>,
+    IfMatchHeader(if_match): IfMatchHeader,
+    JsonBody(body): JsonBody,
+) -> Result<Response, HubError> {
+    write_twin(&state, &device_id, &body, TwinWrite::Replace, if_match)
+}
+
+fn write_twin(
+    state: &HubState,
+    device_id: &str,
+    body: &Value,
+    mode: TwinWrite,
+    if_match: Option<crate::hub::store::IfMatch>,
+) -> Result<Response, HubError> {
+    let (twin, desired_change) =
+        state
+            .store
+            .write_twin(device_id, body, mode, if_match.as_ref(), chrono::Utc::now())?;
+    if let Some(change) = desired_change {
+        tracing::info!(
+            device_id,
+            version = change.version,
+            "desired properties changed"
+        );
+    }
+    Ok(twin_response(twin))
+}
+
+fn twin_response(twin: Value) -> Response {
+    let etag = twin
+        .get("etag")
+        .and_then(Value::as_str)
+        .and_then(|etag| HeaderValue::from_str(&format!("\"{etag}\"")).ok());
+    let mut response = Json(twin).into_response();
+    if let Some(etag) = etag {
+        response.headers_mut().insert(ETAG, etag);
+    }
+    response
+}

@@ -1,0 +1,390 @@
+//! The hub's registry: device identities and twins, held in memory for fast reads and
+//! queries and written through to SQLite ([`db`]) before any change is acknowledged.
+//!
+//! [`Store`] is a cheap-to-clone handle. Reads take a shared lock; a write takes the
+//! exclusive lock, computes the new documents with the twin model, commits them to the
+//! database, and only then publishes them in memory, so a failed write changes nothing.
+//! No lock is ever held across an `.await`.
+
+mod db;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::error::HubError;
+use super::identity::DeviceIdentity;
+use crate::query::{Query, Source};
+use crate::twin::timestamp::parse_optional_timestamp;
+use crate::twin::{AuthenticationType, ConnectionState, DesiredChange, DeviceStatus, Twin};
+use db::Database;
+
+/// Why the store could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error(
+        "the hub store {path} failed: {source}; check that the folder is writable and the disk not full"
+    )]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// A stored document cannot be read back.
+    #[error(
+        "the hub store {path} holds a damaged record for device '{device_id}': {reason}; \
+         restore the file from a backup or start the hub with another --data-dir"
+    )]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// The device whose record is damaged.
+        device_id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl From<StoreError> for HubError {
+    fn from(error: StoreError) -> Self {
+        HubError::Server(error.to_string())
+    }
+}
+
+/// The etag condition of a write, from the `If-Match` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: the resource must exist, any version.
+    Any,
+    /// The resource must have this etag.
+    Etag(String),
+}
+
+impl IfMatch {
+    /// Reads an `If-Match` value as the SDKs send it: quoted or not, `*` or `"*"`.
+    pub fn parse(header: &str) -> Self {
+        let value = header.trim();
+        let value = value.strip_prefix("W/").unwrap_or(value).trim_matches('"');
+        if value == "*" {
+            IfMatch::Any
+        } else {
+            IfMatch::Etag(value.to_owned())
+        }
+    }
+
+    fn check(condition: Option<&IfMatch>, current: &str) -> Result<(), HubError> {
+        match condition {
+            Some(IfMatch::Etag(given)) if given != current => Err(HubError::PreconditionFailed {
+                given: given.clone(),
+                current: current.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How a twin write combines with the current twin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwinWrite {
+    /// `PATCH /twins/{id}`: merge tags and desired properties.
+    Patch,
+    /// `PUT /twins/{id}`: replace tags and desired properties.
+    Replace,
+}
+
+/// One device as the registry holds it.
+#[derive(Debug, Clone)]
+struct DeviceRecord {
+    identity: DeviceIdentity,
+    /// The twin in its service JSON shape: what queries read and `GET /twins` returns.
+    twin: Value,
+}
+
+impl DeviceRecord {
+    fn twin_model(&self) -> Result<Twin, HubError> {
+        Ok(Twin::from_json(&self.twin)?)
+    }
+}
+
+struct Inner {
+    devices: RwLock<BTreeMap<String, DeviceRecord>>,
+    database: Mutex<Database>,
+    path: PathBuf,
+}
+
+/// A handle to the registry; clones share it.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Opens the store file (creating it when missing) and loads every device.
+    /// Nobody is connected to a hub that just started, so every device starts
+    /// disconnected.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let database = Database::open(path)?;
+        let mut devices = BTreeMap::new();
+        for stored in database.load_devices()? {
+            let damaged = |reason: String| StoreError::Damaged {
+                path: path.to_owned(),
+                device_id: stored.device_id.clone(),
+                reason,
+            };
+            let mut identity: DeviceIdentity =
+                serde_json::from_str(&stored.identity).map_err(|e| damaged(e.to_string()))?;
+            let twin_json: Value =
+                serde_json::from_str(&stored.twin).map_err(|e| damaged(e.to_string()))?;
+            let mut twin = Twin::from_json(&twin_json).map_err(|e| damaged(e.to_string()))?;
+            identity.connection_state = ConnectionState::Disconnected.as_str().to_owned();
+            twin.connection_state = ConnectionState::Disconnected;
+            devices.insert(
+                stored.device_id,
+                DeviceRecord {
+                    identity,
+                    twin: twin.to_json(),
+                },
+            );
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                devices: RwLock::new(devices),
+                database: Mutex::new(database),
+                path: path.to_owned(),
+            }),
+        })
+    }
+
+    /// The database file, for log lines.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, DeviceRecord>> {
+        // A panic while holding the lock cannot leave a half-applied change: records
+        // are replaced whole, after the database commit.
+        self.inner.devices.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, DeviceRecord>> {
+        self.inner
+            .devices
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn database(&self) -> MutexGuard<'_, Database> {
+        self.inner
+            .database
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A stored setting, such as the owner policy's key.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.database().setting(key)
+    }
+
+    /// Stores a setting durably.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.database().set_setting(key, value)
+    }
+
+    /// How many devices are registered.
+    pub fn device_count(&self) -> usize {
+        self.read().len()
+    }
+
+    /// The identity of a device.
+    pub fn device(&self, device_id: &str) -> Result<DeviceIdentity, HubError> {
+        self.read()
+            .get(device_id)
+            .map(|record| record.identity.clone())
+            .ok_or_else(|| not_found(device_id))
+    }
+
+    /// The twin of a device in its service JSON shape.
+    pub fn twin(&self, device_id: &str) -> Result<Value, HubError> {
+        self.read()
+            .get(device_id)
+            .map(|record| record.twin.clone())
+            .ok_or_else(|| not_found(device_id))
+    }
+
+    /// `PUT /devices/{id}`: creates the device when it is new (no `If-Match`), updates
+    /// it when `If-Match` is given, and refuses a create over an existing id.
+    pub fn put_device(
+        &self,
+        device_id: &str,
+        body: &Value,
+        if_match: Option<&IfMatch>,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceIdentity, HubError> {
+        let mut devices = self.write();
+        let record = match (devices.get(device_id), if_match) {
+            (Some(_), None) => {
+                return Err(HubError::DeviceAlreadyExists {
+                    device_id: device_id.to_owned(),
+                });
+            }
+            (None, Some(_)) => return Err(not_found(device_id)),
+            (None, None) => {
+                let identity = DeviceIdentity::create(device_id, body, now)?;
+                let mut twin = Twin::new(device_id, now);
+                mirror_identity(&mut twin, &identity);
+                DeviceRecord {
+                    identity,
+                    twin: twin.to_json(),
+                }
+            }
+            (Some(existing), Some(condition)) => {
+                IfMatch::check(Some(condition), &existing.identity.etag)?;
+                let identity = existing.identity.update(body, now)?;
+                let mut twin = existing.twin_model()?;
+                mirror_identity(&mut twin, &identity);
+                DeviceRecord {
+                    identity,
+                    twin: twin.to_json(),
+                }
+            }
+        };
+        self.commit(&mut devices, device_id, record.clone())?;
+        Ok(record.identity)
+    }
+
+    /// `DELETE /devices/{id}`.
+    pub fn delete_device(
+        &self,
+        device_id: &str,
+        if_match: Option<&IfMatch>,
+    ) -> Result<(), HubError> {
+        let mut devices = self.write();
+        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
+        IfMatch::check(if_match, &record.identity.etag)?;
+        self.database().delete_device(device_id)?;
+        devices.remove(device_id);
+        Ok(())
+    }
+
+    /// `PATCH` or `PUT /twins/{id}`: applies a service write to tags and desired
+    /// properties. Returns the new twin and the desired-property change to push to
+    /// the device, if desired properties changed.
+    pub fn write_twin(
+        &self,
+        device_id: &str,
+        body: &Value,
+        mode: TwinWrite,
+        if_match: Option<&IfMatch>,
+        now: DateTime<Utc>,
+    ) -> Result<(Value, Option<DesiredChange>), HubError> {
+        let mut devices = self.write();
+        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
+        let mut twin = record.twin_model()?;
+        IfMatch::check(if_match, &twin.etag)?;
+        let change = match mode {
+            TwinWrite::Patch => twin.apply_service_patch(body, now)?,
+            TwinWrite::Replace => twin.apply_service_replace(body, now)?,
+        };
+        let updated = DeviceRecord {
+            identity: record.identity.clone(),
+            twin: twin.to_json(),
+        };
+        self.commit(&mut devices, device_id, updated.clone())?;
+        Ok((updated.twin, change))
+    }
+
+    /// Adds many new devices in one transaction (demo seeding); existing ids are
+    /// left alone. Returns how many were added.
+    pub fn insert_new_devices(
+        &self,
+        devices_to_add: impl IntoIterator<Item = (DeviceIdentity, Twin)>,
+    ) -> Result<usize, HubError> {
+        let mut devices = self.write();
+        let records: Vec<(String, DeviceRecord)> = devices_to_add
+            .into_iter()
+            .filter(|(identity, _)| !devices.contains_key(&identity.device_id))
+            .map(|(identity, twin)| {
+                (
+                    identity.device_id.clone(),
+                    DeviceRecord {
+                        identity,
+                        twin: twin.to_json(),
+                    },
+                )
+            })
+            .collect();
+        let serialized = records
+            .iter()
+            .map(|(id, record)| {
+                Ok((
+                    id.as_str(),
+                    serialize(&record.identity)?,
+                    record.twin.to_string(),
+                ))
+            })
+            .collect::<Result<Vec<_>, HubError>>()?;
+        self.database().put_devices(
+            serialized
+                .iter()
+                .map(|(id, identity, twin)| (*id, identity.as_str(), twin.as_str())),
+        )?;
+        let added = records.len();
+        devices.extend(records);
+        Ok(added)
+    }
+
+    /// One page of a query's result rows: rows `skip..skip + take`.
+    pub fn query_page(&self, query: &Query, skip: usize, take: usize) -> Vec<Value> {
+        match query.source() {
+            // This hub has no module identities yet, so module twins are an empty set.
+            Source::DevicesModules => Vec::new(),
+            Source::Devices => {
+                let devices = self.read();
+                query.execute_page(devices.values().map(|record| &record.twin), skip, take)
+            }
+        }
+    }
+
+    /// Writes a record to the database, then publishes it in memory.
+    fn commit(
+        &self,
+        devices: &mut BTreeMap<String, DeviceRecord>,
+        device_id: &str,
+        record: DeviceRecord,
+    ) -> Result<(), HubError> {
+        let identity = serialize(&record.identity)?;
+        self.database()
+            .put_device(device_id, &identity, &record.twin.to_string())?;
+        devices.insert(device_id.to_owned(), record);
+        Ok(())
+    }
+}
+
+fn serialize(identity: &DeviceIdentity) -> Result<String, HubError> {
+    serde_json::to_string(identity)
+        .map_err(|e| HubError::Server(format!("could not serialize device identity: {e}")))
+}
+
+fn not_found(device_id: &str) -> HubError {
+    HubError::DeviceNotFound {
+        device_id: device_id.to_owned(),
+    }
+}
+
+/// Copies the identity fields a twin repeats (status, authentication, capabilities).
+fn mirror_identity(twin: &mut Twin, identity: &DeviceIdentity) {
+    twin.status = DeviceStatus::from_name(&identity.status).unwrap_or(DeviceStatus::Enabled);
+    twin.status_reason = identity.status_reason.clone();
+    twin.status_update_time = parse_optional_timestamp(&identity.status_updated_time).flatten();
+    twin.authentication_type = AuthenticationType::from_name(&identity.authentication.kind)
+        .unwrap_or(AuthenticationType::Sas);
+    let thumbprints = &identity.authentication.x509_thumbprint;
+    twin.x509_thumbprint.primary_thumbprint = thumbprints.primary_thumbprint.clone();
+    twin.x509_thumbprint.secondary_thumbprint = thumbprints.secondary_thumbprint.clone();
+    twin.capabilities.iot_edge = identity.capabilities.iot_edge;
+}
