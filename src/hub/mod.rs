@@ -143,7 +143,7 @@ impl RunningHub {
 
 /// Opens the store, binds the ports and starts serving.
 pub async fn start(config: HubConfig) -> Result<RunningHub, HubStartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| HubStartError::DataDir {
+    create_private_dir(&config.data_dir).map_err(|source| HubStartError::DataDir {
         path: config.data_dir.clone(),
         source,
     })?;
@@ -231,6 +231,21 @@ pub async fn serve(
                 .await
         }
     }
+}
+
+/// Creates the data directory readable only by its owner: it holds every device key.
+/// A directory that already exists is left as it is.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 async fn bind(ip: IpAddr, port: u16, what: &'static str) -> Result<TcpListener, HubStartError> {

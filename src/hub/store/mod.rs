@@ -129,27 +129,34 @@ impl Store {
     /// disconnected.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let database = Database::open(path)?;
+        let stored = database.load_devices()?;
+        // Parsing dominates start-up with many devices: spread it over the cores.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = stored.len().div_ceil(threads).max(1);
+        let parsed: Vec<Result<Vec<(String, DeviceRecord)>, StoreError>> =
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = stored
+                    .chunks(chunk)
+                    .map(|rows| {
+                        scope.spawn(move || rows.iter().map(|row| load_record(path, row)).collect())
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|worker| {
+                        worker.join().unwrap_or_else(|_| {
+                            Err(StoreError::Damaged {
+                                path: path.to_owned(),
+                                device_id: String::new(),
+                                reason: "a loader thread panicked".into(),
+                            })
+                        })
+                    })
+                    .collect()
+            });
         let mut devices = BTreeMap::new();
-        for stored in database.load_devices()? {
-            let damaged = |reason: String| StoreError::Damaged {
-                path: path.to_owned(),
-                device_id: stored.device_id.clone(),
-                reason,
-            };
-            let mut identity: DeviceIdentity =
-                serde_json::from_str(&stored.identity).map_err(|e| damaged(e.to_string()))?;
-            let twin_json: Value =
-                serde_json::from_str(&stored.twin).map_err(|e| damaged(e.to_string()))?;
-            let mut twin = Twin::from_json(&twin_json).map_err(|e| damaged(e.to_string()))?;
-            identity.connection_state = ConnectionState::Disconnected.as_str().to_owned();
-            twin.connection_state = ConnectionState::Disconnected;
-            devices.insert(
-                stored.device_id,
-                DeviceRecord {
-                    identity,
-                    twin: twin.to_json(),
-                },
-            );
+        for records in parsed {
+            devices.extend(records?);
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -365,6 +372,31 @@ impl Store {
     }
 }
 
+/// Reads one stored device back. Nobody is connected to a hub that just started, so
+/// every device comes back disconnected. The twin is checked to be a twin object here
+/// and fully validated by the twin model on its next write.
+fn load_record(path: &Path, row: &db::StoredDevice) -> Result<(String, DeviceRecord), StoreError> {
+    let damaged = |reason: String| StoreError::Damaged {
+        path: path.to_owned(),
+        device_id: row.device_id.clone(),
+        reason,
+    };
+    let mut identity: DeviceIdentity =
+        serde_json::from_str(&row.identity).map_err(|e| damaged(format!("identity: {e}")))?;
+    let mut twin: Value =
+        serde_json::from_str(&row.twin).map_err(|e| damaged(format!("twin: {e}")))?;
+    let disconnected = ConnectionState::Disconnected.as_str();
+    let Some(fields) = twin
+        .as_object_mut()
+        .filter(|f| f.get("deviceId").and_then(Value::as_str) == Some(&row.device_id))
+    else {
+        return Err(damaged("the twin is not an object for this device".into()));
+    };
+    fields.insert("connectionState".into(), Value::from(disconnected));
+    identity.connection_state = disconnected.to_owned();
+    Ok((row.device_id.clone(), DeviceRecord { identity, twin }))
+}
+
 fn serialize(identity: &DeviceIdentity) -> Result<String, HubError> {
     serde_json::to_string(identity)
         .map_err(|e| HubError::Server(format!("could not serialize device identity: {e}")))
@@ -387,4 +419,75 @@ fn mirror_identity(twin: &mut Twin, identity: &DeviceIdentity) {
     twin.x509_thumbprint.primary_thumbprint = thumbprints.primary_thumbprint.clone();
     twin.x509_thumbprint.secondary_thumbprint = thumbprints.secondary_thumbprint.clone();
     twin.capabilities.iot_edge = identity.capabilities.iot_edge;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn writes_survive_reopening_and_devices_come_back_disconnected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        {
+            let store = Store::open(&path).unwrap();
+            store.put_device("d1", &json!({}), None, now()).unwrap();
+            let body = json!({"tags": {"a": 1}});
+            store
+                .write_twin("d1", &body, TwinWrite::Patch, None, now())
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let twin = store.twin("d1").unwrap();
+        assert_eq!(twin["tags"]["a"], 1);
+        assert_eq!(twin["connectionState"], "Disconnected");
+        assert_eq!(store.device("d1").unwrap().connection_state, "Disconnected");
+    }
+
+    #[test]
+    fn a_refused_write_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("hub.db")).unwrap();
+        store.put_device("d1", &json!({}), None, now()).unwrap();
+        let before = store.twin("d1").unwrap();
+        let stale = IfMatch::Etag("stale".into());
+        let error = store
+            .write_twin(
+                "d1",
+                &json!({"tags": {"a": 1}}),
+                TwinWrite::Patch,
+                Some(&stale),
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(error.error_code(), 412001);
+        let bad = json!({"tags": {"bad key": 1}});
+        assert!(
+            store
+                .write_twin("d1", &bad, TwinWrite::Patch, None, now())
+                .is_err()
+        );
+        assert_eq!(store.twin("d1").unwrap(), before);
+    }
+
+    #[test]
+    fn a_damaged_record_names_the_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        Database::open(&path)
+            .unwrap()
+            .put_device("broken", "{}", "[1]")
+            .unwrap();
+        let Err(error) = Store::open(&path) else {
+            panic!("opened a damaged store")
+        };
+        let message = error.to_string();
+        assert!(message.contains("'broken'"), "{message}");
+    }
 }
