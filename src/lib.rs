@@ -12,6 +12,11 @@
 //!   verifying (the local hub), so the two sides can never drift apart.
 //! - [`query`] owns the IoT Hub query language: a parser with positioned errors and an
 //!   evaluator over twins in their service JSON shape.
+//! - [`topics`] owns the device MQTT vocabulary (`$iothub/...` topics, subscription
+//!   filters, CONNECT usernames), formatted and parsed in one place for the simulated
+//!   devices and the hub alike.
+//! - [`hub`] is the embedded IoT Hub-compatible local hub: durable registry, service
+//!   REST API and device MQTT endpoint.
 //! - [`app`] owns the egui user interface; it never performs I/O itself.
 //!
 //! The binary (`src/main.rs`) parses the command line and picks a role: the explorer
@@ -21,4 +26,5 @@ pub mod app;
 pub mod auth;
 pub mod hub;
 pub mod query;
+pub mod topics;
 pub mod twin;

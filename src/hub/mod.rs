@@ -6,7 +6,9 @@
 //! - [`store`]: identities and twins in memory, written through to SQLite.
 //! - [`identity`]: the device identity document and its rules.
 //! - [`rest`]: the service REST API (axum router, SAS auth, Azure error JSON).
+//! - [`mqtt`]: the device MQTT endpoint (twin, methods, telemetry sessions).
 //! - [`methods`]: direct-method routing between service calls and device sessions.
+//! - [`telemetry`]: a bounded log of what devices sent.
 //! - [`tls`]: the locally generated CA and server certificate, and a TLS listener.
 //! - [`demo`]: realistic demo devices for a fresh hub.
 //! - [`error`]: every failure with Azure's error code.
@@ -18,8 +20,10 @@ pub mod demo;
 pub mod error;
 pub mod identity;
 pub mod methods;
+pub mod mqtt;
 pub mod rest;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 
 use std::future::Future;
@@ -34,8 +38,10 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{ServiceConnectionString, SharedAccessKey};
 use methods::MethodDispatcher;
+use mqtt::sessions::SessionRegistry;
 use rest::{HubState, ServiceAuth};
 use store::{Store, StoreError};
+use telemetry::TelemetryLog;
 use tls::{HubCertificates, TlsListener};
 
 /// The settings key under which the owner policy's key is kept.
@@ -193,6 +199,8 @@ pub async fn start(config: HubConfig) -> Result<RunningHub, HubStartError> {
             host_names(config.bind, &[http_port, mqtt_port]),
         )),
         methods: MethodDispatcher::default(),
+        sessions: SessionRegistry::default(),
+        telemetry: TelemetryLog::default(),
     };
     let (shutdown, mut stopped) = watch::channel(false);
     let server = tokio::spawn(serve(http, mqtt, state.clone(), certificates, async move {
@@ -214,23 +222,38 @@ pub async fn serve(
     certificates: Option<HubCertificates>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = rest::router(state);
-    // The device endpoint arrives with the MQTT server; until then the port stays
-    // reserved so the ready line's promise holds.
-    let _reserved_mqtt = mqtt;
-    match certificates {
+    let app = rest::router(state.clone());
+    // Both servers stop on the same signal.
+    let (stop, stopped) = watch::channel(false);
+    let signal = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let devices = match &certificates {
+        None => mqtt::MqttListener::Plain(mqtt),
+        Some(certificates) => {
+            mqtt::MqttListener::Tls(TlsListener::new(mqtt, certificates.mqtt_acceptor()))
+        }
+    };
+    let device_endpoint = tokio::spawn(mqtt::serve(devices, state, signal(stopped.clone())));
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let served = match certificates {
         None => {
             axum::serve(http, app)
-                .with_graceful_shutdown(shutdown)
+                .with_graceful_shutdown(signal(stopped))
                 .await
         }
         Some(certificates) => {
             let listener = TlsListener::new(http, certificates.http_acceptor());
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
+                .with_graceful_shutdown(signal(stopped))
                 .await
         }
-    }
+    };
+    let _ = device_endpoint.await;
+    served
 }
 
 /// Creates the data directory readable only by its owner: it holds every device key.

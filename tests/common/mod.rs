@@ -159,3 +159,4 @@ pub async fn assert_azure_error(response: reqwest::Response, status: u16, code: 
     let _ = name;
     inner["message"].as_str().unwrap().to_owned()
 }
+pub mod device;

@@ -66,6 +66,44 @@ impl ServiceAuth {
     }
 }
 
+impl ServiceAuth {
+    /// Checks a device's CONNECT password: a SAS token for `{host}/devices/{id}` under
+    /// any name of this hub, signed with one of the device's keys, or a token of the
+    /// owner policy (which may act for any device).
+    pub fn check_device<'k>(
+        &self,
+        password: &str,
+        device_id: &str,
+        device_keys: impl IntoIterator<Item = &'k str>,
+        now: u64,
+    ) -> Result<(), String> {
+        let token = SasToken::parse(password)
+            .map_err(|e| format!("the password is not a SAS token: {e}"))?;
+        let resources: Vec<String> = self
+            .host_names
+            .iter()
+            .map(|host| crate::auth::device_resource(host, device_id, None))
+            .collect();
+        let allowed: Vec<&str> = resources.iter().map(String::as_str).collect();
+        if token.key_name() == Some(OWNER_POLICY) {
+            return token
+                .verify(&self.owner_key, now, &allowed)
+                .map_err(|e| e.to_string());
+        }
+        let mut last_error = format!("device '{device_id}' has no symmetric keys");
+        for key in device_keys {
+            let Ok(key) = SharedAccessKey::from_base64(key) else {
+                continue;
+            };
+            match token.verify(&key, now, &allowed) {
+                Ok(()) => return Ok(()),
+                Err(error) => last_error = error.to_string(),
+            }
+        }
+        Err(last_error)
+    }
+}
+
 /// Middleware refusing requests without a valid service token (401, 401002).
 pub async fn require_service_token(
     State(state): State<HubState>,

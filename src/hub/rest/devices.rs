@@ -29,6 +29,9 @@ pub async fn put_device(
         state
             .store
             .put_device(&device_id, &body, if_match.as_ref(), chrono::Utc::now())?;
+    if identity.status != "enabled" {
+        state.sessions.revoke(&device_id);
+    }
     tracing::info!(device_id, "device written");
     Ok(identity_response(identity))
 }
@@ -40,8 +43,21 @@ pub async fn delete_device(
     IfMatchHeader(if_match): IfMatchHeader,
 ) -> Result<StatusCode, HubError> {
     state.store.delete_device(&device_id, if_match.as_ref())?;
+    state.sessions.revoke(&device_id);
+    state.telemetry.forget(&device_id);
     tracing::info!(device_id, "device deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /twinlens/devices/{id}/telemetry`, local to this hub (Azure has no such
+/// route): how many messages the device sent since the hub started and the most
+/// recent ones, oldest first.
+pub async fn get_telemetry(
+    State(state): State<HubState>,
+    Path(device_id): Path<String>,
+) -> Result<Json<crate::hub::telemetry::DeviceTelemetry>, HubError> {
+    state.store.device(&device_id)?;
+    Ok(Json(state.telemetry.device(&device_id)))
 }
 
 fn identity_response(identity: DeviceIdentity) -> Response {

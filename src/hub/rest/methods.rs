@@ -11,6 +11,7 @@ use super::HubState;
 use super::extract::JsonBody;
 use crate::hub::error::HubError;
 use crate::hub::methods::MethodTimeouts;
+use crate::topics::MethodName;
 
 /// Azure's default response timeout.
 const DEFAULT_RESPONSE_TIMEOUT_SECS: u64 = 30;
@@ -38,6 +39,8 @@ pub async fn invoke_method(
             )
         })?
         .to_owned();
+    MethodName::new(name.clone())
+        .map_err(|e| HubError::ArgumentInvalid(format!("The method name is not valid: {e}")))?;
     let payload = body.get("payload").cloned().unwrap_or(Value::Null);
     if payload.to_string().len() > MAX_PAYLOAD_BYTES {
         return Err(HubError::MessageTooLarge(format!(

@@ -21,7 +21,9 @@ use axum::routing::{get, post};
 pub use auth::{OWNER_POLICY, ServiceAuth};
 
 use super::methods::MethodDispatcher;
+use super::mqtt::sessions::SessionRegistry;
 use super::store::Store;
+use super::telemetry::TelemetryLog;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -32,6 +34,10 @@ pub struct HubState {
     pub auth: Arc<ServiceAuth>,
     /// Direct-method routing to connected devices.
     pub methods: MethodDispatcher,
+    /// Connected device sessions.
+    pub sessions: SessionRegistry,
+    /// Telemetry received from devices.
+    pub telemetry: TelemetryLog,
 }
 
 /// The service API routes.
@@ -51,6 +57,10 @@ pub fn router(state: HubState) -> Router {
                 .put(twins::replace_twin),
         )
         .route("/twins/{id}/methods", post(methods::invoke_method))
+        .route(
+            "/twinlens/devices/{id}/telemetry",
+            get(devices::get_telemetry),
+        )
         .fallback(error::unknown_route)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

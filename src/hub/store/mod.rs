@@ -8,18 +8,21 @@
 
 mod db;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use tokio::sync::broadcast;
 
 use super::error::HubError;
 use super::identity::DeviceIdentity;
 use crate::query::{Query, Source};
 use crate::twin::timestamp::parse_optional_timestamp;
-use crate::twin::{AuthenticationType, ConnectionState, DesiredChange, DeviceStatus, Twin};
+use crate::twin::{
+    AuthenticationType, ConnectionState, DesiredChange, DeviceStatus, Twin, format_timestamp,
+};
 use db::Database;
 
 /// Why the store could not be opened or written.
@@ -114,8 +117,15 @@ impl DeviceRecord {
 struct Inner {
     devices: RwLock<BTreeMap<String, DeviceRecord>>,
     database: Mutex<Database>,
+    /// Desired-property changes per device, for its connected session. Sent while
+    /// the registry's write lock is held, so they arrive in version order.
+    desired_changes: Mutex<HashMap<String, broadcast::Sender<DesiredChange>>>,
     path: PathBuf,
 }
+
+/// Desired-property changes that may queue for one connected device before it is
+/// considered too slow and disconnected (it re-reads its twin on reconnect).
+pub const DESIRED_QUEUE: usize = 1024;
 
 /// A handle to the registry; clones share it.
 #[derive(Clone)]
@@ -162,6 +172,7 @@ impl Store {
             inner: Arc::new(Inner {
                 devices: RwLock::new(devices),
                 database: Mutex::new(database),
+                desired_changes: Mutex::new(HashMap::new()),
                 path: path.to_owned(),
             }),
         })
@@ -302,7 +313,101 @@ impl Store {
             twin: twin.to_json(),
         };
         self.commit(&mut devices, device_id, updated.clone())?;
+        if let Some(change) = &change {
+            self.publish_desired(device_id, change);
+        }
         Ok((updated.twin, change))
+    }
+
+    /// Device side (MQTT): merges a reported-properties patch and returns the new
+    /// reported `$version`.
+    pub fn write_reported(
+        &self,
+        device_id: &str,
+        patch: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<u64, HubError> {
+        let mut devices = self.write();
+        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
+        let mut twin = record.twin_model()?;
+        let version = twin.apply_reported_patch(patch, now)?;
+        let updated = DeviceRecord {
+            identity: record.identity.clone(),
+            twin: twin.to_json(),
+        };
+        self.commit(&mut devices, device_id, updated)?;
+        Ok(version)
+    }
+
+    /// Records a device connecting or disconnecting: connection state, its time, and
+    /// the last activity time, in both the identity and the twin.
+    pub fn set_connection_state(
+        &self,
+        device_id: &str,
+        connected: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), HubError> {
+        let mut devices = self.write();
+        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
+        let state = if connected {
+            ConnectionState::Connected
+        } else {
+            ConnectionState::Disconnected
+        };
+        let mut identity = record.identity.clone();
+        identity.connection_state = state.as_str().to_owned();
+        identity.connection_state_updated_time = format_timestamp(now);
+        identity.last_activity_time = format_timestamp(now);
+        let mut twin = record.twin_model()?;
+        twin.connection_state = state;
+        twin.last_activity_time = Some(now);
+        let updated = DeviceRecord {
+            identity,
+            twin: twin.to_json(),
+        };
+        self.commit(&mut devices, device_id, updated)
+    }
+
+    /// The twin as a device reads it (MQTT twin GET): desired and reported properties
+    /// with their `$version`, without `$metadata` and tags.
+    pub fn device_twin(&self, device_id: &str) -> Result<Value, HubError> {
+        let devices = self.read();
+        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
+        let section = |name: &str| {
+            let mut section = record.twin["properties"][name].clone();
+            if let Some(fields) = section.as_object_mut() {
+                fields.remove("$metadata");
+            }
+            section
+        };
+        Ok(serde_json::json!({"desired": section("desired"), "reported": section("reported")}))
+    }
+
+    /// Subscribes to a device's desired-property changes, in version order.
+    pub fn subscribe_desired(&self, device_id: &str) -> broadcast::Receiver<DesiredChange> {
+        let mut senders = self
+            .inner
+            .desired_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        senders
+            .entry(device_id.to_owned())
+            .or_insert_with(|| broadcast::channel(DESIRED_QUEUE).0)
+            .subscribe()
+    }
+
+    fn publish_desired(&self, device_id: &str, change: &DesiredChange) {
+        let mut senders = self
+            .inner
+            .desired_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(sender) = senders.get(device_id) {
+            if sender.send(change.clone()).is_err() {
+                // Nobody listens any more.
+                senders.remove(device_id);
+            }
+        }
     }
 
     /// Adds many new devices in one transaction (demo seeding); existing ids are

@@ -1,0 +1,366 @@
+//! One device's MQTT session after CONNECT: twin reads and reported patches,
+//! desired-property pushes, direct methods and telemetry. Every response goes only to
+//! this connection. A protocol violation ends this session alone, with a log line.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use rumqttc::mqttbytes::QoS;
+use rumqttc::mqttbytes::v4::{
+    Codec, Packet, PubAck, Publish, SubAck, Subscribe, SubscribeReasonCode, UnsubAck, Unsubscribe,
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{broadcast, oneshot};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::codec::Framed;
+
+use super::sessions::Eviction;
+use crate::hub::error::HubError;
+use crate::hub::methods::{MethodCall, MethodResponse, MethodSubscription};
+use crate::hub::rest::HubState;
+use crate::topics::{
+    DeviceTopic, HubTopic, MethodName, RequestId, Subscription, parse_device_topic,
+    parse_subscription,
+};
+use crate::twin::DesiredChange;
+
+/// How a session ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// The device sent DISCONNECT.
+    Disconnected,
+    /// The connection closed or failed.
+    Closed(String),
+    /// The device broke the protocol.
+    Violation(String),
+    /// No packet within 1.5 times the keep-alive.
+    KeepAliveExpired,
+    /// Another session took over, or the device was deleted or disabled.
+    Evicted(Eviction),
+}
+
+/// The per-connection state besides the socket.
+struct Session {
+    device_id: String,
+    state: HubState,
+    next_packet_id: u16,
+    next_rid: u64,
+    twin_qos: QoS,
+    desired_qos: QoS,
+    methods_qos: QoS,
+    desired: Option<broadcast::Receiver<DesiredChange>>,
+    methods: Option<MethodSubscription>,
+    pending_methods: HashMap<String, oneshot::Sender<MethodResponse>>,
+}
+
+/// Serves a connected, authenticated device until the session ends.
+pub async fn run<S>(
+    framed: &mut Framed<S, Codec>,
+    state: HubState,
+    device_id: String,
+    keep_alive: u16,
+    mut evicted: oneshot::Receiver<Eviction>,
+) -> Ended
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut session = Session {
+        device_id,
+        state,
+        next_packet_id: 0,
+        next_rid: 0,
+        twin_qos: QoS::AtMostOnce,
+        desired_qos: QoS::AtMostOnce,
+        methods_qos: QoS::AtMostOnce,
+        desired: None,
+        methods: None,
+        pending_methods: HashMap::new(),
+    };
+    // MQTT 3.1.1: the server allows one and a half keep-alive periods.
+    let grace = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+    let mut deadline = grace.map(|grace| Instant::now() + grace);
+    loop {
+        let outgoing = tokio::select! {
+            packet = framed.next() => {
+                if let Some(grace) = grace {
+                    deadline = Some(Instant::now() + grace);
+                }
+                match packet {
+                    None => return Ended::Closed("the device closed the connection".into()),
+                    Some(Err(error)) => return Ended::Violation(format!("unreadable packet: {error}")),
+                    Some(Ok(packet)) => match session.handle(packet) {
+                        Ok(outgoing) => outgoing,
+                        Err(ended) => return ended,
+                    },
+                }
+            }
+            reason = &mut evicted => return Ended::Evicted(reason.unwrap_or(Eviction::Revoked)),
+            change = next_desired(&mut session.desired) => match change {
+                Ok(change) => vec![session.desired_push(change)],
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    return Ended::Closed(format!("the device fell {missed} desired changes behind; it re-reads its twin on reconnect"));
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    session.desired = None;
+                    Vec::new()
+                }
+            },
+            call = next_call(&mut session.methods) => match call {
+                Some(call) => session.method_request(call).into_iter().collect(),
+                None => {
+                    session.methods = None;
+                    Vec::new()
+                }
+            },
+            () = expire(deadline) => return Ended::KeepAliveExpired,
+        };
+        for packet in outgoing {
+            if let Err(error) = framed.feed(packet).await {
+                return Ended::Closed(format!("could not write to the device: {error}"));
+            }
+        }
+        if let Err(error) = framed.flush().await {
+            return Ended::Closed(format!("could not write to the device: {error}"));
+        }
+    }
+}
+
+async fn next_desired(
+    receiver: &mut Option<broadcast::Receiver<DesiredChange>>,
+) -> Result<DesiredChange, broadcast::error::RecvError> {
+    match receiver {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_call(subscription: &mut Option<MethodSubscription>) -> Option<MethodCall> {
+    match subscription {
+        Some(subscription) => subscription.calls.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn expire(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Session {
+    /// Handles one packet from the device; returns the packets to send back.
+    fn handle(&mut self, packet: Packet) -> Result<Vec<Packet>, Ended> {
+        match packet {
+            Packet::Publish(publish) => self.publish(publish),
+            Packet::Subscribe(subscribe) => Ok(vec![self.subscribe(subscribe)]),
+            Packet::Unsubscribe(unsubscribe) => Ok(vec![self.unsubscribe(unsubscribe)]),
+            Packet::PingReq => Ok(vec![Packet::PingResp]),
+            Packet::Disconnect => Err(Ended::Disconnected),
+            // Acknowledgements of what the hub sent at QoS 1: nothing is resent.
+            Packet::PubAck(_) => Ok(Vec::new()),
+            Packet::Connect(_) => Err(Ended::Violation(
+                "a second CONNECT on one connection".into(),
+            )),
+            other => Err(Ended::Violation(format!("unexpected packet {other:?}"))),
+        }
+    }
+
+    fn publish(&mut self, publish: Publish) -> Result<Vec<Packet>, Ended> {
+        if publish.qos == QoS::ExactlyOnce {
+            return Err(Ended::Violation("QoS 2 is not supported by IoT Hub".into()));
+        }
+        let topic = parse_device_topic(&publish.topic, &self.device_id, None)
+            .map_err(|e| Ended::Violation(format!("publish refused: {e}")))?;
+        let mut replies = match topic {
+            DeviceTopic::TwinGet { rid } => vec![self.twin_get(rid)],
+            DeviceTopic::ReportedPatch { rid } => vec![self.reported_patch(rid, &publish.payload)],
+            DeviceTopic::MethodResponse { status, rid } => {
+                self.method_response(status, &rid, &publish.payload);
+                Vec::new()
+            }
+            DeviceTopic::Telemetry { properties, .. } => {
+                let properties = properties
+                    .into_iter()
+                    .map(|(name, value)| (name, value.unwrap_or_default()))
+                    .collect();
+                self.state.telemetry.record(
+                    &self.device_id,
+                    properties,
+                    &publish.payload,
+                    chrono::Utc::now(),
+                );
+                Vec::new()
+            }
+        };
+        if publish.qos == QoS::AtLeastOnce {
+            replies.insert(0, Packet::PubAck(PubAck::new(publish.pkid)));
+        }
+        Ok(replies)
+    }
+
+    fn twin_get(&mut self, rid: RequestId) -> Packet {
+        match self.state.store.device_twin(&self.device_id) {
+            Ok(twin) => self.twin_response(200, rid, None, twin.to_string()),
+            Err(error) => self.twin_error(rid, &error),
+        }
+    }
+
+    fn reported_patch(&mut self, rid: RequestId, payload: &Bytes) -> Packet {
+        let patch = match serde_json::from_slice::<Value>(payload) {
+            Ok(patch) => patch,
+            Err(error) => {
+                let error = HubError::ArgumentInvalid(format!(
+                    "The reported properties patch is not valid JSON: {error}"
+                ));
+                return self.twin_error(rid, &error);
+            }
+        };
+        match self
+            .state
+            .store
+            .write_reported(&self.device_id, &patch, chrono::Utc::now())
+        {
+            Ok(version) => self.twin_response(204, rid, Some(version), String::new()),
+            Err(error) => self.twin_error(rid, &error),
+        }
+    }
+
+    fn twin_error(&mut self, rid: RequestId, error: &HubError) -> Packet {
+        tracing::debug!(device_id = self.device_id, "twin request refused: {error}");
+        let body = json!({"errorCode": error.error_code(), "message": error.to_string()});
+        self.twin_response(error.http_status(), rid, None, body.to_string())
+    }
+
+    fn twin_response(
+        &mut self,
+        status: u16,
+        rid: RequestId,
+        version: Option<u64>,
+        body: String,
+    ) -> Packet {
+        let topic = HubTopic::TwinResponse {
+            status,
+            rid,
+            version,
+        }
+        .to_topic();
+        self.outgoing(topic, self.twin_qos, body.into_bytes())
+    }
+
+    fn desired_push(&mut self, change: DesiredChange) -> Packet {
+        let topic = HubTopic::DesiredPatch {
+            version: change.version,
+        }
+        .to_topic();
+        self.outgoing(
+            topic,
+            self.desired_qos,
+            change.notification.to_string().into_bytes(),
+        )
+    }
+
+    fn method_request(&mut self, call: MethodCall) -> Option<Packet> {
+        self.next_rid += 1;
+        let rid = RequestId::from(self.next_rid);
+        // Forget calls whose caller gave up waiting.
+        self.pending_methods.retain(|_, reply| !reply.is_closed());
+        // The service API checked the name; a name that still cannot be a topic level
+        // is dropped, and its caller sees the call time out.
+        let name = MethodName::new(call.name.clone()).ok()?;
+        self.pending_methods
+            .insert(rid.as_str().to_owned(), call.reply);
+        let topic = HubTopic::MethodRequest { name, rid }.to_topic();
+        Some(self.outgoing(
+            topic,
+            self.methods_qos,
+            call.payload.to_string().into_bytes(),
+        ))
+    }
+
+    fn method_response(&mut self, status: i64, rid: &RequestId, payload: &Bytes) {
+        let Some(reply) = self.pending_methods.remove(rid.as_str()) else {
+            tracing::debug!(
+                device_id = self.device_id,
+                rid = rid.as_str(),
+                "method response for no pending call"
+            );
+            return;
+        };
+        let payload = if payload.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(payload)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()))
+        };
+        let _ = reply.send(MethodResponse { status, payload });
+    }
+
+    fn subscribe(&mut self, subscribe: Subscribe) -> Packet {
+        let codes = subscribe
+            .filters
+            .iter()
+            .map(|filter| {
+                let Ok(subscription) = parse_subscription(&filter.path, &self.device_id, None)
+                else {
+                    tracing::info!(
+                        device_id = self.device_id,
+                        filter = filter.path,
+                        "subscription refused"
+                    );
+                    return SubscribeReasonCode::Failure;
+                };
+                // IoT Hub grants at most QoS 1.
+                let qos = if filter.qos == QoS::AtMostOnce {
+                    QoS::AtMostOnce
+                } else {
+                    QoS::AtLeastOnce
+                };
+                match subscription {
+                    Subscription::TwinResponses => self.twin_qos = qos,
+                    Subscription::DesiredPatches => {
+                        self.desired_qos = qos;
+                        if self.desired.is_none() {
+                            self.desired =
+                                Some(self.state.store.subscribe_desired(&self.device_id));
+                        }
+                    }
+                    Subscription::MethodRequests => {
+                        self.methods_qos = qos;
+                        if self.methods.is_none() {
+                            self.methods = Some(self.state.methods.subscribe(&self.device_id));
+                        }
+                    }
+                    // Cloud-to-device messages are not sent by this hub yet; the
+                    // subscription is accepted so SDKs that always make it can connect.
+                    Subscription::CloudToDevice => {}
+                }
+                SubscribeReasonCode::Success(qos)
+            })
+            .collect();
+        Packet::SubAck(SubAck::new(subscribe.pkid, codes))
+    }
+
+    fn unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Packet {
+        for filter in &unsubscribe.topics {
+            match parse_subscription(filter, &self.device_id, None) {
+                Ok(Subscription::DesiredPatches) => self.desired = None,
+                Ok(Subscription::MethodRequests) => self.methods = None,
+                _ => {}
+            }
+        }
+        Packet::UnsubAck(UnsubAck::new(unsubscribe.pkid))
+    }
+
+    fn outgoing(&mut self, topic: String, qos: QoS, payload: Vec<u8>) -> Packet {
+        let mut publish = Publish::new(topic, qos, payload);
+        if qos != QoS::AtMostOnce {
+            self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
+            publish.pkid = self.next_packet_id;
+        }
+        Packet::Publish(publish)
+    }
+}

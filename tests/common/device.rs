@@ -1,0 +1,157 @@
+//! A minimal IoT Hub device over rumqttc for hub tests: connects with a SAS token,
+//! and hands every incoming PUBLISH (or the connection's end) to the test.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Packet, Publish, QoS};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use twinlens::auth::{DeviceConnectionString, SharedAccessKey};
+
+use super::{HubProcess, now};
+
+/// What the device's event loop reported.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A message from the hub.
+    Publish(Publish),
+    /// The connection ended (or was refused).
+    Ended(String),
+}
+
+/// A connected test device.
+pub struct TestDevice {
+    pub client: AsyncClient,
+    pub incoming: mpsc::UnboundedReceiver<Incoming>,
+    pub device_id: String,
+}
+
+/// Registers a device through the REST API and returns its primary key.
+pub async fn register(hub: &HubProcess, device_id: &str) -> String {
+    let response = hub
+        .request(reqwest::Method::PUT, &format!("/devices/{device_id}"))
+        .json(&json!({"deviceId": device_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["authentication"]["symmetricKey"]["primaryKey"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The device's connection string for this hub (plain MQTT, host `localhost`).
+pub fn connection_string(device_id: &str, key: &str) -> DeviceConnectionString {
+    DeviceConnectionString {
+        host_name: "localhost".into(),
+        device_id: device_id.into(),
+        module_id: None,
+        gateway_host_name: None,
+        key: SharedAccessKey::from_base64(key).unwrap(),
+    }
+}
+
+impl TestDevice {
+    /// Connects over plain MQTT with a token from `key`; waits for the CONNACK.
+    pub async fn connect(
+        hub: &HubProcess,
+        device_id: &str,
+        key: &str,
+    ) -> Result<TestDevice, String> {
+        let password = connection_string(device_id, key)
+            .sas_token(now() + 3600)
+            .to_string();
+        Self::connect_with_password(hub, device_id, &password).await
+    }
+
+    /// Connects with an explicit password.
+    pub async fn connect_with_password(
+        hub: &HubProcess,
+        device_id: &str,
+        password: &str,
+    ) -> Result<TestDevice, String> {
+        let port = u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap();
+        let mut options = MqttOptions::new(device_id, "127.0.0.1", port);
+        options.set_credentials(
+            format!("localhost/{device_id}/?api-version=2021-04-12"),
+            password,
+        );
+        options.set_keep_alive(Duration::from_secs(30));
+        options.set_max_packet_size(300 * 1024, 300 * 1024);
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
+        let (sender, mut incoming) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        let _ = sender.send(Incoming::Ended("connected".into()));
+                    }
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        let _ = sender.send(Incoming::Publish(publish));
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        let _ = sender.send(Incoming::Ended(describe(&error)));
+                        return;
+                    }
+                }
+            }
+        });
+        match tokio::time::timeout(Duration::from_secs(10), incoming.recv()).await {
+            Ok(Some(Incoming::Ended(state))) if state == "connected" => Ok(TestDevice {
+                client,
+                incoming,
+                device_id: device_id.to_owned(),
+            }),
+            Ok(Some(Incoming::Ended(error))) => Err(error),
+            other => Err(format!("no CONNACK: {other:?}")),
+        }
+    }
+
+    /// Subscribes and waits until the hub has processed it (a ping round trip).
+    pub async fn subscribe(&self, filter: &str) {
+        self.client
+            .subscribe(filter, QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    /// Publishes at QoS 1.
+    pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload.into())
+            .await
+            .unwrap();
+    }
+
+    /// The next PUBLISH from the hub, within 10 seconds.
+    pub async fn next_publish(&mut self) -> Publish {
+        match tokio::time::timeout(Duration::from_secs(10), self.incoming.recv()).await {
+            Ok(Some(Incoming::Publish(publish))) => publish,
+            other => panic!("expected a publish, got {other:?}"),
+        }
+    }
+
+    /// Waits for the connection to end and says why.
+    pub async fn ended(&mut self) -> String {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.incoming.recv()).await {
+                Ok(Some(Incoming::Ended(reason))) => return reason,
+                Ok(Some(Incoming::Publish(_))) => {}
+                other => panic!("the connection did not end: {other:?}"),
+            }
+        }
+    }
+}
+
+fn describe(error: &ConnectionError) -> String {
+    match error {
+        ConnectionError::ConnectionRefused(code) => format!("refused: {code:?}"),
+        other => format!("ended: {other}"),
+    }
+}

@@ -1,0 +1,360 @@
+//! The local hub's device MQTT endpoint with rumqttc as the device: twin GET,
+//! reported patches, desired pushes, direct methods, telemetry, authentication,
+//! takeover, connection state and protocol violations.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::HubProcess;
+use common::device::{TestDevice, register};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn hub() -> (tempfile::TempDir, HubProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &[]);
+    (dir, hub)
+}
+
+fn json_of(payload: &[u8]) -> Value {
+    serde_json::from_slice(payload).unwrap()
+}
+
+async fn twin(hub: &HubProcess, id: &str) -> Value {
+    hub.request(Method::GET, &format!("/twins/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn twin_get_and_reported_patches() {
+    let (_dir, hub) = hub();
+    let key = register(&hub, "d1").await;
+    let mut device = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    device.subscribe("$iothub/twin/res/#").await;
+
+    device.publish("$iothub/twin/GET/?$rid=1", "").await;
+    let response = device.next_publish().await;
+    assert_eq!(response.topic, "$iothub/twin/res/200/?$rid=1");
+    let body = json_of(&response.payload);
+    assert_eq!(body["desired"]["$version"], 1);
+    assert_eq!(body["reported"]["$version"], 1);
+    assert!(body["desired"].get("$metadata").is_none());
+    assert!(body.get("tags").is_none());
+
+    device
+        .publish(
+            "$iothub/twin/PATCH/properties/reported/?$rid=abc-2",
+            r#"{"temp": 21.5, "fw": {"v": "1.0"}}"#,
+        )
+        .await;
+    let response = device.next_publish().await;
+    assert_eq!(
+        response.topic,
+        "$iothub/twin/res/204/?$rid=abc-2&$version=2"
+    );
+
+    device
+        .publish(
+            "$iothub/twin/PATCH/properties/reported/?$rid=3",
+            r#"{"bad key": 1}"#,
+        )
+        .await;
+    let response = device.next_publish().await;
+    assert_eq!(response.topic, "$iothub/twin/res/400/?$rid=3");
+    assert_eq!(json_of(&response.payload)["errorCode"], 400004);
+    device
+        .publish("$iothub/twin/PATCH/properties/reported/?$rid=4", "not json")
+        .await;
+    assert_eq!(
+        device.next_publish().await.topic,
+        "$iothub/twin/res/400/?$rid=4"
+    );
+
+    let twin = twin(&hub, "d1").await;
+    assert_eq!(twin["properties"]["reported"]["temp"], 21.5);
+    assert_eq!(twin["properties"]["reported"]["$version"], 2);
+    assert!(twin["properties"]["reported"].get("bad key").is_none());
+}
+
+#[tokio::test]
+async fn desired_changes_are_pushed_in_order() {
+    let (_dir, hub) = hub();
+    let key = register(&hub, "d1").await;
+    let mut device = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    device
+        .subscribe("$iothub/twin/PATCH/properties/desired/#")
+        .await;
+    for n in 1..=20 {
+        let patch = json!({"properties": {"desired": {"setting": n}}});
+        let response = hub
+            .request(Method::PATCH, "/twins/d1")
+            .json(&patch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // A tags-only write does not notify the device.
+    hub.request(Method::PATCH, "/twins/d1")
+        .json(&json!({"tags": {"t": 1}}))
+        .send()
+        .await
+        .unwrap();
+    for n in 1..=20u64 {
+        let push = device.next_publish().await;
+        assert_eq!(
+            push.topic,
+            format!("$iothub/twin/PATCH/properties/desired/?$version={}", n + 1)
+        );
+        let body = json_of(&push.payload);
+        assert_eq!(body["setting"], n);
+        assert_eq!(body["$version"], n + 1);
+    }
+    let replacement = json!({"properties": {"desired": {"other": true}}});
+    hub.request(Method::PUT, "/twins/d1")
+        .json(&replacement)
+        .send()
+        .await
+        .unwrap();
+    let push = device.next_publish().await;
+    let body = json_of(&push.payload);
+    assert_eq!(body["other"], true);
+    assert!(
+        body["setting"].is_null() && body.get("setting").is_some(),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn direct_methods_round_trip_and_time_out() {
+    let (_dir, hub) = hub();
+    let key = register(&hub, "d1").await;
+    let mut device = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    device.subscribe("$iothub/methods/POST/#").await;
+    let client = device.client.clone();
+    let answering = tokio::spawn(async move {
+        let request = device.next_publish().await;
+        let (name, rid) = request
+            .topic
+            .strip_prefix("$iothub/methods/POST/")
+            .unwrap()
+            .split_once("/?$rid=")
+            .unwrap();
+        assert_eq!(name, "reboot");
+        assert_eq!(json_of(&request.payload), json!({"delay": 5}));
+        let answer = json!({"accepted": true});
+        client
+            .publish(
+                format!("$iothub/methods/res/201/?$rid={rid}"),
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                answer.to_string(),
+            )
+            .await
+            .unwrap();
+        // The next call is left unanswered.
+        device.next_publish().await
+    });
+    let call =
+        json!({"methodName": "reboot", "payload": {"delay": 5}, "responseTimeoutInSeconds": 10});
+    let response = hub
+        .request(Method::POST, "/twins/d1/methods")
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"status": 201, "payload": {"accepted": true}}));
+
+    let silent = json!({"methodName": "silent", "payload": null, "responseTimeoutInSeconds": 5});
+    let response = hub
+        .request(Method::POST, "/twins/d1/methods")
+        .json(&silent)
+        .send()
+        .await
+        .unwrap();
+    common::assert_azure_error(response, 504, 504101).await;
+    let unanswered = answering.await.unwrap();
+    assert!(
+        unanswered
+            .topic
+            .starts_with("$iothub/methods/POST/silent/?$rid=")
+    );
+}
+
+#[tokio::test]
+async fn bad_credentials_are_refused() {
+    let (_dir, hub) = hub();
+    let key = register(&hub, "d1").await;
+    let other_key = register(&hub, "d2").await;
+    let wrong = TestDevice::connect(&hub, "d1", &other_key)
+        .await
+        .err()
+        .unwrap();
+    assert!(wrong.contains("NotAuthorized"), "{wrong}");
+    let garbage = TestDevice::connect_with_password(&hub, "d1", "not a token")
+        .await
+        .err()
+        .unwrap();
+    assert!(garbage.contains("NotAuthorized"), "{garbage}");
+    let unknown = TestDevice::connect(&hub, "ghost", &key)
+        .await
+        .err()
+        .unwrap();
+    assert!(unknown.contains("NotAuthorized"), "{unknown}");
+    assert!(TestDevice::connect(&hub, "d1", &key).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_new_connection_takes_over_and_state_follows() {
+    let (_dir, hub) = hub();
+    let key = register(&hub, "d1").await;
+    assert_eq!(twin(&hub, "d1").await["connectionState"], "Disconnected");
+    let mut first = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    let connected = twin(&hub, "d1").await;
+    assert_eq!(connected["connectionState"], "Connected");
+    assert_ne!(connected["lastActivityTime"], "0001-01-01T00:00:00Z");
+    let identity: Value = hub
+        .request(Method::GET, "/devices/d1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(identity["connectionState"], "Connected");
+
+    let mut second = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    let reason = first.ended().await;
+    assert!(reason.starts_with("ended"), "{reason}");
+    // The new session works and the device still counts as connected.
+    second.subscribe("$iothub/twin/res/#").await;
+    second.publish("$iothub/twin/GET/?$rid=7", "").await;
+    assert_eq!(
+        second.next_publish().await.topic,
+        "$iothub/twin/res/200/?$rid=7"
+    );
+    assert_eq!(twin(&hub, "d1").await["connectionState"], "Connected");
+
+    second.client.disconnect().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(twin(&hub, "d1").await["connectionState"], "Disconnected");
+}
+
+#[tokio::test]
+async fn telemetry_is_counted_and_kept() {
+    let (_dir, hub) = hub();
+    let key = register(&hub, "d1").await;
+    let device = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    for n in 0..3 {
+        let topic =
+            "devices/d1/messages/events/%24.ct=application%2Fjson&%24.ce=utf-8&unit=celsius";
+        device
+            .publish(topic, json!({"temp": 20 + n}).to_string())
+            .await;
+    }
+    device
+        .client
+        .publish(
+            "devices/d1/messages/events/",
+            rumqttc::QoS::AtMostOnce,
+            false,
+            "plain",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let telemetry: Value = hub
+        .request(Method::GET, "/twinlens/devices/d1/telemetry")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(telemetry["count"], 4);
+    assert_eq!(telemetry["messages"][0]["body"], "{\"temp\":20}");
+    assert_eq!(
+        telemetry["messages"][0]["properties"][0],
+        json!(["$.ct", "application/json"])
+    );
+    assert_eq!(telemetry["messages"][3]["body"], "plain");
+    let missing = hub
+        .request(Method::GET, "/twinlens/devices/ghost/telemetry")
+        .send()
+        .await
+        .unwrap();
+    common::assert_azure_error(missing, 404, 404001).await;
+}
+
+#[tokio::test]
+async fn violations_close_only_the_offending_connection() {
+    let (_dir, hub) = hub();
+    let key = register(&hub, "d1").await;
+    let key2 = register(&hub, "d2").await;
+    let mut bystander = TestDevice::connect(&hub, "d2", &key2).await.unwrap();
+    bystander.subscribe("$iothub/twin/res/#").await;
+
+    let mut offender = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    // Telemetry under another device's id.
+    offender.publish("devices/d2/messages/events/", "x").await;
+    assert!(offender.ended().await.starts_with("ended"));
+
+    let mut offender = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    offender.publish("some/other/topic", "x").await;
+    assert!(offender.ended().await.starts_with("ended"));
+
+    // A disallowed subscription is refused (0x80) without closing the connection.
+    let mut polite = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    polite.subscribe("devices/d2/messages/devicebound/#").await;
+    polite.subscribe("$iothub/twin/res/#").await;
+    polite.publish("$iothub/twin/GET/?$rid=1", "").await;
+    assert_eq!(
+        polite.next_publish().await.topic,
+        "$iothub/twin/res/200/?$rid=1"
+    );
+
+    bystander.publish("$iothub/twin/GET/?$rid=9", "").await;
+    assert_eq!(
+        bystander.next_publish().await.topic,
+        "$iothub/twin/res/200/?$rid=9"
+    );
+}
+
+#[tokio::test]
+async fn mqtt5_and_garbage_get_answers_not_crashes() {
+    let (_dir, hub) = hub();
+    let port = hub.ready["mqtt_port"].as_u64().unwrap();
+    // An MQTT 5 CONNECT gets CONNACK "unacceptable protocol version".
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", u16::try_from(port).unwrap()))
+        .await
+        .unwrap();
+    stream
+        .write_all(&[0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60, 0, 0, 0])
+        .await
+        .unwrap();
+    let mut connack = [0u8; 4];
+    stream.read_exact(&mut connack).await.unwrap();
+    assert_eq!(connack, [0x20, 2, 0, 1]);
+    // Garbage closes the connection.
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", u16::try_from(port).unwrap()))
+        .await
+        .unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the hub closed the connection");
+    // The hub still serves.
+    let key = register(&hub, "d1").await;
+    assert!(TestDevice::connect(&hub, "d1", &key).await.is_ok());
+}
