@@ -39,3 +39,10 @@ fn python_service_sdk_registry_manager() {
     let hub = HubProcess::start(dir.path(), &["--tls"]);
     run_python(&hub, "service_sdk.py");
 }
+
+#[test]
+fn python_device_sdk_over_mqtts_on_8883() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &["--tls", "--mqtt-port", "8883"]);
+    run_python(&hub, "device_sdk.py");
+}

@@ -25,11 +25,11 @@ pub struct HubProcess {
 }
 
 impl HubProcess {
-    /// Starts `twinlens hub` on `data_dir` with ports 0 and `extra` arguments, and waits
-    /// for its ready line.
+    /// Starts `twinlens hub` on `data_dir` with `extra` arguments, and waits for its
+    /// ready line. Ports not given in `extra` are chosen by the OS.
     pub fn start(data_dir: &Path, extra: &[&str]) -> HubProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_twinlens"))
-            .args(["hub", "--http-port", "0", "--mqtt-port", "0", "--data-dir"])
+            .args(["hub", "--http-port", "0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "warn")
