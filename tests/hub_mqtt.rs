@@ -324,6 +324,36 @@ async fn violations_close_only_the_offending_connection() {
         "$iothub/twin/res/200/?$rid=1"
     );
 
+    // A packet over IoT Hub's 256 KB message limit.
+    let mut offender = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    offender
+        .publish("devices/d1/messages/events/", vec![b'x'; 300 * 1024])
+        .await;
+    assert!(offender.ended().await.starts_with("ended"));
+
+    // A second CONNECT on an open connection.
+    let port = u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let password = common::device::connection_string("d1", &key)
+        .sas_token(common::now() + 600)
+        .to_string();
+    let mut connect = rumqttc::Connect::new("d1");
+    connect.set_login("localhost/d1/?api-version=2021-04-12", password);
+    let mut bytes = bytes::BytesMut::new();
+    rumqttc::Packet::Connect(connect)
+        .write(&mut bytes, 4096)
+        .unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let mut connack = [0u8; 4];
+    stream.read_exact(&mut connack).await.unwrap();
+    assert_eq!(connack, [0x20, 2, 0, 0], "accepted");
+    stream.write_all(&bytes).await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "a second CONNECT closes the connection");
+
     bystander.publish("$iothub/twin/GET/?$rid=9", "").await;
     assert_eq!(
         bystander.next_publish().await.topic,
