@@ -63,7 +63,7 @@ pub async fn serve(
                 while connections.try_join_next().is_some() {}
             },
             MqttListener::Tls(mut listener) => {
-                while let Some((stream, peer)) = listener.next().await {
+                while let Some((stream, peer)) = listener.accept().await {
                     connections.spawn(run_connection(stream, peer, state.clone()));
                     while connections.try_join_next().is_some() {}
                 }
