@@ -62,14 +62,7 @@ async fn acknowledged_patches_survive_sigkill() {
     );
 
     let hub = HubProcess::start(dir.path(), &[]);
-    let twin: Value = hub
-        .request(Method::GET, "/twins/d1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let twin: Value = hub.get_json("/twins/d1").await;
     let desired = twin["properties"]["desired"].as_object().unwrap();
     let missing: Vec<&String> = acknowledged
         .iter()

@@ -95,12 +95,7 @@ async fn desired_changes_are_pushed_in_order() {
         .await;
     for n in 1..=20 {
         let patch = json!({"properties": {"desired": {"setting": n}}});
-        let response = hub
-            .request(Method::PATCH, "/twins/d1")
-            .json(&patch)
-            .send()
-            .await
-            .unwrap();
+        let response = hub.send_json(Method::PATCH, "/twins/d1", &patch).await;
         assert_eq!(response.status(), 200);
     }
     // A tags-only write does not notify the device.
@@ -120,11 +115,7 @@ async fn desired_changes_are_pushed_in_order() {
         assert_eq!(body["$version"], n + 1);
     }
     let replacement = json!({"properties": {"desired": {"other": true}}});
-    hub.request(Method::PUT, "/twins/d1")
-        .json(&replacement)
-        .send()
-        .await
-        .unwrap();
+    hub.send_json(Method::PUT, "/twins/d1", &replacement).await;
     let push = device.next_publish().await;
     let body = json_of(&push.payload);
     assert_eq!(body["other"], true);
@@ -167,22 +158,16 @@ async fn direct_methods_round_trip_and_time_out() {
     let call =
         json!({"methodName": "reboot", "payload": {"delay": 5}, "responseTimeoutInSeconds": 10});
     let response = hub
-        .request(Method::POST, "/twins/d1/methods")
-        .json(&call)
-        .send()
-        .await
-        .unwrap();
+        .send_json(Method::POST, "/twins/d1/methods", &call)
+        .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body, json!({"status": 201, "payload": {"accepted": true}}));
 
     let silent = json!({"methodName": "silent", "payload": null, "responseTimeoutInSeconds": 5});
     let response = hub
-        .request(Method::POST, "/twins/d1/methods")
-        .json(&silent)
-        .send()
-        .await
-        .unwrap();
+        .send_json(Method::POST, "/twins/d1/methods", &silent)
+        .await;
     common::assert_azure_error(response, 504, 504101).await;
     let unanswered = answering.await.unwrap();
     assert!(
@@ -224,14 +209,7 @@ async fn a_new_connection_takes_over_and_state_follows() {
     let connected = twin(&hub, "d1").await;
     assert_eq!(connected["connectionState"], "Connected");
     assert_ne!(connected["lastActivityTime"], "0001-01-01T00:00:00Z");
-    let identity: Value = hub
-        .request(Method::GET, "/devices/d1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let identity: Value = hub.get_json("/devices/d1").await;
     assert_eq!(identity["connectionState"], "Connected");
 
     let mut second = TestDevice::connect(&hub, "d1", &key).await.unwrap();
@@ -274,14 +252,7 @@ async fn telemetry_is_counted_and_kept() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let telemetry: Value = hub
-        .request(Method::GET, "/twinlens/devices/d1/telemetry")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let telemetry: Value = hub.get_json("/twinlens/devices/d1/telemetry").await;
     assert_eq!(telemetry["count"], 4);
     assert_eq!(telemetry["messages"][0]["body"], "{\"temp\":20}");
     assert_eq!(

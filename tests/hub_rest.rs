@@ -38,14 +38,7 @@ async fn device_identity_crud() {
     assert!(SharedAccessKey::from_base64(keys["primaryKey"].as_str().unwrap()).is_ok());
     assert_ne!(keys["primaryKey"], keys["secondaryKey"]);
 
-    let fetched: Value = hub
-        .request(Method::GET, "/devices/d1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = hub.get_json("/devices/d1").await;
     assert_eq!(fetched, created);
 
     // Creating it again without If-Match is a conflict.
@@ -80,14 +73,7 @@ async fn device_identity_crud() {
     assert_eq!(updated["status"], "disabled");
     assert_ne!(updated["etag"], created["etag"]);
     assert_eq!(updated["authentication"], created["authentication"]);
-    let twin: Value = hub
-        .request(Method::GET, "/twins/d1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let twin: Value = hub.get_json("/twins/d1").await;
     assert_eq!(twin["status"], "disabled");
 
     let deleted = hub
@@ -122,26 +108,14 @@ async fn device_identity_crud() {
 async fn twin_patch_semantics() {
     let (_dir, hub) = hub();
     create(&hub, "d1").await;
-    let fresh: Value = hub
-        .request(Method::GET, "/twins/d1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fresh: Value = hub.get_json("/twins/d1").await;
     assert_eq!(fresh["etag"], "AAAAAAAAAAE=");
     assert!(fresh.get("tags").is_none());
     assert_eq!(fresh["properties"]["desired"]["$version"], 1);
 
     let patch = json!({"tags": {"site": {"city": "Oslo", "floor": 3}},
         "properties": {"desired": {"interval": 30, "fw": {"v": "1.0"}}}});
-    let response = hub
-        .request(Method::PATCH, "/twins/d1")
-        .json(&patch)
-        .send()
-        .await
-        .unwrap();
+    let response = hub.send_json(Method::PATCH, "/twins/d1", &patch).await;
     assert_eq!(response.status(), 200);
     let header_etag = response.headers()["etag"].to_str().unwrap().to_owned();
     let twin: Value = response.json().await.unwrap();
@@ -161,11 +135,8 @@ async fn twin_patch_semantics() {
     let patch = json!({"tags": {"site": {"floor": null, "room": "B2"}},
         "properties": {"desired": {"fw": null, "gone": null}}});
     let twin: Value = hub
-        .request(Method::PATCH, "/twins/d1")
-        .json(&patch)
-        .send()
+        .send_json(Method::PATCH, "/twins/d1", &patch)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -177,11 +148,8 @@ async fn twin_patch_semantics() {
     // Replace drops what is not in the new document.
     let replacement = json!({"tags": {"owner": "ops"}, "properties": {"desired": {"mode": "eco"}}});
     let twin: Value = hub
-        .request(Method::PUT, "/twins/d1")
-        .json(&replacement)
-        .send()
+        .send_json(Method::PUT, "/twins/d1", &replacement)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -191,21 +159,11 @@ async fn twin_patch_semantics() {
 
     // Reported properties belong to the device.
     let reported = json!({"properties": {"reported": {"temp": 20}}});
-    let response = hub
-        .request(Method::PATCH, "/twins/d1")
-        .json(&reported)
-        .send()
-        .await
-        .unwrap();
+    let response = hub.send_json(Method::PATCH, "/twins/d1", &reported).await;
     assert_azure_error(response, 400, 400004).await;
     // A `$` key is reserved.
     let reserved = json!({"properties": {"desired": {"$mine": 1}}});
-    let response = hub
-        .request(Method::PATCH, "/twins/d1")
-        .json(&reserved)
-        .send()
-        .await
-        .unwrap();
+    let response = hub.send_json(Method::PATCH, "/twins/d1", &reserved).await;
     assert_azure_error(response, 400, 400004).await;
 }
 
@@ -213,14 +171,7 @@ async fn twin_patch_semantics() {
 async fn twin_etag_conflicts() {
     let (_dir, hub) = hub();
     create(&hub, "d1").await;
-    let twin: Value = hub
-        .request(Method::GET, "/twins/d1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let twin: Value = hub.get_json("/twins/d1").await;
     let etag = twin["etag"].as_str().unwrap().to_owned();
     let first = hub
         .request(Method::PATCH, "/twins/d1")
@@ -246,14 +197,7 @@ async fn twin_etag_conflicts() {
         .await
         .unwrap();
     assert_eq!(any.status(), 200);
-    let twin: Value = hub
-        .request(Method::GET, "/twins/d1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let twin: Value = hub.get_json("/twins/d1").await;
     assert_eq!(twin["tags"]["a"], 3);
 }
 
@@ -264,11 +208,8 @@ async fn query_pages_through_every_twin() {
         let id = format!("q{i:02}");
         create(&hub, &id).await;
         let tags = json!({"tags": {"even": i % 2 == 0, "n": i}});
-        hub.request(Method::PATCH, &format!("/twins/{id}"))
-            .json(&tags)
-            .send()
-            .await
-            .unwrap();
+        hub.send_json(Method::PATCH, &format!("/twins/{id}"), &tags)
+            .await;
     }
     let query = json!({"query": "SELECT * FROM devices WHERE tags.even = true"});
     let mut seen = Vec::new();
@@ -305,23 +246,13 @@ async fn query_pages_through_every_twin() {
     assert_eq!(seen, expected);
 
     let count = json!({"query": "SELECT COUNT() AS total FROM devices WHERE tags.n >= 20"});
-    let response = hub
-        .request(Method::POST, "/devices/query")
-        .json(&count)
-        .send()
-        .await
-        .unwrap();
+    let response = hub.send_json(Method::POST, "/devices/query", &count).await;
     assert_eq!(response.headers()["x-ms-item-type"], "json");
     let rows: Vec<Value> = response.json().await.unwrap();
     assert_eq!(rows, vec![json!({"total": 5})]);
 
     let bad = json!({"query": "SELECT * FROM devices WHERE tags.n >"});
-    let response = hub
-        .request(Method::POST, "/devices/query")
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
+    let response = hub.send_json(Method::POST, "/devices/query", &bad).await;
     let message = assert_azure_error(response, 400, 400004).await;
     assert!(message.contains("column"), "{message}");
 
@@ -389,30 +320,15 @@ async fn bad_bodies_and_unknown_devices() {
     assert_azure_error(response, 400, 400004).await;
 
     let oversize = json!({"tags": {"blob": "x".repeat(4000), "blob2": "y".repeat(4000), "blob3": "z".repeat(1000)}});
-    let response = hub
-        .request(Method::PATCH, "/twins/d1")
-        .json(&oversize)
-        .send()
-        .await
-        .unwrap();
+    let response = hub.send_json(Method::PATCH, "/twins/d1", &oversize).await;
     assert_azure_error(response, 403, 403100).await;
     let long_string = json!({"properties": {"desired": {"s": "x".repeat(5000)}}});
     let response = hub
-        .request(Method::PATCH, "/twins/d1")
-        .json(&long_string)
-        .send()
-        .await
-        .unwrap();
+        .send_json(Method::PATCH, "/twins/d1", &long_string)
+        .await;
     assert_azure_error(response, 400, 400004).await;
     // Nothing of the refused writes landed.
-    let twin: Value = hub
-        .request(Method::GET, "/twins/d1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let twin: Value = hub.get_json("/twins/d1").await;
     assert!(twin.get("tags").is_none());
 
     let missing = hub
@@ -430,26 +346,17 @@ async fn bad_bodies_and_unknown_devices() {
     assert_azure_error(missing, 404, 404001).await;
     let method = json!({"methodName": "reboot", "payload": {}, "responseTimeoutInSeconds": 5});
     let missing = hub
-        .request(Method::POST, "/twins/nobody/methods")
-        .json(&method)
-        .send()
-        .await
-        .unwrap();
+        .send_json(Method::POST, "/twins/nobody/methods", &method)
+        .await;
     assert_azure_error(missing, 404, 404001).await;
     let offline = hub
-        .request(Method::POST, "/twins/d1/methods")
-        .json(&method)
-        .send()
-        .await
-        .unwrap();
+        .send_json(Method::POST, "/twins/d1/methods", &method)
+        .await;
     assert_azure_error(offline, 404, 404103).await;
     let bad_timeout = json!({"methodName": "reboot", "responseTimeoutInSeconds": 1});
     let response = hub
-        .request(Method::POST, "/twins/d1/methods")
-        .json(&bad_timeout)
-        .send()
-        .await
-        .unwrap();
+        .send_json(Method::POST, "/twins/d1/methods", &bad_timeout)
+        .await;
     assert_azure_error(response, 400, 400004).await;
 }
 
@@ -459,11 +366,8 @@ async fn demo_devices_are_seeded_once() {
     let hub = HubProcess::start(dir.path(), &["--demo", "30"]);
     let count = json!({"query": "SELECT COUNT() AS n FROM devices"});
     let rows: Vec<Value> = hub
-        .request(Method::POST, "/devices/query")
-        .json(&count)
-        .send()
+        .send_json(Method::POST, "/devices/query", &count)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -474,22 +378,16 @@ async fn demo_devices_are_seeded_once() {
     let hub = HubProcess::start(dir.path(), &["--demo", "50"]);
     assert_eq!(hub.service().key.to_base64(), key);
     let rows: Vec<Value> = hub
-        .request(Method::POST, "/devices/query")
-        .json(&count)
-        .send()
+        .send_json(Method::POST, "/devices/query", &count)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(rows, vec![json!({"n": 30})]);
     let grouped = json!({"query": "SELECT tags.deviceType, COUNT() AS n FROM devices GROUP BY tags.deviceType"});
     let rows: Vec<Value> = hub
-        .request(Method::POST, "/devices/query")
-        .json(&grouped)
-        .send()
+        .send_json(Method::POST, "/devices/query", &grouped)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
