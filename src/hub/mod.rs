@@ -39,7 +39,7 @@ use tokio::task::JoinHandle;
 use crate::auth::{ServiceConnectionString, SharedAccessKey};
 use methods::MethodDispatcher;
 use mqtt::sessions::SessionRegistry;
-use rest::{HubState, ServiceAuth};
+use rest::{HubAuth, HubState};
 use store::{Store, StoreError};
 use telemetry::TelemetryLog;
 use tls::{HubCertificates, TlsListener};
@@ -194,7 +194,7 @@ pub async fn start(config: HubConfig) -> Result<RunningHub, HubStartError> {
     };
     let state = HubState {
         store,
-        auth: Arc::new(ServiceAuth::new(
+        auth: Arc::new(HubAuth::new(
             owner_key,
             host_names(config.bind, &[http_port, mqtt_port]),
         )),
@@ -308,16 +308,17 @@ fn host_names(bind: IpAddr, ports: &[u16]) -> Vec<String> {
 
 /// The owner policy's key: generated on first start, then kept in the store.
 fn owner_key(store: &Store) -> Result<SharedAccessKey, HubStartError> {
-    if let Some(key) = store.setting(OWNER_KEY_SETTING)? {
-        if let Ok(key) = SharedAccessKey::from_base64(&key) {
-            return Ok(key);
+    if let Some(stored) = store.setting(OWNER_KEY_SETTING)? {
+        match SharedAccessKey::from_base64(&stored) {
+            Ok(key) => return Ok(key),
+            Err(_) => tracing::warn!("the stored owner key is damaged; generating a new one"),
         }
-        tracing::warn!("the stored owner key is damaged; generating a new one");
     }
-    let key = identity::generate_key();
-    store.set_setting(OWNER_KEY_SETTING, &key)?;
-    SharedAccessKey::from_base64(&key)
-        .map_err(|e| HubStartError::Demo(error::HubError::Server(e.to_string())))
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let key = SharedAccessKey::from_bytes(bytes.to_vec());
+    store.set_setting(OWNER_KEY_SETTING, &key.to_base64())?;
+    Ok(key)
 }
 
 fn seed_demo_devices(store: &Store, count: usize) -> Result<(), HubStartError> {

@@ -14,13 +14,14 @@ use crate::hub::error::HubError;
 /// The one shared access policy of the local hub.
 pub const OWNER_POLICY: &str = "iothubowner";
 
-/// Who may call the service API, and under which host names.
-pub struct ServiceAuth {
+/// Who may call the hub: service API callers with the owner policy's key, and devices
+/// with their own keys, under any of the host names the hub answers to.
+pub struct HubAuth {
     owner_key: SharedAccessKey,
     host_names: Vec<String>,
 }
 
-impl ServiceAuth {
+impl HubAuth {
     /// Accepts tokens signed with `owner_key` for any of `host_names` (the names the
     /// hub answers to, with and without port).
     pub fn new(owner_key: SharedAccessKey, host_names: Vec<String>) -> Self {
@@ -66,7 +67,7 @@ impl ServiceAuth {
     }
 }
 
-impl ServiceAuth {
+impl HubAuth {
     /// Checks a device's CONNECT password: a SAS token for `{host}/devices/{id}` under
     /// any name of this hub, signed with one of the device's keys, or a token of the
     /// owner policy (which may act for any device).
@@ -128,9 +129,9 @@ mod tests {
 
     const NOW: u64 = 1_700_000_000;
 
-    fn auth() -> ServiceAuth {
+    fn auth() -> HubAuth {
         let key = SharedAccessKey::from_bytes(vec![1u8; 32]);
-        ServiceAuth::new(key, vec!["localhost:8443".into(), "127.0.0.1:8443".into()])
+        HubAuth::new(key, vec!["localhost:8443".into(), "127.0.0.1:8443".into()])
     }
 
     fn token(resource: &str, key: u8, policy: Option<&str>, expiry: u64) -> String {

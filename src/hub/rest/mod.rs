@@ -18,7 +18,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use auth::{OWNER_POLICY, ServiceAuth};
+pub use auth::{HubAuth, OWNER_POLICY};
 
 use super::methods::MethodDispatcher;
 use super::mqtt::sessions::SessionRegistry;
@@ -31,7 +31,7 @@ pub struct HubState {
     /// The registry.
     pub store: Store,
     /// Who may call the API.
-    pub auth: Arc<ServiceAuth>,
+    pub auth: Arc<HubAuth>,
     /// Direct-method routing to connected devices.
     pub methods: MethodDispatcher,
     /// Connected device sessions.
