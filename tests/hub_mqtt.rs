@@ -325,6 +325,32 @@ async fn violations_close_only_the_offending_connection() {
     let closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "a second CONNECT closes the connection");
 
+    // A device silent for 1.5 times its keep-alive is disconnected.
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut connect = rumqttc::Connect::new("d1");
+    connect.keep_alive = 1;
+    let password = common::device::connection_string("d1", &key)
+        .sas_token(common::now() + 600)
+        .to_string();
+    connect.set_login("localhost/d1/?api-version=2021-04-12", password);
+    let mut bytes = bytes::BytesMut::new();
+    rumqttc::Packet::Connect(connect)
+        .write(&mut bytes, 4096)
+        .unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    stream.read_exact(&mut connack).await.unwrap();
+    assert_eq!(connack, [0x20, 2, 0, 0], "accepted");
+    let started = std::time::Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the keep-alive expired");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "closed too early: {:?}",
+        started.elapsed()
+    );
+
     bystander.publish("$iothub/twin/GET/?$rid=9", "").await;
     assert_eq!(
         bystander.next_publish().await.topic,
