@@ -12,6 +12,8 @@
 //!   verifying (the local hub), so the two sides can never drift apart.
 //! - [`query`] owns the IoT Hub query language: a parser with positioned errors and an
 //!   evaluator over twins in their service JSON shape.
+//! - [`snapshot`] owns twin snapshot files (`docs/snapshot-format.md`): atomic,
+//!   streaming writes and line-accurate reads.
 //! - [`topics`] owns the device MQTT vocabulary (`$iothub/...` topics, subscription
 //!   filters, CONNECT usernames), formatted and parsed in one place for the simulated
 //!   devices and the hub alike.
@@ -26,5 +28,6 @@ pub mod app;
 pub mod auth;
 pub mod hub;
 pub mod query;
+pub mod snapshot;
 pub mod topics;
 pub mod twin;
