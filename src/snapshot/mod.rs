@@ -5,7 +5,9 @@
 //! - [`header`]: the header fields and the format identity checks.
 //! - [`write`]: a streaming, atomic writer (temp file + rename).
 //! - [`read`]: readers for both layouts with errors naming the line.
+//! - [`compare`]: per-device differences between two sets of twins.
 
+pub mod compare;
 pub mod header;
 pub mod read;
 pub mod write;
