@@ -19,6 +19,9 @@
 //!   devices and the hub alike.
 //! - [`hub`] is the embedded IoT Hub-compatible local hub: durable registry, service
 //!   REST API and device MQTT endpoint.
+//! - [`service`] is the client of the service REST API, for Azure IoT Hub and the local
+//!   hub alike: identities, twins, paged queries, direct methods, with SAS tokens renewed
+//!   before expiry and retries on throttling.
 //! - [`app`] owns the egui user interface; it never performs I/O itself.
 //!
 //! The binary (`src/main.rs`) parses the command line and picks a role: the explorer
@@ -28,6 +31,7 @@ pub mod app;
 pub mod auth;
 pub mod hub;
 pub mod query;
+pub mod service;
 pub mod snapshot;
 pub mod topics;
 pub mod twin;

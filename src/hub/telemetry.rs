@@ -6,13 +6,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Messages kept per device; older ones are dropped first.
 pub const MESSAGES_PER_DEVICE: usize = 100;
 
 /// One telemetry message as received.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TelemetryMessage {
     /// When the hub received it (ISO-8601 UTC).
@@ -26,7 +26,7 @@ pub struct TelemetryMessage {
 }
 
 /// What the hub holds for one device.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceTelemetry {
     /// Messages received since the hub started.

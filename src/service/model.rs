@@ -1,0 +1,197 @@
+//! The documents the service API exchanges, as Azure IoT Hub writes them: device
+//! identities, twins and direct-method results.
+//!
+//! Every field a hub may leave out is optional, and fields this client does not model are
+//! kept in `other` and written back unchanged, so an identity read from Azure (with
+//! `deviceScope`, `parentScopes`, ...) survives an update made through this client.
+//! Keys never appear in `Debug` output.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A device identity, as `GET /devices/{id}` returns it and `PUT /devices/{id}` takes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    /// The device id (case-sensitive).
+    pub device_id: String,
+    /// Changes when a device is deleted and created again with the same id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_id: Option<String>,
+    /// Changes on every identity update; send it back to update only what was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// `Connected` or `Disconnected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_state: Option<String>,
+    /// `enabled` or `disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Why the status was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// When the connection state last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_state_updated_time: Option<String>,
+    /// When the status last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_updated_time: Option<String>,
+    /// When the device last connected or sent something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity_time: Option<String>,
+    /// Cloud-to-device messages waiting for the device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_to_device_message_count: Option<u64>,
+    /// How the device proves who it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<DeviceAuthentication>,
+    /// What the device is (e.g. an IoT Edge device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<DeviceCapabilities>,
+    /// Fields this client does not model, kept as they came.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A device's credentials.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceAuthentication {
+    /// `sas`, `selfSigned`, `certificateAuthority` or `none`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The keys of a `sas` device (left empty on create, the hub generates them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symmetric_key: Option<SymmetricKeys>,
+    /// The certificate thumbprints of a `selfSigned` device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x509_thumbprint: Option<X509Thumbprints>,
+}
+
+/// A device's two shared access keys (base64). `Debug` hides them.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SymmetricKeys {
+    /// The primary key.
+    #[serde(default)]
+    pub primary_key: Option<String>,
+    /// The secondary key.
+    #[serde(default)]
+    pub secondary_key: Option<String>,
+}
+
+impl fmt::Debug for SymmetricKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mask = |key: &Option<String>| key.as_ref().map(|_| "***");
+        f.debug_struct("SymmetricKeys")
+            .field("primary_key", &mask(&self.primary_key))
+            .field("secondary_key", &mask(&self.secondary_key))
+            .finish()
+    }
+}
+
+/// Certificate thumbprints of a `selfSigned` device.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct X509Thumbprints {
+    /// The primary certificate's thumbprint.
+    #[serde(default)]
+    pub primary_thumbprint: Option<String>,
+    /// The secondary certificate's thumbprint.
+    #[serde(default)]
+    pub secondary_thumbprint: Option<String>,
+}
+
+/// Device capabilities.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceCapabilities {
+    /// Whether the device is an IoT Edge device.
+    #[serde(default)]
+    pub iot_edge: bool,
+}
+
+/// What to create a device with; everything left `None` gets the hub's default (enabled,
+/// SAS authentication with generated keys).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewDevice {
+    /// `enabled` (the default) or `disabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Why the status is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// Credentials; keys left empty are generated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<DeviceAuthentication>,
+    /// Capabilities.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<DeviceCapabilities>,
+}
+
+/// A device twin as the service sees it: identity fields, tags and both property sections.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceTwin {
+    /// The device id.
+    pub device_id: String,
+    /// Set on module twins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module_id: Option<String>,
+    /// Changes on every change of tags or desired properties; send it back in `If-Match`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The twin's version, growing with every change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// `enabled` or `disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `Connected` or `Disconnected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_state: Option<String>,
+    /// The service's own notes about the device (absent until some are set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Map<String, Value>>,
+    /// Desired and reported properties.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<TwinProperties>,
+    /// Every other field (`deviceEtag`, `lastActivityTime`, `modelId`, ...), as it came.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// The two property sections, each with its `$version` and `$metadata` inside.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TwinProperties {
+    /// Written by the service, read by the device.
+    #[serde(default)]
+    pub desired: Map<String, Value>,
+    /// Written by the device, read by the service.
+    #[serde(default)]
+    pub reported: Map<String, Value>,
+}
+
+/// A device's answer to a direct method.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodResult {
+    /// The status the device chose (e.g. 200).
+    pub status: i64,
+    /// What the device sent back (null when nothing).
+    #[serde(default)]
+    pub payload: Value,
+}
+
+/// One page of query results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryPage {
+    /// The rows: twins for `SELECT *`, projections or aggregates otherwise.
+    pub rows: Vec<Value>,
+    /// The hub's `x-ms-item-type` (e.g. `twin`, `json`), when it said.
+    pub item_type: Option<String>,
+    /// The token for the next page; `None` on the last page.
+    pub continuation: Option<String>,
+}
