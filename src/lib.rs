@@ -15,6 +15,9 @@
 //! - [`topics`] owns the device MQTT vocabulary (`$iothub/...` topics, subscription
 //!   filters, CONNECT usernames), formatted and parsed in one place for the simulated
 //!   devices and the hub alike.
+//! - [`device`] owns the simulated devices: an IoT Hub device client over MQTT with
+//!   switchable behaviours (desired acknowledgement, method table, telemetry templates),
+//!   used by the explorer and by `twinlens simulate`.
 //! - [`hub`] is the embedded IoT Hub-compatible local hub: durable registry, service
 //!   REST API and device MQTT endpoint.
 //! - [`app`] owns the egui user interface; it never performs I/O itself.
@@ -24,6 +27,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod device;
 pub mod hub;
 pub mod query;
 pub mod topics;
