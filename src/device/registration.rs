@@ -70,8 +70,14 @@ pub async fn ensure_devices(
     tls: &TlsMode,
     device_ids: &[String],
 ) -> Result<Vec<DeviceConnectionString>, RegistrationError> {
+    // reqwest needs a TLS configuration even for plain HTTP (no process-wide provider is
+    // installed), so plain mode gets the public roots it never uses.
+    let trust = match tls {
+        TlsMode::None => &TlsMode::PublicRoots,
+        tls => tls,
+    };
     let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
-    if let Some(config) = tls_config(tls, &service.host_name)? {
+    if let Some(config) = tls_config(trust, &service.host_name)? {
         builder = builder.tls_backend_preconfigured(config);
     }
     let client = builder
