@@ -7,56 +7,20 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::local_hub::{invoke, patch_desired, register, request, start_hub, twin};
 use reqwest::Method;
 use serde_json::{Value, json};
-use twinlens::auth::{DeviceConnectionString, ServiceConnectionString, SharedAccessKey};
+use twinlens::auth::DeviceConnectionString;
 use twinlens::device::{
     Backoff, DesiredAck, DeviceCommand, DeviceConfig, DeviceEvent, DeviceHandle, Endpoint,
     MethodReply, MethodTable, SimulatedDevice, TelemetrySchedule, TelemetryTemplate, TlsMode,
 };
-use twinlens::hub::{self, HubConfig, RunningHub};
+use twinlens::hub::RunningHub;
 
 /// How long any expected event may take.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
-
-async fn start_hub(data_dir: &Path, mqtt_port: u16, tls: bool) -> RunningHub {
-    hub::start(HubConfig {
-        data_dir: data_dir.to_owned(),
-        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        http_port: 0,
-        mqtt_port,
-        tls,
-        demo_devices: None,
-    })
-    .await
-    .unwrap()
-}
-
-/// Registers `device_id` straight in the hub's store and returns its connection string.
-fn register(hub: &RunningHub, device_id: &str) -> DeviceConnectionString {
-    let identity = hub
-        .state
-        .store
-        .put_device(
-            device_id,
-            &json!({"deviceId": device_id}),
-            None,
-            chrono::Utc::now(),
-        )
-        .unwrap();
-    let key = identity.authentication.symmetric_key.primary_key.unwrap();
-    DeviceConnectionString {
-        host_name: "localhost".into(),
-        device_id: device_id.into(),
-        module_id: None,
-        gateway_host_name: None,
-        key: SharedAccessKey::from_base64(&key).unwrap(),
-    }
-}
 
 /// A device on the hub's plain MQTT port with quick reconnects.
 fn config(hub: &RunningHub, connection: DeviceConnectionString) -> DeviceConfig {
@@ -91,50 +55,6 @@ async fn expect(device: &mut DeviceHandle, wanted: impl Fn(&DeviceEvent) -> bool
             other => panic!("the expected event did not come: {other:?}"),
         }
     }
-}
-
-/// An authorised request to the hub's service API.
-fn request(hub: &RunningHub, method: Method, path: &str) -> reqwest::RequestBuilder {
-    let service: ServiceConnectionString = hub.ready.service_connection_string.parse().unwrap();
-    let token = service.sas_token(common::now() + 3600).to_string();
-    common::client_for(&serde_json::to_value(&hub.ready).unwrap())
-        .request(
-            method,
-            format!(
-                "{}{path}?api-version={}",
-                hub.ready.http_url,
-                common::API_VERSION
-            ),
-        )
-        .header("Authorization", token)
-}
-
-async fn twin(hub: &RunningHub, device_id: &str) -> Value {
-    let response = request(hub, Method::GET, &format!("/twins/{device_id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
-async fn patch_desired(hub: &RunningHub, device_id: &str, desired: Value) {
-    let response = request(hub, Method::PATCH, &format!("/twins/{device_id}"))
-        .json(&json!({"properties": {"desired": desired}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-}
-
-async fn invoke(hub: &RunningHub, device_id: &str, method: &str, payload: Value) -> Value {
-    let response = request(hub, Method::POST, &format!("/twins/{device_id}/methods"))
-        .json(&json!({"methodName": method, "payload": payload, "responseTimeoutInSeconds": 10}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    response.json().await.unwrap()
 }
 
 #[tokio::test]

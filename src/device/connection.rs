@@ -2,18 +2,18 @@
 //! twin, then serves desired pushes, direct methods, reported patches and telemetry until
 //! the connection drops, the token is due for renewal, or the device is shut down.
 //!
-//! rumqttc's event loop runs in its own task and forwards what it sees over a channel, so the
-//! device's `select!` only ever awaits cancel-safe futures.
+//! rumqttc's event loop runs in its own task (see `event_loop`).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Outgoing, Packet, Publish, QoS};
+use rumqttc::{AsyncClient, ConnectionError, Event, Outgoing, Packet, Publish, QoS};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use super::event_loop::{describe, parse_body, poll};
 use super::handle::{DeviceCommand, DeviceEvent};
 use super::runner::SimulatedDevice;
 use super::template::Expansion;
@@ -392,17 +392,6 @@ impl<'a> Connection<'a> {
     }
 }
 
-/// Drives rumqttc's event loop and forwards what it sees, until the first error.
-async fn poll(mut eventloop: EventLoop, forward: mpsc::Sender<Result<Event, ConnectionError>>) {
-    loop {
-        let event = eventloop.poll().await;
-        let failed = event.is_err();
-        if forward.send(event).await.is_err() || failed {
-            return;
-        }
-    }
-}
-
 /// The next telemetry tick, or never when telemetry is off.
 async fn tick(interval: &mut Option<Interval>) {
     match interval {
@@ -410,23 +399,5 @@ async fn tick(interval: &mut Option<Interval>) {
             interval.tick().await;
         }
         None => std::future::pending().await,
-    }
-}
-
-/// A message body as JSON: empty is `null`, and text that is not JSON is kept as a string.
-fn parse_body(payload: &[u8]) -> Value {
-    if payload.iter().all(u8::is_ascii_whitespace) {
-        return Value::Null;
-    }
-    serde_json::from_slice(payload)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()))
-}
-
-fn describe(error: &ConnectionError) -> String {
-    match error {
-        ConnectionError::ConnectionRefused(code) => {
-            format!("the hub refused the connection ({code:?}); check the device id and key")
-        }
-        other => format!("the connection ended: {other}"),
     }
 }

@@ -9,7 +9,8 @@
 //! # Layout
 //! - [`SimulatedDevice::spawn`] (`runner`): the device task, its reconnect loop with
 //!   [`Backoff`] (`backoff`), and token renewal (a reconnect with a fresh token).
-//! - `connection`: one MQTT connection: subscribe, twin GET, and every message exchanged.
+//! - `connection`: one MQTT connection: subscribe, twin GET, and every message exchanged;
+//!   `event_loop` drives rumqttc beside it.
 //! - [`DeviceHandle`], [`DeviceCommand`], [`DeviceEvent`] (`handle`): the bounded channels.
 //! - [`Behaviours`] (`behaviours`): desired acknowledgement, method table, telemetry schedule.
 //! - [`TelemetryTemplate`] (`template`): the `{{placeholder}}` syntax of telemetry bodies.
@@ -19,6 +20,7 @@
 mod backoff;
 mod behaviours;
 mod connection;
+mod event_loop;
 mod handle;
 mod headless;
 mod registration;
