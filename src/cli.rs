@@ -114,6 +114,25 @@ pub struct SimulateArgs {
     /// A device id template for `--count`, e.g. `sim-{n}`.
     #[arg(long, value_name = "TEMPLATE")]
     pub template: Option<String>,
+    /// The device MQTT port (a local hub prints its `mqtt_port` in its ready line).
+    #[arg(long, value_name = "N", default_value_t = 8883)]
+    pub mqtt_port: u16,
+    /// Trust this CA certificate (PEM) instead of the public roots, e.g. a local hub's.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_tls")]
+    pub ca_cert: Option<PathBuf>,
+    /// Connect without TLS (MQTT and HTTP), for a local hub started without `--tls`.
+    #[arg(long)]
+    pub no_tls: bool,
+    /// A telemetry body template, e.g. `{"t": {{random 20.0 30.0}}, "seq": {{counter}}}`.
+    /// Placeholders: random MIN MAX, random_int MIN MAX, counter, timestamp, device_id.
+    #[arg(long, value_name = "JSON")]
+    pub telemetry: Option<String>,
+    /// Seconds between telemetry messages.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub interval: f64,
+    /// Acknowledge desired properties with the IoT Plug and Play envelope instead of a copy.
+    #[arg(long)]
+    pub pnp_ack: bool,
 }
 
 #[cfg(test)]
@@ -154,6 +173,42 @@ mod tests {
         assert_eq!(args.mqtt_port, 8883);
         assert!(args.tls);
         assert_eq!(args.demo, Some(10));
+    }
+
+    #[test]
+    fn simulate_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "twinlens",
+            "simulate",
+            "--connection-string",
+            "HostName=h;DeviceId=d;SharedAccessKey=a2V5",
+            "--mqtt-port",
+            "1883",
+            "--no-tls",
+            "--telemetry",
+            "{\"seq\": {{counter}}}",
+            "--interval",
+            "0.5",
+        ])
+        .expect("simulate flags parse");
+        let Some(Command::Simulate(args)) = cli.command else {
+            panic!("expected the simulate subcommand");
+        };
+        assert_eq!(args.mqtt_port, 1883);
+        assert!(args.no_tls);
+        assert_eq!(args.interval, 0.5);
+        assert!(
+            Cli::try_parse_from([
+                "twinlens",
+                "simulate",
+                "--connection-string",
+                "x",
+                "--no-tls",
+                "--ca-cert",
+                "ca.pem"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

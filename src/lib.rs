@@ -17,6 +17,9 @@
 //! - [`topics`] owns the device MQTT vocabulary (`$iothub/...` topics, subscription
 //!   filters, CONNECT usernames), formatted and parsed in one place for the simulated
 //!   devices and the hub alike.
+//! - [`device`] owns the simulated devices: an IoT Hub device client over MQTT with
+//!   switchable behaviours (desired acknowledgement, method table, telemetry templates),
+//!   used by the explorer and by `twinlens simulate`.
 //! - [`hub`] is the embedded IoT Hub-compatible local hub: durable registry, service
 //!   REST API and device MQTT endpoint.
 //! - [`service`] is the client of the service REST API, for Azure IoT Hub and the local
@@ -29,6 +32,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod device;
 pub mod hub;
 pub mod query;
 pub mod service;

@@ -7,7 +7,11 @@ use std::io::Write as _;
 use anyhow::{Context, bail};
 use clap::Parser;
 
-use cli::{Cli, Command, HubArgs};
+use cli::{Cli, Command, HubArgs, SimulateArgs};
+use twinlens::auth::ConnectionString;
+use twinlens::device::{
+    self, Behaviours, DesiredAck, TelemetrySchedule, TelemetryTemplate, TlsMode,
+};
 use twinlens::hub::{self, HubConfig};
 
 fn main() -> anyhow::Result<()> {
@@ -41,7 +45,7 @@ fn run_headless(command: Command) -> anyhow::Result<()> {
         Command::Export(_) => "export",
         Command::Import(_) => "import",
         Command::Diff(_) => "diff",
-        Command::Simulate(_) => "simulate",
+        Command::Simulate(args) => return run_simulate(args),
     };
     bail!("`twinlens {name}` is not available in this version yet; nothing was done")
 }
@@ -81,6 +85,55 @@ fn run_hub(args: HubArgs) -> anyhow::Result<()> {
             .await
             .context("the hub stopped with an error")
     })
+}
+
+/// `twinlens simulate`: runs the simulated devices and logs what they do until Ctrl-C.
+fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    let connection: ConnectionString = args
+        .connection_string
+        .parse()
+        .context("the --connection-string is not usable")?;
+    let tls = match (&args.ca_cert, args.no_tls) {
+        (_, true) => TlsMode::None,
+        (Some(path), false) => TlsMode::CustomCa(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("could not read the CA certificate {}", path.display()))?,
+        ),
+        (None, false) => TlsMode::PublicRoots,
+    };
+    let mut behaviours = Behaviours::default();
+    if args.pnp_ack {
+        behaviours.desired_ack = DesiredAck::PlugAndPlay {
+            description: "applied by the twinlens simulated device".into(),
+        };
+    }
+    if let Some(template) = &args.telemetry {
+        let template =
+            TelemetryTemplate::parse(template).context("the --telemetry template is not usable")?;
+        let interval = std::time::Duration::try_from_secs_f64(args.interval).map_err(|_| {
+            anyhow::anyhow!(
+                "--interval {} is not a number of seconds; pass e.g. --interval 5",
+                args.interval
+            )
+        })?;
+        behaviours.telemetry = Some(TelemetrySchedule { template, interval });
+    }
+    let options = device::HeadlessOptions {
+        connection,
+        count: args.count,
+        id_template: args.template,
+        mqtt_port: args.mqtt_port,
+        tls,
+        behaviours,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("simulate")
+        .build()
+        .context("could not start the async runtime")?;
+    runtime
+        .block_on(device::run_headless(options, shutdown_signal()))
+        .context("the simulation could not start")
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -181,3 +181,4 @@ pub async fn assert_azure_error(response: reqwest::Response, status: u16, code: 
     inner["message"].as_str().unwrap().to_owned()
 }
 pub mod device;
+pub mod local_hub;

@@ -1,0 +1,220 @@
+//! What a simulated device does on its own: acknowledge desired properties, answer direct
+//! methods from a table, and send telemetry on a schedule. Each behaviour is plain data that
+//! a [`DeviceCommand`](super::DeviceCommand) can replace while the device runs; the pure
+//! decisions (the reported patch that acknowledges a desired patch, the reply a method gets)
+//! live here, without I/O.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::template::TelemetryTemplate;
+
+/// Everything a device does without being told, switchable at run time.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Behaviours {
+    /// How desired-property patches are acknowledged in reported properties.
+    pub desired_ack: DesiredAck,
+    /// How direct methods are answered.
+    pub methods: MethodTable,
+    /// Telemetry to send periodically, if any.
+    pub telemetry: Option<TelemetrySchedule>,
+}
+
+/// How a device acknowledges a desired-property patch, so that an operator sees in the
+/// twin's reported section that the device took the change.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum DesiredAck {
+    /// Desired patches are received and reported as events, nothing is written back.
+    Off,
+    /// Each desired patch is copied verbatim into reported (without its `$version`).
+    #[default]
+    Copy,
+    /// Each property is reported in the IoT Plug and Play writable-property envelope
+    /// `{"value": .., "ac": 200, "av": <desired $version>, "ad": description}`.
+    PlugAndPlay {
+        /// The `ad` text of every acknowledgement.
+        description: String,
+    },
+}
+
+impl DesiredAck {
+    /// The reported patch acknowledging `patch` (a desired patch or section) at desired
+    /// `version`, or `None` when nothing is to be written. `$`-prefixed keys (`$version`,
+    /// `$metadata`) are never copied: IoT Hub refuses them in reported patches. A removed
+    /// property (`null`) is removed from reported too, without an envelope.
+    pub fn acknowledgement(&self, patch: &Value, version: u64) -> Option<Value> {
+        let properties = without_system_keys(patch)?;
+        if properties.is_empty() {
+            return None;
+        }
+        match self {
+            Self::Off => None,
+            Self::Copy => Some(Value::Object(properties)),
+            Self::PlugAndPlay { description } => Some(Value::Object(
+                properties
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let acknowledged = match value {
+                            Value::Null => Value::Null,
+                            value => json!({
+                                "value": value,
+                                "ac": 200,
+                                "av": version,
+                                "ad": description,
+                            }),
+                        };
+                        (name, acknowledged)
+                    })
+                    .collect(),
+            )),
+        }
+    }
+}
+
+/// The object `value` without `$`-prefixed keys at any depth; `None` when it is no object.
+fn without_system_keys(value: &Value) -> Option<Map<String, Value>> {
+    let object = value.as_object()?;
+    Some(
+        object
+            .iter()
+            .filter(|(name, _)| !name.starts_with('$'))
+            .map(|(name, value)| {
+                let cleaned = match without_system_keys(value) {
+                    Some(inner) => Value::Object(inner),
+                    None => value.clone(),
+                };
+                (name.clone(), cleaned)
+            })
+            .collect(),
+    )
+}
+
+/// The answer a device gives to one direct method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodReply {
+    /// The status the caller sees (any integer; 200 by convention for success).
+    pub status: i64,
+    /// The JSON payload the caller sees.
+    pub payload: Value,
+    /// How long the device "works" before answering, to exercise the caller's timeout.
+    pub delay: Duration,
+}
+
+impl MethodReply {
+    /// An immediate answer.
+    pub fn new(status: i64, payload: Value) -> Self {
+        Self {
+            status,
+            payload,
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// The same answer after `delay`.
+    pub fn after(self, delay: Duration) -> Self {
+        Self { delay, ..self }
+    }
+}
+
+/// How a device answers direct methods: a reply per method name, and one for the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodTable {
+    /// Replies by exact (case-sensitive) method name.
+    pub methods: BTreeMap<String, MethodReply>,
+    /// The reply to any method not in `methods`.
+    pub default: MethodReply,
+}
+
+impl MethodTable {
+    /// The reply `name` gets.
+    pub fn reply(&self, name: &str) -> &MethodReply {
+        self.methods.get(name).unwrap_or(&self.default)
+    }
+
+    /// The table with `name` answered by `reply`.
+    pub fn with(mut self, name: impl Into<String>, reply: MethodReply) -> Self {
+        self.methods.insert(name.into(), reply);
+        self
+    }
+}
+
+/// No methods known; every call gets 404 with a message naming the method table, which is
+/// what a real device without a handler for the method would answer by convention.
+impl Default for MethodTable {
+    fn default() -> Self {
+        Self {
+            methods: BTreeMap::new(),
+            default: MethodReply::new(
+                404,
+                json!({"message": "the simulated device has no reply for this method; add one to its method table"}),
+            ),
+        }
+    }
+}
+
+/// Telemetry a device sends every `interval`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetrySchedule {
+    /// The message body template.
+    pub template: TelemetryTemplate,
+    /// Time between messages; at least [`MIN_TELEMETRY_INTERVAL`].
+    pub interval: Duration,
+}
+
+/// The shortest telemetry interval a device accepts; shorter ones are raised to it so that a
+/// typo cannot flood a hub (IoT Hub throttles far below this on small tiers anyway).
+pub const MIN_TELEMETRY_INTERVAL: Duration = Duration::from_millis(10);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_drops_system_keys_and_keeps_nulls() {
+        let patch = json!({"$version": 4, "fan": {"speed": 3, "$metadata": {}}, "old": null});
+        assert_eq!(
+            DesiredAck::Copy.acknowledgement(&patch, 4),
+            Some(json!({"fan": {"speed": 3}, "old": null}))
+        );
+    }
+
+    #[test]
+    fn plug_and_play_wraps_each_property() {
+        let ack = DesiredAck::PlugAndPlay {
+            description: "done".into(),
+        };
+        assert_eq!(
+            ack.acknowledgement(&json!({"$version": 7, "target": 21.5, "gone": null}), 7),
+            Some(json!({
+                "target": {"value": 21.5, "ac": 200, "av": 7, "ad": "done"},
+                "gone": null
+            }))
+        );
+    }
+
+    #[test]
+    fn nothing_is_written_when_off_or_empty() {
+        let patch = json!({"$version": 2, "a": 1});
+        assert_eq!(DesiredAck::Off.acknowledgement(&patch, 2), None);
+        assert_eq!(
+            DesiredAck::Copy.acknowledgement(&json!({"$version": 2}), 2),
+            None
+        );
+        assert_eq!(DesiredAck::Copy.acknowledgement(&json!([1]), 2), None);
+    }
+
+    #[test]
+    fn methods_fall_back_to_the_default() {
+        let table = MethodTable::default().with(
+            "reboot",
+            MethodReply::new(200, json!({"ok": true})).after(Duration::from_secs(1)),
+        );
+        assert_eq!(table.reply("reboot").status, 200);
+        assert_eq!(table.reply("reboot").delay, Duration::from_secs(1));
+        assert_eq!(table.reply("Reboot").status, 404);
+        assert_eq!(table.reply("other").delay, Duration::ZERO);
+    }
+}

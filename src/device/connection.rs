@@ -1,0 +1,403 @@
+//! One MQTT connection of a simulated device, from CONNECT to its end: subscribes, reads the
+//! twin, then serves desired pushes, direct methods, reported patches and telemetry until
+//! the connection drops, the token is due for renewal, or the device is shut down.
+//!
+//! rumqttc's event loop runs in its own task (see `event_loop`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, ConnectionError, Event, Outgoing, Packet, Publish, QoS};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use super::event_loop::{describe, parse_body, poll};
+use super::handle::{DeviceCommand, DeviceEvent};
+use super::runner::SimulatedDevice;
+use super::template::Expansion;
+use super::transport::mqtt_options;
+use crate::topics::{DeviceTopic, HubTopic, MethodName, RequestId, Subscription, parse_hub_topic};
+
+/// Requests rumqttc may queue before `try_publish` reports it full.
+const CLIENT_CAPACITY: usize = 64;
+/// How long a clean DISCONNECT may take before the socket is simply dropped.
+const DISCONNECT_GRACE: Duration = Duration::from_secs(1);
+/// The share of a token's lifetime after which the device reconnects with a new one.
+const RENEW_AFTER: f64 = 0.85;
+
+/// Why a connection ended.
+pub(super) enum Ending {
+    /// The driver asked the device to stop (or dropped its handle).
+    Shutdown,
+    /// The token is due for renewal: reconnect at once.
+    RenewToken,
+    /// The connection dropped or could not be made: reconnect after a backoff.
+    Lost(String),
+    /// Connecting cannot work with this configuration: stop.
+    Fatal(String),
+}
+
+/// How a connection ended, and whether it got as far as CONNACK.
+pub(super) struct Ended {
+    pub(super) ending: Ending,
+    pub(super) was_connected: bool,
+}
+
+/// A request waiting for its `$iothub/twin/res/...` answer.
+enum Pending {
+    TwinGet,
+    Reported(Value),
+}
+
+/// A method reply waiting out its delay.
+struct DelayedReply {
+    rid: RequestId,
+    name: String,
+    payload: Value,
+    status: i64,
+    response: Value,
+}
+
+/// One connection's state.
+pub(super) struct Connection<'a> {
+    device: &'a mut SimulatedDevice,
+    client: AsyncClient,
+    connected: bool,
+    next_rid: u64,
+    pending: HashMap<String, Pending>,
+    telemetry: Option<Interval>,
+    delayed_replies: JoinSet<DelayedReply>,
+}
+
+impl<'a> Connection<'a> {
+    /// Connects with a fresh token and serves the connection until it ends.
+    pub(super) async fn run(device: &'a mut SimulatedDevice) -> Ended {
+        let lifetime = device.config.token_lifetime.max(Duration::from_secs(1));
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        let token = device
+            .config
+            .connection
+            .sas_token(now.saturating_add(lifetime.as_secs()));
+        let options = match mqtt_options(
+            &device.config.connection,
+            &device.config.endpoint,
+            token.to_string(),
+        ) {
+            Ok(options) => options,
+            Err(error) => {
+                return Ended {
+                    ending: Ending::Fatal(error.to_string()),
+                    was_connected: false,
+                };
+            }
+        };
+        let (client, eventloop) = AsyncClient::new(options, CLIENT_CAPACITY);
+        let (forward, mut mqtt) = mpsc::channel(CLIENT_CAPACITY);
+        let poller = tokio::spawn(poll(eventloop, forward));
+        let mut connection = Connection {
+            device,
+            client,
+            connected: false,
+            next_rid: 0,
+            pending: HashMap::new(),
+            telemetry: None,
+            delayed_replies: JoinSet::new(),
+        };
+        let renew_at = Instant::now() + lifetime.mul_f64(RENEW_AFTER);
+        let ending = connection.serve(&mut mqtt, renew_at).await;
+        if matches!(ending, Ending::Shutdown | Ending::RenewToken) {
+            connection.disconnect(&mut mqtt).await;
+        }
+        poller.abort();
+        Ended {
+            ending,
+            was_connected: connection.connected,
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        mqtt: &mut mpsc::Receiver<Result<Event, ConnectionError>>,
+        renew_at: Instant,
+    ) -> Ending {
+        loop {
+            tokio::select! {
+                event = mqtt.recv() => match event {
+                    Some(Ok(Event::Incoming(Packet::ConnAck(_)))) => self.on_connected().await,
+                    Some(Ok(Event::Incoming(Packet::Publish(publish)))) => self.on_publish(publish).await,
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => return Ending::Lost(describe(&error)),
+                    None => return Ending::Lost("the MQTT client stopped".into()),
+                },
+                command = self.device.commands.recv() => match command {
+                    None | Some(DeviceCommand::Shutdown) => return Ending::Shutdown,
+                    Some(command) => self.on_command(command).await,
+                },
+                () = tokio::time::sleep_until(renew_at) => return Ending::RenewToken,
+                () = tick(&mut self.telemetry) => self.send_telemetry().await,
+                Some(reply) = self.delayed_replies.join_next(), if !self.delayed_replies.is_empty() => {
+                    if let Ok(reply) = reply {
+                        self.answer_method(reply).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_connected(&mut self) {
+        self.connected = true;
+        self.device.emit(DeviceEvent::Connected).await;
+        let config = &self.device.config.connection;
+        let filters = [
+            Subscription::TwinResponses,
+            Subscription::DesiredPatches,
+            Subscription::MethodRequests,
+        ]
+        .map(|subscription| {
+            rumqttc::SubscribeFilter::new(
+                subscription.filter(&config.device_id, config.module_id.as_deref()),
+                QoS::AtLeastOnce,
+            )
+        });
+        if let Err(error) = self.client.try_subscribe_many(filters) {
+            self.device
+                .emit(DeviceEvent::Error(format!("could not subscribe: {error}")))
+                .await;
+        }
+        self.request_twin().await;
+        self.restart_telemetry();
+    }
+
+    async fn on_command(&mut self, command: DeviceCommand) {
+        match command {
+            DeviceCommand::ReportPatch(patch) => self.report(patch).await,
+            DeviceCommand::RefreshTwin => self.request_twin().await,
+            setting => {
+                let telemetry_changed = matches!(
+                    setting,
+                    DeviceCommand::StartTelemetry(_) | DeviceCommand::StopTelemetry
+                );
+                self.device.apply_setting(setting);
+                if telemetry_changed {
+                    self.restart_telemetry();
+                }
+            }
+        }
+    }
+
+    /// Starts the telemetry timer from the current schedule (first message at once).
+    fn restart_telemetry(&mut self) {
+        self.telemetry = match (&self.device.config.behaviours.telemetry, self.connected) {
+            (Some(schedule), true) => {
+                let mut interval = tokio::time::interval(schedule.interval);
+                interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                Some(interval)
+            }
+            _ => None,
+        };
+    }
+
+    async fn on_publish(&mut self, publish: Publish) {
+        let topic = match parse_hub_topic(&publish.topic) {
+            Ok(topic) => topic,
+            Err(error) => {
+                let message = format!("ignored a message from the hub: {error}");
+                self.device.emit(DeviceEvent::Error(message)).await;
+                return;
+            }
+        };
+        let body = parse_body(&publish.payload);
+        match topic {
+            HubTopic::TwinResponse {
+                status,
+                rid,
+                version,
+            } => match self.pending.remove(rid.as_str()) {
+                Some(Pending::TwinGet) if status == 200 => self.on_twin(body).await,
+                Some(Pending::TwinGet) => {
+                    let message = format!("the hub refused the twin GET ({status}): {body}");
+                    self.device.emit(DeviceEvent::Error(message)).await;
+                }
+                Some(Pending::Reported(patch)) if (200..300).contains(&status) => {
+                    let event = DeviceEvent::ReportedSent { patch, version };
+                    self.device.emit(event).await;
+                }
+                Some(Pending::Reported(_)) => {
+                    let message = body.to_string();
+                    let event = DeviceEvent::ReportedFailed { status, message };
+                    self.device.emit(event).await;
+                }
+                None => tracing::debug!(rid = rid.as_str(), "twin response for no request"),
+            },
+            HubTopic::DesiredPatch { version } => {
+                let event = DeviceEvent::DesiredReceived {
+                    version,
+                    patch: body.clone(),
+                };
+                self.device.emit(event).await;
+                if let Some(patch) = self.device.acknowledgement(&body, version) {
+                    self.report(patch).await;
+                }
+            }
+            HubTopic::MethodRequest { name, rid } => self.on_method(name, rid, body).await,
+            HubTopic::CloudToDevice { .. } => {
+                tracing::debug!("cloud-to-device message ignored: the device does not subscribe")
+            }
+        }
+    }
+
+    /// Emits the twin and acknowledges desired properties that changed while away.
+    async fn on_twin(&mut self, twin: Value) {
+        self.device
+            .emit(DeviceEvent::TwinReceived(twin.clone()))
+            .await;
+        let desired = twin.get("desired").cloned().unwrap_or(Value::Null);
+        let Some(version) = desired.get("$version").and_then(Value::as_u64) else {
+            return;
+        };
+        if let Some(patch) = self.device.acknowledgement(&desired, version) {
+            self.report(patch).await;
+        }
+    }
+
+    async fn on_method(&mut self, name: MethodName, rid: RequestId, payload: Value) {
+        let reply = self.device.config.behaviours.methods.reply(name.as_str());
+        let delayed = DelayedReply {
+            rid,
+            name: name.as_str().to_owned(),
+            payload,
+            status: reply.status,
+            response: reply.payload.clone(),
+        };
+        let delay = reply.delay;
+        if delay.is_zero() {
+            self.answer_method(delayed).await;
+        } else {
+            self.delayed_replies.spawn(async move {
+                tokio::time::sleep(delay).await;
+                delayed
+            });
+        }
+    }
+
+    async fn answer_method(&mut self, reply: DelayedReply) {
+        let topic = DeviceTopic::MethodResponse {
+            status: reply.status,
+            rid: reply.rid,
+        };
+        let body = reply.response.to_string();
+        if let Err(error) = self.publish(&topic, body.into_bytes()) {
+            let message = format!("could not answer method {}: {error}", reply.name);
+            self.device.emit(DeviceEvent::Error(message)).await;
+            return;
+        }
+        let event = DeviceEvent::MethodInvoked {
+            name: reply.name,
+            payload: reply.payload,
+            status: reply.status,
+            response: reply.response,
+        };
+        self.device.emit(event).await;
+    }
+
+    async fn request_twin(&mut self) {
+        let rid = self.next_rid();
+        self.pending.insert(rid.to_string(), Pending::TwinGet);
+        if let Err(error) = self.publish(&DeviceTopic::TwinGet { rid }, Vec::new()) {
+            let message = format!("could not request the twin: {error}");
+            self.device.emit(DeviceEvent::Error(message)).await;
+        }
+    }
+
+    async fn report(&mut self, patch: Value) {
+        if !self.connected {
+            let message = "the device is not connected yet; send the patch again once connected";
+            let event = DeviceEvent::ReportedFailed {
+                status: 0,
+                message: message.into(),
+            };
+            self.device.emit(event).await;
+            return;
+        }
+        let rid = self.next_rid();
+        let body = patch.to_string().into_bytes();
+        self.pending
+            .insert(rid.to_string(), Pending::Reported(patch));
+        if let Err(error) = self.publish(&DeviceTopic::ReportedPatch { rid: rid.clone() }, body) {
+            self.pending.remove(rid.as_str());
+            let event = DeviceEvent::ReportedFailed {
+                status: 0,
+                message: format!("the patch was not sent: {error}"),
+            };
+            self.device.emit(event).await;
+        }
+    }
+
+    async fn send_telemetry(&mut self) {
+        let Some(schedule) = &self.device.config.behaviours.telemetry else {
+            return;
+        };
+        let connection = &self.device.config.connection;
+        let counter = self.device.telemetry_count + 1;
+        let body = schedule.template.expand(&Expansion {
+            device_id: &connection.device_id,
+            counter,
+            now: chrono::Utc::now(),
+        });
+        let topic = DeviceTopic::Telemetry {
+            device_id: connection.device_id.clone(),
+            module_id: connection.module_id.clone(),
+            properties: vec![
+                ("$.ct".into(), Some("application/json".into())),
+                ("$.ce".into(), Some("utf-8".into())),
+            ],
+        };
+        match self.publish(&topic, body.clone().into_bytes()) {
+            Ok(()) => {
+                self.device.telemetry_count = counter;
+                self.device.emit(DeviceEvent::TelemetrySent { body }).await;
+            }
+            Err(error) => {
+                let message = format!("telemetry message {counter} was not sent: {error}");
+                self.device.emit(DeviceEvent::Error(message)).await;
+            }
+        }
+    }
+
+    fn publish(&self, topic: &DeviceTopic, body: Vec<u8>) -> Result<(), rumqttc::ClientError> {
+        self.client
+            .try_publish(topic.to_topic(), QoS::AtLeastOnce, false, body)
+    }
+
+    fn next_rid(&mut self) -> RequestId {
+        self.next_rid += 1;
+        RequestId::from(self.next_rid)
+    }
+
+    /// Sends DISCONNECT and waits briefly for it to leave.
+    async fn disconnect(&mut self, mqtt: &mut mpsc::Receiver<Result<Event, ConnectionError>>) {
+        if !self.connected || self.client.try_disconnect().is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(DISCONNECT_GRACE, async {
+            while let Some(Ok(event)) = mqtt.recv().await {
+                if matches!(event, Event::Outgoing(Outgoing::Disconnect)) {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// The next telemetry tick, or never when telemetry is off.
+async fn tick(interval: &mut Option<Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,208 @@
+//! `twinlens simulate`: runs one simulated device (from a device connection string) or a
+//! fleet (from a service connection string, registering missing devices), and logs
+//! everything they see until told to stop.
+
+use std::future::Future;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::registration::{RegistrationError, ensure_devices, host_without_port};
+use super::{Behaviours, DeviceConfig, DeviceEvent, Endpoint, SimulatedDevice, TlsMode};
+use crate::auth::{ConnectionString, DeviceConnectionString};
+
+/// The id template used when `--count` is given without one.
+pub const DEFAULT_ID_TEMPLATE: &str = "sim-{n}";
+const NUMBER: &str = "{n}";
+
+/// What `twinlens simulate` was asked to run.
+#[derive(Debug, Clone)]
+pub struct HeadlessOptions {
+    /// A device connection string (one device) or a service connection string (a fleet).
+    pub connection: ConnectionString,
+    /// How many devices, for a service connection string.
+    pub count: usize,
+    /// Device ids for a fleet: `{n}` is replaced by 1..=count.
+    pub id_template: Option<String>,
+    /// The MQTT port to dial (8883 for Azure).
+    pub mqtt_port: u16,
+    /// Transport security, for MQTT and for registration alike.
+    pub tls: TlsMode,
+    /// What every device does.
+    pub behaviours: Behaviours,
+}
+
+/// Why the simulation could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// `--count` above 1 with a device connection string.
+    #[error(
+        "a device connection string simulates exactly one device, but {count} were asked for; pass a service connection string to simulate a fleet"
+    )]
+    CountNeedsService {
+        /// The count given.
+        count: usize,
+    },
+    /// `--count 0`.
+    #[error("nothing to simulate: the device count is 0; pass --count 1 or more")]
+    NoDevices,
+    /// An id template without `{n}` for several devices.
+    #[error(
+        "the device id template {template:?} has no `{{n}}`, so all {count} devices would share one id; write e.g. `sim-{{n}}`"
+    )]
+    TemplateWithoutNumber {
+        /// The template given.
+        template: String,
+        /// The count given.
+        count: usize,
+    },
+    /// Registration failed.
+    #[error(transparent)]
+    Registration(#[from] RegistrationError),
+}
+
+/// The ids of a fleet of `count` devices: `{n}` in `template` becomes 1, 2, ... `count`.
+pub fn device_ids(template: &str, count: usize) -> Result<Vec<String>, FleetError> {
+    if count == 0 {
+        return Err(FleetError::NoDevices);
+    }
+    if count > 1 && !template.contains(NUMBER) {
+        return Err(FleetError::TemplateWithoutNumber {
+            template: template.to_owned(),
+            count,
+        });
+    }
+    Ok((1..=count)
+        .map(|n| template.replace(NUMBER, &n.to_string()))
+        .collect())
+}
+
+/// Runs the devices until `shutdown` completes, logging every event with `tracing`, then
+/// disconnects them cleanly.
+pub async fn run_headless(
+    options: HeadlessOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), FleetError> {
+    let (connections, host) = match &options.connection {
+        ConnectionString::Device(device) => {
+            if options.count > 1 {
+                return Err(FleetError::CountNeedsService {
+                    count: options.count,
+                });
+            }
+            (vec![device.clone()], device.connect_host_name().to_owned())
+        }
+        ConnectionString::Service(service) => {
+            let template = options
+                .id_template
+                .as_deref()
+                .unwrap_or(DEFAULT_ID_TEMPLATE);
+            let ids = device_ids(template, options.count)?;
+            tracing::info!(
+                count = ids.len(),
+                hub = service.host_name,
+                "registering devices"
+            );
+            let devices = ensure_devices(service, &options.tls, &ids).await?;
+            (devices, host_without_port(&service.host_name).to_owned())
+        }
+    };
+    let (stop, stopped) = watch::channel(false);
+    let mut devices = JoinSet::new();
+    for connection in connections {
+        let endpoint = Endpoint {
+            host: host.clone(),
+            port: options.mqtt_port,
+            tls: options.tls.clone(),
+        };
+        devices.spawn(log_device(
+            connection,
+            endpoint,
+            options.behaviours.clone(),
+            stopped.clone(),
+        ));
+    }
+    shutdown.await;
+    tracing::info!("stopping the simulated devices");
+    let _ = stop.send(true);
+    while devices.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Runs one device and logs what it does until `stopped` turns true.
+async fn log_device(
+    connection: DeviceConnectionString,
+    endpoint: Endpoint,
+    behaviours: Behaviours,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut config = DeviceConfig::new(connection, endpoint);
+    config.behaviours = behaviours;
+    let mut device = SimulatedDevice::spawn(config);
+    let device_id = device.device_id().to_owned();
+    loop {
+        tokio::select! {
+            event = device.recv() => match event {
+                Some(event) => log_event(&device_id, &event),
+                None => return,
+            },
+            _ = stopped.wait_for(|stop| *stop) => break,
+        }
+    }
+    device.shutdown().await;
+}
+
+fn log_event(device_id: &str, event: &DeviceEvent) {
+    match event {
+        DeviceEvent::Connected => tracing::info!(device_id, "connected"),
+        DeviceEvent::Disconnected { reason } => tracing::warn!(device_id, reason, "disconnected"),
+        DeviceEvent::Reconnecting { attempt, delay } => {
+            tracing::info!(device_id, attempt, ?delay, "reconnecting")
+        }
+        DeviceEvent::TwinReceived(twin) => tracing::info!(device_id, %twin, "twin received"),
+        DeviceEvent::DesiredReceived { version, patch } => {
+            tracing::info!(device_id, version, %patch, "desired properties received")
+        }
+        DeviceEvent::ReportedSent { patch, version } => {
+            tracing::info!(device_id, ?version, %patch, "reported properties sent")
+        }
+        DeviceEvent::ReportedFailed { status, message } => {
+            tracing::warn!(device_id, status, message, "reported properties refused")
+        }
+        DeviceEvent::MethodInvoked {
+            name,
+            payload,
+            status,
+            response,
+        } => tracing::info!(device_id, name, %payload, status, %response, "direct method answered"),
+        DeviceEvent::TelemetrySent { body } => tracing::info!(device_id, body, "telemetry sent"),
+        DeviceEvent::Error(message) => tracing::error!(device_id, message, "device error"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_number_from_one() {
+        assert_eq!(
+            device_ids("sim-{n}", 3).unwrap(),
+            vec!["sim-1", "sim-2", "sim-3"]
+        );
+        assert_eq!(device_ids("only", 1).unwrap(), vec!["only"]);
+    }
+
+    #[test]
+    fn bad_fleets_are_refused() {
+        assert!(matches!(
+            device_ids("sim", 2).unwrap_err(),
+            FleetError::TemplateWithoutNumber { count: 2, .. }
+        ));
+        assert!(matches!(
+            device_ids("sim-{n}", 0).unwrap_err(),
+            FleetError::NoDevices
+        ));
+    }
+}

@@ -1,0 +1,152 @@
+//! The device task: connects, and after any disconnect reconnects with backoff; renews its
+//! SAS token by reconnecting before the token expires. Between connections it keeps taking
+//! commands, so behaviours can be switched while the hub is away.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::DeviceConfig;
+use super::behaviours::{Behaviours, MIN_TELEMETRY_INTERVAL};
+use super::connection::{Connection, Ending};
+use super::handle::{COMMAND_CAPACITY, DeviceCommand, DeviceEvent, DeviceHandle, EVENT_CAPACITY};
+
+/// A simulated device's state that outlives any one connection.
+pub struct SimulatedDevice {
+    pub(super) config: DeviceConfig,
+    pub(super) events: mpsc::Sender<DeviceEvent>,
+    pub(super) commands: mpsc::Receiver<DeviceCommand>,
+    /// Telemetry messages sent so far, for `{{counter}}`.
+    pub(super) telemetry_count: u64,
+    /// The desired `$version` last acknowledged, so a re-read twin is not acknowledged twice.
+    pub(super) acknowledged_version: Option<u64>,
+}
+
+impl SimulatedDevice {
+    /// Starts a device on the current tokio runtime; it runs until
+    /// [`DeviceCommand::Shutdown`] or until its handle is dropped.
+    ///
+    /// # Panics
+    /// When called outside a tokio runtime, like `tokio::spawn`.
+    pub fn spawn(config: DeviceConfig) -> DeviceHandle {
+        let (commands, command_queue) = mpsc::channel(COMMAND_CAPACITY);
+        let (event_queue, events) = mpsc::channel(EVENT_CAPACITY);
+        let device_id = config.connection.device_id.clone();
+        let device = SimulatedDevice {
+            config,
+            events: event_queue,
+            commands: command_queue,
+            telemetry_count: 0,
+            acknowledged_version: None,
+        };
+        DeviceHandle {
+            device_id,
+            commands,
+            events,
+            task: tokio::spawn(device.run()),
+        }
+    }
+
+    async fn run(mut self) {
+        let mut failures = 0u32;
+        loop {
+            let ended = Connection::run(&mut self).await;
+            if ended.was_connected {
+                failures = 0;
+            }
+            match ended.ending {
+                Ending::Shutdown => return,
+                Ending::Fatal(reason) => {
+                    self.emit(DeviceEvent::Error(reason)).await;
+                    return;
+                }
+                Ending::RenewToken => {
+                    self.emit(DeviceEvent::Disconnected {
+                        reason: "reconnecting with a new SAS token before the current one expires"
+                            .into(),
+                    })
+                    .await;
+                }
+                Ending::Lost(reason) => {
+                    self.emit(DeviceEvent::Disconnected { reason }).await;
+                    failures = failures.saturating_add(1);
+                    let delay = self.config.reconnect.delay(failures);
+                    self.emit(DeviceEvent::Reconnecting {
+                        attempt: failures,
+                        delay,
+                    })
+                    .await;
+                    if !self.wait_offline(delay).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits `delay` while applying commands; `false` when the device must stop.
+    async fn wait_offline(&mut self, delay: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + delay;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => return true,
+                command = self.commands.recv() => match command {
+                    None | Some(DeviceCommand::Shutdown) => return false,
+                    Some(DeviceCommand::ReportPatch(_)) => {
+                        self.emit(DeviceEvent::ReportedFailed {
+                            status: 0,
+                            message: "the device is not connected; the patch was not sent, send it again once connected".into(),
+                        })
+                        .await;
+                    }
+                    Some(DeviceCommand::RefreshTwin) => {
+                        self.emit(DeviceEvent::Error(
+                            "the device is not connected; it reads its twin again when it reconnects".into(),
+                        ))
+                        .await;
+                    }
+                    Some(setting) => self.apply_setting(setting),
+                },
+            }
+        }
+    }
+
+    /// Applies a behaviour switch; other commands are the connection's business.
+    pub(super) fn apply_setting(&mut self, command: DeviceCommand) {
+        let behaviours: &mut Behaviours = &mut self.config.behaviours;
+        match command {
+            DeviceCommand::SetDesiredAck(ack) => behaviours.desired_ack = ack,
+            DeviceCommand::SetMethods(table) => behaviours.methods = table,
+            DeviceCommand::StartTelemetry(mut schedule) => {
+                schedule.interval = schedule.interval.max(MIN_TELEMETRY_INTERVAL);
+                behaviours.telemetry = Some(schedule);
+            }
+            DeviceCommand::StopTelemetry => behaviours.telemetry = None,
+            DeviceCommand::ReportPatch(_)
+            | DeviceCommand::RefreshTwin
+            | DeviceCommand::Shutdown => {}
+        }
+    }
+
+    /// The reported patch acknowledging a desired patch or section at `version`, if the
+    /// behaviour asks for one and this version was not acknowledged yet.
+    pub(super) fn acknowledgement(&mut self, desired: &Value, version: u64) -> Option<Value> {
+        if self.acknowledged_version == Some(version) {
+            return None;
+        }
+        let patch = self
+            .config
+            .behaviours
+            .desired_ack
+            .acknowledgement(desired, version)?;
+        self.acknowledged_version = Some(version);
+        Some(patch)
+    }
+
+    /// Sends an event; a dropped handle is noticed through the command channel instead.
+    pub(super) async fn emit(&self, event: DeviceEvent) {
+        tracing::debug!(device_id = self.config.connection.device_id, ?event);
+        let _ = self.events.send(event).await;
+    }
+}

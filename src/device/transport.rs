@@ -1,0 +1,193 @@
+//! Where and how a simulated device connects: the endpoint (host, port, TLS trust) and the
+//! rumqttc options for one connection attempt, signed with a fresh SAS token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{MqttOptions, TlsConfiguration, Transport};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use crate::auth::DeviceConnectionString;
+use crate::topics::{API_VERSION, MqttUsername};
+
+/// The port IoT Hub serves MQTT over TLS on (the device SDKs hard-code it).
+pub const IOT_HUB_MQTT_PORT: u16 = 8883;
+/// IoT Hub's largest device-to-cloud message is 256 KB; allow the packet overhead.
+const MAX_PACKET_BYTES: usize = 256 * 1024 + 1024;
+/// The keep-alive the Python device SDK uses.
+const KEEP_ALIVE: Duration = Duration::from_secs(60);
+
+/// How the connection is secured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain MQTT, for a local hub started without TLS.
+    None,
+    /// TLS trusting the public web roots, as Azure IoT Hub needs.
+    PublicRoots,
+    /// TLS trusting only this CA (PEM), e.g. the local hub's generated CA.
+    CustomCa(String),
+}
+
+/// Where a device dials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Host name or address to connect to (and to check the certificate against).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Transport security.
+    pub tls: TlsMode,
+}
+
+impl Endpoint {
+    /// Azure IoT Hub's endpoint for `connection`: its gateway when it names one, else its
+    /// hub, on 8883 with the public roots.
+    pub fn azure(connection: &DeviceConnectionString) -> Self {
+        Self {
+            host: connection.connect_host_name().to_owned(),
+            port: IOT_HUB_MQTT_PORT,
+            tls: TlsMode::PublicRoots,
+        }
+    }
+}
+
+/// Why a connection cannot even be attempted; retrying does not help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The custom CA is not usable.
+    #[error(
+        "the CA certificate for {host} is not usable: {problem}; pass the PEM file the hub wrote (ca.pem)"
+    )]
+    BadCa {
+        /// The endpoint host.
+        host: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// rumqttc options for one connection of `connection` to `endpoint`, with `password` (a SAS
+/// token) as the MQTT password.
+pub fn mqtt_options(
+    connection: &DeviceConnectionString,
+    endpoint: &Endpoint,
+    password: String,
+) -> Result<MqttOptions, TransportError> {
+    let username = MqttUsername {
+        host: connection.host_name.clone(),
+        device_id: connection.device_id.clone(),
+        module_id: connection.module_id.clone(),
+        api_version: Some(API_VERSION.to_owned()),
+        model_id: None,
+        other: vec![(
+            "DeviceClientType".to_owned(),
+            concat!("twinlens/", env!("CARGO_PKG_VERSION")).to_owned(),
+        )],
+    };
+    let mut options = MqttOptions::new(username.client_id(), endpoint.host.clone(), endpoint.port);
+    options.set_credentials(username.to_username(), password);
+    options.set_keep_alive(KEEP_ALIVE);
+    options.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    // The device re-subscribes and re-reads its twin on every connect.
+    options.set_clean_session(true);
+    if let Some(config) = tls_config(&endpoint.tls, &endpoint.host)? {
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            Arc::new(config),
+        )));
+    }
+    Ok(options)
+}
+
+/// The rustls client configuration (ring provider) trusting what `tls` says, `None` for
+/// plain connections; `host` names the endpoint in errors. The service registration of
+/// `twinlens simulate` uses it too, so MQTT and REST trust the same roots.
+pub(super) fn tls_config(
+    tls: &TlsMode,
+    host: &str,
+) -> Result<Option<rustls::ClientConfig>, TransportError> {
+    let bad_ca = |problem: String| TransportError::BadCa {
+        host: host.to_owned(),
+        problem,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    match tls {
+        TlsMode::None => return Ok(None),
+        TlsMode::PublicRoots => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        TlsMode::CustomCa(pem) => {
+            for certificate in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let certificate =
+                    certificate.map_err(|error| bad_ca(format!("it is not PEM: {error}")))?;
+                roots
+                    .add(certificate)
+                    .map_err(|error| bad_ca(error.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(bad_ca("it holds no certificate".into()));
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| bad_ca(error.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Some(config))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::auth::SharedAccessKey;
+
+    fn connection(gateway: Option<&str>) -> DeviceConnectionString {
+        DeviceConnectionString {
+            host_name: "hub.azure-devices.net".into(),
+            device_id: "dev1".into(),
+            module_id: None,
+            gateway_host_name: gateway.map(Into::into),
+            key: SharedAccessKey::from_bytes(vec![1; 32]),
+        }
+    }
+
+    #[test]
+    fn azure_endpoint_prefers_the_gateway() {
+        assert_eq!(
+            Endpoint::azure(&connection(None)),
+            Endpoint {
+                host: "hub.azure-devices.net".into(),
+                port: 8883,
+                tls: TlsMode::PublicRoots
+            }
+        );
+        assert_eq!(Endpoint::azure(&connection(Some("edge"))).host, "edge");
+    }
+
+    #[test]
+    fn options_carry_the_iot_hub_username_and_client_id() {
+        let endpoint = Endpoint::azure(&connection(Some("edge")));
+        let options = mqtt_options(&connection(Some("edge")), &endpoint, "token".into()).unwrap();
+        assert_eq!(options.client_id(), "dev1");
+        assert_eq!(options.broker_address(), ("edge".to_owned(), 8883));
+        let login = options.credentials().unwrap();
+        let parsed = MqttUsername::parse(&login.username).unwrap();
+        assert_eq!(parsed.host, "hub.azure-devices.net");
+        assert_eq!(parsed.api_version.as_deref(), Some(API_VERSION));
+        assert_eq!(login.password, "token");
+    }
+
+    #[test]
+    fn a_bad_custom_ca_is_refused() {
+        for pem in ["", "not a certificate"] {
+            let endpoint = Endpoint {
+                host: "localhost".into(),
+                port: 8883,
+                tls: TlsMode::CustomCa(pem.into()),
+            };
+            let error = mqtt_options(&connection(None), &endpoint, String::new()).unwrap_err();
+            assert!(error.to_string().contains("localhost"), "{error}");
+        }
+    }
+}
