@@ -25,6 +25,8 @@
 //! - [`service`] is the client of the service REST API, for Azure IoT Hub and the local
 //!   hub alike: identities, twins, paged queries, direct methods, with SAS tokens renewed
 //!   before expiry and retries on throttling.
+//! - [`worker`] is the bridge between the UI thread and all I/O: commands in, events
+//!   out, a repaint after every event.
 //! - [`app`] owns the egui user interface; it never performs I/O itself.
 //!
 //! The binary (`src/main.rs`) parses the command line and picks a role: the explorer
@@ -39,3 +41,4 @@ pub mod service;
 pub mod snapshot;
 pub mod topics;
 pub mod twin;
+pub mod worker;
