@@ -225,8 +225,15 @@ async fn a_new_connection_takes_over_and_state_follows() {
     assert_eq!(twin(&hub, "d1").await["connectionState"], "Connected");
 
     second.client.disconnect().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(twin(&hub, "d1").await["connectionState"], "Disconnected");
+    let mut state = Value::Null;
+    for _ in 0..50 {
+        state = twin(&hub, "d1").await["connectionState"].clone();
+        if state == "Disconnected" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "Disconnected");
 }
 
 #[tokio::test]
@@ -251,8 +258,14 @@ async fn telemetry_is_counted_and_kept() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let telemetry: Value = hub.get_json("/twinlens/devices/d1/telemetry").await;
+    let mut telemetry = Value::Null;
+    for _ in 0..50 {
+        telemetry = hub.get_json("/twinlens/devices/d1/telemetry").await;
+        if telemetry["count"] == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(telemetry["count"], 4);
     assert_eq!(telemetry["messages"][0]["body"], "{\"temp\":20}");
     assert_eq!(

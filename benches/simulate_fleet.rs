@@ -1,0 +1,163 @@
+//! Simulator benchmark: one process simulates 1,000 devices against a local hub running
+//! in its own process; every device is sent a desired patch and acknowledges it in
+//! reported properties. Prints the time to connect, the time until every acknowledgement
+//! landed, and this process's CPU time and resident memory. Run with
+//! `cargo bench --bench simulate_fleet` (`TWINLENS_BENCH_DEVICES` for another count).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use twinlens::auth::{DeviceConnectionString, ServiceConnectionString, SharedAccessKey};
+use twinlens::device::{Behaviours, DeviceConfig, DeviceEvent, Endpoint, SimulatedDevice, TlsMode};
+use twinlens::service::{ClientOptions, NewDevice, ServiceClient};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let count: usize = std::env::var("TWINLENS_BENCH_DEVICES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let dir = tempfile::tempdir()?;
+    let mut hub = Command::new(env!("CARGO_BIN_EXE_twinlens"))
+        .args(["hub", "--http-port", "0", "--mqtt-port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = hub.stdout.take().ok_or("the hub has no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let ready: Value = serde_json::from_str(&line)?;
+    let service: ServiceConnectionString = ready["service_connection_string"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()?;
+    let options = ClientOptions {
+        base_url: ready["http_url"].as_str().map(str::to_owned),
+        ..ClientOptions::default()
+    };
+    let client = ServiceClient::new(&service, options)?;
+    let mqtt_port = u16::try_from(ready["mqtt_port"].as_u64().unwrap_or(0))?;
+
+    let started = Instant::now();
+    let mut devices = Vec::with_capacity(count);
+    for n in 0..count {
+        let id = format!("fleet-{n:04}");
+        let device = client.create_device(&id, &NewDevice::default()).await?;
+        let key = device
+            .authentication
+            .and_then(|auth| auth.symmetric_key)
+            .and_then(|keys| keys.primary_key)
+            .ok_or("a device without a key")?;
+        let connection = DeviceConnectionString {
+            host_name: "localhost".into(),
+            device_id: id,
+            module_id: None,
+            gateway_host_name: None,
+            key: SharedAccessKey::from_base64(&key)?,
+        };
+        let endpoint = Endpoint {
+            host: "127.0.0.1".into(),
+            port: mqtt_port,
+            tls: TlsMode::None,
+        };
+        let mut config = DeviceConfig::new(connection, endpoint);
+        config.behaviours = Behaviours::default();
+        devices.push(SimulatedDevice::spawn(config));
+    }
+    let registered = started.elapsed();
+    for device in &mut devices {
+        wait_for(device, |event| {
+            matches!(event, DeviceEvent::TwinReceived(_))
+        })
+        .await?;
+    }
+    let connected = started.elapsed();
+    let cpu_before = cpu_seconds();
+
+    let started = Instant::now();
+    for n in 0..count {
+        let patch = json!({"properties": {"desired": {"setpoint": n}}});
+        client
+            .patch_twin(&format!("fleet-{n:04}"), &patch, None)
+            .await?;
+    }
+    for device in &mut devices {
+        wait_for(device, |event| matches!(event, DeviceEvent::ReportedSent { patch, .. } if patch.get("setpoint").is_some())).await?;
+    }
+    let acknowledged = started.elapsed();
+    let cpu = cpu_seconds() - cpu_before;
+
+    println!("{count} simulated devices in one process, local hub in another");
+    println!();
+    println!("| step | result |");
+    println!("|---|---|");
+    println!(
+        "| register and start every device | {:.2} s |",
+        registered.as_secs_f64()
+    );
+    println!(
+        "| every device connected and read its twin | {:.2} s |",
+        connected.as_secs_f64()
+    );
+    println!(
+        "| desired patch to each device, until every ack was accepted | {:.2} s |",
+        acknowledged.as_secs_f64()
+    );
+    println!("| simulator CPU time during that round | {cpu:.2} s |");
+    println!(
+        "| simulator resident memory | {} MB |",
+        resident_megabytes()
+    );
+    for device in devices {
+        device.shutdown().await;
+    }
+    let _ = hub.kill();
+    let _ = hub.wait();
+    Ok(())
+}
+
+async fn wait_for(
+    device: &mut twinlens::device::DeviceHandle,
+    mut accept: impl FnMut(&DeviceEvent) -> bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, device.recv()).await {
+            Ok(Some(event)) if accept(&event) => return Ok(()),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(format!("device {} stopped", device.device_id())),
+            Err(_) => return Err(format!("device {} timed out", device.device_id())),
+        }
+    }
+}
+
+/// User plus system CPU seconds of this process, from /proc.
+fn cpu_seconds() -> f64 {
+    let ticks_per_second = 100.0;
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / ticks_per_second)
+        })
+        .unwrap_or(0.0)
+}
+
+fn resident_megabytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
