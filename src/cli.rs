@@ -111,7 +111,8 @@ pub struct SimulateArgs {
     /// How many devices to simulate.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub count: usize,
-    /// A device id template for `--count`, e.g. `sim-{n}`.
+    /// A device id template for `--count`: `{N}` becomes the device number (1, 2, ...)
+    /// [default: sim-{N}].
     #[arg(long, value_name = "TEMPLATE")]
     pub template: Option<String>,
     /// The device MQTT port (a local hub prints its `mqtt_port` in its ready line).

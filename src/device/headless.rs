@@ -61,8 +61,10 @@ pub enum FleetError {
     Registration(#[from] RegistrationError),
 }
 
-/// The ids of a fleet of `count` devices: `{n}` in `template` becomes 1, 2, ... `count`.
+/// The ids of a fleet of `count` devices: `{n}` (or `{N}`, which command-line help can
+/// show) in `template` becomes 1, 2, ... `count`.
 pub fn device_ids(template: &str, count: usize) -> Result<Vec<String>, FleetError> {
+    let template = &template.replace("{N}", NUMBER);
     if count == 0 {
         return Err(FleetError::NoDevices);
     }
@@ -184,6 +186,11 @@ fn log_event(device_id: &str, event: &DeviceEvent) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_upper_case_placeholder_works_too() {
+        assert_eq!(device_ids("sim-{N}", 2).unwrap(), ["sim-1", "sim-2"]);
+    }
 
     #[test]
     fn ids_number_from_one() {
