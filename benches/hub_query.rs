@@ -2,6 +2,8 @@
 //! over them through the same store the REST API uses. Prints a table; run with
 //! `cargo bench --bench hub_query` (set `TWINLENS_BENCH_DEVICES` for another size).
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use twinlens::hub::demo::demo_devices;
@@ -42,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "{:.0} {} {}",
             started.elapsed().as_secs_f64() * 1000.0,
-            resident_megabytes(),
+            support::resident_megabytes().map_or_else(|| "n/a".to_owned(), |mb| mb.to_string()),
             store.device_count()
         );
         return Ok(());
@@ -107,17 +109,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn ms(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
-}
-
-fn resident_megabytes() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or_else(|| "n/a".to_owned(), |kb| (kb / 1024).to_string())
 }

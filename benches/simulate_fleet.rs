@@ -4,6 +4,8 @@
 //! landed, and this process's CPU time and resident memory. Run with
 //! `cargo bench --bench simulate_fleet` (`TWINLENS_BENCH_DEVICES` for another count).
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -107,10 +109,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         acknowledged.as_secs_f64()
     );
     println!("| simulator CPU time during that round | {cpu:.2} s |");
-    println!(
-        "| simulator resident memory | {} MB |",
-        resident_megabytes()
-    );
+    let memory =
+        support::resident_megabytes().map_or_else(|| "n/a".to_owned(), |mb| format!("{mb} MB"));
+    println!("| simulator resident memory | {memory} |");
     for device in devices {
         device.shutdown().await;
     }
@@ -147,17 +148,4 @@ fn cpu_seconds() -> f64 {
             Some((user + system) / ticks_per_second)
         })
         .unwrap_or(0.0)
-}
-
-fn resident_megabytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb / 1024)
 }
