@@ -100,6 +100,12 @@ pub struct DiffArgs {
     /// Print the differences as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// For a live hub: trust this CA certificate (PEM), e.g. a local hub's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// For a live hub: use plain HTTP, for a local hub started without `--tls`.
+    #[arg(long)]
+    pub no_tls: bool,
 }
 
 /// Options of `twinlens simulate`.

@@ -1,8 +1,10 @@
 //! The twinlens binary: parses the command line and starts the chosen role.
 
 mod cli;
+mod diff_command;
 
 use std::io::Write as _;
+use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -14,18 +16,32 @@ use twinlens::device::{
 };
 use twinlens::hub::{self, HubConfig};
 
-fn main() -> anyhow::Result<()> {
+/// Exit status when `twinlens diff` found differences (as `diff` does).
+const EXIT_DIFFERENT: u8 = 1;
+/// Exit status of any failure.
+const EXIT_FAILED: u8 = 2;
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    match cli.command {
-        None => twinlens::app::run().map_err(|error| {
-            anyhow::anyhow!(
-                "could not open the explorer window: {error}. \
+    let result = match cli.command {
+        None => twinlens::app::run()
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "could not open the explorer window: {error}. \
                  A desktop session (X11 or Wayland) with OpenGL or Vulkan is required; \
                  the headless subcommands (see `twinlens --help`) work without one"
-            )
-        }),
+                )
+            })
+            .map(|()| ExitCode::SUCCESS),
         Some(command) => run_headless(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
     }
 }
 
@@ -40,13 +56,20 @@ fn init_logging() {
         .init();
 }
 
-fn run_headless(command: Command) -> anyhow::Result<()> {
+fn run_headless(command: Command) -> anyhow::Result<ExitCode> {
     let name = match command {
-        Command::Hub(args) => return run_hub(args),
+        Command::Hub(args) => return run_hub(args).map(|()| ExitCode::SUCCESS),
+        Command::Diff(args) => {
+            let differ = diff_command::run(&args)?;
+            return Ok(if differ {
+                ExitCode::from(EXIT_DIFFERENT)
+            } else {
+                ExitCode::SUCCESS
+            });
+        }
         Command::Export(_) => "export",
         Command::Import(_) => "import",
-        Command::Diff(_) => "diff",
-        Command::Simulate(args) => return run_simulate(args),
+        Command::Simulate(args) => return run_simulate(args).map(|()| ExitCode::SUCCESS),
     };
     bail!("`twinlens {name}` is not available in this version yet; nothing was done")
 }

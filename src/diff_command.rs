@@ -1,0 +1,88 @@
+//! `twinlens diff A B`: compares a snapshot with another snapshot or with a live hub and
+//! prints the per-device differences; the exit status says whether there were any.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use serde_json::Value;
+use twinlens::auth::ConnectionString;
+use twinlens::service::{ClientOptions, ServiceClient};
+use twinlens::snapshot::compare::{
+    Sections, compare_twins, comparison_to_json, comparison_to_table,
+};
+use twinlens::snapshot::read_snapshot;
+
+use crate::cli::DiffArgs;
+
+/// Runs the comparison; `Ok(true)` when the two sides differ.
+pub fn run(args: &DiffArgs) -> anyhow::Result<bool> {
+    let first = read_snapshot(&args.a)?;
+    let second = if Path::new(&args.b).exists() {
+        read_snapshot(Path::new(&args.b))?.twins
+    } else {
+        live_twins(args, &first.header.query)?
+    };
+    let comparison = compare_twins(&first.twins, &second, Sections::ALL);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&comparison_to_json(&comparison))?
+        );
+    } else {
+        print!("{}", comparison_to_table(&comparison));
+    }
+    if comparison.is_empty() {
+        eprintln!(
+            "no differences in {} devices",
+            first.twins.len().max(second.len())
+        );
+    } else {
+        eprintln!("{} devices differ", comparison.len());
+    }
+    Ok(!comparison.is_empty())
+}
+
+/// The twins a live hub returns for the snapshot's own query.
+fn live_twins(args: &DiffArgs, query: &str) -> anyhow::Result<Vec<Value>> {
+    let service = match args.b.trim().parse::<ConnectionString>() {
+        Ok(ConnectionString::Service(service)) => service,
+        Ok(ConnectionString::Device(_)) => {
+            bail!(
+                "the second argument is a device connection string; compare with a live hub through its service connection string"
+            )
+        }
+        Err(error) => bail!(
+            "the second argument is neither an existing snapshot file nor a service connection string ({error})"
+        ),
+    };
+    let extra_ca_pem = match &args.ca_cert {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("could not read the CA certificate {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let options = ClientOptions {
+        base_url: args.no_tls.then(|| format!("http://{}", service.host_name)),
+        extra_ca_pem,
+        ..ClientOptions::default()
+    };
+    let client = ServiceClient::new(&service, options)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(async {
+        let mut twins = Vec::new();
+        let pages = client.query(query, Some(1000));
+        futures_util::pin_mut!(pages);
+        while let Some(page) = pages.next().await {
+            twins.extend(
+                page.with_context(|| format!("could not read the twins of {}", service.host_name))?
+                    .rows,
+            );
+        }
+        Ok(twins)
+    })
+}
