@@ -66,9 +66,16 @@ pub struct ExportArgs {
     /// The IoT Hub query selecting the twins to export.
     #[arg(long, default_value = "SELECT * FROM devices")]
     pub query: String,
-    /// The snapshot file to write [default: a timestamped file in the current directory].
+    /// The snapshot file to write; `.ndjson` for one twin per line [default: a
+    /// timestamped `.json` file in the current directory].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Trust this CA certificate (PEM), e.g. a local hub's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Use plain HTTP, for a local hub started without `--tls`.
+    #[arg(long)]
+    pub no_tls: bool,
 }
 
 /// Options of `twinlens import`.

@@ -3,17 +3,16 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use futures_util::StreamExt;
 use serde_json::Value;
-use twinlens::auth::ConnectionString;
-use twinlens::service::{ClientOptions, ServiceClient};
 use twinlens::snapshot::compare::{
     Sections, compare_twins, comparison_to_json, comparison_to_table,
 };
 use twinlens::snapshot::read_snapshot;
 
 use crate::cli::DiffArgs;
+use crate::hub_client;
 
 /// Runs the comparison; `Ok(true)` when the two sides differ.
 pub fn run(args: &DiffArgs) -> anyhow::Result<bool> {
@@ -45,30 +44,8 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<bool> {
 
 /// The twins a live hub returns for the snapshot's own query.
 fn live_twins(args: &DiffArgs, query: &str) -> anyhow::Result<Vec<Value>> {
-    let service = match args.b.trim().parse::<ConnectionString>() {
-        Ok(ConnectionString::Service(service)) => service,
-        Ok(ConnectionString::Device(_)) => {
-            bail!(
-                "the second argument is a device connection string; compare with a live hub through its service connection string"
-            )
-        }
-        Err(error) => bail!(
-            "the second argument is neither an existing snapshot file nor a service connection string ({error})"
-        ),
-    };
-    let extra_ca_pem = match &args.ca_cert {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("could not read the CA certificate {}", path.display()))?,
-        ),
-        None => None,
-    };
-    let options = ClientOptions {
-        base_url: args.no_tls.then(|| format!("http://{}", service.host_name)),
-        extra_ca_pem,
-        ..ClientOptions::default()
-    };
-    let client = ServiceClient::new(&service, options)?;
+    let (service, client) = hub_client::service_client(&args.b, args.ca_cert.as_deref(), args.no_tls)
+        .context("the second argument is neither an existing snapshot file nor a usable service connection string")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -2,6 +2,8 @@
 
 mod cli;
 mod diff_command;
+mod export_command;
+mod hub_client;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -67,7 +69,11 @@ fn run_headless(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             });
         }
-        Command::Export(_) => "export",
+        Command::Export(args) => {
+            let (path, count) = export_command::run(&args)?;
+            eprintln!("exported {count} twins to {}", path.display());
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Import(_) => "import",
         Command::Simulate(args) => return run_simulate(args).map(|()| ExitCode::SUCCESS),
     };

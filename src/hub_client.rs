@@ -1,0 +1,39 @@
+//! Building a service client from command-line options, for the subcommands that talk
+//! to a hub (`export`, `diff` against a live hub).
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use twinlens::auth::{ConnectionString, ServiceConnectionString};
+use twinlens::service::{ClientOptions, ServiceClient};
+
+/// A client for the hub of a service connection string; `ca_cert` adds a trusted CA and
+/// `no_tls` switches to plain HTTP (a local hub started without `--tls`).
+pub fn service_client(
+    connection_string: &str,
+    ca_cert: Option<&Path>,
+    no_tls: bool,
+) -> anyhow::Result<(ServiceConnectionString, ServiceClient)> {
+    let service = match connection_string.trim().parse::<ConnectionString>() {
+        Ok(ConnectionString::Service(service)) => service,
+        Ok(ConnectionString::Device(_)) => bail!(
+            "that is a device connection string; use the hub's service connection string \
+             (HostName=...;SharedAccessKeyName=...;SharedAccessKey=...)"
+        ),
+        Err(error) => bail!("the connection string is not valid: {error}"),
+    };
+    let extra_ca_pem = match ca_cert {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("could not read the CA certificate {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let options = ClientOptions {
+        base_url: no_tls.then(|| format!("http://{}", service.host_name)),
+        extra_ca_pem,
+        ..ClientOptions::default()
+    };
+    let client = ServiceClient::new(&service, options)?;
+    Ok((service, client))
+}
