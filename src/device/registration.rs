@@ -1,55 +1,19 @@
-//! Just enough of the service REST API for `twinlens simulate --count`: make sure each
-//! simulated device exists in the registry and learn its key. Anything richer belongs to the
-//! service client.
+//! Registration for `twinlens simulate --count`: makes sure each simulated device exists
+//! in the registry and learns its key, through the service client.
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::{Value, json};
-
-use super::transport::{TlsMode, TransportError, tls_config};
+use super::transport::TlsMode;
 use crate::auth::{DeviceConnectionString, ServiceConnectionString, SharedAccessKey};
-use crate::topics::API_VERSION;
+use crate::service::{ClientOptions, Device, NewDevice, ServiceClient, ServiceError};
 
-/// How long a registration token lives.
-const TOKEN_LIFETIME_SECS: u64 = 3600;
+/// Azure's code for a device that is not in the registry.
+const DEVICE_NOT_FOUND: u32 = 404001;
 
 /// Why the simulated devices could not be registered.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
-    /// The TLS settings are unusable.
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-    /// The HTTP client could not be built.
-    #[error("could not set up the HTTP client for {host}: {source}")]
-    Client {
-        /// The hub.
-        host: String,
-        /// What reqwest said.
-        source: reqwest::Error,
-    },
-    /// The hub could not be reached.
-    #[error(
-        "could not reach {url} to register device {device_id}: {source}; check the host name and TLS settings"
-    )]
-    Unreachable {
-        /// The device being registered.
-        device_id: String,
-        /// The request URL.
-        url: String,
-        /// What reqwest said.
-        source: reqwest::Error,
-    },
-    /// The hub answered with an error.
-    #[error(
-        "the hub answered {status} when registering device {device_id}: {body}; check the policy has registry write rights"
-    )]
-    Refused {
-        /// The device being registered.
-        device_id: String,
-        /// The HTTP status.
-        status: u16,
-        /// The hub's error body.
-        body: String,
-    },
+    /// The service API refused or could not be reached.
+    #[error("could not register the simulated devices: {0}")]
+    Service(#[from] ServiceError),
     /// The device exists but has no usable symmetric key (e.g. an X.509 device).
     #[error(
         "device {device_id} has no usable primary key ({problem}); give the simulated devices ids of SAS devices, or delete this one"
@@ -70,99 +34,45 @@ pub async fn ensure_devices(
     tls: &TlsMode,
     device_ids: &[String],
 ) -> Result<Vec<DeviceConnectionString>, RegistrationError> {
-    // reqwest needs a TLS configuration even for plain HTTP (no process-wide provider is
-    // installed), so plain mode gets the public roots it never uses.
-    let trust = match tls {
-        TlsMode::None => &TlsMode::PublicRoots,
-        tls => tls,
+    let options = ClientOptions {
+        base_url: (*tls == TlsMode::None).then(|| format!("http://{}", service.host_name)),
+        extra_ca_pem: match tls {
+            TlsMode::CustomCa(pem) => Some(pem.clone()),
+            TlsMode::None | TlsMode::PublicRoots => None,
+        },
+        ..ClientOptions::default()
     };
-    let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
-    if let Some(config) = tls_config(trust, &service.host_name)? {
-        builder = builder.tls_backend_preconfigured(config);
-    }
-    let client = builder
-        .build()
-        .map_err(|source| RegistrationError::Client {
-            host: service.host_name.clone(),
-            source,
-        })?;
-    let scheme = if *tls == TlsMode::None {
-        "http"
-    } else {
-        "https"
-    };
+    let client = ServiceClient::new(service, options)?;
     let mut devices = Vec::with_capacity(device_ids.len());
     for device_id in device_ids {
-        let url = format!(
-            "{scheme}://{}/devices/{}?api-version={API_VERSION}",
-            service.host_name,
-            utf8_percent_encode(device_id, NON_ALPHANUMERIC)
-        );
-        let identity = match send(&client, service, device_id, &url, None).await? {
-            Some(identity) => identity,
-            None => {
-                let body = json!({ "deviceId": device_id });
-                send(&client, service, device_id, &url, Some(body))
+        let identity = match client.get_device(device_id).await {
+            Ok(identity) => identity,
+            Err(error) if error.error_code() == Some(DEVICE_NOT_FOUND) => {
+                client
+                    .create_device(device_id, &NewDevice::default())
                     .await?
-                    .unwrap_or_default()
             }
+            Err(error) => return Err(error.into()),
         };
         devices.push(connection_string(service, device_id, &identity)?);
     }
     Ok(devices)
 }
 
-/// GET (no body) or PUT (with a body) one identity; `None` for a 404 on GET.
-async fn send(
-    client: &reqwest::Client,
-    service: &ServiceConnectionString,
-    device_id: &str,
-    url: &str,
-    body: Option<Value>,
-) -> Result<Option<Value>, RegistrationError> {
-    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-    let token = service.sas_token(now + TOKEN_LIFETIME_SECS).to_string();
-    let request = match &body {
-        None => client.get(url),
-        Some(body) => client.put(url).json(body),
-    };
-    let unreachable = |source| RegistrationError::Unreachable {
-        device_id: device_id.to_owned(),
-        url: url.to_owned(),
-        source,
-    };
-    let response = request
-        .header("Authorization", token)
-        .send()
-        .await
-        .map_err(unreachable)?;
-    let status = response.status().as_u16();
-    if status == 404 && body.is_none() {
-        return Ok(None);
-    }
-    if !(200..300).contains(&status) {
-        let body = response.text().await.unwrap_or_default();
-        return Err(RegistrationError::Refused {
-            device_id: device_id.to_owned(),
-            status,
-            body,
-        });
-    }
-    response.json().await.map(Some).map_err(unreachable)
-}
-
 fn connection_string(
     service: &ServiceConnectionString,
     device_id: &str,
-    identity: &Value,
+    identity: &Device,
 ) -> Result<DeviceConnectionString, RegistrationError> {
     let no_key = |problem: String| RegistrationError::NoKey {
         device_id: device_id.to_owned(),
         problem,
     };
     let key = identity
-        .pointer("/authentication/symmetricKey/primaryKey")
-        .and_then(Value::as_str)
+        .authentication
+        .as_ref()
+        .and_then(|auth| auth.symmetric_key.as_ref())
+        .and_then(|keys| keys.primary_key.as_deref())
         .ok_or_else(|| no_key("the identity has no primaryKey".into()))?;
     Ok(DeviceConnectionString {
         host_name: host_without_port(&service.host_name).to_owned(),
@@ -173,7 +83,6 @@ fn connection_string(
     })
 }
 
-/// `localhost:8443` → `localhost`; `[::1]:80` → `[::1]`; names without a port unchanged.
 pub(super) fn host_without_port(host_name: &str) -> &str {
     match host_name.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => host,
