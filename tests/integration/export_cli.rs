@@ -1,9 +1,7 @@
 //! `twinlens export` against a live local hub: whole exports, filtered exports, both
 //! layouts, refused queries, and a diff of the export against the hub.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use std::process::Command;
 

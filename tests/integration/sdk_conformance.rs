@@ -3,9 +3,7 @@
 //! The SDKs must be installed (`pip install azure-iot-hub azure-iot-device`; `.ci/run`
 //! does it): a missing SDK fails the test rather than skipping it.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use std::process::Command;
 

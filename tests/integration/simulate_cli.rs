@@ -2,9 +2,7 @@
 //! missing devices, connects, sends templated telemetry and logs what it does, and a
 //! device connection string runs one device.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -2,9 +2,7 @@
 //! by killing the process, and after a restart on the same data directory every
 //! acknowledged patch is there.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

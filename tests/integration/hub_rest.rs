@@ -1,9 +1,7 @@
 //! The local hub's service REST API, driven over HTTP against the real binary:
 //! identities, twins, etags, queries, auth and Azure's error codes.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use common::{HubProcess, assert_azure_error, now};
 use reqwest::Method;

@@ -1,9 +1,7 @@
 //! `twinlens diff`: two snapshot files, and a snapshot against a live local hub; the
 //! exit status is 0 for no differences, 1 for differences, 2 for errors.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

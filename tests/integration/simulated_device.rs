@@ -3,9 +3,7 @@
 //! telemetry templates, TLS with the hub's CA, reconnects after a hub restart, and SAS token
 //! renewal.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,8 +2,6 @@
 //! plain HTTP and over HTTPS with the hub's CA: every operation, etag conflicts, paging,
 //! Azure error codes and SAS token renewal.
 
-#![allow(clippy::unwrap_used)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -3,8 +3,6 @@
 //! `tests/fixtures/service/`), both error body forms, throttling with `Retry-After`, and
 //! connections that drop. Checks what the client sends and how it reads the answers.
 
-#![allow(clippy::unwrap_used)]
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,12 +17,12 @@ use serde_json::json;
 use twinlens::auth::ServiceConnectionString;
 use twinlens::service::{ClientOptions, ServiceClient, ServiceError};
 
-const DEVICE: &str = include_str!("fixtures/service/device.json");
-const TWIN: &str = include_str!("fixtures/service/twin.json");
-const QUERY: &str = include_str!("fixtures/service/query.json");
-const METHOD_RESPONSE: &str = include_str!("fixtures/service/method_response.json");
-const ERROR_CURRENT: &str = include_str!("fixtures/service/error_current.json");
-const ERROR_LEGACY: &str = include_str!("fixtures/service/error_legacy.json");
+const DEVICE: &str = include_str!("../fixtures/service/device.json");
+const TWIN: &str = include_str!("../fixtures/service/twin.json");
+const QUERY: &str = include_str!("../fixtures/service/query.json");
+const METHOD_RESPONSE: &str = include_str!("../fixtures/service/method_response.json");
+const ERROR_CURRENT: &str = include_str!("../fixtures/service/error_current.json");
+const ERROR_LEGACY: &str = include_str!("../fixtures/service/error_legacy.json");
 
 /// What the stand-in saw: each request's path with query, and its headers.
 #[derive(Clone, Default)]

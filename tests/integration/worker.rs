@@ -2,8 +2,6 @@
 //! reads and writes, direct methods on a simulated device, cancellation, and a repaint
 //! after every event.
 
-#![allow(clippy::unwrap_used)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

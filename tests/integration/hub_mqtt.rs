@@ -2,9 +2,7 @@
 //! reported patches, desired pushes, direct methods, telemetry, authentication,
 //! takeover, connection state and protocol violations.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,0 +1,18 @@
+//! Integration tests, linked into one test binary: each module drives real servers
+//! (the `twinlens hub` binary or an in-process hub) on loopback ports chosen by the OS.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod diff_cli;
+mod export_cli;
+mod hub_durability;
+mod hub_mqtt;
+mod hub_rest;
+mod sdk_conformance;
+mod service_azure_shapes;
+mod service_client;
+mod simulate_cli;
+mod simulated_device;
+mod worker;
