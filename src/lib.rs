@@ -27,7 +27,11 @@
 //!   before expiry and retries on throttling.
 //! - [`worker`] is the bridge between the UI thread and all I/O: commands in, events
 //!   out, a repaint after every event.
-//! - [`app`] owns the egui user interface; it never performs I/O itself.
+//! - [`explorer`] owns the explorer's state and its rules (device table, twin editing
+//!   with conflicts, drift, simulated-device views, method calls, event log, saved
+//!   connections), free of egui so they are tested without a window.
+//! - [`app`] owns the egui user interface: one panel per file, drawing [`explorer`]
+//!   state and returning intents; it never performs I/O itself.
 //!
 //! The binary (`src/main.rs`) parses the command line and picks a role: the explorer
 //! window (the default) or one of the headless subcommands.
@@ -35,6 +39,7 @@
 pub mod app;
 pub mod auth;
 pub mod device;
+pub mod explorer;
 pub mod hub;
 pub mod query;
 pub mod service;

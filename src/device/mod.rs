@@ -22,6 +22,7 @@ mod behaviours;
 mod connection;
 mod event_loop;
 mod handle;
+mod method_table_json;
 mod headless;
 mod registration;
 mod runner;
@@ -36,6 +37,9 @@ pub use behaviours::{
 };
 pub use handle::{
     COMMAND_CAPACITY, DeviceCommand, DeviceCommandError, DeviceEvent, DeviceHandle, EVENT_CAPACITY,
+};
+pub use method_table_json::{
+    DEFAULT_METHOD_KEY, MethodTableError, method_table_to_json, parse_method_table,
 };
 pub use headless::{FleetError, HeadlessOptions, device_ids, run_headless};
 pub use registration::RegistrationError;

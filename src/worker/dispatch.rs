@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use super::{Command, Event, HubTarget, JobId, Outcome, Repaint};
+use super::{Command, Event, Failure, HubTarget, JobId, Outcome, Repaint};
 use crate::auth::{
     ConnectionString, DeviceConnectionString, ServiceConnectionString, SharedAccessKey,
 };
@@ -101,6 +101,13 @@ impl Dispatcher {
                 device_id,
                 behaviours,
             } => self.start_simulation(device_id, behaviours).await,
+            Command::StopSimulation { device_id } => {
+                if self.simulations.remove(&device_id).is_some() {
+                    self.events
+                        .send(Event::SimulationStopped { device_id })
+                        .await;
+                }
+            }
             request => self.spawn_request(request).await,
         }
     }
@@ -134,7 +141,7 @@ impl Dispatcher {
             _ => return,
         };
         let Some(connection) = self.connection.clone() else {
-            let error = "not connected to a hub; connect first".to_owned();
+            let error = Failure::local("not connected to a hub; connect first");
             self.events
                 .send(Event::Finished {
                     job,
@@ -345,7 +352,7 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
                         events
                             .send(Event::Finished {
                                 job,
-                                outcome: Err(error.to_string()),
+                                outcome: Err(error.into()),
                             })
                             .await;
                         return;
@@ -377,7 +384,7 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
                     .map(|device| {
                         Outcome::DeviceCreated(serde_json::to_value(device).unwrap_or(Value::Null))
                     })
-                    .map_err(|e| e.to_string()),
+                    .map_err(Failure::from),
             )
         }
         Command::DeleteDevice { job, device_id } => (
@@ -386,7 +393,7 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
                 .delete_device(&device_id, None)
                 .await
                 .map(|()| Outcome::DeviceDeleted)
-                .map_err(|e| e.to_string()),
+                .map_err(Failure::from),
         ),
         Command::InvokeMethod {
             job,
@@ -412,7 +419,7 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
                         result,
                         latency: started.elapsed(),
                     })
-                    .map_err(|e| e.to_string()),
+                    .map_err(Failure::from),
             )
         }
         _ => return,
@@ -420,11 +427,11 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
     events.send(Event::Finished { job, outcome }).await;
 }
 
-fn twin_outcome<T: serde::Serialize, E: std::fmt::Display>(
-    result: Result<T, E>,
-) -> Result<Outcome, String> {
-    let twin = result.map_err(|e| e.to_string())?;
+fn twin_outcome<T: serde::Serialize>(
+    result: Result<T, crate::service::ServiceError>,
+) -> Result<Outcome, Failure> {
+    let twin = result?;
     serde_json::to_value(twin)
         .map(Outcome::Twin)
-        .map_err(|e| format!("the twin could not be read: {e}"))
+        .map_err(|e| Failure::local(format!("the twin could not be read: {e}")))
 }

@@ -90,6 +90,8 @@ pub enum Command {
         device_id: String,
         command: DeviceCommand,
     },
+    /// Disconnect a simulated device and forget it; ends with [`Event::SimulationStopped`].
+    StopSimulation { device_id: String },
 }
 
 /// How a request ended.
@@ -128,7 +130,7 @@ pub enum Event {
     /// A request ended; the error says what failed and what to do.
     Finished {
         job: JobId,
-        outcome: Result<Outcome, String>,
+        outcome: Result<Outcome, Failure>,
     },
     /// Something a simulated device did or received.
     Simulation {
@@ -137,6 +139,54 @@ pub enum Event {
     },
     /// A simulated device could not be started or reached.
     SimulationFailed { device_id: String, error: String },
+    /// A simulated device was stopped on request.
+    SimulationStopped { device_id: String },
+}
+
+/// Why a request failed: the message for the user (what failed and what to do) and,
+/// when the hub answered, its HTTP status, so the UI can offer the right way out
+/// (a 412 means the twin changed meanwhile, a 404 that the device is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What failed and what to do.
+    pub message: String,
+    /// The hub's status, when it answered.
+    pub status: Option<u16>,
+}
+
+impl Failure {
+    /// A failure that never reached the hub.
+    pub fn local(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            status: None,
+        }
+    }
+
+    /// The twin's etag no longer matches: somebody changed it since it was read.
+    pub fn is_precondition_failed(&self) -> bool {
+        self.status == Some(412)
+    }
+
+    /// The device (or twin) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404)
+    }
+}
+
+impl From<crate::service::ServiceError> for Failure {
+    fn from(error: crate::service::ServiceError) -> Self {
+        Failure {
+            status: error.status(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// Why the UI's command was not taken.

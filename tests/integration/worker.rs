@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use twinlens::device::{Behaviours, MethodReply, MethodTable};
-use twinlens::worker::{Command, Event, HubTarget, JobId, Outcome, Worker};
+use twinlens::worker::{Command, Event, Failure, HubTarget, JobId, Outcome, Worker};
 
 async fn next(worker: &mut Worker) -> Event {
     tokio::time::timeout(Duration::from_secs(30), worker.next_event())
@@ -26,7 +26,7 @@ async fn wait_for<T>(worker: &mut Worker, mut accept: impl FnMut(Event) -> Optio
     }
 }
 
-async fn finished(worker: &mut Worker, job: JobId) -> Result<Outcome, String> {
+async fn finished(worker: &mut Worker, job: JobId) -> Result<Outcome, Failure> {
     wait_for(worker, |event| match event {
         Event::Finished { job: done, outcome } if done == job => Some(outcome),
         _ => None,
@@ -124,7 +124,8 @@ async fn twins_are_read_and_patched_with_etags() {
         })
         .unwrap();
     let error = finished(&mut worker, JobId(3)).await.unwrap_err();
-    assert!(error.contains("412"), "{error}");
+    assert!(error.is_precondition_failed(), "{error:?}");
+    assert!(error.message.contains("412"), "{error}");
     worker
         .send(Command::GetTwin {
             job: JobId(4),

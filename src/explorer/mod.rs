@@ -1,0 +1,23 @@
+//! The explorer's state, free of egui and of I/O: what the window shows and edits
+//! (the device table, the twin being edited, simulated devices, method calls, the event
+//! log, saved connections) and the rules that change it. The panels in `crate::app`
+//! draw this state and turn clicks into intents; the worker does the I/O. Keeping the
+//! rules here lets them be tested without a window.
+
+pub mod connections;
+pub mod device_table;
+pub mod drift;
+pub mod event_log;
+pub mod method_calls;
+pub mod request;
+pub mod simulation;
+pub mod twin_edit;
+
+pub use connections::{ConnectionsError, SavedConnection, mask_connection_string};
+pub use device_table::{DeviceRow, DeviceTable, SortKey};
+pub use drift::{DriftEntry, drift};
+pub use event_log::{EventLog, LogLevel};
+pub use method_calls::{MethodCall, MethodCallState, MethodCalls};
+pub use request::Requested;
+pub use simulation::{LinkState, SimulatedDeviceView, Simulations};
+pub use twin_edit::{EditCheck, EditError, TwinEdit};

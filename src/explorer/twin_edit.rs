@@ -1,0 +1,589 @@
+//! The twin editor's rules: the editable part of a twin (tags and desired properties)
+//! as JSON text, checked on every change (JSON syntax, then IoT Hub's rules, each error
+//! with its line and path), the merge patch a save sends with the etag the edit started
+//! from, and what happens when the twin changed meanwhile: the user's text is never
+//! thrown away without being asked; they merge their edits onto the newer twin,
+//! overwrite it, or discard their edits.
+
+use serde_json::{Map, Value, json};
+
+use crate::twin::limits::{Section, section_size, validate_section_body};
+use crate::twin::{Change, diff, merge};
+
+/// What the editor's text currently amounts to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EditCheck {
+    /// Valid; saving sends `patch`, which makes `changes`.
+    Valid {
+        /// The merge patch (`{"tags": .., "properties": {"desired": ..}}`, changed parts only).
+        patch: Value,
+        /// What the patch changes, path by path.
+        changes: Vec<Change>,
+    },
+    /// Not savable, and why.
+    Invalid(EditError),
+}
+
+/// Where the text is wrong and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditError {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// The twin path at fault (`tags.site`), when known.
+    pub path: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl std::fmt::Display for EditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, "line {line}, column {column}: ")?,
+            (Some(line), None) => write!(f, "line {line}: ")?,
+            _ => {}
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Why the twin on the hub differs from the one the edit started from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictCause {
+    /// A save was refused with 412: the etag no longer matched.
+    SaveRefused,
+    /// A refresh brought a twin changed elsewhere while the text had unsaved edits.
+    ChangedElsewhere,
+}
+
+/// The newer twin and what changed in it since the edit started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// How the conflict was noticed.
+    pub cause: ConflictCause,
+    /// The twin as it is now on the hub.
+    pub theirs: Value,
+    /// What changed in tags/desired between the edit's twin and theirs.
+    pub their_changes: Vec<Change>,
+}
+
+/// One twin being edited.
+#[derive(Debug, Clone)]
+pub struct TwinEdit {
+    base: Value,
+    base_text: String,
+    text: String,
+    check: EditCheck,
+    conflict: Option<Conflict>,
+}
+
+impl TwinEdit {
+    /// Starts editing `twin` (as the service API returns it).
+    pub fn open(twin: Value) -> TwinEdit {
+        let base_text = pretty(&editable(&twin));
+        let mut edit = TwinEdit {
+            base: twin,
+            text: base_text.clone(),
+            base_text,
+            check: EditCheck::Invalid(EditError {
+                line: None,
+                column: None,
+                path: None,
+                message: String::new(),
+            }),
+            conflict: None,
+        };
+        edit.recheck();
+        edit
+    }
+
+    /// The device being edited.
+    pub fn device_id(&self) -> &str {
+        self.base
+            .get("deviceId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The etag the edit started from, sent with the save.
+    pub fn etag(&self) -> Option<&str> {
+        self.base.get("etag").and_then(Value::as_str)
+    }
+
+    /// The twin the edit started from.
+    pub fn base(&self) -> &Value {
+        &self.base
+    }
+
+    /// The editor's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The editor's text, for the text widget; call [`Self::recheck`] after a change.
+    pub fn text_mut(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    /// Replaces the text (as a user would) and checks it.
+    pub fn set_text(&mut self, text: impl Into<String>) {
+        self.text = text.into();
+        self.recheck();
+    }
+
+    /// Checks the text again after it changed.
+    pub fn recheck(&mut self) {
+        self.check = check_text(&self.text, &editable(&self.base));
+    }
+
+    /// What the text amounts to.
+    pub fn check(&self) -> &EditCheck {
+        &self.check
+    }
+
+    /// Whether the text differs from the twin's (unsaved edits, even invalid ones).
+    pub fn is_dirty(&self) -> bool {
+        self.text != self.base_text
+    }
+
+    /// The patch and etag to send, when the text is valid, changes something, and no
+    /// conflict is waiting to be resolved.
+    pub fn patch_to_send(&self) -> Option<(Value, Option<String>)> {
+        if self.conflict.is_some() {
+            return None;
+        }
+        match &self.check {
+            EditCheck::Valid { patch, changes } if !changes.is_empty() => {
+                Some((patch.clone(), self.etag().map(str::to_owned)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The conflict waiting to be resolved, if any.
+    pub fn conflict(&self) -> Option<&Conflict> {
+        self.conflict.as_ref()
+    }
+
+    /// The save succeeded: the hub's twin becomes the new starting point.
+    pub fn saved(&mut self, twin: Value) {
+        *self = TwinEdit::open(twin);
+    }
+
+    /// A save was refused with 412 and `theirs` is the twin now on the hub.
+    pub fn save_refused(&mut self, theirs: Value) {
+        self.conflict = Some(self.conflict_with(theirs, ConflictCause::SaveRefused));
+    }
+
+    /// A fresher twin arrived. Without unsaved edits it simply replaces the text; with
+    /// edits and changed tags/desired it becomes a conflict; otherwise (only reported or
+    /// bookkeeping changed) it becomes the base silently, keeping the text.
+    pub fn refreshed(&mut self, twin: Value) {
+        let same_editable = editable(&twin) == editable(&self.base);
+        if same_editable {
+            self.base = twin;
+            if let Some(conflict) = &self.conflict
+                && conflict.cause == ConflictCause::ChangedElsewhere
+            {
+                self.conflict = None;
+            }
+            self.recheck();
+        } else if !self.is_dirty() {
+            *self = TwinEdit::open(twin);
+        } else if self.conflict.is_none() {
+            self.conflict = Some(self.conflict_with(twin, ConflictCause::ChangedElsewhere));
+        } else if let Some(conflict) = &mut self.conflict {
+            let cause = conflict.cause;
+            *conflict = Conflict {
+                cause,
+                their_changes: diff(&editable(&self.base), &editable(&twin)),
+                theirs: twin,
+            };
+        }
+    }
+
+    /// Applies the user's edits on top of the newer twin; the user reviews and saves.
+    pub fn merge_onto_theirs(&mut self) -> Result<(), EditError> {
+        let Some(conflict) = self.conflict.take() else {
+            return Ok(());
+        };
+        let mine = match parse_document(&self.text) {
+            Ok(mine) => mine,
+            Err(error) => {
+                self.conflict = Some(conflict);
+                return Err(error);
+            }
+        };
+        let my_patch = merge::merge_patch_between(&editable(&self.base), &mine);
+        let mut merged = editable(&conflict.theirs);
+        merge::merge_patch(&mut merged, &my_patch);
+        let text = pretty(&merged);
+        *self = TwinEdit::open(conflict.theirs);
+        self.set_text(text);
+        Ok(())
+    }
+
+    /// Makes the user's text win over the newer twin: the next save sends whatever
+    /// turns theirs into the text, with their etag.
+    pub fn overwrite_theirs(&mut self) {
+        if let Some(conflict) = self.conflict.take() {
+            let text = std::mem::take(&mut self.text);
+            *self = TwinEdit::open(conflict.theirs);
+            self.set_text(text);
+        }
+    }
+
+    /// Drops the user's edits and shows the newer twin.
+    pub fn discard_mine(&mut self) {
+        let theirs = self.conflict.take().map(|conflict| conflict.theirs);
+        *self = TwinEdit::open(theirs.unwrap_or_else(|| self.base.clone()));
+    }
+
+    fn conflict_with(&self, theirs: Value, cause: ConflictCause) -> Conflict {
+        Conflict {
+            cause,
+            their_changes: diff(&editable(&self.base), &editable(&theirs)),
+            theirs,
+        }
+    }
+}
+
+/// The part of a twin the editor edits: `{"tags": .., "properties": {"desired": ..}}`,
+/// without `$metadata` and `$version`.
+pub fn editable(twin: &Value) -> Value {
+    let section = |value: Option<&Value>| -> Value {
+        let members = value
+            .and_then(Value::as_object)
+            .map(|members| {
+                members
+                    .iter()
+                    .filter(|(key, _)| !key.starts_with('$'))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect::<Map<String, Value>>()
+            })
+            .unwrap_or_default();
+        Value::Object(members)
+    };
+    json!({
+        "tags": section(twin.get("tags")),
+        "properties": {"desired": section(twin.pointer("/properties/desired"))},
+    })
+}
+
+/// Pretty JSON with two-space indents, as the editor shows it.
+pub fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn check_text(text: &str, base: &Value) -> EditCheck {
+    let document = match parse_document(text) {
+        Ok(document) => document,
+        Err(error) => return EditCheck::Invalid(error),
+    };
+    let patch = merge::merge_patch_between(base, &document);
+    let changes = diff(base, &document);
+    EditCheck::Valid { patch, changes }
+}
+
+/// Parses and checks the editor's document against IoT Hub's rules.
+fn parse_document(text: &str) -> Result<Value, EditError> {
+    let document: Value = serde_json::from_str(text).map_err(|error| EditError {
+        line: Some(error.line()),
+        column: Some(error.column()),
+        path: None,
+        message: format!("not valid JSON: {error}"),
+    })?;
+    let shape_error = |message: &str| EditError {
+        line: None,
+        column: None,
+        path: None,
+        message: message.to_owned(),
+    };
+    let Value::Object(root) = &document else {
+        return Err(shape_error(
+            "the editor holds one object: {\"tags\": {...}, \"properties\": {\"desired\": {...}}}",
+        ));
+    };
+    if let Some(key) = root.keys().find(|key| *key != "tags" && *key != "properties") {
+        return Err(shape_error(&format!(
+            "'{key}' cannot be edited here; only tags and properties.desired can (reported properties are written by the device)"
+        )));
+    }
+    let tags = root.get("tags").and_then(Value::as_object).ok_or_else(|| {
+        shape_error("tags must be an object; to remove every tag, leave it empty: \"tags\": {}")
+    })?;
+    let properties = root
+        .get("properties")
+        .and_then(Value::as_object)
+        .ok_or_else(|| shape_error("properties must be an object holding desired"))?;
+    if let Some(key) = properties.keys().find(|key| *key != "desired") {
+        return Err(shape_error(&format!(
+            "properties.{key} cannot be edited here; only properties.desired can"
+        )));
+    }
+    let desired = properties
+        .get("desired")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            shape_error("properties.desired must be an object; leave it empty to remove every desired property")
+        })?;
+    for (section, members) in [(Section::Tags, tags), (Section::Desired, desired)] {
+        check_section(text, section, members)?;
+    }
+    Ok(document)
+}
+
+fn check_section(text: &str, section: Section, members: &Map<String, Value>) -> Result<(), EditError> {
+    let section_path = section.path().to_string();
+    if let Some(path) = first_null(members, &section_path) {
+        return Err(EditError {
+            line: line_of_key(text, path.rsplit('.').next().unwrap_or_default()),
+            column: None,
+            message: format!("{path} is null; delete the key instead to remove it"),
+            path: Some(path),
+        });
+    }
+    validate_section_body(section, members).map_err(|error| {
+        let path = error.path().map(ToString::to_string);
+        EditError {
+            line: error
+                .path()
+                .and_then(|path| path.last_key())
+                .and_then(|key| line_of_key(text, key)),
+            column: None,
+            path,
+            message: error.to_string(),
+        }
+    })?;
+    let size = section_size(members);
+    if size > section.size_limit() {
+        return Err(EditError {
+            line: None,
+            column: None,
+            path: Some(section_path.clone()),
+            message: format!(
+                "{section_path} is {size} bytes, over IoT Hub's limit of {} bytes; make it smaller",
+                section.size_limit()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn first_null(members: &Map<String, Value>, path: &str) -> Option<String> {
+    members.iter().find_map(|(key, value)| {
+        let child = format!("{path}.{key}");
+        match value {
+            Value::Null => Some(child),
+            Value::Object(inner) => first_null(inner, &child),
+            _ => None,
+        }
+    })
+}
+
+/// The 1-based line where `"key":` first appears, to point the user at a rule's path.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let quoted = serde_json::to_string(key).ok()?;
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(&quoted)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|index| index + 1)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn twin(etag: &str, tags: Value, desired: Value) -> Value {
+        json!({
+            "deviceId": "d1", "etag": etag, "version": 2,
+            "tags": tags,
+            "properties": {
+                "desired": desired,
+                "reported": {"fw": "1.0", "$version": 1}
+            }
+        })
+    }
+
+    fn base() -> Value {
+        twin(
+            "AAAA",
+            json!({"site": "oslo", "floor": 1}),
+            json!({"interval": 5, "$version": 3, "$metadata": {}}),
+        )
+    }
+
+    fn valid_patch(edit: &TwinEdit) -> Value {
+        match edit.check() {
+            EditCheck::Valid { patch, .. } => patch.clone(),
+            EditCheck::Invalid(error) => panic!("{error}"),
+        }
+    }
+
+    #[test]
+    fn the_editable_part_leaves_out_reported_and_system_keys() {
+        let edit = TwinEdit::open(base());
+        let shown: Value = serde_json::from_str(edit.text()).unwrap();
+        assert_eq!(
+            shown,
+            json!({"tags": {"site": "oslo", "floor": 1}, "properties": {"desired": {"interval": 5}}})
+        );
+        assert!(!edit.is_dirty());
+        assert_eq!(edit.patch_to_send(), None, "nothing changed, nothing to send");
+    }
+
+    #[test]
+    fn edits_become_a_merge_patch_with_the_etag() {
+        let mut edit = TwinEdit::open(base());
+        edit.set_text(
+            r#"{"tags": {"site": "rome"}, "properties": {"desired": {"interval": 5, "mode": "eco"}}}"#,
+        );
+        assert!(edit.is_dirty());
+        let (patch, etag) = edit.patch_to_send().unwrap();
+        assert_eq!(
+            patch,
+            json!({"tags": {"site": "rome", "floor": null}, "properties": {"desired": {"mode": "eco"}}})
+        );
+        assert_eq!(etag.as_deref(), Some("AAAA"));
+        let EditCheck::Valid { changes, .. } = edit.check() else {
+            panic!()
+        };
+        let paths: Vec<String> = changes.iter().map(|c| c.path.to_string()).collect();
+        assert_eq!(paths, ["tags.site", "tags.floor", "properties.desired.mode"]);
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let mut edit = TwinEdit::open(base());
+        edit.set_text("{\n  \"tags\": {,\n}");
+        let EditCheck::Invalid(error) = edit.check() else {
+            panic!()
+        };
+        assert_eq!(error.line, Some(2));
+        assert!(error.column.is_some());
+        assert!(error.to_string().starts_with("line 2, column"));
+        assert_eq!(edit.patch_to_send(), None);
+    }
+
+    #[test]
+    fn hub_rules_name_the_path_and_line() {
+        let mut edit = TwinEdit::open(base());
+        edit.set_text("{\"tags\": {},\n \"properties\": {\"desired\": {\n  \"bad key\": 1}}}");
+        let EditCheck::Invalid(error) = edit.check() else {
+            panic!()
+        };
+        assert!(error.path.as_deref().unwrap().contains("bad key"), "{error:?}");
+        assert_eq!(error.line, Some(3));
+
+        edit.set_text(r#"{"tags": {"a": {"b": null}}, "properties": {"desired": {}}}"#);
+        let EditCheck::Invalid(error) = edit.check() else {
+            panic!()
+        };
+        assert_eq!(error.path.as_deref(), Some("tags.a.b"));
+        assert!(error.message.contains("delete the key"));
+    }
+
+    #[test]
+    fn the_shape_is_checked() {
+        let mut edit = TwinEdit::open(base());
+        for (text, fragment) in [
+            ("[]", "one object"),
+            (r#"{"tags": {}, "properties": {"desired": {}}, "etag": "x"}"#, "'etag' cannot"),
+            (r#"{"tags": 1, "properties": {"desired": {}}}"#, "tags must be an object"),
+            (r#"{"tags": {}, "properties": {"reported": {}}}"#, "properties.reported cannot"),
+            (r#"{"tags": {}, "properties": {}}"#, "desired must be an object"),
+        ] {
+            edit.set_text(text);
+            let EditCheck::Invalid(error) = edit.check() else {
+                panic!("{text}")
+            };
+            assert!(error.message.contains(fragment), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn oversize_sections_are_refused() {
+        let mut edit = TwinEdit::open(base());
+        let tags: Map<String, Value> = (0..9)
+            .map(|n| (format!("k{n}"), json!("x".repeat(1000))))
+            .collect();
+        edit.set_text(pretty(&json!({"tags": tags, "properties": {"desired": {}}})));
+        let EditCheck::Invalid(error) = edit.check() else {
+            panic!()
+        };
+        assert!(error.message.contains("over IoT Hub's limit"), "{error}");
+    }
+
+    #[test]
+    fn a_refresh_without_edits_replaces_the_text() {
+        let mut edit = TwinEdit::open(base());
+        edit.refreshed(twin("BBBB", json!({"site": "lima"}), json!({})));
+        assert_eq!(edit.etag(), Some("BBBB"));
+        assert!(edit.text().contains("lima"));
+        assert!(edit.conflict().is_none());
+    }
+
+    #[test]
+    fn a_refresh_never_clobbers_unsaved_edits() {
+        let mut edit = TwinEdit::open(base());
+        edit.set_text(r#"{"tags": {"site": "mine"}, "properties": {"desired": {"interval": 5}}}"#);
+        let mut reported_only = base();
+        reported_only["properties"]["reported"]["fw"] = json!("2.0");
+        edit.refreshed(reported_only);
+        assert!(edit.conflict().is_none(), "reported changes do not conflict");
+        assert!(edit.text().contains("mine"));
+
+        edit.refreshed(twin("CCCC", json!({"site": "oslo", "owner": "kim"}), json!({"interval": 5})));
+        assert!(edit.text().contains("mine"), "the text is kept");
+        let conflict = edit.conflict().unwrap();
+        assert_eq!(conflict.cause, ConflictCause::ChangedElsewhere);
+        assert_eq!(conflict.their_changes.len(), 2);
+        assert_eq!(edit.patch_to_send(), None, "resolve first");
+    }
+
+    #[test]
+    fn merging_applies_my_edits_onto_theirs() {
+        let mut edit = TwinEdit::open(base());
+        edit.set_text(r#"{"tags": {"site": "mine", "floor": 1}, "properties": {"desired": {"interval": 5}}}"#);
+        edit.save_refused(twin("DDDD", json!({"site": "oslo", "floor": 1, "owner": "kim"}), json!({"interval": 9})));
+        assert_eq!(edit.conflict().unwrap().cause, ConflictCause::SaveRefused);
+        edit.merge_onto_theirs().unwrap();
+        assert_eq!(edit.etag(), Some("DDDD"));
+        let (patch, etag) = edit.patch_to_send().unwrap();
+        assert_eq!(patch, json!({"tags": {"site": "mine"}}));
+        assert_eq!(etag.as_deref(), Some("DDDD"));
+        assert!(edit.text().contains("kim") && edit.text().contains('9'));
+    }
+
+    #[test]
+    fn overwriting_makes_the_text_win_with_their_etag() {
+        let mut edit = TwinEdit::open(base());
+        edit.set_text(r#"{"tags": {"site": "mine"}, "properties": {"desired": {}}}"#);
+        edit.save_refused(twin("EEEE", json!({"site": "oslo", "owner": "kim"}), json!({"interval": 9})));
+        edit.overwrite_theirs();
+        let (patch, etag) = edit.patch_to_send().unwrap();
+        assert_eq!(
+            patch,
+            json!({"tags": {"site": "mine", "owner": null}, "properties": {"desired": {"interval": null}}})
+        );
+        assert_eq!(etag.as_deref(), Some("EEEE"));
+    }
+
+    #[test]
+    fn discarding_shows_theirs_and_a_bad_text_cannot_be_merged() {
+        let mut edit = TwinEdit::open(base());
+        edit.set_text("{oops");
+        edit.save_refused(twin("FFFF", json!({"x": 1}), json!({})));
+        assert!(edit.merge_onto_theirs().is_err());
+        assert!(edit.conflict().is_some(), "the conflict stays until resolved");
+        edit.discard_mine();
+        assert_eq!(edit.etag(), Some("FFFF"));
+        assert!(!edit.is_dirty());
+        assert_eq!(valid_patch(&edit), json!({}));
+    }
+}
