@@ -16,6 +16,29 @@ pub struct Cli {
     /// What to run; the explorer window when absent.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Options of the explorer window.
+    #[command(flatten)]
+    pub explorer: ExplorerArgs,
+}
+
+/// Options of the explorer window (no subcommand).
+#[derive(Debug, Args)]
+pub struct ExplorerArgs {
+    /// Connect to this hub (a service connection string) instead of the embedded local hub.
+    #[arg(long, value_name = "CS")]
+    pub connection_string: Option<String>,
+    /// Where the embedded local hub keeps its data [default: the user's data folder].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Demo devices to create when the embedded hub starts empty.
+    #[arg(long, value_name = "N", default_value_t = twinlens::app::FIRST_RUN_DEMO_DEVICES)]
+    pub demo: usize,
+    /// Open this device's twin once connected.
+    #[arg(long, value_name = "ID")]
+    pub device: Option<String>,
+    /// Also connect the device given with --device as a simulated device.
+    #[arg(long, requires = "device")]
+    pub simulate: bool,
 }
 
 /// The headless roles.

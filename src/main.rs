@@ -2,6 +2,7 @@
 
 mod cli;
 mod diff_command;
+mod explorer_command;
 mod export_command;
 mod hub_client;
 
@@ -27,15 +28,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
-        None => twinlens::app::run()
-            .map_err(|error| {
-                anyhow::anyhow!(
-                    "could not open the explorer window: {error}. \
-                 A desktop session (X11 or Wayland) with OpenGL or Vulkan is required; \
-                 the headless subcommands (see `twinlens --help`) work without one"
-                )
-            })
-            .map(|()| ExitCode::SUCCESS),
+        None => explorer_command::run(cli.explorer).map(|()| ExitCode::SUCCESS),
         Some(command) => run_headless(command),
     };
     match result {

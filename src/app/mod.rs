@@ -1,39 +1,522 @@
-//! The egui explorer window. Panels live one per file in this folder; this module
-//! owns the top-level [`ExplorerApp`] state and wires the panels together. Nothing
-//! here performs I/O: panels read state and return intents.
+//! The egui explorer window. Panels live one per file in this folder and draw the
+//! state in [`crate::explorer`]; this module owns the top-level [`ExplorerApp`]: it
+//! drains worker events at the start of each frame, lays the panels out, and applies
+//! the intents they return after the frame (`apply.rs`, `events.rs`). Nothing here
+//! performs I/O: the worker does, and native file dialogs run behind a replaceable
+//! [`file_dialog::FilePicker`].
+
+mod apply;
+mod connections;
+mod device_list;
+mod diff_view;
+mod drift;
+mod event_log;
+mod events;
+mod export;
+pub mod file_dialog;
+mod intent;
+mod json_view;
+mod methods;
+mod query_bar;
+pub mod settings;
+mod simulator;
+mod status_bar;
+mod twin_editor;
+mod twin_view;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::{Key, KeyboardShortcut, Modifiers, Ui};
+use serde_json::Value;
+
+use crate::explorer::{
+    DeviceTable, EventLog, MethodCalls, Requested, SavedConnection, Simulations, TwinEdit,
+};
+use crate::worker::{HubTarget, JobId, Repaint, Worker};
+
+use connections::ConnectionsDialog;
+use device_list::DeviceList;
+use export::{ExportContext, ExportDialog};
+use file_dialog::{FilePicker, PendingPick};
+use intent::{FilePurpose, Intent};
+use methods::MethodsPanel;
+use query_bar::{QueryBar, QueryProgress};
+use settings::{SETTINGS_KEY, Settings, ThemeChoice};
+use simulator::SimulatorPanel;
+use status_bar::{HubStatus, StatusLine, status_bar_ui};
+use twin_view::TwinView;
 
 /// The application name shown in the title bar and used for settings storage.
 pub const APP_NAME: &str = "twinlens";
 
+/// Demo devices seeded into a brand-new embedded hub.
+pub const FIRST_RUN_DEMO_DEVICES: usize = 12;
+
+/// How the explorer starts.
+pub struct StartOptions {
+    /// The hub to connect to at start, if any.
+    pub hub: Option<HubTarget>,
+    /// The embedded hub, offered by the connections dialog.
+    pub embedded: HubTarget,
+    /// A device to open once connected.
+    pub open_device: Option<String>,
+    /// Connect the opened device as a simulated device.
+    pub simulate: bool,
+    /// Where saved connections live (none: they cannot be saved).
+    pub connections_path: Option<PathBuf>,
+    /// The saved connections read at start.
+    pub saved_connections: Vec<SavedConnection>,
+    /// Shows native file dialogs; tests replace it.
+    pub picker: FilePicker,
+    /// Settings remembered from the last run.
+    pub settings: Settings,
+}
+
+/// The right-hand tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WorkTab {
+    Edit,
+    Drift,
+    Simulate,
+    Methods,
+}
+
+/// What a job in flight was for, so its answer lands in the right place.
+#[derive(Debug, Clone)]
+enum Job {
+    Query,
+    ReadTwin { device_id: String },
+    ReadAfterConflict { device_id: String },
+    SaveTwin { device_id: String },
+    CreateDevice { device_id: String },
+    DeleteDevice { device_id: String },
+    Method { device_id: String, call_id: u64 },
+    Export,
+}
+
+/// A query loading pages into the device list.
+#[derive(Debug, Clone, Copy)]
+struct RunningQuery {
+    job: JobId,
+    loaded: usize,
+    started: Instant,
+}
+
 /// Top-level state of the explorer window.
-#[derive(Default)]
-pub struct ExplorerApp {}
+pub struct ExplorerApp {
+    worker: Worker,
+    repaint: Repaint,
+    settings: Settings,
+    applied_theme: Option<ThemeChoice>,
+    hub: HubStatus,
+    embedded: HubTarget,
+    devices: DeviceTable,
+    query_bar: QueryBar,
+    query: Option<RunningQuery>,
+    device_list: DeviceList,
+    selected: Option<String>,
+    twin: Requested<Value>,
+    twin_generation: u64,
+    twin_read: Option<JobId>,
+    last_twin_read: Option<Instant>,
+    edit: Option<TwinEdit>,
+    /// Unsaved edits of devices not open right now, restored when reopened.
+    drafts: HashMap<String, TwinEdit>,
+    /// The open device was deleted on the hub; stop reading it.
+    selected_gone: bool,
+    save: Option<JobId>,
+    save_error: Option<String>,
+    twin_view: TwinView,
+    tab: WorkTab,
+    simulations: Simulations,
+    simulator: SimulatorPanel,
+    methods_panel: MethodsPanel,
+    method_calls: MethodCalls,
+    log: EventLog,
+    jobs: HashMap<JobId, Job>,
+    next_job: u64,
+    connections_path: Option<PathBuf>,
+    saved_connections: Vec<SavedConnection>,
+    connections_dialog: Option<ConnectionsDialog>,
+    export_dialog: Option<ExportDialog>,
+    export_progress: Option<(JobId, usize, Option<usize>)>,
+    picker: FilePicker,
+    pending_pick: Option<(FilePurpose, PendingPick)>,
+    open_when_connected: Option<String>,
+    simulate_when_connected: bool,
+}
 
 impl ExplorerApp {
-    /// Creates the explorer for a freshly created window.
-    pub fn new(_creation: &eframe::CreationContext<'_>) -> Self {
-        Self::default()
+    /// Creates the explorer; `repaint` wakes the window when the worker has news.
+    pub fn new(options: StartOptions, repaint: Repaint) -> Result<Self, crate::worker::WorkerError> {
+        let worker = Worker::start(Arc::clone(&repaint))?;
+        let mut devices = DeviceTable::default();
+        for column in &options.settings.columns {
+            // Columns were valid when saved; a damaged entry is simply not shown.
+            let _ = devices.add_column(column);
+        }
+        let mut app = ExplorerApp {
+            worker,
+            repaint,
+            query_bar: QueryBar {
+                text: options.settings.query.clone(),
+                ..QueryBar::default()
+            },
+            settings: options.settings,
+            applied_theme: None,
+            hub: HubStatus::Disconnected,
+            embedded: options.embedded,
+            devices,
+            query: None,
+            device_list: DeviceList::default(),
+            selected: None,
+            twin: Requested::Idle,
+            twin_generation: 0,
+            twin_read: None,
+            last_twin_read: None,
+            edit: None,
+            drafts: HashMap::new(),
+            selected_gone: false,
+            save: None,
+            save_error: None,
+            twin_view: TwinView::default(),
+            tab: WorkTab::Edit,
+            simulations: Simulations::default(),
+            simulator: SimulatorPanel::default(),
+            methods_panel: MethodsPanel::default(),
+            method_calls: MethodCalls::default(),
+            log: EventLog::default(),
+            jobs: HashMap::new(),
+            next_job: 1,
+            connections_path: options.connections_path,
+            saved_connections: options.saved_connections,
+            connections_dialog: None,
+            export_dialog: None,
+            export_progress: None,
+            picker: options.picker,
+            pending_pick: None,
+            open_when_connected: options.open_device,
+            simulate_when_connected: options.simulate,
+        };
+        match options.hub {
+            Some(target) => app.apply(Intent::Connect(target)),
+            None => app.connections_dialog = Some(ConnectionsDialog::default()),
+        }
+        Ok(app)
+    }
+
+    /// Creates the explorer inside eframe, restoring remembered settings.
+    pub fn from_creation(
+        creation: &eframe::CreationContext<'_>,
+        mut options: StartOptions,
+    ) -> Result<Self, crate::worker::WorkerError> {
+        if let Some(settings) = creation
+            .storage
+            .and_then(|storage| eframe::get_value::<Settings>(storage, SETTINGS_KEY))
+        {
+            options.settings = settings;
+        }
+        let context = creation.egui_ctx.clone();
+        ExplorerApp::new(options, Arc::new(move || context.request_repaint()))
+    }
+
+    /// Shows `twins` in the device list as if a query had returned them.
+    pub fn list_twins(&mut self, twins: Vec<Value>) {
+        self.devices.extend(twins);
+    }
+
+    /// Opens `twin` in the twin view and the editor.
+    pub fn open_twin(&mut self, twin: Value) {
+        let device_id = twin
+            .get("deviceId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        self.selected = device_id;
+        self.edit = Some(TwinEdit::open(twin.clone()));
+        self.twin.succeed(twin);
+        self.twin_generation += 1;
+    }
+
+    /// The settings to remember.
+    pub fn settings(&self) -> Settings {
+        let mut settings = self.settings.clone();
+        settings.columns = self.devices.columns().to_vec();
+        settings
+    }
+
+    /// Draws one frame: news from the worker, the panels, then what they asked for.
+    pub fn frame_ui(&mut self, ui: &mut Ui) {
+        self.drain_events();
+        self.poll_file_dialog();
+        self.apply_theme(ui.ctx());
+        let mut intents = Vec::new();
+        self.shortcuts(ui.ctx(), &mut intents);
+        self.top_ui(ui, &mut intents);
+        egui::Panel::bottom("status-bar").show(ui, |ui| {
+            status_bar_ui(
+                ui,
+                &StatusLine {
+                    hub: &self.hub,
+                    devices: self.devices.len(),
+                    simulated: self.simulations.running(),
+                    last_error: self.log.last_error(),
+                },
+            );
+        });
+        if self.settings.show_event_log {
+            egui::Panel::bottom("event-log")
+                .resizable(true)
+                .default_size(130.0)
+                .show(ui, |ui| event_log::event_log_ui(ui, &mut self.log));
+        }
+        egui::Panel::left("devices")
+            .resizable(true)
+            .default_size(470.0)
+            .min_size(260.0)
+            .show(ui, |ui| {
+                self.device_list
+                    .ui(ui, &mut self.devices, self.selected.as_deref(), &mut intents);
+            });
+        egui::Panel::right("work")
+            .resizable(true)
+            .default_size(440.0)
+            .min_size(300.0)
+            .show(ui, |ui| self.work_ui(ui, &mut intents));
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.twin_view.ui(
+                ui,
+                self.selected.as_deref(),
+                &self.twin,
+                self.twin_generation,
+                self.settings.show_metadata,
+                &mut intents,
+            );
+        });
+        self.dialogs_ui(ui, &mut intents);
+        for intent in intents {
+            self.apply(intent);
+        }
+        self.refresh_twin_periodically(ui.ctx());
+    }
+
+    fn top_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
+        egui::Panel::top("top").show(ui, |ui| {
+            egui::MenuBar::new().ui(ui, |ui| {
+                ui.menu_button("Hub", |ui| {
+                    if ui.button("Connect…").clicked() {
+                        self.connections_dialog = Some(ConnectionsDialog::default());
+                    }
+                    if ui.button("New device…").clicked() {
+                        self.device_list.open_create();
+                    }
+                    if let Some(device_id) = self.selected.clone()
+                        && ui.button(format!("Delete {device_id}…")).clicked()
+                    {
+                        self.device_list.confirm_delete(&device_id);
+                    }
+                    ui.separator();
+                    if ui.add(egui::Button::new("Export…").shortcut_text("Ctrl+E")).clicked() {
+                        self.open_export();
+                    }
+                });
+                ui.menu_button("View", |ui| {
+                    ui.checkbox(&mut self.settings.show_metadata, "Show $metadata in the twin");
+                    ui.checkbox(&mut self.settings.show_event_log, "Event log");
+                    ui.separator();
+                    ui.label("Theme");
+                    ui.radio_value(&mut self.settings.theme, ThemeChoice::System, "Follow the system");
+                    ui.radio_value(&mut self.settings.theme, ThemeChoice::Light, "Light");
+                    ui.radio_value(&mut self.settings.theme, ThemeChoice::Dark, "Dark");
+                });
+                ui.menu_button("Help", |ui| {
+                    ui.label("Ctrl+F  focus the query bar");
+                    ui.label("Ctrl+S  save the twin being edited");
+                    ui.label("Ctrl+E  export twins");
+                    ui.label("F5      refresh the twin and the list");
+                    ui.label("↑ / ↓   previous / next device");
+                    ui.label("Ctrl+click  mark devices for export");
+                });
+            });
+            let progress = self.query.map(|query| QueryProgress {
+                loaded: query.loaded,
+                total: None,
+            });
+            let embedded = matches!(self.hub, HubStatus::Connected { embedded: true, .. });
+            if let Some(intent) = self.query_bar.ui(ui, &self.settings, progress, embedded) {
+                intents.push(intent);
+            }
+        });
+    }
+
+    fn work_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.tab, WorkTab::Edit, "Edit twin");
+            ui.selectable_value(&mut self.tab, WorkTab::Drift, "Drift");
+            ui.selectable_value(&mut self.tab, WorkTab::Simulate, "Simulate");
+            ui.selectable_value(&mut self.tab, WorkTab::Methods, "Methods");
+        });
+        ui.separator();
+        let Some(device_id) = self.selected.clone() else {
+            ui.weak("Select a device in the list.");
+            return;
+        };
+        match self.tab {
+            WorkTab::Edit => match &mut self.edit {
+                Some(edit) => twin_editor::twin_editor_ui(
+                    ui,
+                    edit,
+                    self.save.is_some(),
+                    self.save_error.as_deref(),
+                    intents,
+                ),
+                None => {
+                    ui.weak("Reading the twin…");
+                }
+            },
+            WorkTab::Drift => drift::drift_ui(ui, self.twin.latest()),
+            WorkTab::Simulate => {
+                let view = self.simulations.view_mut(&device_id);
+                self.simulator.ui(ui, &device_id, view, intents);
+            }
+            WorkTab::Methods => {
+                self.methods_panel
+                    .ui(ui, &device_id, &self.method_calls, intents);
+            }
+        }
+    }
+
+    fn dialogs_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
+        if let Some(dialog) = &mut self.connections_dialog
+            && !dialog.ui(ui, &self.saved_connections, &self.embedded, intents)
+        {
+            self.connections_dialog = None;
+        }
+        if let Some(mut dialog) = self.export_dialog.take() {
+            let context = self.export_context();
+            if dialog.ui(ui, &context, intents) {
+                self.export_dialog = Some(dialog);
+            }
+        }
+    }
+
+    fn export_context(&self) -> ExportContext<'_> {
+        ExportContext {
+            open_device: self.selected.as_deref(),
+            marked: self.device_list.marked.iter().cloned().collect(),
+            query: &self.settings.query,
+            listed: self.devices.len(),
+            host_name: match &self.hub {
+                HubStatus::Connected { host_name, .. } => host_name,
+                _ => "hub",
+            },
+            progress: self
+                .export_progress
+                .map(|(_, written, total)| (written, total)),
+        }
+    }
+
+    fn open_export(&mut self) {
+        let dialog = ExportDialog::new(&self.export_context());
+        self.export_dialog = Some(dialog);
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
+        let pressed = |modifiers, key| {
+            ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(modifiers, key)))
+        };
+        if pressed(Modifiers::COMMAND, Key::F) {
+            self.query_bar.focus_requested = true;
+        }
+        if pressed(Modifiers::COMMAND, Key::S) {
+            self.tab = WorkTab::Edit;
+            intents.push(Intent::SaveTwin);
+        }
+        if pressed(Modifiers::COMMAND, Key::E) {
+            self.open_export();
+        }
+        if pressed(Modifiers::NONE, Key::F5) {
+            intents.push(Intent::RefreshTwin);
+            intents.push(Intent::RunQuery(self.settings.query.clone()));
+        }
+    }
+
+    fn apply_theme(&mut self, ctx: &egui::Context) {
+        if self.applied_theme != Some(self.settings.theme) {
+            ctx.set_theme(self.settings.theme.preference());
+            self.applied_theme = Some(self.settings.theme);
+        }
+    }
+
+    fn poll_file_dialog(&mut self) {
+        let Some((purpose, pending)) = &self.pending_pick else {
+            return;
+        };
+        let Some(answer) = pending.poll() else {
+            return;
+        };
+        match purpose {
+            FilePurpose::Export => {
+                if let Some(dialog) = &mut self.export_dialog {
+                    dialog.picked(answer);
+                }
+            }
+        }
+        self.pending_pick = None;
+    }
+
+    /// Reads the open twin again every few seconds, so changes made elsewhere show up.
+    fn refresh_twin_periodically(&mut self, ctx: &egui::Context) {
+        if self.selected.is_none()
+            || self.selected_gone
+            || !matches!(self.hub, HubStatus::Connected { .. })
+        {
+            return;
+        }
+        let interval = Duration::from_secs_f32(self.settings.twin_refresh_secs.max(0.5));
+        let due = self
+            .last_twin_read
+            .is_none_or(|last| last.elapsed() >= interval);
+        if due && self.twin_read.is_none() && self.save.is_none() {
+            self.apply(Intent::RefreshTwin);
+        }
+        ctx.request_repaint_after(interval);
     }
 }
 
+/// Whether a modal dialog has the keyboard.
+pub(crate) fn modal_open(ctx: &egui::Context) -> bool {
+    ctx.memory(|memory| memory.top_modal_layer().is_some())
+}
+
 impl eframe::App for ExplorerApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        ui.heading(APP_NAME);
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.settings());
     }
 }
 
 /// Opens the explorer window and blocks until it is closed.
-pub fn run() -> eframe::Result<()> {
-    let options = eframe::NativeOptions {
+pub fn run(options: StartOptions) -> eframe::Result<()> {
+    let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(APP_NAME)
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([640.0, 400.0]),
+            .with_inner_size([1400.0, 860.0])
+            .with_min_inner_size([800.0, 480.0]),
         ..Default::default()
     };
     eframe::run_native(
         APP_NAME,
-        options,
-        Box::new(|creation| Ok(Box::new(ExplorerApp::new(creation)))),
+        native,
+        Box::new(|creation| {
+            ExplorerApp::from_creation(creation, options)
+                .map(|app| Box::new(app) as Box<dyn eframe::App>)
+                .map_err(|error| Box::new(error) as Box<dyn std::error::Error + Send + Sync>)
+        }),
     )
 }

@@ -33,7 +33,7 @@ impl Events {
         Events { sender, repaint }
     }
 
-    async fn send(&self, event: Event) {
+    pub(super) async fn send(&self, event: Event) {
         if self.sender.send(event).await.is_ok() {
             (self.repaint)();
         }
@@ -101,6 +101,15 @@ impl Dispatcher {
                 device_id,
                 behaviours,
             } => self.start_simulation(device_id, behaviours).await,
+            Command::SaveConnections { path, connections } => {
+                let result = tokio::task::spawn_blocking(move || {
+                    crate::explorer::connections::save_connections(&path, &connections)
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("saving the connections stopped: {e}")));
+                self.events.send(Event::ConnectionsSaved { result }).await;
+            }
             Command::StopSimulation { device_id } => {
                 if self.simulations.remove(&device_id).is_some() {
                     self.events
@@ -137,7 +146,8 @@ impl Dispatcher {
             | Command::PatchTwin { job, .. }
             | Command::CreateDevice { job, .. }
             | Command::DeleteDevice { job, .. }
-            | Command::InvokeMethod { job, .. } => *job,
+            | Command::InvokeMethod { job, .. }
+            | Command::Export { job, .. } => *job,
             _ => return,
         };
         let Some(connection) = self.connection.clone() else {
@@ -422,6 +432,18 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
                     .map_err(Failure::from),
             )
         }
+        Command::Export { job, source, path } => (
+            job,
+            super::export::run_export(
+                job,
+                client,
+                &connection.service.host_name,
+                source,
+                path,
+                events,
+            )
+            .await,
+        ),
         _ => return,
     };
     events.send(Event::Finished { job, outcome }).await;

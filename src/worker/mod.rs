@@ -9,6 +9,7 @@
 //! events arrive as [`Event::Simulation`].
 
 mod dispatch;
+mod export;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,6 +93,27 @@ pub enum Command {
     },
     /// Disconnect a simulated device and forget it; ends with [`Event::SimulationStopped`].
     StopSimulation { device_id: String },
+    /// Write twins into a snapshot file, with [`Event::ExportProgress`] on the way.
+    Export {
+        job: JobId,
+        source: ExportSource,
+        path: PathBuf,
+    },
+    /// Write the saved connections file (readable by the user only); ends with
+    /// [`Event::ConnectionsSaved`].
+    SaveConnections {
+        path: PathBuf,
+        connections: Vec<crate::explorer::SavedConnection>,
+    },
+}
+
+/// Which twins an export writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportSource {
+    /// These devices' twins.
+    Devices(Vec<String>),
+    /// Every twin this query selects.
+    Query(String),
 }
 
 /// How a request ended.
@@ -108,6 +130,8 @@ pub enum Outcome {
         result: MethodResult,
         latency: Duration,
     },
+    /// A snapshot file was written.
+    Exported { path: PathBuf, count: usize },
 }
 
 /// What the worker tells the UI.
@@ -141,6 +165,14 @@ pub enum Event {
     SimulationFailed { device_id: String, error: String },
     /// A simulated device was stopped on request.
     SimulationStopped { device_id: String },
+    /// Twins written so far by an export (and how many are expected, when known).
+    ExportProgress {
+        job: JobId,
+        written: usize,
+        total: Option<usize>,
+    },
+    /// The saved connections were written, or why not.
+    ConnectionsSaved { result: Result<(), String> },
 }
 
 /// Why a request failed: the message for the user (what failed and what to do) and,

@@ -1,0 +1,320 @@
+//! Applying the panels' intents after each frame: each becomes a worker command (with
+//! the job recorded so its answer lands in the right place) or a change of state.
+
+use std::time::Instant;
+
+use super::file_dialog::PendingPick;
+use super::intent::{Intent, Resolution};
+use super::simulator::{desired_ack, telemetry_schedule};
+use super::status_bar::HubStatus;
+use super::{ExplorerApp, Job, RunningQuery, WorkTab};
+use crate::device::{Behaviours, parse_method_table};
+use crate::explorer::{MethodCall, MethodCallState, Requested, TwinEdit};
+use crate::worker::{Command, HubTarget, JobId};
+
+/// Rows asked for per query page.
+const QUERY_PAGE_SIZE: u32 = 1000;
+
+impl ExplorerApp {
+    /// Records what a new job is for and returns its id.
+    pub(super) fn new_job(&mut self, job: Job) -> JobId {
+        let id = JobId(self.next_job);
+        self.next_job += 1;
+        self.jobs.insert(id, job);
+        id
+    }
+
+    /// Queues a command; a full or stopped worker is logged, never a blocked frame.
+    pub(super) fn send(&mut self, command: Command) -> bool {
+        match self.worker.send(command) {
+            Ok(()) => true,
+            Err(error) => {
+                self.log.error(error.to_string());
+                false
+            }
+        }
+    }
+
+    /// Carries out one intent.
+    pub(super) fn apply(&mut self, intent: Intent) {
+        match intent {
+            Intent::RunQuery(query) => self.run_query(query),
+            Intent::CancelQuery => {
+                if let Some(query) = self.query {
+                    self.send(Command::Cancel(query.job));
+                }
+            }
+            Intent::SelectDevice(device_id) => self.select(device_id),
+            Intent::RefreshTwin => self.read_twin(),
+            Intent::SaveTwin => self.save_twin(),
+            Intent::ResolveConflict(resolution) => self.resolve(resolution),
+            Intent::CreateDevice(device_id) => {
+                let job = self.new_job(Job::CreateDevice {
+                    device_id: device_id.clone(),
+                });
+                self.send(Command::CreateDevice { job, device_id });
+            }
+            Intent::DeleteDevice(device_id) => {
+                if self.simulations.view(&device_id).is_some_and(|v| v.link.is_running()) {
+                    self.send(Command::StopSimulation {
+                        device_id: device_id.clone(),
+                    });
+                }
+                let job = self.new_job(Job::DeleteDevice {
+                    device_id: device_id.clone(),
+                });
+                self.send(Command::DeleteDevice { job, device_id });
+            }
+            Intent::Connect(target) => self.connect(target),
+            Intent::SaveConnections(connections) => {
+                self.saved_connections = connections.clone();
+                match self.connections_path.clone() {
+                    Some(path) => {
+                        self.send(Command::SaveConnections { path, connections });
+                    }
+                    None => self.log.error(
+                        "connections cannot be saved: this system has no config folder for twinlens",
+                    ),
+                }
+            }
+            Intent::StartSimulation(device_id) => self.start_simulation(device_id),
+            Intent::StopSimulation(device_id) => {
+                self.send(Command::StopSimulation { device_id });
+            }
+            Intent::Simulation { device_id, command } => {
+                self.send(Command::Simulation { device_id, command });
+            }
+            Intent::InvokeMethod {
+                device_id,
+                method,
+                payload,
+                response_timeout,
+            } => {
+                let call_id = self.next_job;
+                let job = self.new_job(Job::Method {
+                    device_id: device_id.clone(),
+                    call_id,
+                });
+                self.method_calls.started(
+                    &device_id,
+                    MethodCall {
+                        call_id,
+                        method: method.clone(),
+                        payload: payload.clone(),
+                        response_timeout,
+                        time: chrono::Local::now().format("%H:%M:%S").to_string(),
+                        state: MethodCallState::Pending,
+                    },
+                );
+                self.send(Command::InvokeMethod {
+                    job,
+                    device_id,
+                    method,
+                    payload,
+                    response_timeout,
+                });
+            }
+            Intent::Export { source, path } => {
+                if self.export_progress.is_some() {
+                    return;
+                }
+                let total = match &source {
+                    crate::worker::ExportSource::Devices(ids) => Some(ids.len()),
+                    crate::worker::ExportSource::Query(_) => None,
+                };
+                let job = self.new_job(Job::Export);
+                self.log.info(format!("Exporting to {}…", path.display()));
+                if self.send(Command::Export { job, source, path }) {
+                    self.export_progress = Some((job, 0, total));
+                }
+            }
+            Intent::PickFile(purpose, request) => {
+                let repaint = self.repaint.clone();
+                let pending = PendingPick::start(&self.picker, request, move || repaint());
+                self.pending_pick = Some((purpose, pending));
+            }
+        }
+    }
+
+    fn run_query(&mut self, query: String) {
+        if !matches!(self.hub, HubStatus::Connected { .. }) {
+            self.log.warn("not connected to a hub yet; the query runs once connected");
+            self.settings.remember_query(&query);
+            return;
+        }
+        if let Some(running) = self.query.take() {
+            self.jobs.remove(&running.job);
+            self.send(Command::Cancel(running.job));
+        }
+        self.settings.remember_query(&query);
+        self.query_bar.text.clone_from(&query);
+        self.devices.clear();
+        let job = self.new_job(Job::Query);
+        if self.send(Command::Query {
+            job,
+            query,
+            page_size: QUERY_PAGE_SIZE,
+        }) {
+            self.query = Some(RunningQuery {
+                job,
+                loaded: 0,
+                started: Instant::now(),
+            });
+        }
+    }
+
+    fn select(&mut self, device_id: String) {
+        if self.selected.as_deref() == Some(device_id.as_str()) && !self.selected_gone {
+            return;
+        }
+        // Unsaved edits are kept per device and come back when the device is reopened.
+        if let Some(edit) = self.edit.take()
+            && edit.is_dirty()
+        {
+            self.drafts.insert(edit.device_id().to_owned(), edit);
+        }
+        self.edit = self.drafts.remove(&device_id);
+        self.selected = Some(device_id);
+        self.selected_gone = false;
+        self.twin = Requested::Idle;
+        self.twin_generation += 1;
+        self.twin_read = None;
+        self.save_error = None;
+        self.read_twin();
+    }
+
+    fn read_twin(&mut self) {
+        let Some(device_id) = self.selected.clone() else {
+            return;
+        };
+        if self.twin_read.is_some() {
+            return;
+        }
+        let job = self.new_job(Job::ReadTwin {
+            device_id: device_id.clone(),
+        });
+        self.last_twin_read = Some(Instant::now());
+        if self.send(Command::GetTwin { job, device_id }) {
+            self.twin.start();
+            self.twin_read = Some(job);
+        }
+    }
+
+    fn save_twin(&mut self) {
+        if self.save.is_some() {
+            return;
+        }
+        let Some(edit) = &self.edit else {
+            return;
+        };
+        let Some((patch, etag)) = edit.patch_to_send() else {
+            let why = if edit.conflict().is_some() {
+                "resolve the conflict first (merge, overwrite or discard)"
+            } else if edit.is_dirty() {
+                "fix the error shown in the editor first"
+            } else {
+                "there are no changes to save"
+            };
+            self.log.warn(format!("Nothing saved: {why}"));
+            return;
+        };
+        let device_id = edit.device_id().to_owned();
+        let job = self.new_job(Job::SaveTwin {
+            device_id: device_id.clone(),
+        });
+        if self.send(Command::PatchTwin {
+            job,
+            device_id,
+            patch,
+            etag,
+        }) {
+            self.save = Some(job);
+            self.save_error = None;
+        }
+    }
+
+    fn resolve(&mut self, resolution: Resolution) {
+        let Some(edit) = &mut self.edit else {
+            return;
+        };
+        match resolution {
+            Resolution::Merge => {
+                if let Err(error) = edit.merge_onto_theirs() {
+                    self.save_error = Some(format!("cannot merge: {error}"));
+                }
+            }
+            Resolution::Overwrite => {
+                edit.overwrite_theirs();
+                self.save_twin();
+            }
+            Resolution::Discard => edit.discard_mine(),
+        }
+    }
+
+    fn connect(&mut self, target: HubTarget) {
+        let description = match &target {
+            HubTarget::Embedded { .. } => "the embedded local hub".to_owned(),
+            HubTarget::Remote(text) => text
+                .split(';')
+                .find_map(|part| part.strip_prefix("HostName="))
+                .unwrap_or("the hub")
+                .to_owned(),
+        };
+        self.log.info(format!("Connecting to {description}…"));
+        self.hub = HubStatus::Connecting(description);
+        self.simulations.stop_all();
+        self.devices.clear();
+        self.query = None;
+        self.jobs.clear();
+        self.selected = None;
+        self.selected_gone = false;
+        self.twin = Requested::Idle;
+        self.twin_read = None;
+        self.save = None;
+        self.edit = None;
+        self.drafts.clear();
+        self.export_progress = None;
+        self.send(Command::Connect(target));
+    }
+
+    fn start_simulation(&mut self, device_id: String) {
+        let view = self.simulations.view_mut(&device_id);
+        let methods = match parse_method_table(&view.methods_text) {
+            Ok(methods) => methods,
+            Err(error) => {
+                self.log.warn(format!(
+                    "the method table of {device_id} is not usable ({error}); starting with the default"
+                ));
+                crate::device::MethodTable::default()
+            }
+        };
+        let telemetry = if view.telemetry_on {
+            telemetry_schedule(view).ok()
+        } else {
+            None
+        };
+        let behaviours = Behaviours {
+            desired_ack: desired_ack(view),
+            methods,
+            telemetry,
+        };
+        view.link = crate::explorer::LinkState::Starting;
+        self.tab = WorkTab::Simulate;
+        self.log
+            .info(format!("Connecting {device_id} as a simulated device…"));
+        self.send(Command::StartSimulation {
+            device_id,
+            behaviours,
+        });
+    }
+
+    /// Restores a stashed draft or opens `twin` in the editor.
+    pub(super) fn edit_twin(&mut self, twin: serde_json::Value) {
+        match &mut self.edit {
+            Some(edit) if Some(edit.device_id()) == twin.get("deviceId").and_then(|v| v.as_str()) => {
+                edit.refreshed(twin);
+            }
+            _ => self.edit = Some(TwinEdit::open(twin)),
+        }
+    }
+}

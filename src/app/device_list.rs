@@ -1,0 +1,356 @@
+//! The device list (left): a virtual-scrolling table of the listed devices with the
+//! fixed columns and any twin path the user adds, sortable by any column, narrowed by a
+//! quick filter; create and delete with confirmation. Up/Down move the selection when
+//! no text field has the keyboard; Ctrl+click marks several devices for export.
+
+use std::collections::BTreeSet;
+
+use egui::{Key, RichText, Sense, Ui};
+use egui_extras::{Column, TableBuilder};
+
+use super::intent::Intent;
+use crate::explorer::{DeviceTable, SortKey};
+use crate::hub::identity::validate_device_id;
+
+/// Height of one table row.
+const ROW_HEIGHT: f32 = 20.0;
+
+/// The device list's own state.
+#[derive(Debug, Default)]
+pub struct DeviceList {
+    /// The quick filter's text.
+    pub filter: String,
+    /// Devices marked with Ctrl+click (for exporting several).
+    pub marked: BTreeSet<String>,
+    new_column: String,
+    column_error: Option<String>,
+    create: Option<CreateDialog>,
+    confirm_delete: Option<String>,
+    scroll_to: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+struct CreateDialog {
+    device_id: String,
+    error: Option<String>,
+}
+
+impl DeviceList {
+    /// Draws the list; returns what the user asked.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        table: &mut DeviceTable,
+        selected: Option<&str>,
+        intents: &mut Vec<Intent>,
+    ) {
+        self.toolbar_ui(ui, table);
+        table.set_filter(&self.filter);
+        table.refresh_view();
+        self.keyboard(ui, table, selected, intents);
+        self.table_ui(ui, table, selected, intents);
+        self.create_ui(ui, intents);
+        self.delete_ui(ui, intents);
+    }
+
+    /// Asks for a new device's id.
+    pub fn open_create(&mut self) {
+        self.create = Some(CreateDialog::default());
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut Ui, table: &mut DeviceTable) {
+        ui.horizontal(|ui| {
+            let label = ui.label("Filter");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.filter)
+                    .hint_text("id or column text")
+                    .desired_width(ui.available_width() - 150.0),
+            )
+            .labelled_by(label.id)
+            .on_hover_text("Show only listed devices whose id or extra columns contain this text");
+            if ui
+                .button("New device…")
+                .on_hover_text("Register a device on the hub")
+                .clicked()
+            {
+                self.open_create();
+            }
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Column");
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.new_column)
+                        .hint_text("twin path, e.g. tags.location")
+                        .desired_width(ui.available_width() - 60.0),
+                )
+                .labelled_by(label.id);
+            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            if (ui
+                .button("Add")
+                .on_hover_text("Show the value at this twin path as a column")
+                .clicked()
+                || entered)
+                && !self.new_column.trim().is_empty()
+            {
+                match table.add_column(&self.new_column) {
+                    Ok(()) => {
+                        self.new_column.clear();
+                        self.column_error = None;
+                    }
+                    Err(error) => self.column_error = Some(error),
+                }
+            }
+        });
+        if let Some(error) = &self.column_error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        let shown = table.view().len();
+        let marked = if self.marked.is_empty() {
+            String::new()
+        } else {
+            format!(", {} marked", self.marked.len())
+        };
+        if shown == table.len() {
+            ui.weak(format!("{} devices{marked}", table.len()));
+        } else {
+            ui.weak(format!("{shown} of {} devices{marked}", table.len()));
+        }
+    }
+
+    fn keyboard(
+        &mut self,
+        ui: &Ui,
+        table: &DeviceTable,
+        selected: Option<&str>,
+        intents: &mut Vec<Intent>,
+    ) {
+        if ui.memory(|m| m.focused().is_some()) || crate::app::modal_open(ui.ctx()) {
+            return;
+        }
+        let step = ui.input(|i| {
+            if i.key_pressed(Key::ArrowDown) {
+                1isize
+            } else if i.key_pressed(Key::ArrowUp) {
+                -1
+            } else {
+                0
+            }
+        });
+        if step == 0 || table.view().is_empty() {
+            return;
+        }
+        let current = selected.and_then(|id| {
+            table
+                .view()
+                .iter()
+                .position(|&index| table.row(index).is_some_and(|row| row.device_id == id))
+        });
+        let next = match current {
+            Some(position) => position.saturating_add_signed(step).min(table.view().len() - 1),
+            None => 0,
+        };
+        if let Some(row) = table.view().get(next).and_then(|&index| table.row(index)) {
+            intents.push(Intent::SelectDevice(row.device_id.clone()));
+            self.scroll_to = Some(next);
+        }
+    }
+
+    fn table_ui(
+        &mut self,
+        ui: &mut Ui,
+        table: &mut DeviceTable,
+        selected: Option<&str>,
+        intents: &mut Vec<Intent>,
+    ) {
+        let columns = table.columns().to_vec();
+        let (sort, ascending) = table.sort();
+        let mut builder = TableBuilder::new(ui)
+            .id_salt("device-table")
+            .striped(true)
+            .resizable(true)
+            .sense(Sense::click())
+            .column(Column::initial(150.0).at_least(60.0).clip(true))
+            .column(Column::initial(64.0).clip(true))
+            .column(Column::initial(96.0).clip(true))
+            .column(Column::initial(140.0).clip(true));
+        for _ in &columns {
+            builder = builder.column(Column::initial(110.0).at_least(40.0).clip(true));
+        }
+        if let Some(position) = self.scroll_to.take() {
+            builder = builder.scroll_to_row(position, None);
+        }
+        let mut sort_clicked = None;
+        let mut remove_column = None;
+        let header = |title: &str, key: SortKey| {
+            let arrow = match (sort == key, ascending) {
+                (true, true) => " ↑",
+                (true, false) => " ↓",
+                _ => "",
+            };
+            format!("{title}{arrow}")
+        };
+        builder
+            .header(ROW_HEIGHT + 2.0, |mut row| {
+                for (title, key) in [
+                    ("Device", SortKey::Id),
+                    ("Status", SortKey::Status),
+                    ("Connection", SortKey::Connection),
+                    ("Last activity", SortKey::LastActivity),
+                ] {
+                    row.col(|ui| {
+                        if ui
+                            .selectable_label(sort == key, RichText::new(header(title, key)).strong())
+                            .on_hover_text(format!("Sort by {}", title.to_lowercase()))
+                            .clicked()
+                        {
+                            sort_clicked = Some(key);
+                        }
+                    });
+                }
+                for (index, path) in columns.iter().enumerate() {
+                    row.col(|ui| {
+                        let key = SortKey::Path(index);
+                        let response = ui
+                            .selectable_label(sort == key, RichText::new(header(path, key)).strong())
+                            .on_hover_text(format!("Sort by {path}; right-click to remove the column"));
+                        if response.clicked() {
+                            sort_clicked = Some(key);
+                        }
+                        response.context_menu(|ui| {
+                            if ui.button("Remove column").clicked() {
+                                remove_column = Some(index);
+                            }
+                        });
+                    });
+                }
+            })
+            .body(|body| {
+                let view = table.view();
+                body.rows(ROW_HEIGHT, view.len(), |mut row| {
+                    let Some(&index) = view.get(row.index()) else {
+                        return;
+                    };
+                    let Some(device) = table.row(index) else {
+                        return;
+                    };
+                    let is_selected = selected == Some(device.device_id.as_str());
+                    row.set_selected(is_selected || self.marked.contains(&device.device_id));
+                    row.col(|ui| {
+                        ui.label(&device.device_id);
+                    });
+                    row.col(|ui| {
+                        ui.label(&device.status);
+                    });
+                    row.col(|ui| {
+                        let connected = device.connection_state == "Connected";
+                        let text = RichText::new(&device.connection_state);
+                        ui.label(if connected { text.strong() } else { text.weak() });
+                    });
+                    row.col(|ui| {
+                        ui.label(&device.last_activity);
+                    });
+                    for column in 0..columns.len() {
+                        row.col(|ui| {
+                            ui.label(table.cell(column, index));
+                        });
+                    }
+                    let response = row.response();
+                    if response.clicked() {
+                        if response.ctx.input(|i| i.modifiers.command) {
+                            if !self.marked.remove(&device.device_id) {
+                                self.marked.insert(device.device_id.clone());
+                            }
+                        } else {
+                            intents.push(Intent::SelectDevice(device.device_id.clone()));
+                        }
+                    }
+                    let device_id = device.device_id.clone();
+                    response.context_menu(|ui| {
+                        if ui.button("Open").clicked() {
+                            intents.push(Intent::SelectDevice(device_id.clone()));
+                        }
+                        if ui.button("Simulate this device").clicked() {
+                            intents.push(Intent::SelectDevice(device_id.clone()));
+                            intents.push(Intent::StartSimulation(device_id.clone()));
+                        }
+                        if ui.button("Delete…").clicked() {
+                            self.confirm_delete = Some(device_id.clone());
+                        }
+                    });
+                });
+            });
+        if let Some(key) = sort_clicked {
+            table.sort_by(key);
+        }
+        if let Some(index) = remove_column {
+            table.remove_column(index);
+        }
+    }
+
+    /// Asks to confirm deleting `device_id`.
+    pub fn confirm_delete(&mut self, device_id: &str) {
+        self.confirm_delete = Some(device_id.to_owned());
+    }
+
+    fn create_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
+        let Some(dialog) = &mut self.create else {
+            return;
+        };
+        let mut close = false;
+        let modal = egui::Modal::new(egui::Id::unique("create-device")).show(ui.ctx(), |ui| {
+            ui.heading("New device");
+            ui.label("The hub generates its symmetric keys.");
+            let label = ui.label("Device id");
+            let field = ui
+                .add(egui::TextEdit::singleline(&mut dialog.device_id).hint_text("sensor-042"))
+                .labelled_by(label.id);
+            field.request_focus();
+            if let Some(error) = &dialog.error {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+            }
+            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            ui.horizontal(|ui| {
+                if ui.button("Create").clicked() || entered {
+                    let id = dialog.device_id.trim().to_owned();
+                    match validate_device_id(&id) {
+                        Ok(()) => {
+                            intents.push(Intent::CreateDevice(id));
+                            close = true;
+                        }
+                        Err(error) => dialog.error = Some(error.to_string()),
+                    }
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+        if close || modal.should_close() {
+            self.create = None;
+        }
+    }
+
+    fn delete_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
+        let Some(device_id) = self.confirm_delete.clone() else {
+            return;
+        };
+        let mut close = false;
+        let modal = egui::Modal::new(egui::Id::unique("delete-device")).show(ui.ctx(), |ui| {
+            ui.heading(format!("Delete {device_id}?"));
+            ui.label("Its identity, keys and twin are removed from the hub. This cannot be undone.");
+            ui.horizontal(|ui| {
+                if ui.button("Delete device").clicked() {
+                    intents.push(Intent::DeleteDevice(device_id.clone()));
+                    close = true;
+                }
+                if ui.button("Keep it").clicked() {
+                    close = true;
+                }
+            });
+        });
+        if close || modal.should_close() {
+            self.confirm_delete = None;
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The drift tab: every desired property the device has not taken, with the value asked
+//! and the value reported (or that nothing is reported).
+
+use egui::{RichText, Ui};
+use serde_json::Value;
+
+use super::diff_view::short;
+use crate::explorer::drift;
+
+/// Draws the drift of `twin`.
+pub fn drift_ui(ui: &mut Ui, twin: Option<&Value>) {
+    let Some(twin) = twin else {
+        ui.weak("Select a device to see its drift.");
+        return;
+    };
+    let entries = drift(twin);
+    if entries.is_empty() {
+        ui.label("✔ Every desired property is reflected in reported properties.");
+        return;
+    }
+    ui.label(format!(
+        "{} desired propert{} not reflected in reported:",
+        entries.len(),
+        if entries.len() == 1 { "y is" } else { "ies are" }
+    ));
+    egui::ScrollArea::vertical().id_salt("drift").show(ui, |ui| {
+        egui::Grid::new("drift-grid")
+            .striped(true)
+            .num_columns(3)
+            .show(ui, |ui| {
+                ui.label(RichText::new("Path").strong());
+                ui.label(RichText::new("Desired").strong());
+                ui.label(RichText::new("Reported").strong());
+                ui.end_row();
+                for entry in &entries {
+                    ui.monospace(&entry.path);
+                    ui.monospace(short(&entry.desired));
+                    match &entry.reported {
+                        Some(reported) => ui.monospace(short(reported)),
+                        None => ui.weak("missing"),
+                    };
+                    ui.end_row();
+                }
+            });
+    });
+}

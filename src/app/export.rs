@@ -1,0 +1,188 @@
+//! The export dialog (Ctrl+E): which twins (the open twin, the marked devices, or the
+//! whole query result), and where, through the native save dialog, with a sensible
+//! default name and folder. Without a native dialog the path is typed here, prefilled,
+//! and the dialog says why.
+
+use std::path::PathBuf;
+
+use egui::Ui;
+
+use super::file_dialog::{FileAction, FileRequest, PickedFile, default_folder};
+use super::intent::{FilePurpose, Intent};
+use crate::worker::ExportSource;
+
+/// Which twins the user chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    OpenTwin,
+    Marked,
+    Query,
+}
+
+/// The export dialog's state.
+#[derive(Debug)]
+pub struct ExportDialog {
+    choice: Choice,
+    path: String,
+    note: Option<String>,
+    waiting_for_dialog: bool,
+}
+
+/// What the dialog can offer, from the app's state.
+pub struct ExportContext<'a> {
+    /// The open device, if any.
+    pub open_device: Option<&'a str>,
+    /// Devices marked in the list.
+    pub marked: Vec<String>,
+    /// The device list's query.
+    pub query: &'a str,
+    /// Devices the query listed.
+    pub listed: usize,
+    /// The hub's host name, for the default file name.
+    pub host_name: &'a str,
+    /// Twins written so far and expected, while an export runs.
+    pub progress: Option<(usize, Option<usize>)>,
+}
+
+impl ExportDialog {
+    /// A dialog preselecting the open twin when there is one.
+    pub fn new(context: &ExportContext<'_>) -> ExportDialog {
+        let choice = if !context.marked.is_empty() {
+            Choice::Marked
+        } else if context.open_device.is_some() {
+            Choice::OpenTwin
+        } else {
+            Choice::Query
+        };
+        let mut dialog = ExportDialog {
+            choice,
+            path: String::new(),
+            note: None,
+            waiting_for_dialog: false,
+        };
+        dialog.path = default_folder()
+            .join(dialog.default_name(context))
+            .display()
+            .to_string();
+        dialog
+    }
+
+    fn default_name(&self, context: &ExportContext<'_>) -> String {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let clean = |text: &str| {
+            text.replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+                "_",
+            )
+        };
+        match (self.choice, context.open_device) {
+            (Choice::OpenTwin, Some(device)) => format!("twin-{}-{stamp}.json", clean(device)),
+            _ => format!("twins-{}-{stamp}.json", clean(context.host_name)),
+        }
+    }
+
+    /// The native dialog answered.
+    pub fn picked(&mut self, answer: PickedFile) {
+        self.waiting_for_dialog = false;
+        match answer {
+            PickedFile::Chosen(path) => {
+                self.path = path.display().to_string();
+                self.note = None;
+            }
+            PickedFile::Cancelled => {}
+            PickedFile::Unavailable(why) => {
+                self.note = Some(format!("{why}; type the file's path above instead."));
+            }
+        }
+    }
+
+    /// Draws the dialog; returns `false` when it should close.
+    pub fn ui(&mut self, ui: &mut Ui, context: &ExportContext<'_>, intents: &mut Vec<Intent>) -> bool {
+        let mut open = true;
+        let modal = egui::Modal::new(egui::Id::unique("export-dialog")).show(ui.ctx(), |ui| {
+            ui.set_width(520.0);
+            ui.heading("Export twins to a snapshot");
+            let open_label = match context.open_device {
+                Some(device) => format!("The open twin ({device})"),
+                None => "The open twin (none open)".into(),
+            };
+            ui.add_enabled_ui(context.open_device.is_some(), |ui| {
+                ui.radio_value(&mut self.choice, Choice::OpenTwin, open_label);
+            });
+            ui.add_enabled_ui(!context.marked.is_empty(), |ui| {
+                ui.radio_value(
+                    &mut self.choice,
+                    Choice::Marked,
+                    format!("Marked devices ({}; Ctrl+click in the list)", context.marked.len()),
+                );
+            });
+            ui.radio_value(
+                &mut self.choice,
+                Choice::Query,
+                format!("The whole query result ({} listed): {}", context.listed, context.query),
+            );
+            ui.horizontal(|ui| {
+                let label = ui.label("File");
+                ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(360.0))
+                    .labelled_by(label.id);
+                if ui
+                    .add_enabled(!self.waiting_for_dialog, egui::Button::new("Browse…"))
+                    .on_hover_text("Choose the file with the system's save dialog")
+                    .clicked()
+                {
+                    self.waiting_for_dialog = true;
+                    let path = PathBuf::from(&self.path);
+                    intents.push(Intent::PickFile(
+                        FilePurpose::Export,
+                        FileRequest {
+                            action: FileAction::Save,
+                            title: "Export twins".into(),
+                            folder: path
+                                .parent()
+                                .map(PathBuf::from)
+                                .filter(|folder| folder.is_dir())
+                                .unwrap_or_else(default_folder),
+                            file_name: path
+                                .file_name()
+                                .map(|name| name.to_string_lossy().into_owned())
+                                .unwrap_or_else(|| self.default_name(context)),
+                        },
+                    ));
+                }
+            });
+            ui.weak("A .ndjson name writes one twin per line (best for large exports).");
+            if let Some(note) = &self.note {
+                ui.colored_label(ui.visuals().warn_fg_color, note);
+            }
+            if let Some((written, total)) = context.progress {
+                let fraction = total.filter(|t| *t > 0).map(|t| written as f32 / t as f32);
+                ui.add(
+                    egui::ProgressBar::new(fraction.unwrap_or(0.0))
+                        .text(format!("{written} twins written"))
+                        .animate(fraction.is_none()),
+                );
+            }
+            ui.horizontal(|ui| {
+                let running = context.progress.is_some();
+                if ui
+                    .add_enabled(!running && !self.path.trim().is_empty(), egui::Button::new("Export"))
+                    .clicked()
+                {
+                    let source = match (self.choice, context.open_device) {
+                        (Choice::OpenTwin, Some(device)) => ExportSource::Devices(vec![device.to_owned()]),
+                        (Choice::Marked, _) => ExportSource::Devices(context.marked.clone()),
+                        _ => ExportSource::Query(context.query.to_owned()),
+                    };
+                    intents.push(Intent::Export {
+                        source,
+                        path: PathBuf::from(self.path.trim()),
+                    });
+                }
+                if ui.button(if running { "Close" } else { "Cancel" }).clicked() {
+                    open = false;
+                }
+            });
+        });
+        open && !modal.should_close()
+    }
+}

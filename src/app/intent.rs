@@ -1,0 +1,87 @@
+//! What panels ask for. Panels never do I/O: they return intents, and the app applies
+//! them after the frame, turning them into worker commands or state changes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::device::DeviceCommand;
+use crate::explorer::SavedConnection;
+use crate::worker::{ExportSource, HubTarget};
+
+use super::file_dialog::FileRequest;
+
+/// How the user resolves a conflict between their edits and a newer twin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Apply my edits onto the newer twin, then review and save.
+    Merge,
+    /// Save my text over the newer twin now.
+    Overwrite,
+    /// Drop my edits.
+    Discard,
+}
+
+/// Why a file is being picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilePurpose {
+    /// Where to export.
+    Export,
+}
+
+/// One request from a panel.
+#[derive(Debug, Clone)]
+pub enum Intent {
+    /// Run a query into the device list.
+    RunQuery(String),
+    /// Stop loading pages.
+    CancelQuery,
+    /// Open a device's twin.
+    SelectDevice(String),
+    /// Read the open twin again now.
+    RefreshTwin,
+    /// Save the editor's patch.
+    SaveTwin,
+    /// Resolve the editor's conflict.
+    ResolveConflict(Resolution),
+    /// Register a device.
+    CreateDevice(String),
+    /// Delete a device.
+    DeleteDevice(String),
+    /// Connect to a hub.
+    Connect(HubTarget),
+    /// Replace the saved connections.
+    SaveConnections(Vec<SavedConnection>),
+    /// Connect a device as a simulated device.
+    StartSimulation(String),
+    /// Disconnect a simulated device.
+    StopSimulation(String),
+    /// Tell a simulated device something.
+    Simulation {
+        /// The device.
+        device_id: String,
+        /// What to tell it.
+        command: DeviceCommand,
+    },
+    /// Invoke a direct method.
+    InvokeMethod {
+        /// The device.
+        device_id: String,
+        /// The method name.
+        method: String,
+        /// The payload.
+        payload: Value,
+        /// How long the hub waits for the device.
+        response_timeout: Duration,
+    },
+    /// Write a snapshot.
+    Export {
+        /// Which twins.
+        source: ExportSource,
+        /// Where.
+        path: PathBuf,
+    },
+    /// Ask the user for a file.
+    PickFile(FilePurpose, FileRequest),
+}

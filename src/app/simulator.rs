@@ -1,0 +1,269 @@
+//! The simulated-device panel (right, "Simulate" tab): connect the selected device as a
+//! simulated device, switch how it acknowledges desired properties, send a reported
+//! patch, edit its method table and telemetry, and watch its live log.
+
+use std::time::Duration;
+
+use egui::{Color32, RichText, Ui};
+use serde_json::Value;
+
+use super::intent::Intent;
+use crate::device::{
+    DesiredAck, DeviceCommand, MIN_TELEMETRY_INTERVAL, TelemetrySchedule, TelemetryTemplate,
+    parse_method_table,
+};
+use crate::explorer::simulation::Direction;
+use crate::explorer::{LinkState, SimulatedDeviceView};
+
+/// The description of Plug and Play acknowledgements.
+const PNP_DESCRIPTION: &str = "applied by twinlens";
+
+/// The panel's own state (errors of what the user typed).
+#[derive(Debug, Default)]
+pub struct SimulatorPanel {
+    reported_error: Option<String>,
+    methods_error: Option<String>,
+    telemetry_error: Option<String>,
+}
+
+impl SimulatorPanel {
+    /// Draws the panel for `device_id`.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        device_id: &str,
+        view: &mut SimulatedDeviceView,
+        intents: &mut Vec<Intent>,
+    ) {
+        ui.horizontal(|ui| {
+            let running = view.link.is_running();
+            let colour = match view.link {
+                LinkState::Connected => Color32::from_rgb(40, 170, 70),
+                LinkState::Failed(_) => ui.visuals().error_fg_color,
+                _ => ui.visuals().weak_text_color(),
+            };
+            ui.label(RichText::new(format!("● {}", view.link.label())).color(colour));
+            if running {
+                if ui
+                    .button("Disconnect")
+                    .on_hover_text("Disconnect the simulated device")
+                    .clicked()
+                {
+                    intents.push(Intent::StopSimulation(device_id.to_owned()));
+                }
+            } else if ui
+                .button("▶ Connect as device")
+                .on_hover_text("Fetch the device's key through the service API and connect it over MQTT")
+                .clicked()
+            {
+                intents.push(Intent::StartSimulation(device_id.to_owned()));
+            }
+            ui.weak(format!(
+                "{} desired received, {} telemetry sent",
+                view.desired_received, view.telemetry_sent
+            ));
+        });
+        if let LinkState::Failed(error) = &view.link {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        let running = view.link.is_running();
+        let mut command = |command: DeviceCommand| {
+            if running {
+                intents.push(Intent::Simulation {
+                    device_id: device_id.to_owned(),
+                    command,
+                });
+            }
+        };
+        egui::ScrollArea::vertical()
+            .id_salt("simulator")
+            .max_height(ui.available_height() * 0.55)
+            .show(ui, |ui| {
+                egui::CollapsingHeader::new("Desired properties")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        let mut changed = ui
+                            .checkbox(&mut view.acknowledge_desired, "Acknowledge in reported")
+                            .on_hover_text("Write each desired patch back into reported properties")
+                            .changed();
+                        ui.add_enabled_ui(view.acknowledge_desired, |ui| {
+                            changed |= ui
+                                .radio_value(&mut view.plug_and_play_ack, false, "Copy the values")
+                                .changed();
+                            changed |= ui
+                                .radio_value(
+                                    &mut view.plug_and_play_ack,
+                                    true,
+                                    "IoT Plug and Play envelope (value, ac, av, ad)",
+                                )
+                                .changed();
+                        });
+                        if changed {
+                            command(DeviceCommand::SetDesiredAck(desired_ack(view)));
+                        }
+                    });
+                egui::CollapsingHeader::new("Reported patch")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        let field = ui.add(
+                            egui::TextEdit::multiline(&mut view.reported_text)
+                                .code_editor()
+                                .desired_rows(3)
+                                .desired_width(f32::INFINITY),
+                        );
+                        field.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Reported patch")
+                        });
+                        if field.changed() {
+                            self.reported_error = None;
+                        }
+                        if ui
+                            .add_enabled(running, egui::Button::new("Send reported"))
+                            .on_hover_text("Send this patch as the device (PATCH of reported properties)")
+                            .on_disabled_hover_text("Connect the device first")
+                            .clicked()
+                        {
+                            match serde_json::from_str::<Value>(&view.reported_text) {
+                                Ok(patch @ Value::Object(_)) => {
+                                    command(DeviceCommand::ReportPatch(patch));
+                                }
+                                Ok(_) => {
+                                    self.reported_error =
+                                        Some("a reported patch is a JSON object".into());
+                                }
+                                Err(error) => {
+                                    self.reported_error = Some(format!("not valid JSON: {error}"));
+                                }
+                            }
+                        }
+                        show_error(ui, &self.reported_error);
+                    });
+                egui::CollapsingHeader::new("Method table")
+                    .default_open(false)
+                    .show(ui, |ui| {
+                        ui.weak("Replies by method name; \"*\" answers the rest.");
+                        let field = ui.add(
+                            egui::TextEdit::multiline(&mut view.methods_text)
+                                .code_editor()
+                                .desired_rows(5)
+                                .desired_width(f32::INFINITY),
+                        );
+                        field.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Method table")
+                        });
+                        if field.changed() {
+                            self.methods_error = None;
+                        }
+                        if ui
+                            .button("Apply method table")
+                            .on_hover_text("Answer direct methods from this table from now on")
+                            .clicked()
+                        {
+                            match parse_method_table(&view.methods_text) {
+                                Ok(table) => command(DeviceCommand::SetMethods(table)),
+                                Err(error) => self.methods_error = Some(error.to_string()),
+                            }
+                        }
+                        show_error(ui, &self.methods_error);
+                    });
+                egui::CollapsingHeader::new("Telemetry")
+                    .default_open(false)
+                    .show(ui, |ui| {
+                        ui.weak("Placeholders: {{random MIN MAX}}, {{random_int MIN MAX}}, {{counter}}, {{timestamp}}, {{device_id}}");
+                        let field = ui.add(
+                            egui::TextEdit::multiline(&mut view.telemetry_text)
+                                .code_editor()
+                                .desired_rows(2)
+                                .desired_width(f32::INFINITY),
+                        );
+                        field.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Telemetry template")
+                        });
+                        ui.horizontal(|ui| {
+                            ui.label("every");
+                            ui.add(
+                                egui::DragValue::new(&mut view.telemetry_interval_secs)
+                                    .range(0.1..=3600.0)
+                                    .speed(0.1)
+                                    .suffix(" s"),
+                            );
+                            let label = if view.telemetry_on { "Update telemetry" } else { "Start telemetry" };
+                            if ui.add_enabled(running, egui::Button::new(label)).clicked() {
+                                match telemetry_schedule(view) {
+                                    Ok(schedule) => {
+                                        self.telemetry_error = None;
+                                        view.telemetry_on = true;
+                                        command(DeviceCommand::StartTelemetry(schedule));
+                                    }
+                                    Err(error) => self.telemetry_error = Some(error),
+                                }
+                            }
+                            if ui
+                                .add_enabled(running && view.telemetry_on, egui::Button::new("Stop"))
+                                .clicked()
+                            {
+                                view.telemetry_on = false;
+                                command(DeviceCommand::StopTelemetry);
+                            }
+                        });
+                        show_error(ui, &self.telemetry_error);
+                    });
+            });
+        ui.separator();
+        ui.label(RichText::new("Live log").strong());
+        log_ui(ui, view);
+    }
+}
+
+/// The acknowledgement mode the view asks for.
+pub fn desired_ack(view: &SimulatedDeviceView) -> DesiredAck {
+    match (view.acknowledge_desired, view.plug_and_play_ack) {
+        (false, _) => DesiredAck::Off,
+        (true, false) => DesiredAck::Copy,
+        (true, true) => DesiredAck::PlugAndPlay {
+            description: PNP_DESCRIPTION.into(),
+        },
+    }
+}
+
+/// The telemetry the view asks for, or why it cannot be sent.
+pub fn telemetry_schedule(view: &SimulatedDeviceView) -> Result<TelemetrySchedule, String> {
+    let template = TelemetryTemplate::parse(&view.telemetry_text).map_err(|e| e.to_string())?;
+    let interval = Duration::from_secs_f64(view.telemetry_interval_secs.max(0.0))
+        .max(MIN_TELEMETRY_INTERVAL);
+    Ok(TelemetrySchedule { template, interval })
+}
+
+fn show_error(ui: &mut Ui, error: &Option<String>) {
+    if let Some(error) = error {
+        ui.colored_label(ui.visuals().error_fg_color, error);
+    }
+}
+
+fn log_ui(ui: &mut Ui, view: &SimulatedDeviceView) {
+    let lines = view.log_lines();
+    let (received, sent) = if ui.visuals().dark_mode {
+        (Color32::from_rgb(120, 180, 250), Color32::from_rgb(120, 220, 120))
+    } else {
+        (Color32::from_rgb(20, 90, 190), Color32::from_rgb(0, 120, 0))
+    };
+    egui::ScrollArea::vertical()
+        .id_salt("simulator-log")
+        .stick_to_bottom(true)
+        .auto_shrink(false)
+        .show_rows(ui, 16.0, lines.len(), |ui, range| {
+            for line in lines.range(range) {
+                let (arrow, colour) = match line.direction {
+                    Direction::Received => ("⬇", received),
+                    Direction::Sent => ("⬆", sent),
+                    Direction::Link => ("•", ui.visuals().weak_text_color()),
+                    Direction::Problem => ("!", ui.visuals().error_fg_color),
+                };
+                ui.label(
+                    RichText::new(format!("{} {arrow} {}", line.time, line.text))
+                        .monospace()
+                        .color(colour),
+                );
+            }
+        });
+}

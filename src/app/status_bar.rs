@@ -1,0 +1,63 @@
+//! The status bar (very bottom): which hub, whether connected, how many devices are
+//! listed, how many simulated devices run, and the last error.
+
+use egui::{Color32, RichText, Ui};
+
+/// How the hub connection stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubStatus {
+    /// Connecting to this hub.
+    Connecting(String),
+    /// Connected.
+    Connected {
+        /// The hub's host name.
+        host_name: String,
+        /// Whether it is the embedded local hub.
+        embedded: bool,
+    },
+    /// Not connected, and why.
+    Failed(String),
+    /// Not connected to anything.
+    Disconnected,
+}
+
+/// What the status bar shows.
+pub struct StatusLine<'a> {
+    /// The hub.
+    pub hub: &'a HubStatus,
+    /// Devices listed.
+    pub devices: usize,
+    /// Simulated devices running.
+    pub simulated: usize,
+    /// The last error, if any.
+    pub last_error: Option<&'a str>,
+}
+
+/// Draws the status bar.
+pub fn status_bar_ui(ui: &mut Ui, status: &StatusLine<'_>) {
+    ui.horizontal(|ui| {
+        let (dot, text) = match status.hub {
+            HubStatus::Connecting(hub) => (Color32::from_rgb(220, 170, 40), format!("connecting to {hub}…")),
+            HubStatus::Connected { host_name, embedded: true } => {
+                (Color32::from_rgb(40, 170, 70), format!("embedded local hub ({host_name})"))
+            }
+            HubStatus::Connected { host_name, .. } => (Color32::from_rgb(40, 170, 70), host_name.clone()),
+            HubStatus::Failed(_) => (ui.visuals().error_fg_color, "not connected".into()),
+            HubStatus::Disconnected => (ui.visuals().weak_text_color(), "not connected".into()),
+        };
+        ui.label(RichText::new("●").color(dot));
+        ui.label(text);
+        ui.separator();
+        ui.label(format!("{} devices", status.devices));
+        if status.simulated > 0 {
+            ui.separator();
+            ui.label(format!("{} simulated", status.simulated));
+        }
+        if let Some(error) = status.last_error {
+            ui.separator();
+            let short: String = error.chars().take(140).collect();
+            ui.colored_label(ui.visuals().error_fg_color, short)
+                .on_hover_text(error);
+        }
+    });
+}

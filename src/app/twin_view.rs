@@ -1,0 +1,120 @@
+//! The twin as the hub has it (middle): read-only, highlighted, in collapsible sections
+//! (identity, tags, desired, reported), with `$metadata` hidden unless asked for. The
+//! section texts are rebuilt only when the twin changes, not every frame.
+
+use egui::{RichText, Ui};
+use serde_json::{Map, Value};
+
+use super::intent::Intent;
+use super::json_view::json_block;
+use crate::explorer::Requested;
+
+/// Fields shown in the identity section, in this order.
+const IDENTITY_FIELDS: [&str; 9] = [
+    "deviceId",
+    "status",
+    "connectionState",
+    "lastActivityTime",
+    "etag",
+    "version",
+    "authenticationType",
+    "cloudToDeviceMessageCount",
+    "modelId",
+];
+
+/// The twin view's own state.
+#[derive(Debug, Default)]
+pub struct TwinView {
+    shown_generation: Option<(u64, bool)>,
+    sections: Vec<(&'static str, String)>,
+}
+
+impl TwinView {
+    /// Draws the twin of `device_id`; `generation` changes whenever the twin does.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        device_id: Option<&str>,
+        twin: &Requested<Value>,
+        generation: u64,
+        show_metadata: bool,
+        intents: &mut Vec<Intent>,
+    ) {
+        let Some(device_id) = device_id else {
+            ui.add_space(40.0);
+            ui.vertical_centered(|ui| {
+                ui.weak("Select a device to see its twin.");
+            });
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.heading(device_id);
+            if twin.is_pending() {
+                ui.spinner();
+            }
+            if ui
+                .button("⟳ Refresh")
+                .on_hover_text("Read the twin again now (F5)")
+                .clicked()
+            {
+                intents.push(Intent::RefreshTwin);
+            }
+        });
+        if let Some(error) = twin.error() {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        let Some(value) = twin.latest() else {
+            if twin.is_pending() {
+                ui.weak("Reading the twin…");
+            }
+            return;
+        };
+        if self.shown_generation != Some((generation, show_metadata)) {
+            self.sections = sections(value, show_metadata);
+            self.shown_generation = Some((generation, show_metadata));
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("twin-view")
+            .auto_shrink(false)
+            .show(ui, |ui| {
+                for (title, text) in &self.sections {
+                    egui::CollapsingHeader::new(RichText::new(*title).strong())
+                        .id_salt(*title)
+                        .default_open(true)
+                        .show(ui, |ui| json_block(ui, title, text));
+                }
+            });
+    }
+}
+
+fn sections(twin: &Value, show_metadata: bool) -> Vec<(&'static str, String)> {
+    let identity: Map<String, Value> = IDENTITY_FIELDS
+        .iter()
+        .filter_map(|field| twin.get(*field).map(|value| ((*field).to_owned(), value.clone())))
+        .collect();
+    let section = |value: Option<&Value>| {
+        let mut value = value.cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        if !show_metadata {
+            strip_metadata(&mut value);
+        }
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    };
+    vec![
+        (
+            "Identity",
+            serde_json::to_string_pretty(&identity).unwrap_or_default(),
+        ),
+        ("Tags", section(twin.get("tags"))),
+        ("Desired properties", section(twin.pointer("/properties/desired"))),
+        ("Reported properties", section(twin.pointer("/properties/reported"))),
+    ]
+}
+
+fn strip_metadata(value: &mut Value) {
+    if let Value::Object(members) = value {
+        members.shift_remove("$metadata");
+        for member in members.values_mut() {
+            strip_metadata(member);
+        }
+    }
+}
