@@ -262,6 +262,7 @@ impl ExplorerApp {
         };
         self.log.info(format!("Connecting to {description}…"));
         self.hub = HubStatus::Connecting(description);
+        self.local_hub = None;
         self.simulations.stop_all();
         self.devices.clear();
         self.query = None;

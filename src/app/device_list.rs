@@ -165,6 +165,8 @@ impl DeviceList {
     ) {
         let columns = table.columns().to_vec();
         let (sort, ascending) = table.sort();
+        // Clicks on a row's text select the device rather than start a text selection.
+        ui.style_mut().interaction.selectable_labels = false;
         let mut builder = TableBuilder::new(ui)
             .id_salt("device-table")
             .striped(true)
@@ -184,8 +186,8 @@ impl DeviceList {
         let mut remove_column = None;
         let header = |title: &str, key: SortKey| {
             let arrow = match (sort == key, ascending) {
-                (true, true) => " ↑",
-                (true, false) => " ↓",
+                (true, true) => " (asc)",
+                (true, false) => " (desc)",
                 _ => "",
             };
             format!("{title}{arrow}")

@@ -15,7 +15,7 @@ pub fn drift_ui(ui: &mut Ui, twin: Option<&Value>) {
     };
     let entries = drift(twin);
     if entries.is_empty() {
-        ui.label("✔ Every desired property is reflected in reported properties.");
+        ui.label("In sync: every desired property is reflected in reported properties.");
         return;
     }
     ui.label(format!(

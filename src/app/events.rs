@@ -25,8 +25,10 @@ impl ExplorerApp {
         match event {
             Event::Connected {
                 host_name,
-                embedded,
+                local_hub,
             } => {
+                let embedded = local_hub.is_some();
+                self.local_hub = local_hub;
                 self.log.info(if embedded {
                     format!("Connected to the embedded local hub ({host_name})")
                 } else {

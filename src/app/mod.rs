@@ -35,7 +35,7 @@ use serde_json::Value;
 use crate::explorer::{
     DeviceTable, EventLog, MethodCalls, Requested, SavedConnection, Simulations, TwinEdit,
 };
-use crate::worker::{HubTarget, JobId, Repaint, Worker};
+use crate::worker::{HubTarget, JobId, LocalHubAddress, Repaint, Worker};
 
 use connections::ConnectionsDialog;
 use device_list::DeviceList;
@@ -113,6 +113,7 @@ pub struct ExplorerApp {
     applied_theme: Option<ThemeChoice>,
     hub: HubStatus,
     embedded: HubTarget,
+    local_hub: Option<LocalHubAddress>,
     devices: DeviceTable,
     query_bar: QueryBar,
     query: Option<RunningQuery>,
@@ -169,6 +170,7 @@ impl ExplorerApp {
             applied_theme: None,
             hub: HubStatus::Disconnected,
             embedded: options.embedded,
+            local_hub: None,
             devices,
             query: None,
             device_list: DeviceList::default(),
@@ -238,6 +240,11 @@ impl ExplorerApp {
         self.edit = Some(TwinEdit::open(twin.clone()));
         self.twin.succeed(twin);
         self.twin_generation += 1;
+    }
+
+    /// How other programs reach the embedded hub, while connected to it.
+    pub fn local_hub(&self) -> Option<&LocalHubAddress> {
+        self.local_hub.as_ref()
     }
 
     /// The settings to remember.
@@ -321,6 +328,23 @@ impl ExplorerApp {
                     if ui.add(egui::Button::new("Export…").shortcut_text("Ctrl+E")).clicked() {
                         self.open_export();
                     }
+                    if let Some(local) = &self.local_hub {
+                        ui.separator();
+                        ui.menu_button("Embedded hub address", |ui| {
+                            ui.label(format!("Service API: {}", local.http_url));
+                            ui.label(format!("Device MQTT: 127.0.0.1:{} (no TLS)", local.mqtt_port));
+                            ui.monospace(crate::explorer::mask_connection_string(
+                                &local.service_connection_string,
+                            ));
+                            if ui
+                                .button("Copy service connection string")
+                                .on_hover_text("For your own SDK code or scripts against this hub")
+                                .clicked()
+                            {
+                                ui.ctx().copy_text(local.service_connection_string.clone());
+                            }
+                        });
+                    }
                 });
                 ui.menu_button("View", |ui| {
                     ui.checkbox(&mut self.settings.show_metadata, "Show $metadata in the twin");
@@ -336,7 +360,7 @@ impl ExplorerApp {
                     ui.label("Ctrl+S  save the twin being edited");
                     ui.label("Ctrl+E  export twins");
                     ui.label("F5      refresh the twin and the list");
-                    ui.label("↑ / ↓   previous / next device");
+                    ui.label("Up / Down  previous / next device");
                     ui.label("Ctrl+click  mark devices for export");
                 });
             });

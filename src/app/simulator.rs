@@ -42,7 +42,7 @@ impl SimulatorPanel {
                 LinkState::Failed(_) => ui.visuals().error_fg_color,
                 _ => ui.visuals().weak_text_color(),
             };
-            ui.label(RichText::new(format!("● {}", view.link.label())).color(colour));
+            ui.label(RichText::new(format!("• {}", view.link.label())).color(colour));
             if running {
                 if ui
                     .button("Disconnect")
@@ -52,7 +52,7 @@ impl SimulatorPanel {
                     intents.push(Intent::StopSimulation(device_id.to_owned()));
                 }
             } else if ui
-                .button("▶ Connect as device")
+                .button("Connect as device")
                 .on_hover_text("Fetch the device's key through the service API and connect it over MQTT")
                 .clicked()
             {

@@ -45,7 +45,7 @@ pub fn status_bar_ui(ui: &mut Ui, status: &StatusLine<'_>) {
             HubStatus::Failed(_) => (ui.visuals().error_fg_color, "not connected".into()),
             HubStatus::Disconnected => (ui.visuals().weak_text_color(), "not connected".into()),
         };
-        ui.label(RichText::new("●").color(dot));
+        ui.label(RichText::new("•").size(20.0).color(dot));
         ui.label(text);
         ui.separator();
         ui.label(format!("{} devices", status.devices));

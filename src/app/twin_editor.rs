@@ -22,7 +22,7 @@ pub fn twin_editor_ui(
     ui.horizontal(|ui| {
         let can_save = edit.patch_to_send().is_some() && !saving;
         if ui
-            .add_enabled(can_save, egui::Button::new("💾 Save"))
+            .add_enabled(can_save, egui::Button::new("Save"))
             .on_hover_text("Send the patch below with the twin's etag (Ctrl+S)")
             .on_disabled_hover_text("Nothing valid to save, or a save is in flight")
             .clicked()
@@ -51,13 +51,13 @@ pub fn twin_editor_ui(
     conflict_ui(ui, edit, intents);
     match edit.check() {
         EditCheck::Valid { changes, .. } if changes.is_empty() => {
-            ui.weak("✔ valid, no changes");
+            ui.weak("Valid, no changes");
         }
         EditCheck::Valid { changes, .. } => {
-            ui.label(format!("✔ valid, {} change(s) to save", changes.len()));
+            ui.label(format!("Valid: {} change(s) to save", changes.len()));
         }
         EditCheck::Invalid(error) => {
-            let mut text = format!("✖ {error}");
+            let mut text = format!("Error: {error}");
             if let Some(path) = &error.path {
                 text.push_str(&format!(" (at {path})"));
             }

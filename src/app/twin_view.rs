@@ -53,7 +53,7 @@ impl TwinView {
                 ui.spinner();
             }
             if ui
-                .button("⟳ Refresh")
+                .button("Refresh")
                 .on_hover_text("Read the twin again now (F5)")
                 .clicked()
             {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use super::{Command, Event, Failure, HubTarget, JobId, Outcome, Repaint};
+use super::{Command, Event, Failure, HubTarget, JobId, LocalHubAddress, Outcome, Repaint};
 use crate::auth::{
     ConnectionString, DeviceConnectionString, ServiceConnectionString, SharedAccessKey,
 };
@@ -48,7 +48,8 @@ struct Connection {
     device_endpoint: Endpoint,
     /// The host name devices sign their tokens for.
     device_host: String,
-    _embedded: Option<RunningHub>,
+    /// The embedded hub, kept running while connected.
+    embedded: Option<RunningHub>,
 }
 
 struct Dispatcher {
@@ -125,13 +126,18 @@ impl Dispatcher {
         self.simulations.clear();
         self.connection = None;
         match open_connection(target).await {
-            Ok((connection, embedded)) => {
+            Ok(connection) => {
+                let local_hub = connection.embedded.as_ref().map(|hub| LocalHubAddress {
+                    http_url: hub.ready.http_url.clone(),
+                    mqtt_port: hub.ready.mqtt_port,
+                    service_connection_string: hub.ready.service_connection_string.clone(),
+                });
                 let host_name = connection.service.host_name.clone();
                 self.connection = Some(Arc::new(connection));
                 self.events
                     .send(Event::Connected {
                         host_name,
-                        embedded,
+                        local_hub,
                     })
                     .await;
             }
@@ -220,7 +226,7 @@ async fn drive_simulation(
     device.shutdown().await;
 }
 
-async fn open_connection(target: HubTarget) -> Result<(Connection, bool), String> {
+async fn open_connection(target: HubTarget) -> Result<Connection, String> {
     match target {
         HubTarget::Embedded {
             data_dir,
@@ -255,9 +261,9 @@ async fn open_connection(target: HubTarget) -> Result<(Connection, bool), String
                 service,
                 device_endpoint,
                 device_host: "localhost".into(),
-                _embedded: Some(hub),
+                embedded: Some(hub),
             };
-            Ok((connection, true))
+            Ok(connection)
         }
         HubTarget::Remote(text) => {
             let service = match text.trim().parse::<ConnectionString>() {
@@ -296,9 +302,9 @@ async fn open_connection(target: HubTarget) -> Result<(Connection, bool), String
                 service,
                 device_endpoint,
                 device_host: host,
-                _embedded: None,
+                embedded: None,
             };
-            Ok((connection, false))
+            Ok(connection)
         }
     }
 }

@@ -33,6 +33,18 @@ pub const EVENT_QUEUE: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JobId(pub u64);
 
+/// How other programs (an SDK under development, a second client) reach the embedded
+/// local hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalHubAddress {
+    /// `http://127.0.0.1:PORT`, the service API.
+    pub http_url: String,
+    /// The device MQTT port (plain MQTT).
+    pub mqtt_port: u16,
+    /// The owner policy's service connection string.
+    pub service_connection_string: String,
+}
+
 /// Which hub to work with.
 #[derive(Debug, Clone)]
 pub enum HubTarget {
@@ -137,8 +149,11 @@ pub enum Outcome {
 /// What the worker tells the UI.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// Connected to a hub.
-    Connected { host_name: String, embedded: bool },
+    /// Connected to a hub; `local_hub` says how to reach the embedded hub, if it is one.
+    Connected {
+        host_name: String,
+        local_hub: Option<LocalHubAddress>,
+    },
     /// Connecting failed; the message says why and what to do.
     ConnectFailed { error: String },
     /// One more page of a query.

@@ -15,4 +15,5 @@ mod service_azure_shapes;
 mod service_client;
 mod simulate_cli;
 mod simulated_device;
+mod ui;
 mod worker;

@@ -48,7 +48,7 @@ async fn connected_worker(demo: usize) -> (tempfile::TempDir, Worker, Arc<Atomic
     };
     worker.send(Command::Connect(target)).unwrap();
     match next(&mut worker).await {
-        Event::Connected { embedded, .. } => assert!(embedded),
+        Event::Connected { local_hub, .. } => assert!(local_hub.is_some()),
         other => panic!("expected Connected, got {other:?}"),
     }
     (dir, worker, repaints)
