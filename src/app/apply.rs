@@ -55,7 +55,11 @@ impl ExplorerApp {
                 self.send(Command::CreateDevice { job, device_id });
             }
             Intent::DeleteDevice(device_id) => {
-                if self.simulations.view(&device_id).is_some_and(|v| v.link.is_running()) {
+                if self
+                    .simulations
+                    .view(&device_id)
+                    .is_some_and(|v| v.link.is_running())
+                {
                     self.send(Command::StopSimulation {
                         device_id: device_id.clone(),
                     });
@@ -138,7 +142,8 @@ impl ExplorerApp {
 
     fn run_query(&mut self, query: String) {
         if !matches!(self.hub, HubStatus::Connected { .. }) {
-            self.log.warn("not connected to a hub yet; the query runs once connected");
+            self.log
+                .warn("not connected to a hub yet; the query runs once connected");
             self.settings.remember_query(&query);
             return;
         }
@@ -204,9 +209,12 @@ impl ExplorerApp {
         if self.save.is_some() {
             return;
         }
-        let Some(edit) = &self.edit else {
+        let Some(edit) = &mut self.edit else {
             return;
         };
+        if edit.check_pending() {
+            edit.recheck();
+        }
         let Some((patch, etag)) = edit.patch_to_send() else {
             let why = if edit.conflict().is_some() {
                 "resolve the conflict first (merge, overwrite or discard)"
@@ -312,7 +320,9 @@ impl ExplorerApp {
     /// Restores a stashed draft or opens `twin` in the editor.
     pub(super) fn edit_twin(&mut self, twin: serde_json::Value) {
         match &mut self.edit {
-            Some(edit) if Some(edit.device_id()) == twin.get("deviceId").and_then(|v| v.as_str()) => {
+            Some(edit)
+                if Some(edit.device_id()) == twin.get("deviceId").and_then(|v| v.as_str()) =>
+            {
                 edit.refreshed(twin);
             }
             _ => self.edit = Some(TwinEdit::open(twin)),

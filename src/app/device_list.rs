@@ -147,7 +147,9 @@ impl DeviceList {
                 .position(|&index| table.row(index).is_some_and(|row| row.device_id == id))
         });
         let next = match current {
-            Some(position) => position.saturating_add_signed(step).min(table.view().len() - 1),
+            Some(position) => position
+                .saturating_add_signed(step)
+                .min(table.view().len() - 1),
             None => 0,
         };
         if let Some(row) = table.view().get(next).and_then(|&index| table.row(index)) {
@@ -202,7 +204,10 @@ impl DeviceList {
                 ] {
                     row.col(|ui| {
                         if ui
-                            .selectable_label(sort == key, RichText::new(header(title, key)).strong())
+                            .selectable_label(
+                                sort == key,
+                                RichText::new(header(title, key)).strong(),
+                            )
                             .on_hover_text(format!("Sort by {}", title.to_lowercase()))
                             .clicked()
                         {
@@ -214,8 +219,13 @@ impl DeviceList {
                     row.col(|ui| {
                         let key = SortKey::Path(index);
                         let response = ui
-                            .selectable_label(sort == key, RichText::new(header(path, key)).strong())
-                            .on_hover_text(format!("Sort by {path}; right-click to remove the column"));
+                            .selectable_label(
+                                sort == key,
+                                RichText::new(header(path, key)).strong(),
+                            )
+                            .on_hover_text(format!(
+                                "Sort by {path}; right-click to remove the column"
+                            ));
                         if response.clicked() {
                             sort_clicked = Some(key);
                         }
@@ -247,7 +257,11 @@ impl DeviceList {
                     row.col(|ui| {
                         let connected = device.connection_state == "Connected";
                         let text = RichText::new(&device.connection_state);
-                        ui.label(if connected { text.strong() } else { text.weak() });
+                        ui.label(if connected {
+                            text.strong()
+                        } else {
+                            text.weak()
+                        });
                     });
                     row.col(|ui| {
                         ui.label(&device.last_activity);
@@ -340,7 +354,9 @@ impl DeviceList {
         let mut close = false;
         let modal = egui::Modal::new(egui::Id::unique("delete-device")).show(ui.ctx(), |ui| {
             ui.heading(format!("Delete {device_id}?"));
-            ui.label("Its identity, keys and twin are removed from the hub. This cannot be undone.");
+            ui.label(
+                "Its identity, keys and twin are removed from the hub. This cannot be undone.",
+            );
             ui.horizontal(|ui| {
                 if ui.button("Delete device").clicked() {
                     intents.push(Intent::DeleteDevice(device_id.clone()));

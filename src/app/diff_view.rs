@@ -28,7 +28,11 @@ pub fn changes_ui(ui: &mut Ui, changes: &[Change], empty: &str) {
                 format!("{path}: {} → {}", short(from), short(to)),
             ),
         };
-        ui.label(RichText::new(format!("{sign} {text}")).monospace().color(colour));
+        ui.label(
+            RichText::new(format!("{sign} {text}"))
+                .monospace()
+                .color(colour),
+        );
     }
 }
 

@@ -21,26 +21,32 @@ pub fn drift_ui(ui: &mut Ui, twin: Option<&Value>) {
     ui.label(format!(
         "{} desired propert{} not reflected in reported:",
         entries.len(),
-        if entries.len() == 1 { "y is" } else { "ies are" }
+        if entries.len() == 1 {
+            "y is"
+        } else {
+            "ies are"
+        }
     ));
-    egui::ScrollArea::vertical().id_salt("drift").show(ui, |ui| {
-        egui::Grid::new("drift-grid")
-            .striped(true)
-            .num_columns(3)
-            .show(ui, |ui| {
-                ui.label(RichText::new("Path").strong());
-                ui.label(RichText::new("Desired").strong());
-                ui.label(RichText::new("Reported").strong());
-                ui.end_row();
-                for entry in &entries {
-                    ui.monospace(&entry.path);
-                    ui.monospace(short(&entry.desired));
-                    match &entry.reported {
-                        Some(reported) => ui.monospace(short(reported)),
-                        None => ui.weak("missing"),
-                    };
+    egui::ScrollArea::vertical()
+        .id_salt("drift")
+        .show(ui, |ui| {
+            egui::Grid::new("drift-grid")
+                .striped(true)
+                .num_columns(3)
+                .show(ui, |ui| {
+                    ui.label(RichText::new("Path").strong());
+                    ui.label(RichText::new("Desired").strong());
+                    ui.label(RichText::new("Reported").strong());
                     ui.end_row();
-                }
-            });
-    });
+                    for entry in &entries {
+                        ui.monospace(&entry.path);
+                        ui.monospace(short(&entry.desired));
+                        match &entry.reported {
+                            Some(reported) => ui.monospace(short(reported)),
+                            None => ui.weak("missing"),
+                        };
+                        ui.end_row();
+                    }
+                });
+        });
 }

@@ -12,7 +12,11 @@ const LINE_HEIGHT: f32 = 16.0;
 pub fn event_log_ui(ui: &mut Ui, log: &mut EventLog) {
     ui.horizontal(|ui| {
         ui.label(RichText::new("Event log").strong());
-        if ui.small_button("Clear").on_hover_text("Empty the log").clicked() {
+        if ui
+            .small_button("Clear")
+            .on_hover_text("Empty the log")
+            .clicked()
+        {
             log.clear();
         }
     });

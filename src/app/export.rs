@@ -97,7 +97,12 @@ impl ExportDialog {
     }
 
     /// Draws the dialog; returns `false` when it should close.
-    pub fn ui(&mut self, ui: &mut Ui, context: &ExportContext<'_>, intents: &mut Vec<Intent>) -> bool {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        context: &ExportContext<'_>,
+        intents: &mut Vec<Intent>,
+    ) -> bool {
         let mut open = true;
         let modal = egui::Modal::new(egui::Id::unique("export-dialog")).show(ui.ctx(), |ui| {
             ui.set_width(520.0);
@@ -113,13 +118,19 @@ impl ExportDialog {
                 ui.radio_value(
                     &mut self.choice,
                     Choice::Marked,
-                    format!("Marked devices ({}; Ctrl+click in the list)", context.marked.len()),
+                    format!(
+                        "Marked devices ({}; Ctrl+click in the list)",
+                        context.marked.len()
+                    ),
                 );
             });
             ui.radio_value(
                 &mut self.choice,
                 Choice::Query,
-                format!("The whole query result ({} listed): {}", context.listed, context.query),
+                format!(
+                    "The whole query result ({} listed): {}",
+                    context.listed, context.query
+                ),
             );
             ui.horizontal(|ui| {
                 let label = ui.label("File");
@@ -165,11 +176,16 @@ impl ExportDialog {
             ui.horizontal(|ui| {
                 let running = context.progress.is_some();
                 if ui
-                    .add_enabled(!running && !self.path.trim().is_empty(), egui::Button::new("Export"))
+                    .add_enabled(
+                        !running && !self.path.trim().is_empty(),
+                        egui::Button::new("Export"),
+                    )
                     .clicked()
                 {
                     let source = match (self.choice, context.open_device) {
-                        (Choice::OpenTwin, Some(device)) => ExportSource::Devices(vec![device.to_owned()]),
+                        (Choice::OpenTwin, Some(device)) => {
+                            ExportSource::Devices(vec![device.to_owned()])
+                        }
                         (Choice::Marked, _) => ExportSource::Devices(context.marked.clone()),
                         _ => ExportSource::Query(context.query.to_owned()),
                     };
@@ -178,7 +194,10 @@ impl ExportDialog {
                         path: PathBuf::from(self.path.trim()),
                     });
                 }
-                if ui.button(if running { "Close" } else { "Cancel" }).clicked() {
+                if ui
+                    .button(if running { "Close" } else { "Cancel" })
+                    .clicked()
+                {
                     open = false;
                 }
             });

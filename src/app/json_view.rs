@@ -30,7 +30,6 @@ pub fn json_block(ui: &mut Ui, label: &str, text: &str) {
             .layouter(&mut layouter),
     );
     let label = label.to_owned();
-    response.widget_info(move || {
-        egui::WidgetInfo::labeled(egui::Role::TextInput, true, label.clone())
-    });
+    response
+        .widget_info(move || egui::WidgetInfo::labeled(egui::Role::TextInput, true, label.clone()));
 }

@@ -40,30 +40,32 @@ impl MethodsPanel {
         calls: &MethodCalls,
         intents: &mut Vec<Intent>,
     ) {
-        egui::Grid::new("method-form").num_columns(2).show(ui, |ui| {
-            let label = ui.label("Method");
-            ui.add(egui::TextEdit::singleline(&mut self.method).desired_width(220.0))
+        egui::Grid::new("method-form")
+            .num_columns(2)
+            .show(ui, |ui| {
+                let label = ui.label("Method");
+                ui.add(egui::TextEdit::singleline(&mut self.method).desired_width(220.0))
+                    .labelled_by(label.id);
+                ui.end_row();
+                let label = ui.label("Payload");
+                ui.add(
+                    egui::TextEdit::multiline(&mut self.payload)
+                        .code_editor()
+                        .desired_rows(3)
+                        .desired_width(f32::INFINITY),
+                )
                 .labelled_by(label.id);
-            ui.end_row();
-            let label = ui.label("Payload");
-            ui.add(
-                egui::TextEdit::multiline(&mut self.payload)
-                    .code_editor()
-                    .desired_rows(3)
-                    .desired_width(f32::INFINITY),
-            )
-            .labelled_by(label.id);
-            ui.end_row();
-            let label = ui.label("Response timeout");
-            ui.add(
-                egui::DragValue::new(&mut self.timeout_secs)
-                    .range(5..=300)
-                    .suffix(" s"),
-            )
-            .labelled_by(label.id)
-            .on_hover_text("How long the hub waits for the device (5 to 300 s)");
-            ui.end_row();
-        });
+                ui.end_row();
+                let label = ui.label("Response timeout");
+                ui.add(
+                    egui::DragValue::new(&mut self.timeout_secs)
+                        .range(5..=300)
+                        .suffix(" s"),
+                )
+                .labelled_by(label.id)
+                .on_hover_text("How long the hub waits for the device (5 to 300 s)");
+                ui.end_row();
+            });
         if ui
             .button("Invoke")
             .on_hover_text("Call the method on the device through the hub")
@@ -87,33 +89,42 @@ impl MethodsPanel {
         }
         ui.separator();
         ui.label(RichText::new("Recent calls").strong());
-        egui::ScrollArea::vertical().id_salt("method-calls").show(ui, |ui| {
-            let mut any = false;
-            for call in calls.for_device(device_id) {
-                any = true;
-                let outcome = match &call.state {
-                    MethodCallState::Pending => "waiting for the device…".to_owned(),
-                    MethodCallState::Answered {
-                        status,
-                        payload,
-                        latency,
-                    } => format!(
-                        "status {status} in {} ms: {}",
-                        latency.as_millis(),
-                        short(payload)
-                    ),
-                    MethodCallState::Failed(error) => format!("failed: {error}"),
-                };
-                let text = format!("{} {}({}) → {outcome}", call.time, call.method, short(&call.payload));
-                let rich = RichText::new(text).monospace();
-                match call.state {
-                    MethodCallState::Failed(_) => ui.colored_label(ui.visuals().error_fg_color, rich),
-                    _ => ui.label(rich),
-                };
-            }
-            if !any {
-                ui.weak("No calls to this device yet.");
-            }
-        });
+        egui::ScrollArea::vertical()
+            .id_salt("method-calls")
+            .show(ui, |ui| {
+                let mut any = false;
+                for call in calls.for_device(device_id) {
+                    any = true;
+                    let outcome = match &call.state {
+                        MethodCallState::Pending => "waiting for the device…".to_owned(),
+                        MethodCallState::Answered {
+                            status,
+                            payload,
+                            latency,
+                        } => format!(
+                            "status {status} in {} ms: {}",
+                            latency.as_millis(),
+                            short(payload)
+                        ),
+                        MethodCallState::Failed(error) => format!("failed: {error}"),
+                    };
+                    let text = format!(
+                        "{} {}({}) → {outcome}",
+                        call.time,
+                        call.method,
+                        short(&call.payload)
+                    );
+                    let rich = RichText::new(text).monospace();
+                    match call.state {
+                        MethodCallState::Failed(_) => {
+                            ui.colored_label(ui.visuals().error_fg_color, rich)
+                        }
+                        _ => ui.label(rich),
+                    };
+                }
+                if !any {
+                    ui.weak("No calls to this device yet.");
+                }
+            });
     }
 }

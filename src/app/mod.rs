@@ -57,7 +57,7 @@ pub const FIRST_RUN_DEMO_DEVICES: usize = 12;
 
 /// How the explorer starts.
 pub struct StartOptions {
-    /// The hub to connect to at start, if any.
+    /// The hub to connect to at start; none leaves the window disconnected (Hub ▸ Connect).
     pub hub: Option<HubTarget>,
     /// The embedded hub, offered by the connections dialog.
     pub embedded: HubTarget,
@@ -152,7 +152,10 @@ pub struct ExplorerApp {
 
 impl ExplorerApp {
     /// Creates the explorer; `repaint` wakes the window when the worker has news.
-    pub fn new(options: StartOptions, repaint: Repaint) -> Result<Self, crate::worker::WorkerError> {
+    pub fn new(
+        options: StartOptions,
+        repaint: Repaint,
+    ) -> Result<Self, crate::worker::WorkerError> {
         let worker = Worker::start(Arc::clone(&repaint))?;
         let mut devices = DeviceTable::default();
         for column in &options.settings.columns {
@@ -203,9 +206,8 @@ impl ExplorerApp {
             open_when_connected: options.open_device,
             simulate_when_connected: options.simulate,
         };
-        match options.hub {
-            Some(target) => app.apply(Intent::Connect(target)),
-            None => app.connections_dialog = Some(ConnectionsDialog::default()),
+        if let Some(target) = options.hub {
+            app.apply(Intent::Connect(target));
         }
         Ok(app)
     }
@@ -284,8 +286,12 @@ impl ExplorerApp {
             .default_size(470.0)
             .min_size(260.0)
             .show(ui, |ui| {
-                self.device_list
-                    .ui(ui, &mut self.devices, self.selected.as_deref(), &mut intents);
+                self.device_list.ui(
+                    ui,
+                    &mut self.devices,
+                    self.selected.as_deref(),
+                    &mut intents,
+                );
             });
         egui::Panel::right("work")
             .resizable(true)
@@ -325,14 +331,20 @@ impl ExplorerApp {
                         self.device_list.confirm_delete(&device_id);
                     }
                     ui.separator();
-                    if ui.add(egui::Button::new("Export…").shortcut_text("Ctrl+E")).clicked() {
+                    if ui
+                        .add(egui::Button::new("Export…").shortcut_text("Ctrl+E"))
+                        .clicked()
+                    {
                         self.open_export();
                     }
                     if let Some(local) = &self.local_hub {
                         ui.separator();
                         ui.menu_button("Embedded hub address", |ui| {
                             ui.label(format!("Service API: {}", local.http_url));
-                            ui.label(format!("Device MQTT: 127.0.0.1:{} (no TLS)", local.mqtt_port));
+                            ui.label(format!(
+                                "Device MQTT: 127.0.0.1:{} (no TLS)",
+                                local.mqtt_port
+                            ));
                             ui.monospace(crate::explorer::mask_connection_string(
                                 &local.service_connection_string,
                             ));
@@ -347,11 +359,18 @@ impl ExplorerApp {
                     }
                 });
                 ui.menu_button("View", |ui| {
-                    ui.checkbox(&mut self.settings.show_metadata, "Show $metadata in the twin");
+                    ui.checkbox(
+                        &mut self.settings.show_metadata,
+                        "Show $metadata in the twin",
+                    );
                     ui.checkbox(&mut self.settings.show_event_log, "Event log");
                     ui.separator();
                     ui.label("Theme");
-                    ui.radio_value(&mut self.settings.theme, ThemeChoice::System, "Follow the system");
+                    ui.radio_value(
+                        &mut self.settings.theme,
+                        ThemeChoice::System,
+                        "Follow the system",
+                    );
                     ui.radio_value(&mut self.settings.theme, ThemeChoice::Light, "Light");
                     ui.radio_value(&mut self.settings.theme, ThemeChoice::Dark, "Dark");
                 });

@@ -96,7 +96,11 @@ impl QueryBar {
                     }
                 }
                 None => {
-                    if ui.button("Run").on_hover_text("Run the query (Enter)").clicked() || entered
+                    if ui
+                        .button("Run")
+                        .on_hover_text("Run the query (Enter)")
+                        .clicked()
+                        || entered
                     {
                         intent = self.checked(checked_locally);
                     }
@@ -104,7 +108,10 @@ impl QueryBar {
             }
         });
         if let Some(error) = &self.error {
-            ui.colored_label(ui.visuals().error_fg_color, egui::RichText::new(error).monospace());
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                egui::RichText::new(error).monospace(),
+            );
         }
         intent
     }

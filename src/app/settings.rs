@@ -93,9 +93,16 @@ mod tests {
         }
         settings.remember_query("SELECT * FROM devices WHERE n = 35");
         assert_eq!(settings.query_history.len(), QUERY_HISTORY);
-        assert_eq!(settings.query_history[0], "SELECT * FROM devices WHERE n = 35");
         assert_eq!(
-            settings.query_history.iter().filter(|q| q.ends_with("= 35")).count(),
+            settings.query_history[0],
+            "SELECT * FROM devices WHERE n = 35"
+        );
+        assert_eq!(
+            settings
+                .query_history
+                .iter()
+                .filter(|q| q.ends_with("= 35"))
+                .count(),
             1
         );
     }

@@ -53,7 +53,9 @@ impl SimulatorPanel {
                 }
             } else if ui
                 .button("Connect as device")
-                .on_hover_text("Fetch the device's key through the service API and connect it over MQTT")
+                .on_hover_text(
+                    "Fetch the device's key through the service API and connect it over MQTT",
+                )
                 .clicked()
             {
                 intents.push(Intent::StartSimulation(device_id.to_owned()));
@@ -229,8 +231,8 @@ pub fn desired_ack(view: &SimulatedDeviceView) -> DesiredAck {
 /// The telemetry the view asks for, or why it cannot be sent.
 pub fn telemetry_schedule(view: &SimulatedDeviceView) -> Result<TelemetrySchedule, String> {
     let template = TelemetryTemplate::parse(&view.telemetry_text).map_err(|e| e.to_string())?;
-    let interval = Duration::from_secs_f64(view.telemetry_interval_secs.max(0.0))
-        .max(MIN_TELEMETRY_INTERVAL);
+    let interval =
+        Duration::from_secs_f64(view.telemetry_interval_secs.max(0.0)).max(MIN_TELEMETRY_INTERVAL);
     Ok(TelemetrySchedule { template, interval })
 }
 
@@ -243,7 +245,10 @@ fn show_error(ui: &mut Ui, error: &Option<String>) {
 fn log_ui(ui: &mut Ui, view: &SimulatedDeviceView) {
     let lines = view.log_lines();
     let (received, sent) = if ui.visuals().dark_mode {
-        (Color32::from_rgb(120, 180, 250), Color32::from_rgb(120, 220, 120))
+        (
+            Color32::from_rgb(120, 180, 250),
+            Color32::from_rgb(120, 220, 120),
+        )
     } else {
         (Color32::from_rgb(20, 90, 190), Color32::from_rgb(0, 120, 0))
     };

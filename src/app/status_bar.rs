@@ -37,11 +37,20 @@ pub struct StatusLine<'a> {
 pub fn status_bar_ui(ui: &mut Ui, status: &StatusLine<'_>) {
     ui.horizontal(|ui| {
         let (dot, text) = match status.hub {
-            HubStatus::Connecting(hub) => (Color32::from_rgb(220, 170, 40), format!("connecting to {hub}…")),
-            HubStatus::Connected { host_name, embedded: true } => {
-                (Color32::from_rgb(40, 170, 70), format!("embedded local hub ({host_name})"))
+            HubStatus::Connecting(hub) => (
+                Color32::from_rgb(220, 170, 40),
+                format!("connecting to {hub}…"),
+            ),
+            HubStatus::Connected {
+                host_name,
+                embedded: true,
+            } => (
+                Color32::from_rgb(40, 170, 70),
+                format!("embedded local hub ({host_name})"),
+            ),
+            HubStatus::Connected { host_name, .. } => {
+                (Color32::from_rgb(40, 170, 70), host_name.clone())
             }
-            HubStatus::Connected { host_name, .. } => (Color32::from_rgb(40, 170, 70), host_name.clone()),
             HubStatus::Failed(_) => (ui.visuals().error_fg_color, "not connected".into()),
             HubStatus::Disconnected => (ui.visuals().weak_text_color(), "not connected".into()),
         };

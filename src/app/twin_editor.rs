@@ -3,6 +3,8 @@
 //! the twin's etag (Ctrl+S), and the conflict view when the twin changed meanwhile,
 //! offering merge, overwrite or discard.
 
+use std::time::Instant;
+
 use egui::{RichText, TextBuffer, Ui};
 
 use super::diff_view::changes_ui;
@@ -49,7 +51,15 @@ pub fn twin_editor_ui(
         ui.colored_label(ui.visuals().error_fg_color, error);
     }
     conflict_ui(ui, edit, intents);
+    edit.recheck_if_paused(Instant::now());
+    if edit.check_pending() {
+        ui.ctx()
+            .request_repaint_after(crate::explorer::twin_edit::CHECK_AFTER_PAUSE);
+    }
     match edit.check() {
+        _ if edit.check_pending() => {
+            ui.weak("checking when you pause typing…");
+        }
         EditCheck::Valid { changes, .. } if changes.is_empty() => {
             ui.weak("Valid, no changes");
         }
@@ -83,7 +93,7 @@ pub fn twin_editor_ui(
                 egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Twin editor")
             });
             if response.changed() {
-                edit.recheck();
+                edit.edited(Instant::now());
             }
         });
     ui.separator();

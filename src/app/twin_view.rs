@@ -90,7 +90,10 @@ impl TwinView {
 fn sections(twin: &Value, show_metadata: bool) -> Vec<(&'static str, String)> {
     let identity: Map<String, Value> = IDENTITY_FIELDS
         .iter()
-        .filter_map(|field| twin.get(*field).map(|value| ((*field).to_owned(), value.clone())))
+        .filter_map(|field| {
+            twin.get(*field)
+                .map(|value| ((*field).to_owned(), value.clone()))
+        })
         .collect();
     let section = |value: Option<&Value>| {
         let mut value = value.cloned().unwrap_or_else(|| Value::Object(Map::new()));
@@ -105,8 +108,14 @@ fn sections(twin: &Value, show_metadata: bool) -> Vec<(&'static str, String)> {
             serde_json::to_string_pretty(&identity).unwrap_or_default(),
         ),
         ("Tags", section(twin.get("tags"))),
-        ("Desired properties", section(twin.pointer("/properties/desired"))),
-        ("Reported properties", section(twin.pointer("/properties/reported"))),
+        (
+            "Desired properties",
+            section(twin.pointer("/properties/desired")),
+        ),
+        (
+            "Reported properties",
+            section(twin.pointer("/properties/reported")),
+        ),
     ]
 }
 

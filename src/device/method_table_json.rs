@@ -155,8 +155,10 @@ mod tests {
 
     #[test]
     fn round_trips_through_json() {
-        let table = MethodTable::default()
-            .with("a", MethodReply::new(200, json!([1])).after(Duration::from_secs(1)));
+        let table = MethodTable::default().with(
+            "a",
+            MethodReply::new(200, json!([1])).after(Duration::from_secs(1)),
+        );
         let text = method_table_to_json(&table).to_string();
         assert_eq!(parse_method_table(&text).unwrap(), table);
     }

@@ -22,8 +22,8 @@ mod behaviours;
 mod connection;
 mod event_loop;
 mod handle;
-mod method_table_json;
 mod headless;
+mod method_table_json;
 mod registration;
 mod runner;
 mod template;
@@ -38,10 +38,10 @@ pub use behaviours::{
 pub use handle::{
     COMMAND_CAPACITY, DeviceCommand, DeviceCommandError, DeviceEvent, DeviceHandle, EVENT_CAPACITY,
 };
+pub use headless::{FleetError, HeadlessOptions, device_ids, run_headless};
 pub use method_table_json::{
     DEFAULT_METHOD_KEY, MethodTableError, method_table_to_json, parse_method_table,
 };
-pub use headless::{FleetError, HeadlessOptions, device_ids, run_headless};
 pub use registration::RegistrationError;
 pub use runner::SimulatedDevice;
 pub use template::{Expansion, TelemetryTemplate, TemplateError};

@@ -68,7 +68,10 @@ pub fn load_connections(path: &Path) -> Result<Vec<SavedConnection>, Connections
 }
 
 /// Writes the saved connections atomically, readable by the user only.
-pub fn save_connections(path: &Path, connections: &[SavedConnection]) -> Result<(), ConnectionsError> {
+pub fn save_connections(
+    path: &Path,
+    connections: &[SavedConnection],
+) -> Result<(), ConnectionsError> {
     let io = |source| ConnectionsError::Io {
         action: "write",
         path: path.to_owned(),
@@ -111,11 +114,17 @@ mod tests {
     #[test]
     fn keys_are_masked() {
         assert_eq!(
-            mask_connection_string("HostName=h.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=c2VjcmV0"),
+            mask_connection_string(
+                "HostName=h.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=c2VjcmV0"
+            ),
             "HostName=h.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=••••••••"
         );
-        assert!(!mask_connection_string("HostName=h;SharedAccessSignature=SharedAccessSignature sr=x&sig=y")
-            .contains("sig=y"));
+        assert!(
+            !mask_connection_string(
+                "HostName=h;SharedAccessSignature=SharedAccessSignature sr=x&sig=y"
+            )
+            .contains("sig=y")
+        );
     }
 
     #[test]
@@ -143,6 +152,9 @@ mod tests {
         let path = folder.path().join(CONNECTIONS_FILE);
         std::fs::write(&path, "{not json").unwrap();
         let error = load_connections(&path).unwrap_err().to_string();
-        assert!(error.contains("damaged") && error.contains("fix or delete"), "{error}");
+        assert!(
+            error.contains("damaged") && error.contains("fix or delete"),
+            "{error}"
+        );
     }
 }

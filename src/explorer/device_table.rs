@@ -161,7 +161,11 @@ impl DeviceTable {
         if self.columns.iter().any(|column| column == path) {
             return Err(format!("the column {path} is already shown"));
         }
-        let cells = self.rows.iter().map(|row| cell_text(&row.twin, path)).collect();
+        let cells = self
+            .rows
+            .iter()
+            .map(|row| cell_text(&row.twin, path))
+            .collect();
         self.columns.push(path.to_owned());
         self.cells.push(cells);
         self.view_stale = true;
@@ -239,9 +243,10 @@ impl DeviceTable {
                     .rows
                     .get(index)
                     .map_or("", |r| r.connection_state.as_str()),
-                SortKey::LastActivity => {
-                    self.rows.get(index).map_or("", |r| r.last_activity.as_str())
-                }
+                SortKey::LastActivity => self
+                    .rows
+                    .get(index)
+                    .map_or("", |r| r.last_activity.as_str()),
                 SortKey::Path(column) => self
                     .cells
                     .get(column)
@@ -424,7 +429,11 @@ mod tests {
         table.sort_by(SortKey::Id);
         assert_eq!(shown_ids(&mut table), ["c", "b", "a"]);
         table.sort_by(SortKey::LastActivity);
-        assert_eq!(shown_ids(&mut table), ["c", "b", "a"], "never-active sorts last");
+        assert_eq!(
+            shown_ids(&mut table),
+            ["c", "b", "a"],
+            "never-active sorts last"
+        );
     }
 
     #[test]
@@ -441,10 +450,20 @@ mod tests {
     #[test]
     fn bad_and_duplicate_columns_are_refused() {
         let mut table = sample();
-        assert!(table.add_column("tags..x").unwrap_err().contains("not a twin path"));
+        assert!(
+            table
+                .add_column("tags..x")
+                .unwrap_err()
+                .contains("not a twin path")
+        );
         assert!(table.add_column(" ").is_err());
         table.add_column("tags.location").unwrap();
-        assert!(table.add_column("tags.location").unwrap_err().contains("already"));
+        assert!(
+            table
+                .add_column("tags.location")
+                .unwrap_err()
+                .contains("already")
+        );
     }
 
     #[test]
@@ -477,7 +496,10 @@ mod tests {
     #[test]
     fn long_values_are_cut() {
         let long = "x".repeat(200);
-        assert_eq!(cell_text(&json!({"a": long}), "a").chars().count(), CELL_CHARS);
+        assert_eq!(
+            cell_text(&json!({"a": long}), "a").chars().count(),
+            CELL_CHARS
+        );
         assert_eq!(cell_text(&json!({"a": {"b": [1]}}), "a"), "{\"b\":[1]}");
         assert_eq!(cell_text(&json!({"a": 1}), "b.c"), "");
     }

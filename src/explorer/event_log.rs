@@ -96,7 +96,10 @@ mod tests {
             log.info(format!("entry {n}"));
         }
         assert_eq!(log.entries().len(), EVENT_LOG_CAPACITY);
-        assert_eq!(log.entries().front().map(|e| e.text.as_str()), Some("entry 0"));
+        assert_eq!(
+            log.entries().front().map(|e| e.text.as_str()),
+            Some("entry 0")
+        );
         assert_eq!(log.last_error(), Some("first failure"));
         log.clear();
         assert!(log.entries().is_empty() && log.last_error().is_none());

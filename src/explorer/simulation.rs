@@ -13,8 +13,7 @@ use crate::device::{DeviceEvent, MethodTable, method_table_to_json};
 pub const DEVICE_LOG_CAPACITY: usize = 500;
 
 /// The telemetry template offered to start with.
-pub const DEFAULT_TELEMETRY: &str =
-    r#"{"temperature": {{random 20.0 30.0}}, "humidity": {{random_int 30 70}}, "seq": {{counter}}}"#;
+pub const DEFAULT_TELEMETRY: &str = r#"{"temperature": {{random 20.0 30.0}}, "humidity": {{random_int 30 70}}, "seq": {{counter}}}"#;
 
 /// How the simulated device's connection stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +50,10 @@ impl LinkState {
             LinkState::Starting => "connecting…".into(),
             LinkState::Connected => "connected".into(),
             LinkState::Reconnecting { attempt, delay } => {
-                format!("reconnecting in {:.0} s (attempt {attempt})", delay.as_secs_f64())
+                format!(
+                    "reconnecting in {:.0} s (attempt {attempt})",
+                    delay.as_secs_f64()
+                )
             }
             LinkState::Failed(_) => "failed".into(),
             LinkState::Stopped => "stopped".into(),
@@ -176,7 +178,10 @@ impl SimulatedDeviceView {
                 };
                 self.log(
                     Direction::Link,
-                    format!("reconnecting in {:.1} s (attempt {attempt})", delay.as_secs_f64()),
+                    format!(
+                        "reconnecting in {:.1} s (attempt {attempt})",
+                        delay.as_secs_f64()
+                    ),
                 );
             }
             DeviceEvent::TwinReceived(twin) => {
@@ -190,8 +195,13 @@ impl SimulatedDeviceView {
                 );
             }
             DeviceEvent::ReportedSent { patch, version } => {
-                let version = version.map(|v| format!(" → reported v{v}")).unwrap_or_default();
-                self.log(Direction::Sent, format!("reported {}{version}", compact(patch)));
+                let version = version
+                    .map(|v| format!(" → reported v{v}"))
+                    .unwrap_or_default();
+                self.log(
+                    Direction::Sent,
+                    format!("reported {}{version}", compact(patch)),
+                );
             }
             DeviceEvent::ReportedFailed { status, message } => {
                 self.log(
@@ -207,7 +217,11 @@ impl SimulatedDeviceView {
             } => {
                 self.log(
                     Direction::Received,
-                    format!("method {name}({}) → {status} {}", compact(payload), compact(response)),
+                    format!(
+                        "method {name}({}) → {status} {}",
+                        compact(payload),
+                        compact(response)
+                    ),
                 );
             }
             DeviceEvent::TelemetrySent { body } => {
@@ -243,7 +257,10 @@ impl Simulations {
 
     /// How many devices are running.
     pub fn running(&self) -> usize {
-        self.devices.values().filter(|d| d.link.is_running()).count()
+        self.devices
+            .values()
+            .filter(|d| d.link.is_running())
+            .count()
     }
 
     /// Marks every device stopped (the hub connection was replaced).
@@ -251,7 +268,10 @@ impl Simulations {
         for device in self.devices.values_mut() {
             if device.link.is_running() {
                 device.link = LinkState::Stopped;
-                device.log(Direction::Link, "stopped: the explorer connected to another hub");
+                device.log(
+                    Direction::Link,
+                    "stopped: the explorer connected to another hub",
+                );
             }
         }
     }

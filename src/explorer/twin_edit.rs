@@ -5,10 +5,17 @@
 //! thrown away without being asked; they merge their edits onto the newer twin,
 //! overwrite it, or discard their edits.
 
+use std::time::{Duration, Instant};
+
 use serde_json::{Map, Value, json};
 
 use crate::twin::limits::{Section, section_size, validate_section_body};
 use crate::twin::{Change, diff, merge};
+
+/// How long typing must pause before the text is checked again. Checking a 32 KB
+/// document costs about a millisecond, so it never runs while keys are coming, and it
+/// runs on a helper thread so the frame that notices the pause stays short too.
+pub const CHECK_AFTER_PAUSE: Duration = Duration::from_millis(150);
 
 /// What the editor's text currently amounts to.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,22 +75,36 @@ pub struct Conflict {
     pub their_changes: Vec<Change>,
 }
 
+/// A check of the editor's text running on a helper thread.
+#[derive(Debug)]
+struct BackgroundCheck {
+    answer: std::sync::mpsc::Receiver<EditCheck>,
+}
+
 /// One twin being edited.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TwinEdit {
     base: Value,
+    /// [`editable`] of `base`, computed once.
+    base_editable: std::sync::Arc<Value>,
     base_text: String,
     text: String,
     check: EditCheck,
+    /// When the text last changed without being checked since.
+    unchecked_since: Option<Instant>,
+    /// A check running on a helper thread, for the text as it was when it started.
+    background: Option<BackgroundCheck>,
     conflict: Option<Conflict>,
 }
 
 impl TwinEdit {
     /// Starts editing `twin` (as the service API returns it).
     pub fn open(twin: Value) -> TwinEdit {
-        let base_text = pretty(&editable(&twin));
+        let base_editable = std::sync::Arc::new(editable(&twin));
+        let base_text = pretty(&base_editable);
         let mut edit = TwinEdit {
             base: twin,
+            base_editable,
             text: base_text.clone(),
             base_text,
             check: EditCheck::Invalid(EditError {
@@ -92,6 +113,8 @@ impl TwinEdit {
                 path: None,
                 message: String::new(),
             }),
+            unchecked_since: None,
+            background: None,
             conflict: None,
         };
         edit.recheck();
@@ -121,9 +144,56 @@ impl TwinEdit {
         &self.text
     }
 
-    /// The editor's text, for the text widget; call [`Self::recheck`] after a change.
+    /// The editor's text, for the text widget; call [`Self::edited`] after a change.
     pub fn text_mut(&mut self) -> &mut String {
         &mut self.text
+    }
+
+    /// The text changed at `now`; it is checked once typing pauses
+    /// ([`Self::recheck_if_paused`]) or before a save.
+    pub fn edited(&mut self, now: Instant) {
+        self.unchecked_since = Some(now);
+        self.background = None;
+    }
+
+    /// Whether a change waits to be checked.
+    pub fn check_pending(&self) -> bool {
+        self.unchecked_since.is_some()
+    }
+
+    /// Once typing paused for [`CHECK_AFTER_PAUSE`], checks the text on a helper
+    /// thread; takes the answer when it is there (call once per frame).
+    pub fn recheck_if_paused(&mut self, now: Instant) {
+        if let Some(background) = &self.background {
+            match background.answer.try_recv() {
+                Ok(check) => {
+                    self.check = check;
+                    self.unchecked_since = None;
+                    self.background = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.recheck(),
+            }
+            return;
+        }
+        if self
+            .unchecked_since
+            .is_some_and(|since| now.saturating_duration_since(since) >= CHECK_AFTER_PAUSE)
+        {
+            let (sender, answer) = std::sync::mpsc::channel();
+            let text = self.text.clone();
+            let base = std::sync::Arc::clone(&self.base_editable);
+            let spawned = std::thread::Builder::new()
+                .name("twinlens-check".into())
+                .spawn(move || {
+                    // The editor may have moved on; then nobody waits for this answer.
+                    let _ = sender.send(check_text(&text, &base));
+                });
+            match spawned {
+                Ok(_) => self.background = Some(BackgroundCheck { answer }),
+                Err(_) => self.recheck(),
+            }
+        }
     }
 
     /// Replaces the text (as a user would) and checks it.
@@ -132,9 +202,11 @@ impl TwinEdit {
         self.recheck();
     }
 
-    /// Checks the text again after it changed.
+    /// Checks the text now.
     pub fn recheck(&mut self) {
-        self.check = check_text(&self.text, &editable(&self.base));
+        self.check = check_text(&self.text, &self.base_editable);
+        self.unchecked_since = None;
+        self.background = None;
     }
 
     /// What the text amounts to.
@@ -148,9 +220,9 @@ impl TwinEdit {
     }
 
     /// The patch and etag to send, when the text is valid, changes something, and no
-    /// conflict is waiting to be resolved.
+    /// conflict is waiting to be resolved (check a pending change first).
     pub fn patch_to_send(&self) -> Option<(Value, Option<String>)> {
-        if self.conflict.is_some() {
+        if self.conflict.is_some() || self.unchecked_since.is_some() {
             return None;
         }
         match &self.check {
@@ -180,7 +252,7 @@ impl TwinEdit {
     /// edits and changed tags/desired it becomes a conflict; otherwise (only reported or
     /// bookkeeping changed) it becomes the base silently, keeping the text.
     pub fn refreshed(&mut self, twin: Value) {
-        let same_editable = editable(&twin) == editable(&self.base);
+        let same_editable = editable(&twin) == *self.base_editable;
         if same_editable {
             self.base = twin;
             if let Some(conflict) = &self.conflict
@@ -197,7 +269,7 @@ impl TwinEdit {
             let cause = conflict.cause;
             *conflict = Conflict {
                 cause,
-                their_changes: diff(&editable(&self.base), &editable(&twin)),
+                their_changes: diff(&*self.base_editable, &editable(&twin)),
                 theirs: twin,
             };
         }
@@ -215,7 +287,7 @@ impl TwinEdit {
                 return Err(error);
             }
         };
-        let my_patch = merge::merge_patch_between(&editable(&self.base), &mine);
+        let my_patch = merge::merge_patch_between(&*self.base_editable, &mine);
         let mut merged = editable(&conflict.theirs);
         merge::merge_patch(&mut merged, &my_patch);
         let text = pretty(&merged);
@@ -243,7 +315,7 @@ impl TwinEdit {
     fn conflict_with(&self, theirs: Value, cause: ConflictCause) -> Conflict {
         Conflict {
             cause,
-            their_changes: diff(&editable(&self.base), &editable(&theirs)),
+            their_changes: diff(&*self.base_editable, &editable(&theirs)),
             theirs,
         }
     }
@@ -305,7 +377,10 @@ fn parse_document(text: &str) -> Result<Value, EditError> {
             "the editor holds one object: {\"tags\": {...}, \"properties\": {\"desired\": {...}}}",
         ));
     };
-    if let Some(key) = root.keys().find(|key| *key != "tags" && *key != "properties") {
+    if let Some(key) = root
+        .keys()
+        .find(|key| *key != "tags" && *key != "properties")
+    {
         return Err(shape_error(&format!(
             "'{key}' cannot be edited here; only tags and properties.desired can (reported properties are written by the device)"
         )));
@@ -334,7 +409,11 @@ fn parse_document(text: &str) -> Result<Value, EditError> {
     Ok(document)
 }
 
-fn check_section(text: &str, section: Section, members: &Map<String, Value>) -> Result<(), EditError> {
+fn check_section(
+    text: &str,
+    section: Section,
+    members: &Map<String, Value>,
+) -> Result<(), EditError> {
     let section_path = section.path().to_string();
     if let Some(path) = first_null(members, &section_path) {
         return Err(EditError {
@@ -426,6 +505,42 @@ mod tests {
     }
 
     #[test]
+    fn typing_is_checked_only_after_a_pause() {
+        let mut edit = TwinEdit::open(base());
+        let start = Instant::now();
+        edit.text_mut().push_str(" oops");
+        edit.edited(start);
+        assert!(edit.check_pending());
+        assert_eq!(
+            edit.patch_to_send(),
+            None,
+            "an unchecked text is never sent"
+        );
+        edit.recheck_if_paused(start + CHECK_AFTER_PAUSE / 2);
+        assert!(
+            matches!(edit.check(), EditCheck::Valid { .. }),
+            "not checked yet"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while edit.check_pending() && Instant::now() < deadline {
+            edit.recheck_if_paused(start + CHECK_AFTER_PAUSE);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!edit.check_pending());
+        assert!(matches!(edit.check(), EditCheck::Invalid(_)));
+
+        edit.text_mut().push('!');
+        edit.edited(start);
+        edit.recheck_if_paused(start + CHECK_AFTER_PAUSE);
+        edit.text_mut().clear();
+        edit.edited(start + CHECK_AFTER_PAUSE);
+        assert!(
+            edit.check_pending(),
+            "a newer edit drops the running check's answer"
+        );
+    }
+
+    #[test]
     fn the_editable_part_leaves_out_reported_and_system_keys() {
         let edit = TwinEdit::open(base());
         let shown: Value = serde_json::from_str(edit.text()).unwrap();
@@ -434,7 +549,11 @@ mod tests {
             json!({"tags": {"site": "oslo", "floor": 1}, "properties": {"desired": {"interval": 5}}})
         );
         assert!(!edit.is_dirty());
-        assert_eq!(edit.patch_to_send(), None, "nothing changed, nothing to send");
+        assert_eq!(
+            edit.patch_to_send(),
+            None,
+            "nothing changed, nothing to send"
+        );
     }
 
     #[test]
@@ -454,7 +573,10 @@ mod tests {
             panic!()
         };
         let paths: Vec<String> = changes.iter().map(|c| c.path.to_string()).collect();
-        assert_eq!(paths, ["tags.site", "tags.floor", "properties.desired.mode"]);
+        assert_eq!(
+            paths,
+            ["tags.site", "tags.floor", "properties.desired.mode"]
+        );
     }
 
     #[test]
@@ -477,7 +599,10 @@ mod tests {
         let EditCheck::Invalid(error) = edit.check() else {
             panic!()
         };
-        assert!(error.path.as_deref().unwrap().contains("bad key"), "{error:?}");
+        assert!(
+            error.path.as_deref().unwrap().contains("bad key"),
+            "{error:?}"
+        );
         assert_eq!(error.line, Some(3));
 
         edit.set_text(r#"{"tags": {"a": {"b": null}}, "properties": {"desired": {}}}"#);
@@ -493,10 +618,22 @@ mod tests {
         let mut edit = TwinEdit::open(base());
         for (text, fragment) in [
             ("[]", "one object"),
-            (r#"{"tags": {}, "properties": {"desired": {}}, "etag": "x"}"#, "'etag' cannot"),
-            (r#"{"tags": 1, "properties": {"desired": {}}}"#, "tags must be an object"),
-            (r#"{"tags": {}, "properties": {"reported": {}}}"#, "properties.reported cannot"),
-            (r#"{"tags": {}, "properties": {}}"#, "desired must be an object"),
+            (
+                r#"{"tags": {}, "properties": {"desired": {}}, "etag": "x"}"#,
+                "'etag' cannot",
+            ),
+            (
+                r#"{"tags": 1, "properties": {"desired": {}}}"#,
+                "tags must be an object",
+            ),
+            (
+                r#"{"tags": {}, "properties": {"reported": {}}}"#,
+                "properties.reported cannot",
+            ),
+            (
+                r#"{"tags": {}, "properties": {}}"#,
+                "desired must be an object",
+            ),
         ] {
             edit.set_text(text);
             let EditCheck::Invalid(error) = edit.check() else {
@@ -512,7 +649,9 @@ mod tests {
         let tags: Map<String, Value> = (0..9)
             .map(|n| (format!("k{n}"), json!("x".repeat(1000))))
             .collect();
-        edit.set_text(pretty(&json!({"tags": tags, "properties": {"desired": {}}})));
+        edit.set_text(pretty(
+            &json!({"tags": tags, "properties": {"desired": {}}}),
+        ));
         let EditCheck::Invalid(error) = edit.check() else {
             panic!()
         };
@@ -535,10 +674,17 @@ mod tests {
         let mut reported_only = base();
         reported_only["properties"]["reported"]["fw"] = json!("2.0");
         edit.refreshed(reported_only);
-        assert!(edit.conflict().is_none(), "reported changes do not conflict");
+        assert!(
+            edit.conflict().is_none(),
+            "reported changes do not conflict"
+        );
         assert!(edit.text().contains("mine"));
 
-        edit.refreshed(twin("CCCC", json!({"site": "oslo", "owner": "kim"}), json!({"interval": 5})));
+        edit.refreshed(twin(
+            "CCCC",
+            json!({"site": "oslo", "owner": "kim"}),
+            json!({"interval": 5}),
+        ));
         assert!(edit.text().contains("mine"), "the text is kept");
         let conflict = edit.conflict().unwrap();
         assert_eq!(conflict.cause, ConflictCause::ChangedElsewhere);
@@ -549,8 +695,14 @@ mod tests {
     #[test]
     fn merging_applies_my_edits_onto_theirs() {
         let mut edit = TwinEdit::open(base());
-        edit.set_text(r#"{"tags": {"site": "mine", "floor": 1}, "properties": {"desired": {"interval": 5}}}"#);
-        edit.save_refused(twin("DDDD", json!({"site": "oslo", "floor": 1, "owner": "kim"}), json!({"interval": 9})));
+        edit.set_text(
+            r#"{"tags": {"site": "mine", "floor": 1}, "properties": {"desired": {"interval": 5}}}"#,
+        );
+        edit.save_refused(twin(
+            "DDDD",
+            json!({"site": "oslo", "floor": 1, "owner": "kim"}),
+            json!({"interval": 9}),
+        ));
         assert_eq!(edit.conflict().unwrap().cause, ConflictCause::SaveRefused);
         edit.merge_onto_theirs().unwrap();
         assert_eq!(edit.etag(), Some("DDDD"));
@@ -564,7 +716,11 @@ mod tests {
     fn overwriting_makes_the_text_win_with_their_etag() {
         let mut edit = TwinEdit::open(base());
         edit.set_text(r#"{"tags": {"site": "mine"}, "properties": {"desired": {}}}"#);
-        edit.save_refused(twin("EEEE", json!({"site": "oslo", "owner": "kim"}), json!({"interval": 9})));
+        edit.save_refused(twin(
+            "EEEE",
+            json!({"site": "oslo", "owner": "kim"}),
+            json!({"interval": 9}),
+        ));
         edit.overwrite_theirs();
         let (patch, etag) = edit.patch_to_send().unwrap();
         assert_eq!(
@@ -580,7 +736,10 @@ mod tests {
         edit.set_text("{oops");
         edit.save_refused(twin("FFFF", json!({"x": 1}), json!({})));
         assert!(edit.merge_onto_theirs().is_err());
-        assert!(edit.conflict().is_some(), "the conflict stays until resolved");
+        assert!(
+            edit.conflict().is_some(),
+            "the conflict stays until resolved"
+        );
         edit.discard_mine();
         assert_eq!(edit.etag(), Some("FFFF"));
         assert!(!edit.is_dirty());

@@ -48,9 +48,7 @@ pub(super) async fn run_export(
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| failed(format!("the export's query failed: {e}")))?;
                 for twin in &page.rows {
-                    writer
-                        .write_twin(twin)
-                        .map_err(|e| failed(e.to_string()))?;
+                    writer.write_twin(twin).map_err(|e| failed(e.to_string()))?;
                 }
                 progress(events, job, writer.count(), None).await;
             }

@@ -22,7 +22,11 @@ use twinlens::worker::HubTarget;
 /// Longest wait for the worker to show an answer.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-fn explorer(folder: &Path, picker: FilePicker, settings: Settings) -> Harness<'static, ExplorerApp> {
+fn explorer(
+    folder: &Path,
+    picker: FilePicker,
+    settings: Settings,
+) -> Harness<'static, ExplorerApp> {
     let embedded = HubTarget::Embedded {
         data_dir: folder.join("hub"),
         demo_devices: Some(5),
@@ -52,7 +56,11 @@ fn no_dialogs() -> FilePicker {
 }
 
 /// Steps frames until `done` holds, failing with `what` after [`PATIENCE`].
-fn wait_for(harness: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&Harness<'_, ExplorerApp>) -> bool) {
+fn wait_for(
+    harness: &mut Harness<'_, ExplorerApp>,
+    what: &str,
+    done: impl Fn(&Harness<'_, ExplorerApp>) -> bool,
+) {
     let deadline = Instant::now() + PATIENCE;
     loop {
         harness.step();
@@ -65,12 +73,19 @@ fn wait_for(harness: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&H
 }
 
 fn has_text(harness: &Harness<'_, ExplorerApp>, fragment: &str) -> bool {
-    harness.query_all_by_label_contains(fragment).next().is_some()
+    harness
+        .query_all_by_label_contains(fragment)
+        .next()
+        .is_some()
 }
 
 /// Clicks a device's row and waits for its twin in the editor.
 fn open_device(harness: &mut Harness<'_, ExplorerApp>, device_id: &str) {
-    harness.query_all_by_label(device_id).next().unwrap().click();
+    harness
+        .query_all_by_label(device_id)
+        .next()
+        .unwrap()
+        .click();
     wait_for(harness, "the twin editor", |h| {
         h.query_by_label("Twin editor").is_some() && has_text(h, "etag")
     });
@@ -88,7 +103,10 @@ fn type_into_editor(harness: &mut Harness<'_, ExplorerApp>, text: &str) {
 }
 
 fn editor_text(harness: &Harness<'_, ExplorerApp>) -> String {
-    harness.get_by_label("Twin editor").value().unwrap_or_default()
+    harness
+        .get_by_label("Twin editor")
+        .value()
+        .unwrap_or_default()
 }
 
 /// The twin's identity section as shown in the twin view.
@@ -149,7 +167,10 @@ fn editing_desired_and_saving_bumps_the_version() {
     wait_for(&mut harness, "the new version in the twin view", |h| {
         shown_identity(h)["version"].as_u64().unwrap() > before
     });
-    assert!(has_text(&harness, "Valid, no changes"), "the editor starts over from the saved twin");
+    assert!(
+        has_text(&harness, "Valid, no changes"),
+        "the editor starts over from the saved twin"
+    );
 
     let twin = block_on(service_client(&harness).get_twin("demo-001")).unwrap();
     let twin = serde_json::to_value(twin).unwrap();
@@ -162,7 +183,9 @@ fn bad_json_is_pointed_at_and_not_saved() {
     let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
     open_device(&mut harness, "demo-002");
     type_into_editor(&mut harness, "{\"tags\": {,}}");
-    wait_for(&mut harness, "the syntax error", |h| has_text(h, "Error: line 1, column"));
+    wait_for(&mut harness, "the syntax error", |h| {
+        has_text(h, "Error: line 1, column")
+    });
     harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
     wait_for(&mut harness, "the refusal", |h| {
         has_text(h, "Nothing saved: fix the error shown in the editor first")
@@ -192,19 +215,32 @@ fn a_conflicting_save_shows_their_changes_and_merges() {
     .unwrap();
 
     harness.get_by_label("Save").click();
-    wait_for(&mut harness, "the conflict", |h| has_text(h, "The hub refused the save (412)"));
-    assert!(has_text(&harness, "+ properties.desired.theirs"), "their change is listed");
+    wait_for(&mut harness, "the conflict", |h| {
+        has_text(h, "The hub refused the save (412)")
+    });
+    assert!(
+        has_text(&harness, "+ properties.desired.theirs"),
+        "their change is listed"
+    );
     harness.get_by_label("Merge my edits").click();
     wait_for(&mut harness, "the merged text", |h| {
         let text = editor_text(h);
         text.contains("from the editor") && text.contains("from elsewhere")
     });
     harness.get_by_label("Save").click();
-    wait_for(&mut harness, "the merged save", |h| has_text(h, "Saved the twin of demo-002"));
+    wait_for(&mut harness, "the merged save", |h| {
+        has_text(h, "Saved the twin of demo-002")
+    });
 
     let twin = serde_json::to_value(block_on(client.get_twin("demo-002")).unwrap()).unwrap();
-    assert_eq!(twin["properties"]["desired"]["mine"], json!("from the editor"));
-    assert_eq!(twin["properties"]["desired"]["theirs"], json!("from elsewhere"));
+    assert_eq!(
+        twin["properties"]["desired"]["mine"],
+        json!("from the editor")
+    );
+    assert_eq!(
+        twin["properties"]["desired"]["theirs"],
+        json!("from elsewhere")
+    );
 }
 
 #[test]
@@ -214,7 +250,9 @@ fn queries_narrow_the_list_and_bad_ones_are_explained() {
     harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
     harness.step();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.get_by_label("Query").type_text("SELECT * FROM devices WHERE deviceId = 'demo-004'");
+    harness
+        .get_by_label("Query")
+        .type_text("SELECT * FROM devices WHERE deviceId = 'demo-004'");
     harness.step();
     harness.get_by_label("Run").click();
     wait_for(&mut harness, "one device listed", |h| {
@@ -225,7 +263,9 @@ fn queries_narrow_the_list_and_bad_ones_are_explained() {
     harness.get_by_label("Query").focus();
     harness.step();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.get_by_label("Query").type_text("SELECT * FROM devices WHERE");
+    harness
+        .get_by_label("Query")
+        .type_text("SELECT * FROM devices WHERE");
     harness.step();
     harness.get_by_label("Run").click();
     wait_for(&mut harness, "the query error", |h| has_text(h, "^"));
@@ -244,7 +284,9 @@ fn a_simulated_device_acknowledges_desired_and_answers_methods() {
     harness.get_by_label("Simulate").click();
     harness.step();
     harness.get_by_label("Connect as device").click();
-    wait_for(&mut harness, "the device to connect", |h| has_text(h, "• connected"));
+    wait_for(&mut harness, "the device to connect", |h| {
+        has_text(h, "• connected")
+    });
 
     harness.get_by_label("Edit twin").click();
     harness.step();
@@ -262,7 +304,9 @@ fn a_simulated_device_acknowledges_desired_and_answers_methods() {
     harness.get_by_label("Methods").click();
     harness.step();
     harness.get_by_label("Invoke").click();
-    wait_for(&mut harness, "the method's answer", |h| has_text(h, "→ status 200 in"));
+    wait_for(&mut harness, "the method's answer", |h| {
+        has_text(h, "→ status 200 in")
+    });
     assert!(has_text(&harness, "rebooting"));
 }
 
@@ -275,13 +319,19 @@ fn exporting_the_open_twin_through_the_save_dialog() {
     let mut harness = explorer(folder.path(), picker, Settings::default());
     open_device(&mut harness, "demo-004");
     harness.key_press_modifiers(Modifiers::COMMAND, Key::E);
-    wait_for(&mut harness, "the export dialog", |h| has_text(h, "Export twins to a snapshot"));
+    wait_for(&mut harness, "the export dialog", |h| {
+        has_text(h, "Export twins to a snapshot")
+    });
     harness.get_by_label("Browse…").click();
     wait_for(&mut harness, "the chosen path", |h| {
-        h.get_by_label("File").value().is_some_and(|path| path.ends_with("exported.json"))
+        h.get_by_label("File")
+            .value()
+            .is_some_and(|path| path.ends_with("exported.json"))
     });
     harness.get_by_label("Export").click();
-    wait_for(&mut harness, "the export", |h| has_text(h, "Exported 1 twins"));
+    wait_for(&mut harness, "the export", |h| {
+        has_text(h, "Exported 1 twins")
+    });
 
     let snapshot = twinlens::snapshot::read_snapshot(&target).unwrap();
     assert_eq!(snapshot.twins.len(), 1);
@@ -294,7 +344,9 @@ fn without_a_native_dialog_the_path_is_typed_and_the_reason_given() {
     let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
     open_device(&mut harness, "demo-001");
     harness.key_press_modifiers(Modifiers::COMMAND, Key::E);
-    wait_for(&mut harness, "the export dialog", |h| has_text(h, "Export twins to a snapshot"));
+    wait_for(&mut harness, "the export dialog", |h| {
+        has_text(h, "Export twins to a snapshot")
+    });
     harness.get_by_label("Browse…").click();
     wait_for(&mut harness, "the fallback note", |h| {
         has_text(h, "type the file's path above instead")
@@ -303,10 +355,14 @@ fn without_a_native_dialog_the_path_is_typed_and_the_reason_given() {
     harness.get_by_label("File").focus();
     harness.step();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.get_by_label("File").type_text(&target.display().to_string());
+    harness
+        .get_by_label("File")
+        .type_text(&target.display().to_string());
     harness.step();
     harness.get_by_label("Export").click();
-    wait_for(&mut harness, "the export", |h| has_text(h, "Exported 1 twins"));
+    wait_for(&mut harness, "the export", |h| {
+        has_text(h, "Exported 1 twins")
+    });
     assert!(target.exists());
 }
 
@@ -323,7 +379,11 @@ fn a_device_deleted_elsewhere_is_reported_in_place() {
     wait_for(&mut harness, "the message in place", |h| {
         has_text(h, "demo-005 no longer exists on the hub")
     });
-    harness.query_all_by_label("demo-001").next().unwrap().click();
+    harness
+        .query_all_by_label("demo-001")
+        .next()
+        .unwrap()
+        .click();
     wait_for(&mut harness, "the next twin", |h| {
         // The message left the twin view; the event log keeps its copy.
         h.query_all_by_label_contains("no longer exists").count() == 1
