@@ -26,6 +26,11 @@ pub enum Command {
     /// Export twins from a hub to a snapshot file.
     Export(ExportArgs),
     /// Apply tags and desired properties from a snapshot file to a hub.
+    ///
+    /// Makes the tags and/or desired properties of the hub's twins equal to the
+    /// snapshot's (keys the snapshot lacks are removed); reported properties are never
+    /// written. Each twin is written only if it did not change since it was read, else it
+    /// is reported as a conflict. Exits with 2 when any device was not written.
     Import(ImportArgs),
     /// Compare two snapshots, or a snapshot and a live hub.
     Diff(DiffArgs),
@@ -79,11 +84,6 @@ pub struct ExportArgs {
 }
 
 /// Options of `twinlens import`.
-///
-/// Makes the tags and/or desired properties of the hub's twins equal to the snapshot's
-/// (keys the snapshot lacks are removed); reported properties are never written. Each
-/// twin is written only if it did not change since it was read, else it is reported as
-/// a conflict.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The snapshot file to read.
