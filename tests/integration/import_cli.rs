@@ -1,7 +1,8 @@
 //! `twinlens import` against live local hubs: a round trip from one hub into a fresh one
 //! that `twinlens diff` finds equal, dry runs, removals, skipped missing devices,
 //! reported properties left alone, refused damaged or foreign files with nothing
-//! written; and, through the library, etag conflicts and exports of chosen devices.
+//! written; and, through the library, etag conflicts, a hub lost mid-import, and
+//! exports of chosen devices.
 
 use crate::common;
 
@@ -13,8 +14,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use twinlens::service::{ClientOptions, NewDevice, ServiceClient};
 use twinlens::snapshot::{
-    ImportAction, ImportOptions, ImportOutcome, SnapshotHeader, SnapshotWriter, apply_import,
-    export_devices, plan_import, read_snapshot,
+    ImportAction, ImportError, ImportOptions, ImportOutcome, SnapshotHeader, SnapshotWriter,
+    apply_import, export_devices, plan_import, read_snapshot,
 };
 
 /// Runs the twinlens binary; returns its exit code, stdout and stderr.
@@ -383,5 +384,17 @@ async fn twins_changed_after_the_plan_are_conflicts_not_overwritten() {
         Value::Object(d2.tags.unwrap()),
         json!({"site": "bergen", "n": 1})
     );
+
+    // A hub that stops answering stops the import, saying where and what to do.
+    let plan = plan_import(&client, &file, options).await.unwrap();
     hub.shutdown().await.unwrap();
+    let error = apply_import(&client, &plan, |_, _| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, ImportError::Interrupted { device_id, written: 0, .. } if device_id == "d1"),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("run the import again"),
+        "{error}"
+    );
 }
