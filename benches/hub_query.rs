@@ -44,7 +44,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "{:.0} {} {}",
             started.elapsed().as_secs_f64() * 1000.0,
-            support::resident_megabytes().map_or_else(|| "n/a".to_owned(), |mb| mb.to_string()),
+            support::memory_megabytes("self", "VmRSS")
+                .map_or_else(|| "n/a".to_owned(), |mb| mb.to_string()),
             store.device_count()
         );
         return Ok(());

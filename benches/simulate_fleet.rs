@@ -109,8 +109,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         acknowledged.as_secs_f64()
     );
     println!("| simulator CPU time during that round | {cpu:.2} s |");
-    let memory =
-        support::resident_megabytes().map_or_else(|| "n/a".to_owned(), |mb| format!("{mb} MB"));
+    let memory = support::memory_megabytes("self", "VmRSS")
+        .map_or_else(|| "n/a".to_owned(), |mb| format!("{mb} MB"));
     println!("| simulator resident memory | {memory} |");
     for device in devices {
         device.shutdown().await;

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// A desktop explorer for IoT Hub device twins, with an embedded local hub.
 ///
@@ -49,6 +49,11 @@ pub enum Command {
     /// Export twins from a hub to a snapshot file.
     Export(ExportArgs),
     /// Apply tags and desired properties from a snapshot file to a hub.
+    ///
+    /// Makes the tags and/or desired properties of the hub's twins equal to the
+    /// snapshot's (keys the snapshot lacks are removed); reported properties are never
+    /// written. Each twin is written only if it did not change since it was read, else it
+    /// is reported as a conflict. Exits with 2 when any device was not written.
     Import(ImportArgs),
     /// Compare two snapshots, or a snapshot and a live hub.
     Diff(DiffArgs),
@@ -109,15 +114,24 @@ pub struct ImportArgs {
     /// The hub's service connection string.
     #[arg(long, env = "TWINLENS_CONNECTION_STRING", hide_env_values = true)]
     pub connection_string: String,
-    /// Apply tags.
+    /// Apply tags (with neither --tags nor --desired, both are applied).
     #[arg(long)]
     pub tags: bool,
-    /// Apply desired properties.
+    /// Apply desired properties (with neither --tags nor --desired, both are applied).
     #[arg(long)]
     pub desired: bool,
     /// Show what would change without writing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Register devices of the snapshot that the hub lacks (otherwise they are skipped).
+    #[arg(long)]
+    pub create_missing: bool,
+    /// Trust this CA certificate (PEM), e.g. a local hub's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Use plain HTTP, for a local hub started without `--tls`.
+    #[arg(long)]
+    pub no_tls: bool,
 }
 
 /// Options of `twinlens diff`.
@@ -130,12 +144,32 @@ pub struct DiffArgs {
     /// Print the differences as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Which parts of the twins to compare, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "SECTIONS",
+        default_value = "tags,desired,reported"
+    )]
+    pub sections: Vec<TwinSection>,
     /// For a live hub: trust this CA certificate (PEM), e.g. a local hub's.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
     /// For a live hub: use plain HTTP, for a local hub started without `--tls`.
     #[arg(long)]
     pub no_tls: bool,
+}
+
+/// A part of a twin that `twinlens diff` can compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TwinSection {
+    /// `tags`.
+    Tags,
+    /// `properties.desired`.
+    Desired,
+    /// `properties.reported`.
+    Reported,
 }
 
 /// Options of `twinlens simulate`.
@@ -246,6 +280,49 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn import_and_diff_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "twinlens",
+            "import",
+            "s.json",
+            "--connection-string",
+            "x",
+            "--desired",
+            "--dry-run",
+            "--create-missing",
+        ])
+        .expect("import flags parse");
+        let Some(Command::Import(args)) = cli.command else {
+            panic!("expected the import subcommand");
+        };
+        assert!(args.desired && !args.tags && args.dry_run && args.create_missing);
+
+        let sections = |extra: &[&str]| {
+            let cli = Cli::try_parse_from(
+                [["twinlens", "diff", "a.json", "b.json"].as_slice(), extra].concat(),
+            )
+            .expect("diff flags parse");
+            let Some(Command::Diff(args)) = cli.command else {
+                panic!("expected the diff subcommand");
+            };
+            args.sections
+        };
+        assert_eq!(
+            sections(&[]),
+            [
+                TwinSection::Tags,
+                TwinSection::Desired,
+                TwinSection::Reported
+            ]
+        );
+        assert_eq!(
+            sections(&["--sections", "tags,desired"]),
+            [TwinSection::Tags, TwinSection::Desired]
+        );
+        assert!(Cli::try_parse_from(["twinlens", "diff", "a", "b", "--sections", "etag"]).is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use twinlens::snapshot::compare::{
 };
 use twinlens::snapshot::read_snapshot;
 
-use crate::cli::DiffArgs;
+use crate::cli::{DiffArgs, TwinSection};
 use crate::hub_client;
 
 /// Runs the comparison; `Ok(true)` when the two sides differ.
@@ -22,7 +22,12 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<bool> {
     } else {
         live_twins(args, &first.header.query)?
     };
-    let comparison = compare_twins(&first.twins, &second, Sections::ALL);
+    let sections = Sections {
+        tags: args.sections.contains(&TwinSection::Tags),
+        desired: args.sections.contains(&TwinSection::Desired),
+        reported: args.sections.contains(&TwinSection::Reported),
+    };
+    let comparison = compare_twins(&first.twins, &second, sections);
     if args.json {
         println!(
             "{}",
@@ -46,11 +51,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<bool> {
 fn live_twins(args: &DiffArgs, query: &str) -> anyhow::Result<Vec<Value>> {
     let (service, client) = hub_client::service_client(&args.b, args.ca_cert.as_deref(), args.no_tls)
         .context("the second argument is neither an existing snapshot file nor a usable service connection string")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?;
-    runtime.block_on(async {
+    hub_client::runtime()?.block_on(async {
         let mut twins = Vec::new();
         let pages = client.query(query, Some(1000));
         futures_util::pin_mut!(pages);

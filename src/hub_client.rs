@@ -1,5 +1,5 @@
 //! Building a service client from command-line options, for the subcommands that talk
-//! to a hub (`export`, `diff` against a live hub).
+//! to a hub (`export`, `import`, `diff` against a live hub), and the runtime they run on.
 
 use std::path::Path;
 
@@ -36,4 +36,12 @@ pub fn service_client(
     };
     let client = ServiceClient::new(&service, options)?;
     Ok((service, client))
+}
+
+/// The single-threaded async runtime a hub subcommand runs its requests on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")
 }

@@ -13,7 +13,8 @@
 //! - [`query`] owns the IoT Hub query language: a parser with positioned errors and an
 //!   evaluator over twins in their service JSON shape.
 //! - [`snapshot`] owns twin snapshot files (`docs/snapshot-format.md`): atomic,
-//!   streaming writes and line-accurate reads.
+//!   streaming writes, line-accurate reads, comparisons, and export from / import into
+//!   a hub through the service client.
 //! - [`topics`] owns the device MQTT vocabulary (`$iothub/...` topics, subscription
 //!   filters, CONNECT usernames), formatted and parsed in one place for the simulated
 //!   devices and the hub alike.

@@ -5,11 +5,12 @@ mod diff_command;
 mod explorer_command;
 mod export_command;
 mod hub_client;
+mod import_command;
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 
 use cli::{Cli, Command, HubArgs, SimulateArgs};
@@ -52,25 +53,21 @@ fn init_logging() {
 }
 
 fn run_headless(command: Command) -> anyhow::Result<ExitCode> {
-    let name = match command {
-        Command::Hub(args) => return run_hub(args).map(|()| ExitCode::SUCCESS),
+    match command {
+        Command::Hub(args) => run_hub(args)?,
         Command::Diff(args) => {
-            let differ = diff_command::run(&args)?;
-            return Ok(if differ {
-                ExitCode::from(EXIT_DIFFERENT)
-            } else {
-                ExitCode::SUCCESS
-            });
+            if diff_command::run(&args)? {
+                return Ok(ExitCode::from(EXIT_DIFFERENT));
+            }
         }
         Command::Export(args) => {
             let (path, count) = export_command::run(&args)?;
             eprintln!("exported {count} twins to {}", path.display());
-            return Ok(ExitCode::SUCCESS);
         }
-        Command::Import(_) => "import",
-        Command::Simulate(args) => return run_simulate(args).map(|()| ExitCode::SUCCESS),
-    };
-    bail!("`twinlens {name}` is not available in this version yet; nothing was done")
+        Command::Import(args) => import_command::run(&args)?,
+        Command::Simulate(args) => run_simulate(args)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `twinlens hub`: serves until Ctrl-C or SIGTERM, after printing the ready line.

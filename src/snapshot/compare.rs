@@ -83,7 +83,7 @@ pub fn compare_twins<'a>(
 }
 
 /// The parts of a twin that `sections` selects, in the twin's own shape.
-fn compared(twin: &Value, sections: Sections) -> Value {
+pub(super) fn compared(twin: &Value, sections: Sections) -> Value {
     let mut parts = serde_json::Map::new();
     if sections.tags {
         parts.insert(
@@ -154,20 +154,21 @@ pub fn comparison_to_table(comparison: &Comparison) -> String {
             DeviceDifference::Changed(changes) => {
                 out.push_str(&format!("~ {device_id}\n"));
                 for change in changes {
-                    let line = match &change.kind {
-                        ChangeKind::Added { value } => format!("    + {}: {value}", change.path),
-                        ChangeKind::Removed { value } => format!("    - {}: {value}", change.path),
-                        ChangeKind::Changed { from, to } => {
-                            format!("    ~ {}: {from} -> {to}", change.path)
-                        }
-                    };
-                    out.push_str(&line);
-                    out.push('\n');
+                    out.push_str(&format!("    {}\n", change_line(change)));
                 }
             }
         }
     }
     out
+}
+
+/// One change for people: `+ path: value`, `- path: value` or `~ path: from -> to`.
+pub fn change_line(change: &Change) -> String {
+    match &change.kind {
+        ChangeKind::Added { value } => format!("+ {}: {value}", change.path),
+        ChangeKind::Removed { value } => format!("- {}: {value}", change.path),
+        ChangeKind::Changed { from, to } => format!("~ {}: {from} -> {to}", change.path),
+    }
 }
 
 #[cfg(test)]

@@ -1,19 +1,30 @@
 //! Twin snapshots: files that record the twins of one hub at one time, in the format
 //! documented in `docs/snapshot-format.md` (a JSON document, or NDJSON for large
-//! exports). This module owns reading and writing them; it talks to no hub.
+//! exports). This module owns reading and writing them, and moving twins between files
+//! and hubs through the service client; it has no UI.
 //!
 //! - [`header`]: the header fields and the format identity checks.
 //! - [`write`]: a streaming, atomic writer (temp file + rename).
 //! - [`read`]: readers for both layouts with errors naming the line.
 //! - [`compare`]: per-device differences between two sets of twins.
+//! - [`export`]: a query's twins (or a list of devices') from a hub into a file.
+//! - [`import`]: the tags and desired properties of a file into a hub, planned first,
+//!   then applied with etags.
 
 pub mod compare;
+pub mod export;
 pub mod header;
+pub mod import;
 pub mod read;
 pub mod write;
 
+pub use export::{ExportError, export_devices, export_query};
 pub use header::{FORMAT_NAME, FORMAT_VERSION, Layout, SnapshotHeader};
-pub use read::{Snapshot, read_snapshot};
+pub use import::{
+    DeviceResult, ImportAction, ImportCounts, ImportError, ImportOptions, ImportOutcome,
+    ImportPlan, ImportReport, PlannedDevice, apply_import, plan_import,
+};
+pub use read::{Snapshot, SnapshotReader, read_snapshot};
 pub use write::SnapshotWriter;
 
 use std::path::PathBuf;

@@ -68,6 +68,12 @@ pub fn diff_ignoring_system_keys(before: &Value, after: &Value) -> Vec<Change> {
     changes
 }
 
+/// `value` as [`diff_ignoring_system_keys`] sees it: without system keys (members whose
+/// key starts with `$`) at any depth. What a user wrote, without the hub's bookkeeping.
+pub fn without_system_keys(value: &Value) -> Value {
+    KeyFilter::UserKeys.view(value)
+}
+
 #[derive(Clone, Copy)]
 enum KeyFilter {
     Everything,

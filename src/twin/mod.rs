@@ -29,7 +29,7 @@ mod section;
 mod service_write;
 pub mod timestamp;
 
-pub use diff::{Change, ChangeKind, diff, diff_ignoring_system_keys};
+pub use diff::{Change, ChangeKind, diff, diff_ignoring_system_keys, without_system_keys};
 pub use document::{
     AuthenticationType, Capabilities, ConnectionState, DesiredChange, DeviceStatus, Twin,
     X509Thumbprint, etag_for_version,

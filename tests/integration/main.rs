@@ -10,6 +10,7 @@ mod export_cli;
 mod hub_durability;
 mod hub_mqtt;
 mod hub_rest;
+mod import_cli;
 mod sdk_conformance;
 mod service_azure_shapes;
 mod service_client;
