@@ -132,6 +132,29 @@ impl ExplorerApp {
                     self.export_progress = Some((job, 0, total));
                 }
             }
+            Intent::CompareSnapshot(path) => {
+                let job = self.new_job(Job::Snapshot);
+                if self.send(Command::CompareSnapshot { job, path }) {
+                    self.snapshot_progress = Some((job, 0, None));
+                }
+            }
+            Intent::PlanImport { path, options } => {
+                let job = self.new_job(Job::Snapshot);
+                if self.send(Command::PlanImport { job, path, options }) {
+                    self.snapshot_progress = Some((job, 0, None));
+                }
+            }
+            Intent::ApplyImport(plan) => {
+                let job = self.new_job(Job::Snapshot);
+                self.log.info(format!(
+                    "Importing {} devices from a snapshot of {}…",
+                    plan.devices.len(),
+                    plan.header.hub_host_name
+                ));
+                if self.send(Command::ApplyImport { job, plan }) {
+                    self.snapshot_progress = Some((job, 0, None));
+                }
+            }
             Intent::PickFile(purpose, request) => {
                 let repaint = self.repaint.clone();
                 let pending = PendingPick::start(&self.picker, request, move || repaint());
@@ -283,6 +306,7 @@ impl ExplorerApp {
         self.edit = None;
         self.drafts.clear();
         self.export_progress = None;
+        self.snapshot_progress = None;
         self.send(Command::Connect(target));
     }
 

@@ -116,15 +116,14 @@ impl ExplorerApp {
                 self.log
                     .info(format!("Simulated device {device_id} disconnected"));
             }
-            Event::ExportProgress {
-                job,
-                written,
-                total,
-            } => {
-                if let Some(progress) = &mut self.export_progress
-                    && progress.0 == job
+            Event::Progress { job, done, total } => {
+                for progress in [&mut self.export_progress, &mut self.snapshot_progress]
+                    .into_iter()
+                    .flatten()
                 {
-                    *progress = (job, written, total);
+                    if progress.0 == job {
+                        *progress = (job, done, total);
+                    }
                 }
             }
             Event::ConnectionsSaved { result } => match result {
@@ -266,6 +265,7 @@ impl ExplorerApp {
                 };
                 self.method_calls.finished(&device_id, call_id, state);
             }
+            Job::Snapshot => self.snapshot_finished(outcome),
             Job::Export => {
                 self.export_progress = None;
                 match outcome {
@@ -278,6 +278,44 @@ impl ExplorerApp {
                     Err(failure) => self.log.error(format!("Export failed: {failure}")),
                 }
             }
+        }
+    }
+
+    fn snapshot_finished(&mut self, outcome: Result<Outcome, Failure>) {
+        self.snapshot_progress = None;
+        match outcome {
+            Ok(Outcome::Compared {
+                header,
+                devices,
+                comparison,
+            }) => {
+                self.log.info(format!(
+                    "Compared a snapshot of {devices} devices: {} differ",
+                    comparison.len()
+                ));
+                if let Some(dialog) = &mut self.snapshot_dialog {
+                    dialog.compared(header, devices, comparison);
+                }
+            }
+            Ok(Outcome::ImportPlanned(plan)) => {
+                if let Some(dialog) = &mut self.snapshot_dialog {
+                    dialog.planned(plan);
+                }
+            }
+            Ok(Outcome::Imported(report)) => {
+                let counts = report.counts();
+                self.log.info(format!(
+                    "Imported a snapshot: {} updated, {} created, {} conflicts, {} failed",
+                    counts.updated, counts.created, counts.conflicts, counts.failed
+                ));
+                if let Some(dialog) = &mut self.snapshot_dialog {
+                    dialog.imported(report);
+                }
+                self.apply(Intent::RunQuery(self.settings.query.clone()));
+                self.last_twin_read = None;
+            }
+            Ok(_) => {}
+            Err(failure) => self.log.error(format!("Snapshot: {failure}")),
         }
     }
 

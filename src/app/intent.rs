@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::device::DeviceCommand;
 use crate::explorer::SavedConnection;
+use crate::snapshot::{ImportOptions, ImportPlan};
 use crate::worker::{ExportSource, HubTarget};
 
 use super::file_dialog::FileRequest;
@@ -28,6 +29,8 @@ pub enum Resolution {
 pub enum FilePurpose {
     /// Where to export.
     Export,
+    /// A snapshot to compare or import.
+    Snapshot,
 }
 
 /// One request from a panel.
@@ -84,4 +87,15 @@ pub enum Intent {
     },
     /// Ask the user for a file.
     PickFile(FilePurpose, FileRequest),
+    /// Compare a snapshot file with the live twins.
+    CompareSnapshot(PathBuf),
+    /// Preview an import (a dry run).
+    PlanImport {
+        /// The snapshot file.
+        path: PathBuf,
+        /// What to import.
+        options: ImportOptions,
+    },
+    /// Carry out a previewed import.
+    ApplyImport(Box<ImportPlan>),
 }

@@ -20,6 +20,7 @@ mod methods;
 mod query_bar;
 pub mod settings;
 mod simulator;
+mod snapshots;
 mod status_bar;
 mod twin_editor;
 mod twin_view;
@@ -46,6 +47,7 @@ use methods::MethodsPanel;
 use query_bar::{QueryBar, QueryProgress};
 use settings::{SETTINGS_KEY, Settings, ThemeChoice};
 use simulator::SimulatorPanel;
+use snapshots::{SnapshotDialog, SnapshotMode};
 use status_bar::{HubStatus, StatusLine, status_bar_ui};
 use twin_view::TwinView;
 
@@ -95,6 +97,7 @@ enum Job {
     DeleteDevice { device_id: String },
     Method { device_id: String, call_id: u64 },
     Export,
+    Snapshot,
 }
 
 /// A query loading pages into the device list.
@@ -144,6 +147,8 @@ pub struct ExplorerApp {
     connections_dialog: Option<ConnectionsDialog>,
     export_dialog: Option<ExportDialog>,
     export_progress: Option<(JobId, usize, Option<usize>)>,
+    snapshot_dialog: Option<SnapshotDialog>,
+    snapshot_progress: Option<(JobId, usize, Option<usize>)>,
     picker: FilePicker,
     pending_pick: Option<(FilePurpose, PendingPick)>,
     open_when_connected: Option<String>,
@@ -201,6 +206,8 @@ impl ExplorerApp {
             connections_dialog: None,
             export_dialog: None,
             export_progress: None,
+            snapshot_dialog: None,
+            snapshot_progress: None,
             picker: options.picker,
             pending_pick: None,
             open_when_connected: options.open_device,
@@ -337,6 +344,22 @@ impl ExplorerApp {
                     {
                         self.open_export();
                     }
+                    if ui
+                        .button("Compare with snapshot…")
+                        .on_hover_text("How a snapshot file differs from the live twins")
+                        .clicked()
+                    {
+                        self.snapshot_dialog = Some(SnapshotDialog::new(SnapshotMode::Compare));
+                    }
+                    if ui
+                        .button("Import snapshot…")
+                        .on_hover_text(
+                            "Apply a snapshot's tags and desired properties, after a dry run",
+                        )
+                        .clicked()
+                    {
+                        self.snapshot_dialog = Some(SnapshotDialog::new(SnapshotMode::Import));
+                    }
                     if let Some(local) = &self.local_hub {
                         ui.separator();
                         ui.menu_button("Embedded hub address", |ui| {
@@ -437,6 +460,16 @@ impl ExplorerApp {
         {
             self.connections_dialog = None;
         }
+        if let Some(mut dialog) = self.snapshot_dialog.take() {
+            let host_name = match &self.hub {
+                HubStatus::Connected { host_name, .. } => host_name.as_str(),
+                _ => "the hub",
+            };
+            let progress = self.snapshot_progress.map(|(_, done, total)| (done, total));
+            if dialog.ui(ui, host_name, progress, intents) {
+                self.snapshot_dialog = Some(dialog);
+            }
+        }
         if let Some(mut dialog) = self.export_dialog.take() {
             let context = self.export_context();
             if dialog.ui(ui, &context, intents) {
@@ -503,6 +536,11 @@ impl ExplorerApp {
         match purpose {
             FilePurpose::Export => {
                 if let Some(dialog) = &mut self.export_dialog {
+                    dialog.picked(answer);
+                }
+            }
+            FilePurpose::Snapshot => {
+                if let Some(dialog) = &mut self.snapshot_dialog {
                     dialog.picked(answer);
                 }
             }

@@ -22,7 +22,9 @@ pub fn twin_editor_ui(
     intents: &mut Vec<Intent>,
 ) {
     ui.horizontal(|ui| {
-        let can_save = edit.patch_to_send().is_some() && !saving;
+        // A change still waiting for its check is checked by the save itself.
+        let checkable = edit.check_pending() && edit.is_dirty() && edit.conflict().is_none();
+        let can_save = (edit.patch_to_send().is_some() || checkable) && !saving;
         if ui
             .add_enabled(can_save, egui::Button::new("Save"))
             .on_hover_text("Send the patch below with the twin's etag (Ctrl+S)")

@@ -269,7 +269,7 @@ impl TwinEdit {
             let cause = conflict.cause;
             *conflict = Conflict {
                 cause,
-                their_changes: diff(&*self.base_editable, &editable(&twin)),
+                their_changes: diff(&self.base_editable, &editable(&twin)),
                 theirs: twin,
             };
         }
@@ -287,7 +287,7 @@ impl TwinEdit {
                 return Err(error);
             }
         };
-        let my_patch = merge::merge_patch_between(&*self.base_editable, &mine);
+        let my_patch = merge::merge_patch_between(&self.base_editable, &mine);
         let mut merged = editable(&conflict.theirs);
         merge::merge_patch(&mut merged, &my_patch);
         let text = pretty(&merged);
@@ -315,7 +315,7 @@ impl TwinEdit {
     fn conflict_with(&self, theirs: Value, cause: ConflictCause) -> Conflict {
         Conflict {
             cause,
-            their_changes: diff(&*self.base_editable, &editable(&theirs)),
+            their_changes: diff(&self.base_editable, &editable(&theirs)),
             theirs,
         }
     }

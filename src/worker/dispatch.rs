@@ -11,7 +11,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use super::{Command, Event, Failure, HubTarget, JobId, LocalHubAddress, Outcome, Repaint};
+use super::{
+    Command, Event, Failure, HubTarget, JobId, LocalHubAddress, Outcome, Repaint, snapshots,
+};
 use crate::auth::{
     ConnectionString, DeviceConnectionString, ServiceConnectionString, SharedAccessKey,
 };
@@ -35,6 +37,13 @@ impl Events {
 
     pub(super) async fn send(&self, event: Event) {
         if self.sender.send(event).await.is_ok() {
+            (self.repaint)();
+        }
+    }
+
+    /// Sends without waiting, for progress updates a full queue may drop.
+    pub(super) fn try_send(&self, event: Event) {
+        if self.sender.try_send(event).is_ok() {
             (self.repaint)();
         }
     }
@@ -153,7 +162,10 @@ impl Dispatcher {
             | Command::CreateDevice { job, .. }
             | Command::DeleteDevice { job, .. }
             | Command::InvokeMethod { job, .. }
-            | Command::Export { job, .. } => *job,
+            | Command::Export { job, .. }
+            | Command::CompareSnapshot { job, .. }
+            | Command::PlanImport { job, .. }
+            | Command::ApplyImport { job, .. } => *job,
             _ => return,
         };
         let Some(connection) = self.connection.clone() else {
@@ -440,7 +452,7 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
         }
         Command::Export { job, source, path } => (
             job,
-            super::export::run_export(
+            snapshots::export(
                 job,
                 client,
                 &connection.service.host_name,
@@ -450,6 +462,15 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
             )
             .await,
         ),
+        Command::CompareSnapshot { job, path } => {
+            (job, snapshots::compare(job, client, &path, events).await)
+        }
+        Command::PlanImport { job, path, options } => {
+            (job, snapshots::plan(client, &path, options).await)
+        }
+        Command::ApplyImport { job, plan } => {
+            (job, snapshots::apply(job, client, &plan, events).await)
+        }
         _ => return,
     };
     events.send(Event::Finished { job, outcome }).await;

@@ -9,7 +9,7 @@
 //! events arrive as [`Event::Simulation`].
 
 mod dispatch;
-mod export;
+mod snapshots;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +20,8 @@ use tokio::sync::mpsc;
 
 use crate::device::{Behaviours, DeviceCommand, DeviceEvent};
 use crate::service::MethodResult;
+use crate::snapshot::compare::Comparison;
+use crate::snapshot::{ImportOptions, ImportPlan, ImportReport, SnapshotHeader};
 
 /// Wakes the UI; built from `egui::Context::request_repaint` by the app.
 pub type Repaint = Arc<dyn Fn() + Send + Sync>;
@@ -105,12 +107,22 @@ pub enum Command {
     },
     /// Disconnect a simulated device and forget it; ends with [`Event::SimulationStopped`].
     StopSimulation { device_id: String },
-    /// Write twins into a snapshot file, with [`Event::ExportProgress`] on the way.
+    /// Write twins into a snapshot file, with [`Event::Progress`] on the way.
     Export {
         job: JobId,
         source: ExportSource,
         path: PathBuf,
     },
+    /// Compare a snapshot file with the live twins of its devices.
+    CompareSnapshot { job: JobId, path: PathBuf },
+    /// Work out what importing a snapshot would change (a dry run).
+    PlanImport {
+        job: JobId,
+        path: PathBuf,
+        options: ImportOptions,
+    },
+    /// Carry out an import plan the user confirmed.
+    ApplyImport { job: JobId, plan: Box<ImportPlan> },
     /// Write the saved connections file (readable by the user only); ends with
     /// [`Event::ConnectionsSaved`].
     SaveConnections {
@@ -144,6 +156,16 @@ pub enum Outcome {
     },
     /// A snapshot file was written.
     Exported { path: PathBuf, count: usize },
+    /// How a snapshot's twins differ from the live ones.
+    Compared {
+        header: SnapshotHeader,
+        devices: usize,
+        comparison: Comparison,
+    },
+    /// What an import would change.
+    ImportPlanned(Box<ImportPlan>),
+    /// What an import did.
+    Imported(ImportReport),
 }
 
 /// What the worker tells the UI.
@@ -180,10 +202,10 @@ pub enum Event {
     SimulationFailed { device_id: String, error: String },
     /// A simulated device was stopped on request.
     SimulationStopped { device_id: String },
-    /// Twins written so far by an export (and how many are expected, when known).
-    ExportProgress {
+    /// How far a long job (export, comparison, import) got, and of how many, when known.
+    Progress {
         job: JobId,
-        written: usize,
+        done: usize,
         total: Option<usize>,
     },
     /// The saved connections were written, or why not.

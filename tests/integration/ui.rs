@@ -391,3 +391,90 @@ fn a_device_deleted_elsewhere_is_reported_in_place() {
             && editor_text(h).contains("tags")
     });
 }
+
+/// Writes a snapshot holding `twin`.
+fn write_snapshot(path: &Path, twin: &Value) {
+    let header = twinlens::snapshot::SnapshotHeader {
+        hub_host_name: "elsewhere".into(),
+        query: "SELECT * FROM devices".into(),
+        taken_at: "2026-11-01T00:00:00Z".into(),
+    };
+    let mut writer = twinlens::snapshot::SnapshotWriter::create(path, &header).unwrap();
+    writer.write_twin(twin).unwrap();
+    writer.finish().unwrap();
+}
+
+fn open_snapshot_dialog(harness: &mut Harness<'_, ExplorerApp>, item: &str, path: &Path) {
+    harness.get_by_label("Hub").click_accesskit();
+    wait_for(harness, "the Hub menu", |h| {
+        h.query_by_label(item).is_some()
+    });
+    harness.get_by_label(item).click();
+    wait_for(harness, "the snapshot dialog", |h| {
+        h.query_by_label("Snapshot file").is_some()
+    });
+    harness.get_by_label("Snapshot file").focus();
+    harness.step();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness
+        .get_by_label("Snapshot file")
+        .type_text(&path.display().to_string());
+    harness.step();
+    harness.step();
+}
+
+#[test]
+fn a_snapshot_is_compared_then_imported_after_a_dry_run() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    let client = service_client(&harness);
+    let mut twin = serde_json::to_value(block_on(client.get_twin("demo-002")).unwrap()).unwrap();
+    twin["properties"]["desired"]["restoredSetting"] = json!("from the snapshot");
+    twin["properties"]["reported"]["neverWritten"] = json!(true);
+    let snapshot = folder.path().join("before.json");
+    write_snapshot(&snapshot, &twin);
+
+    open_snapshot_dialog(&mut harness, "Compare with snapshot…", &snapshot);
+    harness.get_by_label("Compare").click();
+    wait_for(&mut harness, "the comparison", |h| {
+        has_text(h, "1 differ from the hub")
+    });
+    assert!(has_text(&harness, "properties.desired.restoredSetting"));
+    harness.get_by_label("Close").click();
+    harness.step();
+
+    open_snapshot_dialog(&mut harness, "Import snapshot…", &snapshot);
+    harness.get_by_label("Preview (dry run)").click();
+    wait_for(&mut harness, "the dry run", |h| {
+        has_text(h, "Dry run: 1 to update")
+    });
+    let untouched = serde_json::to_value(block_on(client.get_twin("demo-002")).unwrap()).unwrap();
+    assert!(
+        untouched["properties"]["desired"]
+            .get("restoredSetting")
+            .is_none(),
+        "a dry run writes nothing"
+    );
+    // The dialog grows with the preview and settles its position a frame later.
+    harness.run_steps(3);
+    harness.get_by_label("Import 1 devices…").click();
+    wait_for(&mut harness, "the confirmation", |h| {
+        h.query_by_label("Import now").is_some()
+    });
+    harness.run_steps(3);
+    harness.get_by_label("Import now").click();
+    wait_for(&mut harness, "the import", |h| {
+        has_text(h, "Imported: 1 updated")
+    });
+
+    let after = serde_json::to_value(block_on(client.get_twin("demo-002")).unwrap()).unwrap();
+    assert_eq!(
+        after["properties"]["desired"]["restoredSetting"],
+        json!("from the snapshot")
+    );
+    assert!(
+        after["properties"]["reported"]
+            .get("neverWritten")
+            .is_none()
+    );
+}
