@@ -27,6 +27,8 @@ pub struct DeviceList {
     create: Option<CreateDialog>,
     confirm_delete: Option<String>,
     scroll_to: Option<usize>,
+    /// The selection last drawn, to bring a device selected elsewhere into view.
+    shown_selection: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +50,18 @@ impl DeviceList {
         table.set_filter(&self.filter);
         table.refresh_view();
         self.keyboard(ui, table, selected, intents);
+        if self.shown_selection.as_deref() != selected {
+            // Until the selected device is listed (pages still loading), try again.
+            let shown = selected
+                .and_then(|id| table.position(id))
+                .and_then(|index| table.view().iter().position(|&shown| shown == index));
+            if shown.is_some() || selected.is_none() {
+                self.shown_selection = selected.map(str::to_owned);
+                if self.scroll_to.is_none() {
+                    self.scroll_to = shown;
+                }
+            }
+        }
         self.table_ui(ui, table, selected, intents);
         self.create_ui(ui, intents);
         self.delete_ui(ui, intents);

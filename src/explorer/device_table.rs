@@ -5,6 +5,7 @@
 //! only the rows on screen.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -67,6 +68,8 @@ pub enum SortKey {
 #[derive(Debug, Clone)]
 pub struct DeviceTable {
     rows: Vec<DeviceRow>,
+    /// Row index of every device id.
+    positions: HashMap<String, usize>,
     /// User-added twin paths, e.g. `tags.location`.
     columns: Vec<String>,
     /// `cells[column][row]`: each path column's text per row.
@@ -83,6 +86,7 @@ impl Default for DeviceTable {
     fn default() -> Self {
         DeviceTable {
             rows: Vec::new(),
+            positions: HashMap::new(),
             columns: Vec::new(),
             cells: Vec::new(),
             sort: SortKey::Id,
@@ -98,6 +102,7 @@ impl DeviceTable {
     /// Forgets every row (a new query starts), keeping columns, sort and filter.
     pub fn clear(&mut self) {
         self.rows.clear();
+        self.positions.clear();
         for column in &mut self.cells {
             column.clear();
         }
@@ -105,11 +110,12 @@ impl DeviceTable {
         self.view_stale = false;
     }
 
-    /// Adds a page of twins from a query; rows without a device id are skipped.
+    /// Adds a page of twins from a query; rows without a device id are skipped, and a
+    /// device already listed (read on its own meanwhile) is updated, not listed twice.
     pub fn extend(&mut self, twins: impl IntoIterator<Item = Value>) {
         for twin in twins {
             if let Some(row) = DeviceRow::from_twin(twin) {
-                self.push_row(row);
+                self.put_row(row);
             }
         }
         self.view_stale = true;
@@ -117,9 +123,13 @@ impl DeviceTable {
 
     /// Replaces the row of a device with a fresher twin, or adds it.
     pub fn upsert(&mut self, twin: Value) {
-        let Some(row) = DeviceRow::from_twin(twin) else {
-            return;
-        };
+        if let Some(row) = DeviceRow::from_twin(twin) {
+            self.put_row(row);
+            self.view_stale = true;
+        }
+    }
+
+    fn put_row(&mut self, row: DeviceRow) {
         match self.position(&row.device_id) {
             Some(index) => {
                 for (column, path) in self.columns.iter().enumerate() {
@@ -133,13 +143,18 @@ impl DeviceTable {
             }
             None => self.push_row(row),
         }
-        self.view_stale = true;
     }
 
     /// Removes a deleted device.
     pub fn remove(&mut self, device_id: &str) {
         if let Some(index) = self.position(device_id) {
             self.rows.remove(index);
+            self.positions = self
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(index, row)| (row.device_id.clone(), index))
+                .collect();
             for column in &mut self.cells {
                 if index < column.len() {
                     column.remove(index);
@@ -296,7 +311,7 @@ impl DeviceTable {
 
     /// The row index of a device.
     pub fn position(&self, device_id: &str) -> Option<usize> {
-        self.rows.iter().position(|row| row.device_id == device_id)
+        self.positions.get(device_id).copied()
     }
 
     fn push_row(&mut self, row: DeviceRow) {
@@ -305,6 +320,7 @@ impl DeviceTable {
                 cells.push(cell_text(&row.twin, path));
             }
         }
+        self.positions.insert(row.device_id.clone(), self.rows.len());
         self.rows.push(row);
     }
 
@@ -491,6 +507,16 @@ mod tests {
         table.remove("b");
         assert_eq!(shown_ids(&mut table), ["a", "c", "d"]);
         assert_eq!(table.cell(0, table.position("d").unwrap()), "Lima");
+    }
+
+    #[test]
+    fn a_device_read_on_its_own_is_not_listed_twice() {
+        let mut table = DeviceTable::default();
+        table.upsert(twin("b", json!("Oslo"), ""));
+        table.extend([twin("a", json!(1), ""), twin("b", json!("Rome"), "")]);
+        assert_eq!(shown_ids(&mut table), ["a", "b"]);
+        table.add_column("tags.location").unwrap();
+        assert_eq!(table.cell(0, table.position("b").unwrap()), "Rome");
     }
 
     #[test]
