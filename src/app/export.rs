@@ -3,12 +3,11 @@
 //! default name and folder. Without a native dialog the path is typed here, prefilled,
 //! and the dialog says why.
 
-use std::path::PathBuf;
-
 use egui::Ui;
 
-use super::file_dialog::{FileAction, FileRequest, PickedFile, default_folder};
+use super::file_dialog::{FileAction, PickedFile, default_folder};
 use super::intent::{FilePurpose, Intent};
+use super::path_field::PathField;
 use crate::worker::ExportSource;
 
 /// Which twins the user chose.
@@ -23,9 +22,7 @@ enum Choice {
 #[derive(Debug)]
 pub struct ExportDialog {
     choice: Choice,
-    path: String,
-    note: Option<String>,
-    waiting_for_dialog: bool,
+    file: PathField,
 }
 
 /// What the dialog can offer, from the app's state.
@@ -56,11 +53,9 @@ impl ExportDialog {
         };
         let mut dialog = ExportDialog {
             choice,
-            path: String::new(),
-            note: None,
-            waiting_for_dialog: false,
+            file: PathField::new(String::new()),
         };
-        dialog.path = default_folder()
+        dialog.file.path = default_folder()
             .join(dialog.default_name(context))
             .display()
             .to_string();
@@ -83,17 +78,7 @@ impl ExportDialog {
 
     /// The native dialog answered.
     pub fn picked(&mut self, answer: PickedFile) {
-        self.waiting_for_dialog = false;
-        match answer {
-            PickedFile::Chosen(path) => {
-                self.path = path.display().to_string();
-                self.note = None;
-            }
-            PickedFile::Cancelled => {}
-            PickedFile::Unavailable(why) => {
-                self.note = Some(format!("{why}; type the file's path above instead."));
-            }
-        }
+        self.file.picked(answer);
     }
 
     /// Draws the dialog; returns `false` when it should close.
@@ -132,39 +117,16 @@ impl ExportDialog {
                     context.listed, context.query
                 ),
             );
-            ui.horizontal(|ui| {
-                let label = ui.label("File");
-                ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(360.0))
-                    .labelled_by(label.id);
-                if ui
-                    .add_enabled(!self.waiting_for_dialog, egui::Button::new("Browse…"))
-                    .on_hover_text("Choose the file with the system's save dialog")
-                    .clicked()
-                {
-                    self.waiting_for_dialog = true;
-                    let path = PathBuf::from(&self.path);
-                    intents.push(Intent::PickFile(
-                        FilePurpose::Export,
-                        FileRequest {
-                            action: FileAction::Save,
-                            title: "Export twins".into(),
-                            folder: path
-                                .parent()
-                                .map(PathBuf::from)
-                                .filter(|folder| folder.is_dir())
-                                .unwrap_or_else(default_folder),
-                            file_name: path
-                                .file_name()
-                                .map(|name| name.to_string_lossy().into_owned())
-                                .unwrap_or_else(|| self.default_name(context)),
-                        },
-                    ));
-                }
-            });
-            ui.weak("A .ndjson name writes one twin per line (best for large exports).");
-            if let Some(note) = &self.note {
-                ui.colored_label(ui.visuals().warn_fg_color, note);
+            let default_name = self.default_name(context);
+            let (request, _) = self
+                .file
+                .ui(ui, "File", FileAction::Save, "Export twins", || {
+                    default_name
+                });
+            if let Some(request) = request {
+                intents.push(Intent::PickFile(FilePurpose::Export, request));
             }
+            ui.weak("A .ndjson name writes one twin per line (best for large exports).");
             if let Some((written, total)) = context.progress {
                 let fraction = total.filter(|t| *t > 0).map(|t| written as f32 / t as f32);
                 ui.add(
@@ -177,7 +139,7 @@ impl ExportDialog {
                 let running = context.progress.is_some();
                 if ui
                     .add_enabled(
-                        !running && !self.path.trim().is_empty(),
+                        !running && !self.file.path.trim().is_empty(),
                         egui::Button::new("Export"),
                     )
                     .clicked()
@@ -191,7 +153,7 @@ impl ExportDialog {
                     };
                     intents.push(Intent::Export {
                         source,
-                        path: PathBuf::from(self.path.trim()),
+                        path: self.file.path_buf(),
                     });
                 }
                 if ui

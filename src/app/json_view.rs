@@ -33,3 +33,17 @@ pub fn json_block(ui: &mut Ui, label: &str, text: &str) {
     response
         .widget_info(move || egui::WidgetInfo::labeled(egui::Role::TextInput, true, label.clone()));
 }
+
+/// An editable monospace field of `rows` lines, labelled for screen readers and tests.
+pub fn code_field(ui: &mut Ui, text: &mut String, rows: usize, label: &str) -> egui::Response {
+    let response = ui.add(
+        egui::TextEdit::multiline(text)
+            .code_editor()
+            .desired_rows(rows)
+            .desired_width(f32::INFINITY),
+    );
+    let label = label.to_owned();
+    response
+        .widget_info(move || egui::WidgetInfo::labeled(egui::Role::TextInput, true, label.clone()));
+    response
+}

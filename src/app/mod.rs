@@ -17,6 +17,7 @@ pub mod file_dialog;
 mod intent;
 mod json_view;
 mod methods;
+mod path_field;
 mod query_bar;
 pub mod settings;
 mod simulator;

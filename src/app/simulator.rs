@@ -8,6 +8,7 @@ use egui::{Color32, RichText, Ui};
 use serde_json::Value;
 
 use super::intent::Intent;
+use super::json_view::code_field;
 use crate::device::{
     DesiredAck, DeviceCommand, MIN_TELEMETRY_INTERVAL, TelemetrySchedule, TelemetryTemplate,
     parse_method_table,
@@ -107,15 +108,7 @@ impl SimulatorPanel {
                 egui::CollapsingHeader::new("Reported patch")
                     .default_open(true)
                     .show(ui, |ui| {
-                        let field = ui.add(
-                            egui::TextEdit::multiline(&mut view.reported_text)
-                                .code_editor()
-                                .desired_rows(3)
-                                .desired_width(f32::INFINITY),
-                        );
-                        field.widget_info(|| {
-                            egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Reported patch")
-                        });
+                        let field = code_field(ui, &mut view.reported_text, 3, "Reported patch");
                         if field.changed() {
                             self.reported_error = None;
                         }
@@ -144,15 +137,7 @@ impl SimulatorPanel {
                     .default_open(false)
                     .show(ui, |ui| {
                         ui.weak("Replies by method name; \"*\" answers the rest.");
-                        let field = ui.add(
-                            egui::TextEdit::multiline(&mut view.methods_text)
-                                .code_editor()
-                                .desired_rows(5)
-                                .desired_width(f32::INFINITY),
-                        );
-                        field.widget_info(|| {
-                            egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Method table")
-                        });
+                        let field = code_field(ui, &mut view.methods_text, 5, "Method table");
                         if field.changed() {
                             self.methods_error = None;
                         }
@@ -172,15 +157,7 @@ impl SimulatorPanel {
                     .default_open(false)
                     .show(ui, |ui| {
                         ui.weak("Placeholders: {{random MIN MAX}}, {{random_int MIN MAX}}, {{counter}}, {{timestamp}}, {{device_id}}");
-                        let field = ui.add(
-                            egui::TextEdit::multiline(&mut view.telemetry_text)
-                                .code_editor()
-                                .desired_rows(2)
-                                .desired_width(f32::INFINITY),
-                        );
-                        field.widget_info(|| {
-                            egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Telemetry template")
-                        });
+                        code_field(ui, &mut view.telemetry_text, 2, "Telemetry template");
                         ui.horizontal(|ui| {
                             ui.label("every");
                             ui.add(

@@ -3,13 +3,12 @@
 //! dry-run preview first and a confirmation before anything is written. Reported
 //! properties are never imported.
 
-use std::path::PathBuf;
-
 use egui::{RichText, Ui};
 
 use super::diff_view::changes_ui;
-use super::file_dialog::{FileAction, FileRequest, PickedFile, default_folder};
+use super::file_dialog::{FileAction, PickedFile, default_folder};
 use super::intent::{FilePurpose, Intent};
+use super::path_field::PathField;
 use crate::snapshot::compare::{Comparison, DeviceDifference};
 use crate::snapshot::{
     ImportAction, ImportOptions, ImportOutcome, ImportPlan, ImportReport, SnapshotHeader,
@@ -42,9 +41,7 @@ enum Answer {
 #[derive(Debug)]
 pub struct SnapshotDialog {
     mode: SnapshotMode,
-    path: String,
-    note: Option<String>,
-    waiting_for_dialog: bool,
+    file: PathField,
     tags: bool,
     desired: bool,
     create_missing: bool,
@@ -57,9 +54,7 @@ impl SnapshotDialog {
     pub fn new(mode: SnapshotMode) -> SnapshotDialog {
         SnapshotDialog {
             mode,
-            path: format!("{}/", default_folder().display()),
-            note: None,
-            waiting_for_dialog: false,
+            file: PathField::new(format!("{}/", default_folder().display())),
             tags: true,
             desired: true,
             create_missing: false,
@@ -70,17 +65,8 @@ impl SnapshotDialog {
 
     /// The native dialog answered.
     pub fn picked(&mut self, answer: PickedFile) {
-        self.waiting_for_dialog = false;
-        match answer {
-            PickedFile::Chosen(path) => {
-                self.path = path.display().to_string();
-                self.note = None;
-                self.answer = Answer::Nothing;
-            }
-            PickedFile::Cancelled => {}
-            PickedFile::Unavailable(why) => {
-                self.note = Some(format!("{why}; type the file's path above instead."));
-            }
+        if self.file.picked(answer) {
+            self.answer = Answer::Nothing;
         }
     }
 
@@ -143,7 +129,7 @@ impl SnapshotDialog {
                 );
             }
             ui.horizontal(|ui| {
-                let path = PathBuf::from(self.path.trim());
+                let path = self.file.path_buf();
                 let has_file = path.is_file();
                 match self.mode {
                     SnapshotMode::Compare => {
@@ -212,38 +198,18 @@ impl SnapshotDialog {
     }
 
     fn file_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
-        ui.horizontal(|ui| {
-            let label = ui.label("Snapshot file");
-            let field = ui
-                .add(egui::TextEdit::singleline(&mut self.path).desired_width(440.0))
-                .labelled_by(label.id);
-            if field.changed() {
-                self.answer = Answer::Nothing;
-            }
-            if ui
-                .add_enabled(!self.waiting_for_dialog, egui::Button::new("Browse…"))
-                .on_hover_text("Choose the file with the system's open dialog")
-                .clicked()
-            {
-                self.waiting_for_dialog = true;
-                let path = PathBuf::from(self.path.trim());
-                intents.push(Intent::PickFile(
-                    FilePurpose::Snapshot,
-                    FileRequest {
-                        action: FileAction::Open,
-                        title: "Open a twin snapshot".into(),
-                        folder: path
-                            .parent()
-                            .map(PathBuf::from)
-                            .filter(|folder| folder.is_dir())
-                            .unwrap_or_else(default_folder),
-                        file_name: String::new(),
-                    },
-                ));
-            }
-        });
-        if let Some(note) = &self.note {
-            ui.colored_label(ui.visuals().warn_fg_color, note);
+        let (request, edited) = self.file.ui(
+            ui,
+            "Snapshot file",
+            FileAction::Open,
+            "Open a twin snapshot",
+            String::new,
+        );
+        if edited {
+            self.answer = Answer::Nothing;
+        }
+        if let Some(request) = request {
+            intents.push(Intent::PickFile(FilePurpose::Snapshot, request));
         }
     }
 

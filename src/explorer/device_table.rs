@@ -320,7 +320,8 @@ impl DeviceTable {
                 cells.push(cell_text(&row.twin, path));
             }
         }
-        self.positions.insert(row.device_id.clone(), self.rows.len());
+        self.positions
+            .insert(row.device_id.clone(), self.rows.len());
         self.rows.push(row);
     }
 

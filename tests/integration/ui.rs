@@ -484,7 +484,9 @@ fn saved_connections_are_private_masked_and_a_dead_hub_is_explained() {
     let folder = tempfile::tempdir().unwrap();
     let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
     harness.get_by_label("Hub").click_accesskit();
-    wait_for(&mut harness, "the Hub menu", |h| h.query_by_label("Connect…").is_some());
+    wait_for(&mut harness, "the Hub menu", |h| {
+        h.query_by_label("Connect…").is_some()
+    });
     harness.get_by_label("Connect…").click();
     wait_for(&mut harness, "the connections dialog", |h| {
         h.query_by_label("Connection string").is_some()
@@ -494,11 +496,15 @@ fn saved_connections_are_private_masked_and_a_dead_hub_is_explained() {
         format!("HostName=127.0.0.1:1;SharedAccessKeyName=iothubowner;SharedAccessKey={secret}");
     harness.get_by_label("Connection string").focus();
     harness.step();
-    harness.get_by_label("Connection string").type_text(&unreachable);
+    harness
+        .get_by_label("Connection string")
+        .type_text(&unreachable);
     harness.get_by_label("Name").focus();
     harness.step();
     harness.get_by_label("Name").type_text("nowhere");
-    harness.get_by_label("Save this connection (in a file only you can read)").click();
+    harness
+        .get_by_label("Save this connection (in a file only you can read)")
+        .click();
     harness.step();
     harness.get_by_label("Connect").click();
     wait_for(&mut harness, "the failure to connect", |h| {
@@ -514,11 +520,15 @@ fn saved_connections_are_private_masked_and_a_dead_hub_is_explained() {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "only the user may read the keys");
     }
-    wait_for(&mut harness, "the dialog offering the saved connection", |h| {
-        has_text(h, "SharedAccessKey=••••••••")
-    });
+    wait_for(
+        &mut harness,
+        "the dialog offering the saved connection",
+        |h| has_text(h, "SharedAccessKey=••••••••"),
+    );
     assert!(!has_text(&harness, secret), "the key is never shown");
 
     harness.get_by_label("Use the embedded local hub").click();
-    wait_for(&mut harness, "the embedded hub again", |h| h_lists(h, "demo-005"));
+    wait_for(&mut harness, "the embedded hub again", |h| {
+        h_lists(h, "demo-005")
+    });
 }
