@@ -532,3 +532,42 @@ fn saved_connections_are_private_masked_and_a_dead_hub_is_explained() {
         h_lists(h, "demo-005")
     });
 }
+
+#[test]
+fn devices_are_created_and_deleted_after_confirmation() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    harness.get_by_label("New device…").click();
+    wait_for(&mut harness, "the new-device dialog", |h| {
+        h.query_by_label("Device id").is_some()
+    });
+    harness.get_by_label("Device id").type_text("bad id!");
+    harness.step();
+    harness.get_by_label("Create").click();
+    wait_for(&mut harness, "the id rule", |h| has_text(h, "contains ' '"));
+    harness.get_by_label("Device id").focus();
+    harness.step();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.get_by_label("Device id").type_text("sensor-042");
+    harness.step();
+    harness.get_by_label("Create").click();
+    wait_for(&mut harness, "the new device, open", |h| {
+        has_text(h, "Created device sensor-042") && h.query_all_by_label("sensor-042").count() >= 2
+    });
+
+    harness.get_by_label("Hub").click_accesskit();
+    wait_for(&mut harness, "the Hub menu", |h| {
+        h.query_by_label("Delete sensor-042…").is_some()
+    });
+    harness.get_by_label("Delete sensor-042…").click();
+    wait_for(&mut harness, "the confirmation", |h| {
+        h.query_by_label("Delete device").is_some()
+    });
+    harness.run_steps(3);
+    harness.get_by_label("Delete device").click();
+    wait_for(&mut harness, "the deletion", |h| {
+        has_text(h, "Deleted device sensor-042") && !h_lists(h, "sensor-042")
+    });
+    let gone = block_on(service_client(&harness).get_twin("sensor-042"));
+    assert!(gone.is_err());
+}
