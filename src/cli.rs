@@ -27,6 +27,25 @@ pub struct ExplorerArgs {
     /// Connect to this hub (a service connection string) instead of the embedded local hub.
     #[arg(long, value_name = "CS")]
     pub connection_string: Option<String>,
+    /// With --connection-string: trust this CA certificate (PEM), e.g. a local hub's.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "connection_string",
+        conflicts_with = "no_tls"
+    )]
+    pub ca_cert: Option<PathBuf>,
+    /// With --connection-string: plain HTTP and MQTT, for a local hub started without `--tls`.
+    #[arg(long, requires = "connection_string")]
+    pub no_tls: bool,
+    /// With --connection-string: the device MQTT port simulated devices connect to.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8883,
+        requires = "connection_string"
+    )]
+    pub mqtt_port: u16,
     /// Where the embedded local hub keeps its data [default: the user's data folder].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

@@ -6,7 +6,7 @@ use anyhow::Context;
 use twinlens::app::{self, StartOptions, file_dialog};
 use twinlens::explorer::connections::{default_connections_path, load_connections};
 use twinlens::hub::HubConfig;
-use twinlens::worker::HubTarget;
+use twinlens::worker::{HubTarget, RemoteHub};
 
 use crate::cli::ExplorerArgs;
 
@@ -30,7 +30,20 @@ pub fn run(args: ExplorerArgs) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     let hub = match args.connection_string {
-        Some(text) => HubTarget::Remote(text),
+        Some(connection_string) => {
+            let ca_pem = match &args.ca_cert {
+                Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                    format!("could not read the CA certificate {}", path.display())
+                })?),
+                None => None,
+            };
+            HubTarget::Remote(RemoteHub {
+                connection_string,
+                ca_pem,
+                no_tls: args.no_tls,
+                mqtt_port: args.mqtt_port,
+            })
+        }
         None => embedded.clone(),
     };
     let options = StartOptions {

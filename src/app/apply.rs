@@ -285,7 +285,8 @@ impl ExplorerApp {
     fn connect(&mut self, target: HubTarget) {
         let description = match &target {
             HubTarget::Embedded { .. } => "the embedded local hub".to_owned(),
-            HubTarget::Remote(text) => text
+            HubTarget::Remote(remote) => remote
+                .connection_string
                 .split(';')
                 .find_map(|part| part.strip_prefix("HostName="))
                 .unwrap_or("the hub")

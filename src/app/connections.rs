@@ -6,7 +6,7 @@ use egui::{RichText, Ui};
 
 use super::intent::Intent;
 use crate::explorer::{SavedConnection, mask_connection_string};
-use crate::worker::HubTarget;
+use crate::worker::{HubTarget, RemoteHub};
 
 /// The connections dialog's state.
 #[derive(Debug, Default)]
@@ -51,9 +51,9 @@ impl ConnectionsDialog {
                     ui.monospace(mask_connection_string(&connection.connection_string));
                     ui.horizontal(|ui| {
                         if ui.button("Connect").clicked() {
-                            intents.push(Intent::Connect(HubTarget::Remote(
+                            intents.push(Intent::Connect(HubTarget::Remote(RemoteHub::azure(
                                 connection.connection_string.clone(),
-                            )));
+                            ))));
                             open = false;
                         }
                         if ui.button("Forget").on_hover_text("Remove it from the saved connections").clicked() {
@@ -115,7 +115,7 @@ impl ConnectionsDialog {
                             });
                             intents.push(Intent::SaveConnections(all));
                         }
-                        intents.push(Intent::Connect(HubTarget::Remote(text)));
+                        intents.push(Intent::Connect(HubTarget::Remote(RemoteHub::azure(text))));
                         open = false;
                     }
                 }

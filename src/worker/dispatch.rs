@@ -277,8 +277,8 @@ async fn open_connection(target: HubTarget) -> Result<Connection, String> {
             };
             Ok(connection)
         }
-        HubTarget::Remote(text) => {
-            let service = match text.trim().parse::<ConnectionString>() {
+        HubTarget::Remote(remote) => {
+            let service = match remote.connection_string.trim().parse::<ConnectionString>() {
                 Ok(ConnectionString::Service(service)) => service,
                 Ok(ConnectionString::Device(_)) => {
                     return Err("that is a device connection string; the explorer needs a service connection string \
@@ -287,8 +287,14 @@ async fn open_connection(target: HubTarget) -> Result<Connection, String> {
                 }
                 Err(error) => return Err(format!("the connection string is not valid: {error}")),
             };
-            let client = ServiceClient::new(&service, ClientOptions::default())
-                .map_err(|e| e.to_string())?;
+            let options = ClientOptions {
+                base_url: remote
+                    .no_tls
+                    .then(|| format!("http://{}", service.host_name)),
+                extra_ca_pem: remote.ca_pem.clone(),
+                ..ClientOptions::default()
+            };
+            let client = ServiceClient::new(&service, options).map_err(|e| e.to_string())?;
             // Prove the connection works before reporting success.
             let probe = client.query("SELECT COUNT() AS n FROM devices", Some(1));
             futures_util::pin_mut!(probe);
@@ -306,8 +312,12 @@ async fn open_connection(target: HubTarget) -> Result<Connection, String> {
                 .to_owned();
             let device_endpoint = Endpoint {
                 host: host.clone(),
-                port: crate::device::IOT_HUB_MQTT_PORT,
-                tls: TlsMode::PublicRoots,
+                port: remote.mqtt_port,
+                tls: match (remote.no_tls, remote.ca_pem) {
+                    (true, _) => TlsMode::None,
+                    (false, Some(pem)) => TlsMode::CustomCa(pem),
+                    (false, None) => TlsMode::PublicRoots,
+                },
             };
             let connection = Connection {
                 client,

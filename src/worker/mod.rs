@@ -58,7 +58,47 @@ pub enum HubTarget {
         demo_devices: Option<usize>,
     },
     /// Any hub, Azure included, by its service connection string.
-    Remote(String),
+    Remote(RemoteHub),
+}
+
+/// A hub outside this process: Azure IoT Hub, or a `twinlens hub` run separately.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RemoteHub {
+    /// The service connection string (with its key).
+    pub connection_string: String,
+    /// Trust only this CA (PEM) for the service API and devices, e.g. a local hub's.
+    pub ca_pem: Option<String>,
+    /// Plain HTTP and MQTT, for a local hub started without `--tls`.
+    pub no_tls: bool,
+    /// Where simulated devices connect (8883 for Azure).
+    pub mqtt_port: u16,
+}
+
+impl RemoteHub {
+    /// An Azure IoT Hub: TLS with the public roots, MQTT on 8883.
+    pub fn azure(connection_string: impl Into<String>) -> RemoteHub {
+        RemoteHub {
+            connection_string: connection_string.into(),
+            ca_pem: None,
+            no_tls: false,
+            mqtt_port: crate::device::IOT_HUB_MQTT_PORT,
+        }
+    }
+}
+
+/// Never prints the key.
+impl std::fmt::Debug for RemoteHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteHub")
+            .field(
+                "connection_string",
+                &crate::explorer::mask_connection_string(&self.connection_string),
+            )
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "PEM"))
+            .field("no_tls", &self.no_tls)
+            .field("mqtt_port", &self.mqtt_port)
+            .finish()
+    }
 }
 
 /// What the UI asks of the worker.

@@ -17,7 +17,7 @@ use twinlens::app::file_dialog::{FilePicker, PickedFile};
 use twinlens::app::settings::Settings;
 use twinlens::auth::ServiceConnectionString;
 use twinlens::service::{ClientOptions, ServiceClient};
-use twinlens::worker::HubTarget;
+use twinlens::worker::{HubTarget, RemoteHub};
 
 /// Longest wait for the worker to show an answer.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -31,9 +31,26 @@ fn explorer(
         data_dir: folder.join("hub"),
         demo_devices: Some(5),
     };
+    let mut harness = explorer_on(folder, embedded, picker, settings);
+    wait_for(&mut harness, "the demo devices to be listed", |h| {
+        h_lists(h, "demo-005")
+    });
+    harness
+}
+
+/// The explorer connecting to `hub` at start.
+fn explorer_on(
+    folder: &Path,
+    hub: HubTarget,
+    picker: FilePicker,
+    settings: Settings,
+) -> Harness<'static, ExplorerApp> {
     let options = StartOptions {
-        hub: Some(embedded.clone()),
-        embedded,
+        hub: Some(hub),
+        embedded: HubTarget::Embedded {
+            data_dir: folder.join("hub"),
+            demo_devices: Some(5),
+        },
         open_device: None,
         simulate: false,
         connections_path: Some(folder.join("connections.json")),
@@ -42,13 +59,9 @@ fn explorer(
         settings,
     };
     let app = ExplorerApp::new(options, Arc::new(|| {})).unwrap();
-    let mut harness = Harness::builder()
+    Harness::builder()
         .with_size([1500.0, 950.0])
-        .build_ui_state(|ui, app: &mut ExplorerApp| app.frame_ui(ui), app);
-    wait_for(&mut harness, "the demo devices to be listed", |h| {
-        h_lists(h, "demo-005")
-    });
-    harness
+        .build_ui_state(|ui, app: &mut ExplorerApp| app.frame_ui(ui), app)
 }
 
 fn no_dialogs() -> FilePicker {
@@ -570,4 +583,38 @@ fn devices_are_created_and_deleted_after_confirmation() {
     });
     let gone = block_on(service_client(&harness).get_twin("sensor-042"));
     assert!(gone.is_err());
+}
+
+#[test]
+fn a_separately_run_hub_is_reached_with_its_ca_and_mqtt_port() {
+    let folder = tempfile::tempdir().unwrap();
+    let hub =
+        crate::common::HubProcess::start(&folder.path().join("remote"), &["--tls", "--demo", "3"]);
+    let ca_pem = std::fs::read_to_string(hub.ready["ca_cert"].as_str().unwrap()).unwrap();
+    let remote = RemoteHub {
+        connection_string: hub.ready["service_connection_string"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        ca_pem: Some(ca_pem),
+        no_tls: false,
+        mqtt_port: u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap(),
+    };
+    let mut harness = explorer_on(
+        folder.path(),
+        HubTarget::Remote(remote),
+        no_dialogs(),
+        Settings::default(),
+    );
+    wait_for(&mut harness, "the remote hub's devices", |h| {
+        h_lists(h, "demo-003")
+    });
+    assert!(!has_text(&harness, "embedded local hub"));
+    open_device(&mut harness, "demo-002");
+    harness.get_by_label("Simulate").click();
+    harness.step();
+    harness.get_by_label("Connect as device").click();
+    wait_for(&mut harness, "the device over MQTTS", |h| {
+        has_text(h, "• connected")
+    });
 }
