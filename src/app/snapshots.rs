@@ -173,7 +173,11 @@ impl SnapshotDialog {
                         if ui
                             .add_enabled(
                                 writes > 0 && !running,
-                                egui::Button::new(format!("Import {writes} devices…")),
+                                egui::Button::new(if writes == 0 {
+                                    "Import…".to_owned()
+                                } else {
+                                    format!("Import {writes} devices…")
+                                }),
                             )
                             .on_disabled_hover_text(
                                 "Preview first; the import writes what the preview shows",
