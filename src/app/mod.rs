@@ -16,6 +16,7 @@ mod export;
 pub mod file_dialog;
 mod intent;
 mod json_view;
+mod menu_bar;
 mod methods;
 mod path_field;
 mod query_bar;
@@ -45,10 +46,10 @@ use export::{ExportContext, ExportDialog};
 use file_dialog::{FilePicker, PendingPick};
 use intent::{FilePurpose, Intent};
 use methods::MethodsPanel;
-use query_bar::{QueryBar, QueryProgress};
+use query_bar::QueryBar;
 use settings::{SETTINGS_KEY, Settings, ThemeChoice};
 use simulator::SimulatorPanel;
-use snapshots::{SnapshotDialog, SnapshotMode};
+use snapshots::SnapshotDialog;
 use status_bar::{HubStatus, StatusLine, status_bar_ui};
 use twin_view::TwinView;
 
@@ -321,101 +322,6 @@ impl ExplorerApp {
             self.apply(intent);
         }
         self.refresh_twin_periodically(ui.ctx());
-    }
-
-    fn top_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
-        egui::Panel::top("top").show(ui, |ui| {
-            egui::MenuBar::new().ui(ui, |ui| {
-                ui.menu_button("Hub", |ui| {
-                    if ui.button("Connect…").clicked() {
-                        self.connections_dialog = Some(ConnectionsDialog::default());
-                    }
-                    if ui.button("New device…").clicked() {
-                        self.device_list.open_create();
-                    }
-                    if let Some(device_id) = self.selected.clone()
-                        && ui.button(format!("Delete {device_id}…")).clicked()
-                    {
-                        self.device_list.confirm_delete(&device_id);
-                    }
-                    ui.separator();
-                    if ui
-                        .add(egui::Button::new("Export…").shortcut_text("Ctrl+E"))
-                        .clicked()
-                    {
-                        self.open_export();
-                    }
-                    if ui
-                        .button("Compare with snapshot…")
-                        .on_hover_text("How a snapshot file differs from the live twins")
-                        .clicked()
-                    {
-                        self.snapshot_dialog = Some(SnapshotDialog::new(SnapshotMode::Compare));
-                    }
-                    if ui
-                        .button("Import snapshot…")
-                        .on_hover_text(
-                            "Apply a snapshot's tags and desired properties, after a dry run",
-                        )
-                        .clicked()
-                    {
-                        self.snapshot_dialog = Some(SnapshotDialog::new(SnapshotMode::Import));
-                    }
-                    if let Some(local) = &self.local_hub {
-                        ui.separator();
-                        ui.menu_button("Embedded hub address", |ui| {
-                            ui.label(format!("Service API: {}", local.http_url));
-                            ui.label(format!(
-                                "Device MQTT: 127.0.0.1:{} (no TLS)",
-                                local.mqtt_port
-                            ));
-                            ui.monospace(crate::explorer::mask_connection_string(
-                                &local.service_connection_string,
-                            ));
-                            if ui
-                                .button("Copy service connection string")
-                                .on_hover_text("For your own SDK code or scripts against this hub")
-                                .clicked()
-                            {
-                                ui.ctx().copy_text(local.service_connection_string.clone());
-                            }
-                        });
-                    }
-                });
-                ui.menu_button("View", |ui| {
-                    ui.checkbox(
-                        &mut self.settings.show_metadata,
-                        "Show $metadata in the twin",
-                    );
-                    ui.checkbox(&mut self.settings.show_event_log, "Event log");
-                    ui.separator();
-                    ui.label("Theme");
-                    ui.radio_value(
-                        &mut self.settings.theme,
-                        ThemeChoice::System,
-                        "Follow the system",
-                    );
-                    ui.radio_value(&mut self.settings.theme, ThemeChoice::Light, "Light");
-                    ui.radio_value(&mut self.settings.theme, ThemeChoice::Dark, "Dark");
-                });
-                ui.menu_button("Help", |ui| {
-                    ui.label("Ctrl+F  focus the query bar");
-                    ui.label("Ctrl+S  save the twin being edited");
-                    ui.label("Ctrl+E  export twins");
-                    ui.label("F5      refresh the twin and the list");
-                    ui.label("Up / Down  previous / next device");
-                    ui.label("Ctrl+click  mark devices for export");
-                });
-            });
-            let progress = self.query.map(|query| QueryProgress {
-                loaded: query.loaded,
-                total: None,
-            });
-            let embedded = matches!(self.hub, HubStatus::Connected { embedded: true, .. });
-            if let Some(intent) = self.query_bar.ui(ui, &self.settings, progress, embedded) {
-                intents.push(intent);
-            }
-        });
     }
 
     fn work_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
