@@ -6,6 +6,8 @@
 //!
 //! Run with `cargo bench --bench frame_time`.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,9 +36,10 @@ fn main() {
     app.list_twins(twins);
     app.open_twin(open.clone());
     println!(
-        "setup: {DEVICES} devices listed, open twin {} bytes of JSON ({editor_bytes} bytes in the editor), {:.1} s",
+        "setup: {DEVICES} devices listed, open twin {} bytes of JSON ({editor_bytes} bytes in the editor), {:.1} s, {} MB resident",
         open.to_string().len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        support::memory_megabytes("self", "VmRSS").map_or("?".into(), |mb| mb.to_string())
     );
 
     let context = egui::Context::default();

@@ -186,6 +186,7 @@ impl ExplorerApp {
             self.query = Some(RunningQuery {
                 job,
                 loaded: 0,
+                total: None,
                 started: Instant::now(),
             });
         }

@@ -52,11 +52,17 @@ impl ExplorerApp {
                 self.connections_dialog
                     .get_or_insert_with(ConnectionsDialog::default);
             }
-            Event::QueryPage { job, rows, loaded } => {
+            Event::QueryPage {
+                job,
+                rows,
+                loaded,
+                total,
+            } => {
                 if let Some(query) = &mut self.query
                     && query.job == job
                 {
                     query.loaded = loaded;
+                    query.total = total;
                     self.devices.extend(rows);
                 }
             }

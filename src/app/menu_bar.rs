@@ -97,7 +97,7 @@ impl ExplorerApp {
             });
             let progress = self.query.map(|query| QueryProgress {
                 loaded: query.loaded,
-                total: None,
+                total: query.total,
             });
             let embedded = matches!(self.hub, HubStatus::Connected { embedded: true, .. });
             if let Some(intent) = self.query_bar.ui(ui, &self.settings, progress, embedded) {

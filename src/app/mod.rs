@@ -107,6 +107,7 @@ enum Job {
 struct RunningQuery {
     job: JobId,
     loaded: usize,
+    total: Option<usize>,
     started: Instant,
 }
 

@@ -26,6 +26,21 @@ enum Cursor {
 }
 
 impl ServiceClient {
+    /// How many rows `query` selects, asked of the hub as `SELECT COUNT()` with the same
+    /// `FROM ... WHERE`, for progress displays; `None` when the hub cannot say.
+    pub async fn count_matching(&self, query: &str) -> Option<u64> {
+        let lowered = query.to_ascii_lowercase();
+        let from = lowered.find(" from ")?;
+        let count_query = format!("SELECT COUNT() AS n{}", query.get(from..)?);
+        let pages = self.query(&count_query, Some(1));
+        futures_util::pin_mut!(pages);
+        let page = futures_util::StreamExt::next(&mut pages).await?.ok()?;
+        page.rows
+            .first()
+            .and_then(|row| row.get("n"))
+            .and_then(Value::as_u64)
+    }
+
     /// Runs an IoT Hub query (`SELECT * FROM devices WHERE ...`) and yields its pages in
     /// order. `page_size` is a hint sent as `x-ms-max-item-count` (hubs cap it; the local
     /// hub at 1000); `None` leaves the size to the hub. The stream ends after the page

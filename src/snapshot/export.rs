@@ -7,7 +7,6 @@
 use std::path::Path;
 
 use futures_util::StreamExt;
-use serde_json::Value;
 
 use super::{SnapshotError, SnapshotHeader, SnapshotWriter};
 use crate::query::ItemType;
@@ -59,7 +58,7 @@ pub async fn export_query(
         host: header.hub_host_name.clone(),
         source,
     };
-    let total = count_matching(client, query).await;
+    let total = client.count_matching(query).await;
     progress(0, total);
     let mut writer = SnapshotWriter::create(out, header)?;
     let pages = client.query(query, Some(PAGE_SIZE));
@@ -105,19 +104,4 @@ pub async fn export_devices(
         progress(writer.count(), total);
     }
     Ok(writer.finish()?)
-}
-
-/// How many rows `query` selects, asked of the hub as `SELECT COUNT()` with the same
-/// `FROM ... WHERE`; `None` when the hub cannot say.
-async fn count_matching(client: &ServiceClient, query: &str) -> Option<u64> {
-    let lowered = query.to_ascii_lowercase();
-    let from = lowered.find(" from ")?;
-    let count_query = format!("SELECT COUNT() AS n{}", &query[from..]);
-    let pages = client.query(&count_query, Some(1));
-    futures_util::pin_mut!(pages);
-    let page = pages.next().await?.ok()?;
-    page.rows
-        .first()
-        .and_then(|row| row.get("n"))
-        .and_then(Value::as_u64)
 }

@@ -371,6 +371,10 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
             query,
             page_size,
         } => {
+            let total = client
+                .count_matching(&query)
+                .await
+                .and_then(|total| usize::try_from(total).ok());
             let pages = client.query(&query, Some(page_size));
             futures_util::pin_mut!(pages);
             let mut loaded = 0;
@@ -383,6 +387,7 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
                                 job,
                                 rows: page.rows,
                                 loaded,
+                                total,
                             })
                             .await;
                     }

@@ -223,6 +223,8 @@ pub enum Event {
         job: JobId,
         rows: Vec<Value>,
         loaded: usize,
+        /// Rows the query selects, when the hub could count them.
+        total: Option<usize>,
     },
     /// The query delivered its last page.
     QueryDone { job: JobId, loaded: usize },

@@ -72,9 +72,11 @@ async fn queries_report_progress_and_every_event_repaints() {
                 job: page_job,
                 rows,
                 loaded,
+                total,
             } => {
                 assert_eq!(page_job, job);
                 assert!(!rows.is_empty());
+                assert_eq!(total, Some(2500), "the hub counted the rows first");
                 progress.push(loaded);
             }
             Event::QueryDone { loaded, .. } => {
