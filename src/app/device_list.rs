@@ -26,7 +26,8 @@ pub struct DeviceList {
     column_error: Option<String>,
     create: Option<CreateDialog>,
     confirm_delete: Option<String>,
-    scroll_to: Option<usize>,
+    /// A row to bring into view, and where (`None`: just enough to show it).
+    scroll_to: Option<(usize, Option<egui::Align>)>,
     /// The selection last drawn, to bring a device selected elsewhere into view.
     shown_selection: Option<String>,
 }
@@ -38,27 +39,30 @@ struct CreateDialog {
 }
 
 impl DeviceList {
-    /// Draws the list; returns what the user asked.
+    /// Draws the list; returns what the user asked. `loading` while query pages arrive
+    /// (the order still changes, so a selection made elsewhere is brought into view
+    /// only once they are all in).
     pub fn ui(
         &mut self,
         ui: &mut Ui,
         table: &mut DeviceTable,
         selected: Option<&str>,
+        loading: bool,
         intents: &mut Vec<Intent>,
     ) {
         self.toolbar_ui(ui, table);
         table.set_filter(&self.filter);
         table.refresh_view();
         self.keyboard(ui, table, selected, intents);
-        if self.shown_selection.as_deref() != selected {
-            // Until the selected device is listed (pages still loading), try again.
+        if !loading && self.shown_selection.as_deref() != selected {
+            // Until the selected device is listed, try again.
             let shown = selected
                 .and_then(|id| table.position(id))
                 .and_then(|index| table.view().iter().position(|&shown| shown == index));
             if shown.is_some() || selected.is_none() {
                 self.shown_selection = selected.map(str::to_owned);
                 if self.scroll_to.is_none() {
-                    self.scroll_to = shown;
+                    self.scroll_to = shown.map(|row| (row, Some(egui::Align::Center)));
                 }
             }
         }
@@ -168,7 +172,7 @@ impl DeviceList {
         };
         if let Some(row) = table.view().get(next).and_then(|&index| table.row(index)) {
             intents.push(Intent::SelectDevice(row.device_id.clone()));
-            self.scroll_to = Some(next);
+            self.scroll_to = Some((next, None));
         }
     }
 
@@ -195,8 +199,8 @@ impl DeviceList {
         for _ in &columns {
             builder = builder.column(Column::initial(110.0).at_least(40.0).clip(true));
         }
-        if let Some(position) = self.scroll_to.take() {
-            builder = builder.scroll_to_row(position, None);
+        if let Some((position, align)) = self.scroll_to.take() {
+            builder = builder.scroll_to_row(position, align);
         }
         let mut sort_clicked = None;
         let mut remove_column = None;

@@ -300,6 +300,7 @@ impl ExplorerApp {
                     ui,
                     &mut self.devices,
                     self.selected.as_deref(),
+                    self.query.is_some(),
                     &mut intents,
                 );
             });
