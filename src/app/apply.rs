@@ -296,6 +296,7 @@ impl ExplorerApp {
         self.log.info(format!("Connecting to {description}…"));
         self.hub = HubStatus::Connecting(description);
         self.local_hub = None;
+        self.hub_unreachable = None;
         self.simulations.stop_all();
         self.devices.clear();
         self.query = None;

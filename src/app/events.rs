@@ -157,6 +157,11 @@ impl ExplorerApp {
                 if self.selected.as_deref() != Some(device_id.as_str()) {
                     return;
                 }
+                // A read the hub answered, even with an error, proves it is reachable.
+                self.hub_unreachable = match &outcome {
+                    Err(failure) if failure.status.is_none() => Some(failure.message.clone()),
+                    _ => None,
+                };
                 match outcome {
                     Ok(Outcome::Twin(twin)) => self.twin_arrived(twin),
                     Ok(_) => {}

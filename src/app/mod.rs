@@ -120,6 +120,8 @@ pub struct ExplorerApp {
     hub: HubStatus,
     embedded: HubTarget,
     local_hub: Option<LocalHubAddress>,
+    /// Why the hub did not answer the last twin read, until one succeeds.
+    hub_unreachable: Option<String>,
     devices: DeviceTable,
     query_bar: QueryBar,
     query: Option<RunningQuery>,
@@ -182,6 +184,7 @@ impl ExplorerApp {
             hub: HubStatus::Disconnected,
             embedded: options.embedded,
             local_hub: None,
+            hub_unreachable: None,
             devices,
             query: None,
             device_list: DeviceList::default(),
@@ -279,6 +282,7 @@ impl ExplorerApp {
                 ui,
                 &StatusLine {
                     hub: &self.hub,
+                    unreachable: self.hub_unreachable.as_deref(),
                     devices: self.devices.len(),
                     simulated: self.simulations.running(),
                     last_error: self.log.last_error(),

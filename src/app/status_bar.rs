@@ -25,6 +25,8 @@ pub enum HubStatus {
 pub struct StatusLine<'a> {
     /// The hub.
     pub hub: &'a HubStatus,
+    /// Why the connected hub did not answer the last request, until one succeeds.
+    pub unreachable: Option<&'a str>,
     /// Devices listed.
     pub devices: usize,
     /// Simulated devices running.
@@ -54,8 +56,21 @@ pub fn status_bar_ui(ui: &mut Ui, status: &StatusLine<'_>) {
             HubStatus::Failed(_) => (ui.visuals().error_fg_color, "not connected".into()),
             HubStatus::Disconnected => (ui.visuals().weak_text_color(), "not connected".into()),
         };
+        let dot = if status.unreachable.is_some() {
+            Color32::from_rgb(220, 170, 40)
+        } else {
+            dot
+        };
         ui.label(RichText::new("•").size(20.0).color(dot));
-        ui.label(text);
+        match status.unreachable {
+            Some(why) => {
+                ui.label(format!("{text}: not answering"))
+                    .on_hover_text(why);
+            }
+            None => {
+                ui.label(text);
+            }
+        }
         ui.separator();
         ui.label(format!("{} devices", status.devices));
         if status.simulated > 0 {

@@ -49,7 +49,8 @@ impl TwinView {
         };
         ui.horizontal(|ui| {
             ui.heading(device_id);
-            if twin.is_pending() {
+            // Background refreshes keep the twin shown; only a first read spins.
+            if twin.is_pending() && twin.latest().is_none() {
                 ui.spinner();
             }
             if ui

@@ -586,7 +586,7 @@ fn devices_are_created_and_deleted_after_confirmation() {
 }
 
 #[test]
-fn a_separately_run_hub_is_reached_with_its_ca_and_mqtt_port() {
+fn a_separately_run_hub_is_reached_with_its_ca_and_its_loss_is_shown() {
     let folder = tempfile::tempdir().unwrap();
     let hub =
         crate::common::HubProcess::start(&folder.path().join("remote"), &["--tls", "--demo", "3"]);
@@ -616,5 +616,14 @@ fn a_separately_run_hub_is_reached_with_its_ca_and_mqtt_port() {
     harness.get_by_label("Connect as device").click();
     wait_for(&mut harness, "the device over MQTTS", |h| {
         has_text(h, "• connected")
+    });
+
+    hub.kill();
+    wait_for(&mut harness, "the status bar to say the hub is down", |h| {
+        has_text(h, ": not answering")
+    });
+    harness.query_all_by_label("demo-001").next().unwrap().click();
+    wait_for(&mut harness, "the failed read explained in place", |h| {
+        has_text(h, "Reading the twin of demo-001 failed")
     });
 }
