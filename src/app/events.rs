@@ -61,6 +61,11 @@ impl ExplorerApp {
                 if let Some(query) = &mut self.query
                     && query.job == job
                 {
+                    if query.total.is_none()
+                        && let Some(total) = total
+                    {
+                        self.devices.reserve(total);
+                    }
                     query.loaded = loaded;
                     query.total = total;
                     self.devices.extend(rows);

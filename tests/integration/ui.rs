@@ -622,7 +622,11 @@ fn a_separately_run_hub_is_reached_with_its_ca_and_its_loss_is_shown() {
     wait_for(&mut harness, "the status bar to say the hub is down", |h| {
         has_text(h, ": not answering")
     });
-    harness.query_all_by_label("demo-001").next().unwrap().click();
+    harness
+        .query_all_by_label("demo-001")
+        .next()
+        .unwrap()
+        .click();
     wait_for(&mut harness, "the failed read explained in place", |h| {
         has_text(h, "Reading the twin of demo-001 failed")
     });
