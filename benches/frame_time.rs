@@ -21,10 +21,10 @@ use twinlens::worker::HubTarget;
 const DEVICES: usize = 100_000;
 const FRAMES: usize = 300;
 const WARM_UP: usize = 20;
-/// Query pages added on top of the listed devices, one per frame.
-const PAGES: usize = 60;
-/// Twins per query page.
-const PAGE: usize = 1000;
+/// Query pieces added on top of the listed devices, one per frame.
+const PAGES: usize = 200;
+/// Twins per query piece, as the worker sends them.
+const PAGE: usize = twinlens::worker::QUERY_EVENT_ROWS;
 /// Samples of the frame after a typing pause (each costs the pause).
 const PAUSED_FRAMES: usize = 40;
 const SCREEN: Vec2 = Vec2::new(1400.0, 860.0);
@@ -166,10 +166,7 @@ fn main() {
         let twins = (first..first + PAGE).map(listed_twin).collect();
         samples.push(frame(Vec::new(), twins, time));
     }
-    row(
-        "a query page of 1,000 more arriving (100k+ listed)",
-        samples,
-    );
+    row("a query piece of 250 more arriving (100k+ listed)", samples);
 }
 
 fn options() -> StartOptions {

@@ -2,6 +2,8 @@
 //! Answers are matched to the job that asked, so a late reply for one device never
 //! lands in another device's editor.
 
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 
 use super::connections::ConnectionsDialog;
@@ -13,12 +15,21 @@ use crate::explorer::simulation::Direction;
 use crate::explorer::{LinkState, MethodCallState};
 use crate::worker::{Command, Event, Failure, JobId, Outcome};
 
+/// How long a frame spends folding in worker events; the rest wait for the next frame.
+const DRAIN_BUDGET: Duration = Duration::from_millis(2);
+
 impl ExplorerApp {
-    /// Takes every waiting event from the worker.
-    pub(super) fn drain_events(&mut self) {
-        while let Some(event) = self.worker.try_next_event() {
-            self.handle_event(event);
+    /// Takes waiting events from the worker for at most [`DRAIN_BUDGET`]; returns
+    /// whether some were left for the next frame.
+    pub(super) fn drain_events(&mut self) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < DRAIN_BUDGET {
+            match self.worker.try_next_event() {
+                Some(event) => self.handle_event(event),
+                None => return false,
+            }
         }
+        true
     }
 
     fn handle_event(&mut self, event: Event) {

@@ -271,7 +271,9 @@ impl ExplorerApp {
 
     /// Draws one frame: news from the worker, the panels, then what they asked for.
     pub fn frame_ui(&mut self, ui: &mut Ui) {
-        self.drain_events();
+        if self.drain_events() {
+            ui.ctx().request_repaint();
+        }
         self.poll_file_dialog();
         self.apply_theme(ui.ctx());
         let mut intents = Vec::new();

@@ -381,15 +381,22 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
             while let Some(page) = pages.next().await {
                 match page {
                     Ok(page) => {
-                        loaded += page.rows.len();
-                        events
-                            .send(Event::QueryPage {
-                                job,
-                                rows: page.rows,
-                                loaded,
-                                total,
-                            })
-                            .await;
+                        // Smaller pieces than the hub's pages, so the UI folds each one
+                        // into its list within a frame's budget.
+                        let mut rows = page.rows;
+                        while !rows.is_empty() {
+                            let rest = rows.split_off(rows.len().min(super::QUERY_EVENT_ROWS));
+                            loaded += rows.len();
+                            events
+                                .send(Event::QueryPage {
+                                    job,
+                                    rows,
+                                    loaded,
+                                    total,
+                                })
+                                .await;
+                            rows = rest;
+                        }
                     }
                     Err(error) => {
                         events
