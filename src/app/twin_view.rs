@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::intent::Intent;
 use super::json_view::json_block;
 use crate::explorer::Requested;
+use crate::twin::strip_metadata;
 
 /// Fields shown in the identity section, in this order.
 const IDENTITY_FIELDS: [&str; 9] = [
@@ -118,13 +119,4 @@ fn sections(twin: &Value, show_metadata: bool) -> Vec<(&'static str, String)> {
             section(twin.pointer("/properties/reported")),
         ),
     ]
-}
-
-fn strip_metadata(value: &mut Value) {
-    if let Value::Object(members) = value {
-        members.shift_remove("$metadata");
-        for member in members.values_mut() {
-            strip_metadata(member);
-        }
-    }
 }

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::twin::strip_metadata;
+
 /// Longest text shown in a path column; longer values are cut with an ellipsis.
 const CELL_CHARS: usize = 80;
 
@@ -475,16 +477,6 @@ fn display_time(time: &str) -> String {
     let mut shown: String = time.chars().take(19).collect();
     shown = shown.replacen('T', " ", 1);
     shown
-}
-
-/// Drops every `$metadata` member, recursively.
-fn strip_metadata(value: &mut Value) {
-    if let Value::Object(members) = value {
-        members.shift_remove("$metadata");
-        for member in members.values_mut() {
-            strip_metadata(member);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -147,9 +147,33 @@ fn malformed(path: JsonPath, expected: &'static str) -> TwinError {
     TwinError::MalformedDocument { path, expected }
 }
 
+/// Drops every `$metadata` member, recursively: the service view of a twin as people
+/// read it, with `$version` kept.
+pub fn strip_metadata(value: &mut Value) {
+    if let Value::Object(members) = value {
+        members.shift_remove("$metadata");
+        for member in members.values_mut() {
+            strip_metadata(member);
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn stripping_metadata_keeps_versions_and_values() {
+        let mut twin = serde_json::json!({
+            "tags": {"a": 1},
+            "properties": {"desired": {"x": {"y": 1, "$metadata": {}}, "$metadata": {}, "$version": 2}}
+        });
+        super::strip_metadata(&mut twin);
+        assert_eq!(
+            twin,
+            serde_json::json!({"tags": {"a": 1}, "properties": {"desired": {"x": {"y": 1}, "$version": 2}}})
+        );
+    }
+
     use super::*;
     use chrono::TimeZone;
     use serde_json::json;

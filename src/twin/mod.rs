@@ -37,5 +37,6 @@ pub use document::{
 pub use error::{TwinError, ValidationRule};
 pub use limits::Section;
 pub use merge::{merge_patch, merge_patch_between};
+pub use metadata::strip_metadata;
 pub use path::{JsonPath, ParsePathError, PathSegment};
 pub use timestamp::{UNSET_TIMESTAMP, format_timestamp};
