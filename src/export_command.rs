@@ -20,13 +20,10 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<(PathBuf, usize)> {
     )?;
     let taken_at = chrono::Utc::now();
     let out = args.out.clone().unwrap_or_else(|| {
-        let host = service.host_name.replace(
-            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
-            "_",
-        );
-        PathBuf::from(format!(
-            "twins-{host}-{}.json",
-            taken_at.format("%Y%m%dT%H%M%SZ")
+        PathBuf::from(twinlens::snapshot::default_file_name(
+            "twins",
+            &service.host_name,
+            taken_at,
         ))
     });
     let header = SnapshotHeader {

@@ -8,6 +8,7 @@ use egui::Ui;
 use super::file_dialog::{FileAction, PickedFile, default_folder};
 use super::intent::{FilePurpose, Intent};
 use super::path_field::PathField;
+use crate::snapshot::default_file_name;
 use crate::worker::ExportSource;
 
 /// Which twins the user chose.
@@ -63,16 +64,10 @@ impl ExportDialog {
     }
 
     fn default_name(&self, context: &ExportContext<'_>) -> String {
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        let clean = |text: &str| {
-            text.replace(
-                |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
-                "_",
-            )
-        };
+        let now = chrono::Utc::now();
         match (self.choice, context.open_device) {
-            (Choice::OpenTwin, Some(device)) => format!("twin-{}-{stamp}.json", clean(device)),
-            _ => format!("twins-{}-{stamp}.json", clean(context.host_name)),
+            (Choice::OpenTwin, Some(device)) => default_file_name("twin", device, now),
+            _ => default_file_name("twins", context.host_name, now),
         }
     }
 

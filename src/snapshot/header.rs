@@ -114,3 +114,36 @@ impl SnapshotHeader {
         })
     }
 }
+
+/// The default file name of a snapshot: `{kind}-{subject}-{UTC time}.json`, e.g.
+/// `twins-contoso.azure-devices.net-20261126T101500Z.json`, with any character that
+/// does not belong in a file name replaced by `_`.
+pub fn default_file_name(
+    kind: &str,
+    subject: &str,
+    taken_at: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let subject = subject.replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+        "_",
+    );
+    format!(
+        "{kind}-{subject}-{}.json",
+        taken_at.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn default_names_are_safe_and_sortable() {
+        let at = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default();
+        assert_eq!(
+            super::default_file_name("twins", "localhost:8443/x y", at),
+            format!(
+                "twins-localhost_8443_x_y-{}.json",
+                at.format("%Y%m%dT%H%M%SZ")
+            )
+        );
+    }
+}

@@ -19,7 +19,7 @@ pub mod read;
 pub mod write;
 
 pub use export::{ExportError, export_devices, export_query};
-pub use header::{FORMAT_NAME, FORMAT_VERSION, Layout, SnapshotHeader};
+pub use header::{FORMAT_NAME, FORMAT_VERSION, Layout, SnapshotHeader, default_file_name};
 pub use import::{
     DeviceResult, ImportAction, ImportCounts, ImportError, ImportOptions, ImportOutcome,
     ImportPlan, ImportReport, PlannedDevice, apply_import, plan_import,
