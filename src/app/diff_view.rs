@@ -5,6 +5,7 @@
 use egui::{Color32, RichText, Ui};
 use serde_json::Value;
 
+use crate::explorer::text::compact_json;
 use crate::twin::{Change, ChangeKind};
 
 /// Longest value text shown on one line of the diff.
@@ -54,11 +55,5 @@ fn colours(ui: &Ui) -> (Color32, Color32, Color32) {
 
 /// Compact JSON cut to one line's worth.
 pub fn short(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > VALUE_CHARS {
-        let cut: String = text.chars().take(VALUE_CHARS - 1).collect();
-        format!("{cut}…")
-    } else {
-        text
-    }
+    compact_json(value, VALUE_CHARS)
 }

@@ -79,7 +79,7 @@ pub fn status_bar_ui(ui: &mut Ui, status: &StatusLine<'_>) {
         }
         if let Some(error) = status.last_error {
             ui.separator();
-            let short: String = error.chars().take(140).collect();
+            let short = crate::explorer::text::cut(error.to_owned(), 140);
             ui.colored_label(ui.visuals().error_fg_color, short)
                 .on_hover_text(error);
         }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::text::cut;
 use crate::twin::strip_metadata;
 
 /// Longest text shown in a path column; longer values are cut with an ellipsis.
@@ -460,12 +461,7 @@ fn cell_text(twin: &Value, path: &str) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     };
-    if text.chars().count() > CELL_CHARS {
-        let cut: String = text.chars().take(CELL_CHARS - 1).collect();
-        format!("{cut}…")
-    } else {
-        text
-    }
+    cut(text, CELL_CHARS)
 }
 
 /// `2026-11-26T10:00:00.1234567Z` as `2026-11-26 10:00:00`; the never-active

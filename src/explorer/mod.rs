@@ -11,6 +11,7 @@ pub mod event_log;
 pub mod method_calls;
 pub mod request;
 pub mod simulation;
+pub mod text;
 pub mod twin_check;
 pub mod twin_edit;
 

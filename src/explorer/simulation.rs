@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::text::compact_json;
 use crate::device::{DeviceEvent, MethodTable, method_table_to_json};
 
 /// Log lines kept per simulated device.
@@ -277,16 +278,12 @@ impl Simulations {
     }
 }
 
+/// Longest JSON shown on one log line.
+const LOG_JSON_CHARS: usize = 300;
+
 /// Compact JSON cut to a log-friendly length.
 fn compact(value: &Value) -> String {
-    const MAX: usize = 300;
-    let text = value.to_string();
-    if text.chars().count() > MAX {
-        let cut: String = text.chars().take(MAX).collect();
-        format!("{cut}…")
-    } else {
-        text
-    }
+    compact_json(value, LOG_JSON_CHARS)
 }
 
 #[cfg(test)]
