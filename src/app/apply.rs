@@ -9,7 +9,7 @@ use super::simulator::{desired_ack, telemetry_schedule};
 use super::status_bar::HubStatus;
 use super::{ExplorerApp, Job, RunningQuery, WorkTab};
 use crate::device::{Behaviours, parse_method_table};
-use crate::explorer::{MethodCall, MethodCallState, Requested, TwinEdit};
+use crate::explorer::{MethodCall, MethodCallState, Requested, TwinEdit, host_name_of};
 use crate::worker::{Command, HubTarget, JobId};
 
 /// Rows asked for per query page.
@@ -286,10 +286,7 @@ impl ExplorerApp {
     fn connect(&mut self, target: HubTarget) {
         let description = match &target {
             HubTarget::Embedded { .. } => "the embedded local hub".to_owned(),
-            HubTarget::Remote(remote) => remote
-                .connection_string
-                .split(';')
-                .find_map(|part| part.strip_prefix("HostName="))
+            HubTarget::Remote(remote) => host_name_of(&remote.connection_string)
                 .unwrap_or("the hub")
                 .to_owned(),
         };

@@ -5,7 +5,7 @@
 use egui::{RichText, Ui};
 
 use super::intent::Intent;
-use crate::explorer::{SavedConnection, mask_connection_string};
+use crate::explorer::{SavedConnection, host_name_of, mask_connection_string};
 use crate::worker::{HubTarget, RemoteHub};
 
 /// The connections dialog's state.
@@ -96,14 +96,14 @@ impl ConnectionsDialog {
             ui.horizontal(|ui| {
                 if ui.button("Connect").clicked() {
                     let text = self.connection_string.trim().to_owned();
-                    if !text.contains("HostName=") {
+                    if host_name_of(&text).is_none() {
                         self.error = Some(
                             "paste a service connection string: HostName=…;SharedAccessKeyName=…;SharedAccessKey=…".into(),
                         );
                     } else {
                         if self.save {
                             let name = if self.name.trim().is_empty() {
-                                host_of(&text)
+                                host_name_of(&text).unwrap_or("hub").to_owned()
                             } else {
                                 self.name.trim().to_owned()
                             };
@@ -126,13 +126,4 @@ impl ConnectionsDialog {
         });
         open && !modal.should_close()
     }
-}
-
-/// The host name of a connection string, as a default name.
-fn host_of(connection_string: &str) -> String {
-    connection_string
-        .split(';')
-        .find_map(|part| part.strip_prefix("HostName="))
-        .unwrap_or("hub")
-        .to_owned()
 }

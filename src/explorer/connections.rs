@@ -89,6 +89,14 @@ pub fn save_connections(
     Ok(())
 }
 
+/// The `HostName` of a connection string, without parsing the rest (for display and
+/// default names; connecting checks the whole string).
+pub fn host_name_of(connection_string: &str) -> Option<&str> {
+    connection_string
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("HostName="))
+}
+
 /// The connection string with its key replaced by dots, for display.
 pub fn mask_connection_string(connection_string: &str) -> String {
     connection_string
@@ -110,6 +118,15 @@ pub fn mask_connection_string(connection_string: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_name_is_found_anywhere_in_the_string() {
+        assert_eq!(
+            host_name_of("SharedAccessKeyName=k; HostName=h.azure-devices.net;SharedAccessKey=s"),
+            Some("h.azure-devices.net")
+        );
+        assert_eq!(host_name_of("SharedAccessKey=s"), None);
+    }
 
     #[test]
     fn keys_are_masked() {

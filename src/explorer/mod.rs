@@ -15,7 +15,7 @@ pub mod text;
 pub mod twin_check;
 pub mod twin_edit;
 
-pub use connections::{ConnectionsError, SavedConnection, mask_connection_string};
+pub use connections::{ConnectionsError, SavedConnection, host_name_of, mask_connection_string};
 pub use device_table::{DeviceRow, DeviceTable, SortKey};
 pub use drift::{DriftEntry, drift};
 pub use event_log::{EventLog, LogLevel};
