@@ -6,12 +6,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use serde_json::Value;
 
 const TWINLENS: &str = env!("CARGO_BIN_EXE_twinlens");
 const COUNTS: [usize; 2] = [10_000, 100_000];
@@ -72,18 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Starts `twinlens hub` with `twins` demo devices; returns it once ready, with its
 /// service connection string.
 fn start_hub(data_dir: &Path, twins: usize) -> Result<(Child, String), Box<dyn std::error::Error>> {
-    let mut hub = Command::new(TWINLENS)
-        .args(["hub", "--http-port", "0", "--mqtt-port", "0", "--demo"])
-        .arg(twins.to_string())
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = hub.stdout.take().ok_or("the hub has no stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let ready: Value = serde_json::from_str(&line)?;
+    let (hub, ready) = support::start_hub(data_dir, &["--demo", &twins.to_string()])?;
     let connection = ready["service_connection_string"]
         .as_str()
         .ok_or("the hub's ready line has no service connection string")?

@@ -6,11 +6,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use twinlens::auth::{DeviceConnectionString, ServiceConnectionString, SharedAccessKey};
 use twinlens::device::{Behaviours, DeviceConfig, DeviceEvent, Endpoint, SimulatedDevice, TlsMode};
 use twinlens::service::{ClientOptions, NewDevice, ServiceClient};
@@ -22,16 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
     let dir = tempfile::tempdir()?;
-    let mut hub = Command::new(env!("CARGO_BIN_EXE_twinlens"))
-        .args(["hub", "--http-port", "0", "--mqtt-port", "0", "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = hub.stdout.take().ok_or("the hub has no stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let ready: Value = serde_json::from_str(&line)?;
+    let (mut hub, ready) = support::start_hub(dir.path(), &[])?;
     let service: ServiceConnectionString = ready["service_connection_string"]
         .as_str()
         .unwrap_or_default()

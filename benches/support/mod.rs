@@ -1,4 +1,8 @@
-//! Measurements the benchmarks share.
+//! Measurements and set-up the benchmarks share.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 /// A memory figure of a process in MB, from `/proc/{process}/status` (`None` where there
 /// is no /proc or the process is gone). `process` is `self` or a pid; `field` is
@@ -17,4 +21,25 @@ pub fn memory_megabytes(process: &str, field: &str) -> Option<u64> {
                 .and_then(|kb| kb.parse::<u64>().ok())
                 .map(|kb| kb / 1024)
         })
+}
+
+/// Starts the `twinlens hub` binary on `data_dir` with ports chosen by the OS and the
+/// `extra` arguments, and returns it with its parsed ready line once it is serving.
+#[allow(dead_code)] // not every benchmark starts a hub process
+pub fn start_hub(
+    data_dir: &Path,
+    extra: &[&str],
+) -> Result<(Child, serde_json::Value), Box<dyn std::error::Error>> {
+    let mut hub = Command::new(env!("CARGO_BIN_EXE_twinlens"))
+        .args(["hub", "--http-port", "0", "--mqtt-port", "0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = hub.stdout.take().ok_or("the hub has no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let ready = serde_json::from_str(&line)?;
+    Ok((hub, ready))
 }
