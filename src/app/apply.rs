@@ -94,15 +94,13 @@ impl ExplorerApp {
                 payload,
                 response_timeout,
             } => {
-                let call_id = self.next_job;
                 let job = self.new_job(Job::Method {
                     device_id: device_id.clone(),
-                    call_id,
                 });
                 self.method_calls.started(
                     &device_id,
                     MethodCall {
-                        call_id,
+                        call_id: job.0,
                         method: method.clone(),
                         payload: payload.clone(),
                         response_timeout,
@@ -122,14 +120,10 @@ impl ExplorerApp {
                 if self.export_progress.is_some() {
                     return;
                 }
-                let total = match &source {
-                    crate::worker::ExportSource::Devices(ids) => Some(ids.len()),
-                    crate::worker::ExportSource::Query(_) => None,
-                };
                 let job = self.new_job(Job::Export);
                 self.log.info(format!("Exporting to {}…", path.display()));
                 if self.send(Command::Export { job, source, path }) {
-                    self.export_progress = Some((job, 0, total));
+                    self.export_progress = Some((job, 0, None));
                 }
             }
             Intent::CompareSnapshot(path) => {

@@ -270,7 +270,7 @@ impl ExplorerApp {
                     .log
                     .error(format!("Deleting device {device_id} failed: {failure}")),
             },
-            Job::Method { device_id, call_id } => {
+            Job::Method { device_id } => {
                 let state = match outcome {
                     Ok(Outcome::Method { result, latency }) => {
                         self.log.info(format!(
@@ -290,7 +290,7 @@ impl ExplorerApp {
                         MethodCallState::Failed(failure.message)
                     }
                 };
-                self.method_calls.finished(&device_id, call_id, state);
+                self.method_calls.finished(&device_id, job.0, state);
             }
             Job::Snapshot => self.snapshot_finished(outcome),
             Job::Export => {

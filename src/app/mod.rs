@@ -92,12 +92,25 @@ enum WorkTab {
 #[derive(Debug, Clone)]
 enum Job {
     Query,
-    ReadTwin { device_id: String },
-    ReadAfterConflict { device_id: String },
-    SaveTwin { device_id: String },
-    CreateDevice { device_id: String },
-    DeleteDevice { device_id: String },
-    Method { device_id: String, call_id: u64 },
+    ReadTwin {
+        device_id: String,
+    },
+    ReadAfterConflict {
+        device_id: String,
+    },
+    SaveTwin {
+        device_id: String,
+    },
+    CreateDevice {
+        device_id: String,
+    },
+    DeleteDevice {
+        device_id: String,
+    },
+    /// A direct-method call; the job id is the call's id in the method history.
+    Method {
+        device_id: String,
+    },
     Export,
     Snapshot,
 }
