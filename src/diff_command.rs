@@ -4,12 +4,11 @@
 use std::path::Path;
 
 use anyhow::Context;
-use futures_util::StreamExt;
 use serde_json::Value;
 use twinlens::snapshot::compare::{
     Sections, compare_twins, comparison_to_json, comparison_to_table,
 };
-use twinlens::snapshot::read_snapshot;
+use twinlens::snapshot::{Snapshot, read_snapshot};
 
 use crate::cli::{DiffArgs, TwinSection};
 use crate::hub_client;
@@ -20,7 +19,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<bool> {
     let second = if Path::new(&args.b).exists() {
         read_snapshot(Path::new(&args.b))?.twins
     } else {
-        live_twins(args, &first.header.query)?
+        live_twins(args, &first)?
     };
     let sections = Sections {
         tags: args.sections.contains(&TwinSection::Tags),
@@ -47,20 +46,16 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<bool> {
     Ok(!comparison.is_empty())
 }
 
-/// The twins a live hub returns for the snapshot's own query.
-fn live_twins(args: &DiffArgs, query: &str) -> anyhow::Result<Vec<Value>> {
+/// The live twins the snapshot is compared with.
+fn live_twins(args: &DiffArgs, snapshot: &Snapshot) -> anyhow::Result<Vec<Value>> {
     let (service, client) = hub_client::service_client(&args.b, args.ca_cert.as_deref(), args.no_tls)
         .context("the second argument is neither an existing snapshot file nor a usable service connection string")?;
-    hub_client::runtime()?.block_on(async {
-        let mut twins = Vec::new();
-        let pages = client.query(query, Some(1000));
-        futures_util::pin_mut!(pages);
-        while let Some(page) = pages.next().await {
-            twins.extend(
-                page.with_context(|| format!("could not read the twins of {}", service.host_name))?
-                    .rows,
-            );
-        }
-        Ok(twins)
-    })
+    hub_client::runtime()?
+        .block_on(twinlens::snapshot::live_twins(
+            &client,
+            &snapshot.header,
+            &snapshot.twins,
+            |_, _| {},
+        ))
+        .with_context(|| format!("could not read the twins of {}", service.host_name))
 }

@@ -15,6 +15,7 @@ pub mod compare;
 pub mod export;
 pub mod header;
 pub mod import;
+pub mod live;
 pub mod read;
 pub mod write;
 
@@ -24,6 +25,7 @@ pub use import::{
     DeviceResult, ImportAction, ImportCounts, ImportError, ImportOptions, ImportOutcome,
     ImportPlan, ImportReport, PlannedDevice, apply_import, plan_import,
 };
+pub use live::live_twins;
 pub use read::{Snapshot, SnapshotReader, read_snapshot};
 pub use write::SnapshotWriter;
 

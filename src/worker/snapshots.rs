@@ -5,15 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::dispatch::Events;
 use super::{Event, ExportSource, Failure, JobId, Outcome};
 use crate::service::ServiceClient;
 use crate::snapshot::compare::{Sections, compare_twins};
 use crate::snapshot::{
     ImportOptions, ImportPlan, SnapshotHeader, apply_import, export_devices, export_query,
-    plan_import, read_snapshot,
+    live_twins, plan_import, read_snapshot,
 };
 use crate::twin::format_timestamp;
 
@@ -28,7 +26,16 @@ pub(super) async fn export(
 ) -> Result<Outcome, Failure> {
     let query = match &source {
         ExportSource::Query(query) => query.clone(),
-        ExportSource::Devices(ids) => format!("devices {}", ids.join(", ")),
+        // The query that selects the same devices again, so a comparison with the live
+        // hub can run it (an id holding a quote makes it unrunnable; the comparison then
+        // reads the devices one by one).
+        ExportSource::Devices(ids) => format!(
+            "SELECT * FROM devices WHERE deviceId IN [{}]",
+            ids.iter()
+                .map(|id| format!("'{id}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let header = SnapshotHeader {
         hub_host_name: host_name.to_owned(),
@@ -65,25 +72,19 @@ pub(super) async fn compare(
         .map_err(|e| Failure::local(format!("reading the snapshot stopped: {e}")))?
         .map_err(|e| Failure::local(e.to_string()))?;
     let total = snapshot.twins.len();
-    let mut live: Vec<Value> = Vec::with_capacity(total);
-    for (done, twin) in snapshot.twins.iter().enumerate() {
-        let Some(device_id) = twin.get("deviceId").and_then(Value::as_str) else {
-            continue;
-        };
-        match client.get_twin(device_id).await {
-            Ok(found) => live.push(
-                serde_json::to_value(found)
-                    .map_err(|e| Failure::local(format!("the twin of {device_id}: {e}")))?,
-            ),
-            Err(error) if error.status() == Some(404) => {}
-            Err(error) => return Err(error.into()),
-        }
-        events.try_send(Event::Progress {
-            job,
-            done: done + 1,
-            total: Some(total),
-        });
-    }
+    let live = live_twins(
+        client,
+        &snapshot.header,
+        &snapshot.twins,
+        |done, expected| {
+            events.try_send(Event::Progress {
+                job,
+                done,
+                total: expected,
+            });
+        },
+    )
+    .await?;
     let comparison = compare_twins(&snapshot.twins, &live, Sections::ALL);
     Ok(Outcome::Compared {
         header: snapshot.header,

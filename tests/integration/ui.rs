@@ -349,6 +349,11 @@ fn exporting_the_open_twin_through_the_save_dialog() {
     let snapshot = twinlens::snapshot::read_snapshot(&target).unwrap();
     assert_eq!(snapshot.twins.len(), 1);
     assert_eq!(snapshot.twins[0]["deviceId"], json!("demo-004"));
+    assert_eq!(
+        snapshot.header.query, "SELECT * FROM devices WHERE deviceId IN ['demo-004']",
+        "the snapshot says how to select the same devices again"
+    );
+    assert!(twinlens::query::parse(&snapshot.header.query).is_ok());
 }
 
 #[test]
@@ -409,7 +414,7 @@ fn a_device_deleted_elsewhere_is_reported_in_place() {
 fn write_snapshot(path: &Path, twin: &Value) {
     let header = twinlens::snapshot::SnapshotHeader {
         hub_host_name: "elsewhere".into(),
-        query: "SELECT * FROM devices".into(),
+        query: "SELECT * FROM devices WHERE deviceId = 'demo-002'".into(),
         taken_at: "2026-11-01T00:00:00Z".into(),
     };
     let mut writer = twinlens::snapshot::SnapshotWriter::create(path, &header).unwrap();
