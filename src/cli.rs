@@ -217,7 +217,7 @@ pub struct SimulateArgs {
     /// Placeholders: random MIN MAX, random_int MIN MAX, counter, timestamp, device_id.
     #[arg(long, value_name = "JSON")]
     pub telemetry: Option<String>,
-    /// Seconds between telemetry messages.
+    /// Seconds between telemetry messages (at least 0.01).
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub interval: f64,
     /// Acknowledge desired properties with the IoT Plug and Play envelope instead of a copy.

@@ -16,7 +16,8 @@ use clap::Parser;
 use cli::{Cli, Command, HubArgs, SimulateArgs};
 use twinlens::auth::ConnectionString;
 use twinlens::device::{
-    self, Behaviours, DesiredAck, TelemetrySchedule, TelemetryTemplate, TlsMode,
+    self, Behaviours, DesiredAck, MIN_TELEMETRY_INTERVAL, TelemetrySchedule, TelemetryTemplate,
+    TlsMode,
 };
 use twinlens::hub::{self, HubConfig};
 
@@ -130,12 +131,16 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
     if let Some(template) = &args.telemetry {
         let template =
             TelemetryTemplate::parse(template).context("the --telemetry template is not usable")?;
-        let interval = std::time::Duration::try_from_secs_f64(args.interval).map_err(|_| {
-            anyhow::anyhow!(
-                "--interval {} is not a number of seconds; pass e.g. --interval 5",
-                args.interval
-            )
-        })?;
+        let interval = std::time::Duration::try_from_secs_f64(args.interval)
+            .ok()
+            .filter(|interval| *interval >= MIN_TELEMETRY_INTERVAL)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--interval {} is not a usable number of seconds: pass at least {} (e.g. --interval 5)",
+                    args.interval,
+                    MIN_TELEMETRY_INTERVAL.as_secs_f64()
+                )
+            })?;
         behaviours.telemetry = Some(TelemetrySchedule { template, interval });
     }
     let options = device::HeadlessOptions {

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use super::behaviours::MIN_TELEMETRY_INTERVAL;
 use super::event_loop::{describe, parse_body, poll};
 use super::handle::{DeviceCommand, DeviceEvent};
 use super::runner::SimulatedDevice;
@@ -187,11 +188,13 @@ impl<'a> Connection<'a> {
         }
     }
 
-    /// Starts the telemetry timer from the current schedule (first message at once).
+    /// Starts the telemetry timer from the current schedule (first message at once),
+    /// never faster than [`MIN_TELEMETRY_INTERVAL`] whoever built the schedule.
     fn restart_telemetry(&mut self) {
         self.telemetry = match (&self.device.config.behaviours.telemetry, self.connected) {
             (Some(schedule), true) => {
-                let mut interval = tokio::time::interval(schedule.interval);
+                let period = schedule.interval.max(MIN_TELEMETRY_INTERVAL);
+                let mut interval = tokio::time::interval(period);
                 interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
                 Some(interval)
             }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::DeviceConfig;
-use super::behaviours::{Behaviours, MIN_TELEMETRY_INTERVAL};
+use super::behaviours::Behaviours;
 use super::connection::{Connection, Ending};
 use super::handle::{COMMAND_CAPACITY, DeviceCommand, DeviceEvent, DeviceHandle, EVENT_CAPACITY};
 
@@ -118,10 +118,7 @@ impl SimulatedDevice {
         match command {
             DeviceCommand::SetDesiredAck(ack) => behaviours.desired_ack = ack,
             DeviceCommand::SetMethods(table) => behaviours.methods = table,
-            DeviceCommand::StartTelemetry(mut schedule) => {
-                schedule.interval = schedule.interval.max(MIN_TELEMETRY_INTERVAL);
-                behaviours.telemetry = Some(schedule);
-            }
+            DeviceCommand::StartTelemetry(schedule) => behaviours.telemetry = Some(schedule),
             DeviceCommand::StopTelemetry => behaviours.telemetry = None,
             DeviceCommand::ReportPatch(_)
             | DeviceCommand::RefreshTwin

@@ -12,30 +12,50 @@ use common::device::{connection_string, register};
 use reqwest::Method;
 use serde_json::Value;
 
-/// A `twinlens simulate` process, killed when dropped.
-struct Simulation(Child);
+/// A `twinlens simulate` process, killed when dropped, logging at info level into a file.
+struct Simulation {
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
 
 impl Simulation {
     fn start(hub: &HubProcess, connection_string: &str, extra: &[&str]) -> Simulation {
         let port = hub.ready["mqtt_port"].to_string();
+        let log = tempfile::NamedTempFile::new().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_twinlens"))
             .args(["simulate", "--no-tls", "--mqtt-port", &port])
             .args(["--connection-string", connection_string])
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log.reopen().unwrap())
             .spawn()
             .expect("the twinlens binary starts");
-        Simulation(child)
+        Simulation { child, log }
+    }
+
+    /// Waits until a log line contains every one of `needles`, and returns that line.
+    async fn wait_for_log_line(&self, needles: &[&str]) -> String {
+        for _ in 0..150 {
+            let log = std::fs::read_to_string(self.log.path()).unwrap();
+            if let Some(line) = log
+                .lines()
+                .find(|line| needles.iter().all(|needle| line.contains(needle)))
+            {
+                return line.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let log = std::fs::read_to_string(self.log.path()).unwrap();
+        panic!("no log line with {needles:?} within 15 seconds; the log:\n{log}");
     }
 }
 
 impl Drop for Simulation {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -107,27 +127,64 @@ async fn a_device_connection_string_runs_one_existing_device() {
     let hub = HubProcess::start(dir.path(), &[]);
     let key = register(&hub, "solo").await;
     let device = connection_string("solo", &key).to_connection_string();
-    let _simulation = Simulation::start(
+    let simulation = Simulation::start(
         &hub,
         &device,
         &["--telemetry", r#"{"on": true}"#, "--interval", "0.2"],
     );
     wait_for_telemetry(&hub, &["solo"]).await;
+    simulation
+        .wait_for_log_line(&["telemetry sent", "solo", "on"])
+        .await;
+
+    let patch = serde_json::json!({"properties": {"desired": {"fan": "high"}}});
+    let response = hub.send_json(Method::PATCH, "/twins/solo", &patch).await;
+    assert_eq!(response.status(), 200);
+    simulation
+        .wait_for_log_line(&["desired properties received", "solo", "fan", "high"])
+        .await;
+    simulation
+        .wait_for_log_line(&["reported properties sent", "solo", "fan"])
+        .await;
+
+    let call = serde_json::json!({"methodName": "reboot", "payload": {"delay": 1}, "responseTimeoutInSeconds": 10});
+    let response = hub
+        .send_json(Method::POST, "/twins/solo/methods", &call)
+        .await;
+    assert_eq!(response.status(), 200);
+    let answered = simulation
+        .wait_for_log_line(&["direct method answered", "solo", "reboot"])
+        .await;
+    assert!(answered.contains("delay"), "{answered}");
 }
 
 #[test]
-fn a_bad_template_is_refused_before_anything_runs() {
-    let output = Command::new(env!("CARGO_BIN_EXE_twinlens"))
-        .args([
-            "simulate",
-            "--connection-string",
-            "HostName=localhost;DeviceId=d;SharedAccessKey=a2V5",
-            "--telemetry",
-            r#"{"t": {{random 30 20}}}"#,
-        ])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("{{random 30 20}}"), "{stderr}");
+fn a_bad_template_or_interval_is_refused_before_anything_runs() {
+    let cases = [
+        ([r#"{"t": {{random 30 20}}}"#, "5"], "{{random 30 20}}"),
+        (
+            [r#"{"t": 1}"#, "0"],
+            "--interval 0 is not a usable number of seconds",
+        ),
+        (
+            [r#"{"t": 1}"#, "-1"],
+            "--interval -1 is not a usable number of seconds",
+        ),
+    ];
+    for ([template, interval], expected) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_twinlens"))
+            .args([
+                "simulate",
+                "--connection-string",
+                "HostName=localhost;DeviceId=d;SharedAccessKey=a2V5",
+                "--telemetry",
+                template,
+                &format!("--interval={interval}"),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{template} every {interval}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
 }
