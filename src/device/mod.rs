@@ -42,7 +42,7 @@ pub use headless::{FleetError, HeadlessOptions, device_ids, run_headless};
 pub use method_table_json::{
     DEFAULT_METHOD_KEY, MethodTableError, method_table_to_json, parse_method_table,
 };
-pub use registration::RegistrationError;
+pub use registration::{RegistrationError, host_without_port};
 pub use runner::SimulatedDevice;
 pub use template::{Expansion, TelemetryTemplate, TemplateError};
 pub use transport::{Endpoint, IOT_HUB_MQTT_PORT, TlsMode, TransportError};

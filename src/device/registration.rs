@@ -83,7 +83,9 @@ fn connection_string(
     })
 }
 
-pub(super) fn host_without_port(host_name: &str) -> &str {
+/// The host of a `HostName` value without its `:port`, IPv6 literals kept whole: devices
+/// reach the hub's MQTT port, not the port of its REST API.
+pub fn host_without_port(host_name: &str) -> &str {
     match host_name.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => host,
         _ => host_name,

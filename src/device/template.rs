@@ -180,7 +180,14 @@ impl TelemetryTemplate {
             let _ = match piece {
                 Piece::Text(text) => body.write_str(text),
                 Piece::Random { min, max } => {
-                    write!(body, "{:.2}", rng.random_range(*min..=*max))
+                    let value = rng.random_range(*min..=*max);
+                    let rounded = (value * 100.0).round() / 100.0;
+                    if (*min..=*max).contains(&rounded) {
+                        write!(body, "{rounded:.2}")
+                    } else {
+                        // Bounds finer than two decimals: rounding would leave the range.
+                        write!(body, "{value}")
+                    }
                 }
                 Piece::RandomInt { min, max } => write!(body, "{}", rng.random_range(*min..=*max)),
                 Piece::Counter => write!(body, "{}", values.counter),

@@ -43,6 +43,14 @@ fn random_stays_in_range_with_two_decimals() {
 }
 
 #[test]
+fn random_with_finer_bounds_never_leaves_them() {
+    for _ in 0..200 {
+        let value = expand(r#"{"t": {{random 1.001 1.004}}}"#)["t"].as_f64().unwrap();
+        assert!((1.001..=1.004).contains(&value), "{value}");
+    }
+}
+
+#[test]
 fn random_int_stays_in_range_inclusive() {
     let template = TelemetryTemplate::parse(r#"{"n": {{random_int 1 3}}}"#).unwrap();
     let mut seen = std::collections::BTreeSet::new();

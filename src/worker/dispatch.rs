@@ -19,6 +19,7 @@ use crate::auth::{
 };
 use crate::device::{
     Behaviours, DeviceCommand, DeviceConfig, DeviceHandle, Endpoint, SimulatedDevice, TlsMode,
+    host_without_port,
 };
 use crate::hub::{self, HubConfig, RunningHub};
 use crate::service::{ClientOptions, NewDevice, ServiceClient};
@@ -304,12 +305,7 @@ async fn open_connection(target: HubTarget) -> Result<Connection, String> {
                     return Err(format!("could not reach {}: {error}", service.host_name));
                 }
             }
-            let host = service
-                .host_name
-                .split(':')
-                .next()
-                .unwrap_or(&service.host_name)
-                .to_owned();
+            let host = host_without_port(&service.host_name).to_owned();
             let device_endpoint = Endpoint {
                 host: host.clone(),
                 port: remote.mqtt_port,
