@@ -45,7 +45,9 @@ fn random_stays_in_range_with_two_decimals() {
 #[test]
 fn random_with_finer_bounds_never_leaves_them() {
     for _ in 0..200 {
-        let value = expand(r#"{"t": {{random 1.001 1.004}}}"#)["t"].as_f64().unwrap();
+        let value = expand(r#"{"t": {{random 1.001 1.004}}}"#)["t"]
+            .as_f64()
+            .unwrap();
         assert!((1.001..=1.004).contains(&value), "{value}");
     }
 }

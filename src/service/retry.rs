@@ -1,6 +1,7 @@
 //! When and how long to wait before trying a request again: 429 and 503 always (the hub
 //! did not act on the request), connection failures only for requests that are safe to
-//! repeat, with exponential backoff and jitter, honouring `Retry-After`.
+//! repeat, with exponential backoff and jitter, honouring `Retry-After` in full (or giving
+//! up when it asks for too long a wait).
 //!
 //! Pure decisions: no I/O and no clock, so every rule is tested directly.
 
@@ -10,8 +11,11 @@ use chrono::{DateTime, Utc};
 
 /// The first backoff step; each retry doubles it.
 pub const BASE_DELAY: Duration = Duration::from_millis(200);
-/// The longest wait between two attempts, whatever the backoff or `Retry-After` say.
+/// The longest backoff between two attempts when the server named no wait.
 pub const MAX_DELAY: Duration = Duration::from_secs(30);
+/// The longest `Retry-After` a call waits out; a server asking for longer gets its answer
+/// passed on (with the error it came with) instead of being asked again too early.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// Whether repeating a request could do something twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,17 +32,18 @@ pub fn retryable_status(status: u16) -> bool {
     matches!(status, 429 | 503)
 }
 
-/// How long to wait before retry number `retry` (0 for the first retry): the server's
-/// `Retry-After` when it gave one, otherwise `BASE_DELAY * 2^retry` scaled by `jitter`
-/// (a number in `0.0..=1.0`) into its upper half, so that clients throttled together do
-/// not come back together. Never more than [`MAX_DELAY`].
-pub fn delay(retry: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+/// How long to wait before retry number `retry` (0 for the first retry), or `None` when
+/// the server's `Retry-After` asks for more than [`MAX_RETRY_AFTER`] and the call should
+/// give up. Without `Retry-After`: `BASE_DELAY * 2^retry`, at most [`MAX_DELAY`], scaled
+/// by `jitter` (a number in `0.0..=1.0`) into its upper half, so that clients throttled
+/// together do not come back together.
+pub fn delay(retry: u32, retry_after: Option<Duration>, jitter: f64) -> Option<Duration> {
     if let Some(wait) = retry_after {
-        return wait.min(MAX_DELAY);
+        return (wait <= MAX_RETRY_AFTER).then_some(wait);
     }
     let exponential = BASE_DELAY.saturating_mul(2u32.saturating_pow(retry));
     let capped = exponential.min(MAX_DELAY);
-    capped.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    Some(capped.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0)))
 }
 
 /// Reads a `Retry-After` value: whole seconds, or an HTTP date (e.g. `Wed, 21 Oct 2015
@@ -69,19 +74,24 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
-        assert_eq!(delay(0, None, 1.0), BASE_DELAY);
-        assert_eq!(delay(0, None, 0.0), BASE_DELAY / 2);
-        assert_eq!(delay(3, None, 1.0), BASE_DELAY * 8);
-        assert_eq!(delay(30, None, 1.0), MAX_DELAY);
-        assert_eq!(delay(u32::MAX, None, 2.0), MAX_DELAY);
-        assert_eq!(delay(1, None, -1.0), BASE_DELAY);
+        assert_eq!(delay(0, None, 1.0), Some(BASE_DELAY));
+        assert_eq!(delay(0, None, 0.0), Some(BASE_DELAY / 2));
+        assert_eq!(delay(3, None, 1.0), Some(BASE_DELAY * 8));
+        assert_eq!(delay(30, None, 1.0), Some(MAX_DELAY));
+        assert_eq!(delay(u32::MAX, None, 2.0), Some(MAX_DELAY));
+        assert_eq!(delay(1, None, -1.0), Some(BASE_DELAY));
     }
 
     #[test]
-    fn retry_after_wins_but_is_capped() {
+    fn retry_after_is_honoured_in_full_or_the_call_gives_up() {
         let two = Duration::from_secs(2);
-        assert_eq!(delay(5, Some(two), 0.0), two);
-        assert_eq!(delay(0, Some(Duration::from_secs(3600)), 0.0), MAX_DELAY);
+        assert_eq!(delay(5, Some(two), 0.0), Some(two));
+        assert_eq!(
+            delay(0, Some(Duration::from_secs(60)), 0.0),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(delay(0, Some(MAX_RETRY_AFTER), 0.0), Some(MAX_RETRY_AFTER));
+        assert_eq!(delay(0, Some(Duration::from_secs(3600)), 0.0), None);
     }
 
     #[test]

@@ -72,9 +72,11 @@ impl Transport {
                 Err(_) if call.idempotency == Idempotency::Idempotent => Some(None),
                 _ => None,
             };
-            match server_wait {
-                Some(wait) if retry < self.max_retries => {
-                    let delay = retry::delay(retry, wait, rand::random::<f64>());
+            let delay = server_wait
+                .filter(|_| retry < self.max_retries)
+                .and_then(|wait| retry::delay(retry, wait, rand::random::<f64>()));
+            match delay {
+                Some(delay) => {
                     tracing::debug!(
                         operation = %call.operation,
                         retry = retry + 1,
