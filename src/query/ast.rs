@@ -194,6 +194,8 @@ pub(crate) enum Expr {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     pub(crate) text: String,
+    /// Where FROM starts in `text`, in characters: the clauses a count of the rows keeps.
+    pub(crate) from_start: usize,
     pub(crate) top: Option<u64>,
     pub(crate) selection: Selection,
     pub(crate) source: Source,

@@ -109,6 +109,35 @@ impl Query {
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    /// How to learn the number of rows this query returns without reading them, for
+    /// progress displays: `None` for aggregates, whose rows are groups, not twins.
+    pub fn row_count(&self) -> Option<RowCount> {
+        if matches!(self.selection, Selection::Aggregated { .. }) {
+            return None;
+        }
+        let clauses: String = self.text.chars().skip(self.from_start).collect();
+        Some(RowCount {
+            query: format!("SELECT COUNT() AS n {clauses}"),
+            top: self.top,
+        })
+    }
+}
+
+/// A query that counts the twins another query selects, and the cap its TOP puts on them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowCount {
+    /// `SELECT COUNT() AS n` with the same FROM and WHERE: one row, `{"n": count}`.
+    pub query: String,
+    /// The original query's `TOP`, which the rows it returns never exceed.
+    pub top: Option<u64>,
+}
+
+impl RowCount {
+    /// The number of rows the original query returns when the count query found `counted`.
+    pub fn rows(&self, counted: u64) -> u64 {
+        self.top.map_or(counted, |top| counted.min(top))
+    }
 }
 
 fn project(columns: &[Column], twin: &Value) -> Value {

@@ -48,6 +48,7 @@ pub(crate) fn parse_query(text: &str) -> Result<Query, QueryError> {
     parser.expect_keyword("SELECT", "SELECT at the start of the query")?;
     let top = parser.top()?;
     let select_list = parser.select_list()?;
+    let from_start = parser.current.start;
     parser.expect_keyword("FROM", "FROM after the select list")?;
     let source = parser.source()?;
     let filter = if parser.eat_keyword("WHERE")? {
@@ -59,6 +60,7 @@ pub(crate) fn parse_query(text: &str) -> Result<Query, QueryError> {
     parser.expect_end(filter.is_some(), !group_by.is_empty())?;
     Ok(Query {
         text: text.to_owned(),
+        from_start,
         top,
         selection: build_selection(select_list, group_by)?,
         source,

@@ -24,6 +24,33 @@ fn select_star_returns_the_matching_twins_unchanged_in_order() {
 }
 
 #[test]
+fn row_counts_keep_from_and_where_and_respect_top() {
+    let twins = fleet();
+    let query = parse("SELECT TOP 3 deviceId\n FROM devices WHERE tags.city = 'Oslo'").unwrap();
+    let row_count = query.row_count().unwrap();
+    assert_eq!(
+        row_count.query,
+        "SELECT COUNT() AS n FROM devices WHERE tags.city = 'Oslo'"
+    );
+    let counted = run(&row_count.query, &twins)[0]["n"].as_u64().unwrap();
+    assert_eq!(counted, 4);
+    assert_eq!(row_count.rows(counted), 3);
+    assert_eq!(
+        row_count.rows(counted),
+        query.execute(&twins).len() as u64,
+        "the count is what the query returns"
+    );
+    let everything = parse("select * from devices").unwrap().row_count().unwrap();
+    assert_eq!(everything.rows(10), 10);
+    for aggregate in [
+        "SELECT COUNT() AS n FROM devices",
+        "SELECT tags.city, COUNT() AS n FROM devices GROUP BY tags.city",
+    ] {
+        assert_eq!(parse(aggregate).unwrap().row_count(), None, "{aggregate}");
+    }
+}
+
+#[test]
 fn top_limits_rows_in_order() {
     let twins = fleet();
     assert_eq!(

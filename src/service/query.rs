@@ -26,19 +26,19 @@ enum Cursor {
 }
 
 impl ServiceClient {
-    /// How many rows `query` selects, asked of the hub as `SELECT COUNT()` with the same
-    /// `FROM ... WHERE`, for progress displays; `None` when the hub cannot say.
+    /// How many rows `query` returns, asked of the hub as `SELECT COUNT()` with the same
+    /// `FROM ... WHERE` (and capped by its TOP), for progress displays; `None` for
+    /// aggregates, for queries this client cannot read, and when the hub cannot say.
     pub async fn count_matching(&self, query: &str) -> Option<u64> {
-        let lowered = query.to_ascii_lowercase();
-        let from = lowered.find(" from ")?;
-        let count_query = format!("SELECT COUNT() AS n{}", query.get(from..)?);
-        let pages = self.query(&count_query, Some(1));
+        let row_count = crate::query::parse(query).ok()?.row_count()?;
+        let pages = self.query(&row_count.query, Some(1));
         futures_util::pin_mut!(pages);
         let page = futures_util::StreamExt::next(&mut pages).await?.ok()?;
         page.rows
             .first()
             .and_then(|row| row.get("n"))
             .and_then(Value::as_u64)
+            .map(|counted| row_count.rows(counted))
     }
 
     /// Runs an IoT Hub query (`SELECT * FROM devices WHERE ...`) and yields its pages in
