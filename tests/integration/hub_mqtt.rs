@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::HubProcess;
 use common::device::{TestDevice, register};
 use reqwest::Method;
+use rumqttc::{QoS, SubscribeReasonCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -298,8 +299,17 @@ async fn violations_close_only_the_offending_connection() {
 
     // A disallowed subscription is refused (0x80) without closing the connection.
     let mut polite = TestDevice::connect(&hub, "d1", &key).await.unwrap();
-    polite.subscribe("devices/d2/messages/devicebound/#").await;
-    polite.subscribe("$iothub/twin/res/#").await;
+    for filter in ["devices/d2/messages/devicebound/#", "#", "some/topic"] {
+        assert_eq!(
+            polite.subscribe(filter).await,
+            SubscribeReasonCode::Failure,
+            "{filter}"
+        );
+    }
+    assert_eq!(
+        polite.subscribe("$iothub/twin/res/#").await,
+        SubscribeReasonCode::Success(QoS::AtLeastOnce)
+    );
     polite.publish("$iothub/twin/GET/?$rid=1", "").await;
     assert_eq!(
         polite.next_publish().await.topic,

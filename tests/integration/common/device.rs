@@ -1,11 +1,14 @@
 //! A minimal IoT Hub device over rumqttc for hub tests: connects with a SAS token,
-//! and hands every incoming PUBLISH (or the connection's end) to the test.
+//! and hands every incoming PUBLISH, SUBACK (or the connection's end) to the test.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode,
+};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use twinlens::auth::{DeviceConnectionString, SharedAccessKey};
@@ -17,6 +20,8 @@ use super::{HubProcess, now};
 pub enum Incoming {
     /// A message from the hub.
     Publish(Publish),
+    /// The hub's answer to a SUBSCRIBE: one code per filter.
+    SubAck(Vec<SubscribeReasonCode>),
     /// The connection ended (or was refused).
     Ended(String),
 }
@@ -25,6 +30,8 @@ pub enum Incoming {
 pub struct TestDevice {
     pub client: AsyncClient,
     pub incoming: mpsc::UnboundedReceiver<Incoming>,
+    /// Messages that arrived while the test waited for something else.
+    pub held: VecDeque<Publish>,
     pub device_id: String,
 }
 
@@ -93,6 +100,9 @@ impl TestDevice {
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let _ = sender.send(Incoming::Publish(publish));
                     }
+                    Ok(Event::Incoming(Packet::SubAck(suback))) => {
+                        let _ = sender.send(Incoming::SubAck(suback.return_codes));
+                    }
                     Ok(_) => {}
                     Err(error) => {
                         let _ = sender.send(Incoming::Ended(describe(&error)));
@@ -105,6 +115,7 @@ impl TestDevice {
             Ok(Some(Incoming::Ended(state))) if state == "connected" => Ok(TestDevice {
                 client,
                 incoming,
+                held: VecDeque::new(),
                 device_id: device_id.to_owned(),
             }),
             Ok(Some(Incoming::Ended(error))) => Err(error),
@@ -112,13 +123,22 @@ impl TestDevice {
         }
     }
 
-    /// Subscribes and waits until the hub has processed it (a ping round trip).
-    pub async fn subscribe(&self, filter: &str) {
+    /// Subscribes at QoS 1 and returns the hub's SUBACK code for the filter.
+    pub async fn subscribe(&mut self, filter: &str) -> SubscribeReasonCode {
         self.client
             .subscribe(filter, QoS::AtLeastOnce)
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.incoming.recv()).await {
+                Ok(Some(Incoming::SubAck(codes))) => {
+                    assert_eq!(codes.len(), 1, "one code per filter: {codes:?}");
+                    return codes[0];
+                }
+                Ok(Some(Incoming::Publish(publish))) => self.held.push_back(publish),
+                other => panic!("expected a SUBACK for {filter}, got {other:?}"),
+            }
+        }
     }
 
     /// Publishes at QoS 1.
@@ -131,6 +151,9 @@ impl TestDevice {
 
     /// The next PUBLISH from the hub, within 10 seconds.
     pub async fn next_publish(&mut self) -> Publish {
+        if let Some(publish) = self.held.pop_front() {
+            return publish;
+        }
         match tokio::time::timeout(Duration::from_secs(10), self.incoming.recv()).await {
             Ok(Some(Incoming::Publish(publish))) => publish,
             other => panic!("expected a publish, got {other:?}"),
@@ -142,7 +165,7 @@ impl TestDevice {
         loop {
             match tokio::time::timeout(Duration::from_secs(10), self.incoming.recv()).await {
                 Ok(Some(Incoming::Ended(reason))) => return reason,
-                Ok(Some(Incoming::Publish(_))) => {}
+                Ok(Some(Incoming::Publish(_) | Incoming::SubAck(_))) => {}
                 other => panic!("the connection did not end: {other:?}"),
             }
         }
