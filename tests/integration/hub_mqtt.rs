@@ -224,15 +224,39 @@ async fn a_new_connection_takes_over_and_state_follows() {
     assert_eq!(twin(&hub, "d1").await["connectionState"], "Connected");
 
     second.client.disconnect().await.unwrap();
+    wait_for_connection_state(&hub, "d1", "Disconnected").await;
+
+    // Disabling a connected device closes its session and marks it disconnected.
+    let mut third = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    wait_for_connection_state(&hub, "d1", "Connected").await;
+    let mut identity: Value = hub.get_json("/devices/d1").await;
+    identity["status"] = json!("disabled");
+    let response = hub
+        .request(Method::PUT, "/devices/d1")
+        .header("If-Match", "*")
+        .json(&identity)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reason = third.ended().await;
+    assert!(reason.starts_with("ended"), "{reason}");
+    wait_for_connection_state(&hub, "d1", "Disconnected").await;
+    let identity: Value = hub.get_json("/devices/d1").await;
+    assert_eq!(identity["connectionState"], "Disconnected");
+}
+
+/// Polls the twin until its `connectionState` is `expected` (five seconds at most).
+async fn wait_for_connection_state(hub: &HubProcess, device_id: &str, expected: &str) {
     let mut state = Value::Null;
     for _ in 0..50 {
-        state = twin(&hub, "d1").await["connectionState"].clone();
-        if state == "Disconnected" {
-            break;
+        state = twin(hub, device_id).await["connectionState"].clone();
+        if state == expected {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(state, "Disconnected");
+    panic!("{device_id} stayed {state} instead of {expected}");
 }
 
 #[tokio::test]
@@ -377,6 +401,61 @@ async fn violations_close_only_the_offending_connection() {
         bystander.next_publish().await.topic,
         "$iothub/twin/res/200/?$rid=9"
     );
+}
+
+#[tokio::test]
+async fn a_device_that_stops_reading_is_dropped_at_its_keep_alive() {
+    let (_dir, hub) = hub();
+    let key = register(&hub, "d1").await;
+    let port = u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap();
+    // A tiny receive window, so the hub's writes block once the device stops reading.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket
+        .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .unwrap();
+    let mut connect = rumqttc::Connect::new("d1");
+    connect.keep_alive = 2;
+    let password = common::device::connection_string("d1", &key)
+        .sas_token(common::now() + 600)
+        .to_string();
+    connect.set_login("localhost/d1/?api-version=2021-04-12", password);
+    let subscribe =
+        rumqttc::Subscribe::new("$iothub/twin/PATCH/properties/desired/#", QoS::AtMostOnce);
+    let mut bytes = bytes::BytesMut::new();
+    rumqttc::Packet::Connect(connect)
+        .write(&mut bytes, 4096)
+        .unwrap();
+    rumqttc::Packet::Subscribe(subscribe)
+        .write(&mut bytes, 4096)
+        .unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let mut acks = [0u8; 9];
+    stream.read_exact(&mut acks).await.unwrap();
+    assert_eq!(acks[..4], [0x20, 2, 0, 0], "CONNACK accepted");
+    assert_eq!(acks[4], 0x90, "SUBACK");
+    wait_for_connection_state(&hub, "d1", "Connected").await;
+
+    // About 7 MB of desired pushes the device never reads, and no PINGREQ either.
+    for round in 0..250 {
+        let values: serde_json::Map<String, Value> = (0..7)
+            .map(|key| {
+                (
+                    format!("k{key}"),
+                    json!(format!("{round:04}{}", "x".repeat(3990))),
+                )
+            })
+            .collect();
+        let patch = json!({"properties": {"desired": values}});
+        let response = hub.send_json(Method::PATCH, "/twins/d1", &patch).await;
+        assert_eq!(response.status(), 200);
+        if twin(&hub, "d1").await["connectionState"] == "Disconnected" {
+            break;
+        }
+    }
+    wait_for_connection_state(&hub, "d1", "Disconnected").await;
+    drop(stream);
 }
 
 #[tokio::test]

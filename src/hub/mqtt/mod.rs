@@ -26,6 +26,7 @@ use super::rest::HubState;
 use super::tls::TlsListener;
 use connect::ConnectError;
 use session::Ended;
+use sessions::Eviction;
 
 /// IoT Hub's largest device-to-cloud message is 256 KB; allow the packet overhead.
 pub const MAX_PACKET_BYTES: usize = 256 * 1024 + 1024;
@@ -128,7 +129,9 @@ where
         .await
         .is_err()
     {
-        state.sessions.end(&ticket);
+        if state.sessions.end(&ticket) {
+            record_disconnection(&state, &device_id);
+        }
         return;
     }
     if let Err(error) = state
@@ -153,12 +156,18 @@ where
         }
         other => tracing::info!(device_id, %peer, "device session ended: {other:?}"),
     }
-    if ticket_still_current {
-        if let Err(error) = state
-            .store
-            .set_connection_state(&device_id, false, chrono::Utc::now())
-        {
-            tracing::debug!(device_id, "could not record the disconnection: {error}");
-        }
+    // A session taken over leaves the state to its successor; a disabled device has none.
+    if ticket_still_current || matches!(ended, Ended::Evicted(Eviction::Revoked)) {
+        record_disconnection(&state, &device_id);
+    }
+}
+
+/// Marks the device's twin and identity `Disconnected` (a deleted device has neither).
+fn record_disconnection(state: &HubState, device_id: &str) {
+    if let Err(error) = state
+        .store
+        .set_connection_state(device_id, false, chrono::Utc::now())
+    {
+        tracing::debug!(device_id, "could not record the disconnection: {error}");
     }
 }

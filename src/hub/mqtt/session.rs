@@ -117,13 +117,22 @@ where
             },
             () = expire(deadline) => return Ended::KeepAliveExpired,
         };
-        for packet in outgoing {
-            if let Err(error) = framed.feed(packet).await {
-                return Ended::Closed(format!("could not write to the device: {error}"));
+        // A device that stops reading must not hold its session (and its twin's
+        // connection state) open: the write races eviction and the keep-alive deadline.
+        let write = async {
+            for packet in outgoing {
+                framed.feed(packet).await?;
             }
-        }
-        if let Err(error) = framed.flush().await {
-            return Ended::Closed(format!("could not write to the device: {error}"));
+            framed.flush().await
+        };
+        tokio::select! {
+            written = write => {
+                if let Err(error) = written {
+                    return Ended::Closed(format!("could not write to the device: {error}"));
+                }
+            }
+            reason = &mut evicted => return Ended::Evicted(reason.unwrap_or(Eviction::Revoked)),
+            () = expire(deadline) => return Ended::KeepAliveExpired,
         }
     }
 }
