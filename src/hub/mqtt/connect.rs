@@ -6,6 +6,7 @@ use bytes::{Buf, BytesMut};
 use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::frame::check_fixed_header;
 use crate::hub::rest::HubState;
 use crate::topics::MqttUsername;
 
@@ -36,10 +37,13 @@ pub async fn read_connect<S: AsyncRead + AsyncWrite + Unpin>(
     max_packet: usize,
 ) -> Result<Connect, ConnectError> {
     let length = loop {
-        if buffer.first().is_some_and(|first| first >> 4 != 1) {
-            return Err(ConnectError::Violation(
-                "the first packet is not CONNECT".into(),
-            ));
+        if let Some(first) = buffer.first() {
+            if first >> 4 != 1 {
+                return Err(ConnectError::Violation(
+                    "the first packet is not CONNECT".into(),
+                ));
+            }
+            check_fixed_header(*first).map_err(|e| ConnectError::Violation(e.to_string()))?;
         }
         if let Some(length) = packet_length(buffer)? {
             if length > max_packet {

@@ -4,10 +4,12 @@
 //! a general broker: each response goes only to the connection that asked.
 //!
 //! - [`connect`]: the first packet and device authentication.
+//! - [`frame`]: the packet codec, strict about the fixed header.
 //! - [`session`]: one device's session after CONNECT.
 //! - [`sessions`]: one session per device, takeover and revocation.
 
 pub mod connect;
+pub mod frame;
 pub mod session;
 pub mod sessions;
 
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_util::SinkExt;
-use rumqttc::mqttbytes::v4::{Codec, ConnAck, ConnectReturnCode, Packet};
+use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode, Packet};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -25,6 +27,7 @@ use tokio_util::codec::{Framed, FramedParts};
 use super::rest::HubState;
 use super::tls::TlsListener;
 use connect::ConnectError;
+use frame::DeviceCodec;
 use session::Ended;
 use sessions::Eviction;
 
@@ -111,13 +114,7 @@ where
             return;
         }
     };
-    let mut parts = FramedParts::new::<Packet>(
-        stream,
-        Codec {
-            max_incoming_size: MAX_PACKET_BYTES,
-            max_outgoing_size: MAX_PACKET_BYTES,
-        },
-    );
+    let mut parts = FramedParts::new::<Packet>(stream, DeviceCodec::new(MAX_PACKET_BYTES));
     parts.read_buf = buffer;
     let mut framed = Framed::from_parts(parts);
     let (ticket, evicted) = state.sessions.register(&device_id);

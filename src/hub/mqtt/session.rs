@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{
-    Codec, Packet, PubAck, Publish, SubAck, Subscribe, SubscribeReasonCode, UnsubAck, Unsubscribe,
+    Packet, PubAck, Publish, SubAck, Subscribe, SubscribeReasonCode, UnsubAck, Unsubscribe,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -17,6 +17,7 @@ use tokio::sync::{broadcast, oneshot};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::codec::Framed;
 
+use super::frame::DeviceCodec;
 use super::sessions::Eviction;
 use crate::hub::error::HubError;
 use crate::hub::methods::{MethodCall, MethodResponse, MethodSubscription};
@@ -58,7 +59,7 @@ struct Session {
 
 /// Serves a connected, authenticated device until the session ends.
 pub async fn run<S>(
-    framed: &mut Framed<S, Codec>,
+    framed: &mut Framed<S, DeviceCodec>,
     state: HubState,
     device_id: String,
     keep_alive: u16,
