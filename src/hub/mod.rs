@@ -171,7 +171,7 @@ pub async fn start(config: HubConfig) -> Result<RunningHub, HubStartError> {
     } else {
         None
     };
-    let host_name = format!("localhost:{http_port}");
+    let host_name = format!("{}:{http_port}", advertised_host(config.bind));
     let connection_string = ServiceConnectionString {
         host_name: host_name.clone(),
         policy_name: rest::OWNER_POLICY.to_owned(),
@@ -286,6 +286,26 @@ fn local_port(listener: &TcpListener) -> u16 {
     listener.local_addr().map(|a| a.port()).unwrap_or(0)
 }
 
+/// The host clients are told to use: `localhost` when that reaches the hub (it listens on
+/// the usual loopback address or on every address), otherwise the address it is bound to.
+fn advertised_host(bind: IpAddr) -> String {
+    let usual_loopback =
+        bind == IpAddr::from([127, 0, 0, 1]) || bind == IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]);
+    if bind.is_unspecified() || usual_loopback {
+        "localhost".to_owned()
+    } else {
+        url_host(bind)
+    }
+}
+
+/// An address as it is written before `:port` (IPv6 in brackets).
+fn url_host(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
 /// Every name a client may put in a token's resource for this hub.
 fn host_names(bind: IpAddr, ports: &[u16]) -> Vec<String> {
     let mut hosts = vec![
@@ -293,11 +313,9 @@ fn host_names(bind: IpAddr, ports: &[u16]) -> Vec<String> {
         "127.0.0.1".to_owned(),
         "[::1]".to_owned(),
     ];
-    if !bind.is_unspecified() && !bind.is_loopback() {
-        hosts.push(match bind {
-            IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => format!("[{v6}]"),
-        });
+    let bound = url_host(bind);
+    if !bind.is_unspecified() && !hosts.contains(&bound) {
+        hosts.push(bound);
     }
     let mut names = hosts.clone();
     for host in &hosts {
@@ -330,4 +348,39 @@ fn seed_demo_devices(store: &Store, count: usize) -> Result<(), HubStartError> {
     let added = store.insert_new_devices(devices)?;
     tracing::info!(added, "seeded demo devices");
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_told_a_host_that_reaches_the_hub() {
+        for (bind, host) in [
+            ("127.0.0.1", "localhost"),
+            ("0.0.0.0", "localhost"),
+            ("::", "localhost"),
+            ("::1", "localhost"),
+            ("127.0.0.2", "127.0.0.2"),
+            ("192.168.1.20", "192.168.1.20"),
+            ("fe80::1", "[fe80::1]"),
+        ] {
+            let bind: IpAddr = bind.parse().unwrap();
+            assert_eq!(advertised_host(bind), host, "{bind}");
+        }
+    }
+
+    #[test]
+    fn tokens_may_name_the_bound_address() {
+        let bind = IpAddr::from([127, 0, 0, 2]);
+        let names = host_names(bind, &[8443]);
+        for name in ["localhost", "127.0.0.1:8443", "127.0.0.2", "127.0.0.2:8443"] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+        let everywhere = host_names(IpAddr::from([0, 0, 0, 0]), &[8443]);
+        assert!(!everywhere.iter().any(|n| n.starts_with("0.0.0.0")));
+        let usual = host_names(IpAddr::from([127, 0, 0, 1]), &[1]);
+        assert_eq!(usual.iter().filter(|n| *n == "127.0.0.1").count(), 1);
+    }
 }
