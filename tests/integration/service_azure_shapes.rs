@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use futures_util::TryStreamExt;
 use serde_json::json;
 use twinlens::auth::ServiceConnectionString;
-use twinlens::service::{ClientOptions, ServiceClient, ServiceError};
+use twinlens::service::{ClientOptions, NewDevice, ServiceClient, ServiceError};
 
 const DEVICE: &str = include_str!("../fixtures/service/device.json");
 const TWIN: &str = include_str!("../fixtures/service/twin.json");
@@ -28,6 +28,7 @@ const ERROR_LEGACY: &str = include_str!("../fixtures/service/error_legacy.json")
 #[derive(Clone, Default)]
 struct Seen {
     requests: Arc<Mutex<Vec<(String, HeaderMap)>>>,
+    bodies: Arc<Mutex<Vec<String>>>,
     throttled: Arc<AtomicUsize>,
     busy: Arc<AtomicUsize>,
 }
@@ -56,9 +57,11 @@ async fn stand_in() -> (String, Seen) {
     let app = Router::new()
         .route(
             "/devices/sensor-th-0067",
-            get(|| async { json_answer(StatusCode::OK, DEVICE) }),
+            get(|| async { json_answer(StatusCode::OK, DEVICE) })
+                .put(written_device)
+                .delete(|| async { StatusCode::NO_CONTENT }),
         )
-        .route("/twins/sample-device", get(twin).patch(twin))
+        .route("/twins/sample-device", get(twin).patch(twin).put(twin))
         .route("/devices/query", post(query))
         .route(
             "/twins/sample-device/methods",
@@ -89,6 +92,12 @@ async fn record(
 ) -> Response {
     seen.record(request.uri(), request.headers());
     next.run(request).await
+}
+
+/// PUT /devices/{id}: keeps the body for the test and answers with the identity.
+async fn written_device(State(seen): State<Seen>, body: String) -> Response {
+    seen.bodies.lock().unwrap().push(body);
+    json_answer(StatusCode::OK, DEVICE)
 }
 
 async fn twin() -> Response {
@@ -235,6 +244,62 @@ async fn reads_azure_shaped_identities_twins_queries_and_method_results() {
         .unwrap();
     assert_eq!(result.status, 200);
     assert_eq!(result.payload["result"], "rebooting");
+}
+
+#[tokio::test]
+async fn writes_send_azure_shaped_requests_and_read_the_answers() {
+    let (url, seen) = stand_in().await;
+    let client = client(&url, 0);
+
+    let created = client
+        .create_device("sensor-th-0067", &NewDevice::default())
+        .await
+        .unwrap();
+    assert_eq!(created.device_id, "sensor-th-0067");
+    assert_eq!(
+        seen.last_header("if-match"),
+        None,
+        "a create never overwrites"
+    );
+    let sent: serde_json::Value =
+        serde_json::from_str(seen.bodies.lock().unwrap().last().unwrap()).unwrap();
+    assert_eq!(sent, json!({"deviceId": "sensor-th-0067"}));
+
+    let mut disabled = created.clone();
+    disabled.status = Some("disabled".into());
+    let etag = created.etag.clone();
+    client
+        .update_device(&disabled, etag.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.last_header("if-match").as_deref(),
+        Some("\"OTg0MjI1NzE1\"")
+    );
+    let sent: serde_json::Value =
+        serde_json::from_str(seen.bodies.lock().unwrap().last().unwrap()).unwrap();
+    assert_eq!(sent["status"], "disabled");
+    assert_eq!(
+        sent["deviceScope"], "ms-azure-iot-edge://sensor-th-0067-637093398936580016",
+        "fields the client does not model are sent back unchanged"
+    );
+
+    let replacement = json!({"tags": {"floor": 2}, "properties": {"desired": {"fan": true}}});
+    let twin = client
+        .replace_twin("sample-device", &replacement, None)
+        .await
+        .unwrap();
+    assert_eq!(twin.version, Some(15));
+    assert_eq!(seen.last_header("if-match"), None, "no etag: unconditional");
+
+    client
+        .delete_device("sensor-th-0067", etag.as_deref())
+        .await
+        .unwrap();
+    let requests = seen.requests.lock().unwrap();
+    let (path, headers) = requests.last().unwrap();
+    assert_eq!(path, "/devices/sensor-th-0067?api-version=2021-04-12");
+    assert_eq!(headers["if-match"], "\"OTg0MjI1NzE1\"");
 }
 
 #[tokio::test]
