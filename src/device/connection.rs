@@ -112,6 +112,7 @@ impl<'a> Connection<'a> {
             connection.disconnect(&mut mqtt).await;
         }
         poller.abort();
+        connection.fail_unanswered_patches().await;
         Ended {
             ending,
             was_connected: connection.connected,
@@ -334,6 +335,27 @@ impl<'a> Connection<'a> {
                 status: 0,
                 message: format!("the patch was not sent: {error}"),
             };
+            self.device.emit(event).await;
+        }
+    }
+
+    /// Reports every reported patch the hub had not answered when the connection ended:
+    /// nobody can tell whether it was applied, so the user must look and send it again.
+    async fn fail_unanswered_patches(&mut self) {
+        let unanswered: Vec<Value> = self
+            .pending
+            .drain()
+            .filter_map(|(_, pending)| match pending {
+                Pending::Reported(patch) => Some(patch),
+                Pending::TwinGet => None,
+            })
+            .collect();
+        for patch in unanswered {
+            let message = format!(
+                "the connection ended before the hub answered the reported patch {patch}; \
+                 check the twin's reported properties and send it again if it is missing"
+            );
+            let event = DeviceEvent::ReportedFailed { status: 0, message };
             self.device.emit(event).await;
         }
     }

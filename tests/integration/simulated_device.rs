@@ -7,6 +7,8 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use common::local_hub::{invoke, patch_desired, register, request, start_hub, twin};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -166,6 +168,79 @@ async fn user_reported_patches_are_sent_and_refusals_reported() {
     };
     assert_eq!(status, 400);
     assert!(message.contains("400004"), "{message}");
+    device.shutdown().await;
+}
+
+/// A TCP relay between a device and the hub that can start swallowing what the device
+/// sends (the network losing it) and later cut the connection.
+struct Relay {
+    port: u16,
+    swallow: tokio::sync::watch::Sender<bool>,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(hub_port: u16) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (swallow, swallowing) = tokio::sync::watch::channel(false);
+        let (cut, mut cutting) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let (device, _) = listener.accept().await.unwrap();
+            let hub = tokio::net::TcpStream::connect(("127.0.0.1", hub_port))
+                .await
+                .unwrap();
+            let (mut from_device, mut to_device) = device.into_split();
+            let (mut from_hub, mut to_hub) = hub.into_split();
+            let upstream = async move {
+                let mut buffer = vec![0u8; 16 * 1024];
+                loop {
+                    let read = from_device.read(&mut buffer).await.unwrap_or(0);
+                    if read == 0 {
+                        return;
+                    }
+                    if !*swallowing.borrow() && to_hub.write_all(&buffer[..read]).await.is_err() {
+                        return;
+                    }
+                }
+            };
+            let downstream = tokio::io::copy(&mut from_hub, &mut to_device);
+            tokio::select! {
+                () = upstream => {}
+                _ = downstream => {}
+                _ = cutting.wait_for(|cut| *cut) => {}
+            }
+        });
+        Relay { port, swallow, cut }
+    }
+}
+
+#[tokio::test]
+async fn a_reported_patch_lost_with_the_connection_is_reported_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path(), 0, false).await;
+    let relay = Relay::start(hub.ready.mqtt_port).await;
+    let mut config = config(&hub, register(&hub, "unlucky"));
+    config.endpoint.port = relay.port;
+    let mut device = SimulatedDevice::spawn(config);
+    expect(&mut device, |e| matches!(e, DeviceEvent::TwinReceived(_))).await;
+
+    relay.swallow.send(true).unwrap();
+    device
+        .try_send(DeviceCommand::ReportPatch(json!({"valve": "open"})))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    relay.cut.send(true).unwrap();
+    let failed = expect(&mut device, |e| {
+        matches!(e, DeviceEvent::ReportedFailed { .. })
+    })
+    .await;
+    let DeviceEvent::ReportedFailed { status, message } = failed else {
+        unreachable!()
+    };
+    assert_eq!(status, 0, "the hub never answered");
+    assert!(message.contains("connection ended"), "{message}");
+    assert!(message.contains("valve"), "{message}");
     device.shutdown().await;
 }
 
