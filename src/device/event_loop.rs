@@ -35,7 +35,18 @@ pub(super) fn describe(error: &ConnectionError) -> String {
         ConnectionError::ConnectionRefused(code) => {
             format!("the hub refused the connection ({code:?}); check the device id and key")
         }
-        other => format!("the connection ended: {other}"),
+        other => {
+            let text = other.to_string();
+            if text.contains("certificate") {
+                format!(
+                    "the connection ended: {text}; the hub's certificate is not trusted: for a \
+                     local hub started with --tls, give its CA file (--ca-cert, or the CA \
+                     certificate of the connection)"
+                )
+            } else {
+                format!("the connection ended: {text}")
+            }
+        }
     }
 }
 
@@ -55,5 +66,15 @@ mod tests {
     fn refusals_point_at_the_credentials() {
         let refused = ConnectionError::ConnectionRefused(rumqttc::ConnectReturnCode::NotAuthorized);
         assert!(describe(&refused).contains("device id and key"));
+    }
+
+    #[test]
+    fn untrusted_certificates_point_at_the_ca_file() {
+        let untrusted = ConnectionError::Io(std::io::Error::other(
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        assert!(describe(&untrusted).contains("--ca-cert"));
+        let reset = ConnectionError::Io(std::io::Error::other("connection reset"));
+        assert!(!describe(&reset).contains("--ca-cert"));
     }
 }

@@ -15,10 +15,7 @@ pub enum ServiceError {
         error: Box<AzureError>,
     },
     /// The request never got an answer: the connection failed or timed out.
-    #[error(
-        "{operation} failed: no answer from {url}: {source}; check the host name (or the base \
-         URL), the network, and that the hub is running"
-    )]
+    #[error("{}", describe_transport(.operation, .url, .source))]
     Transport {
         /// What was being done.
         operation: String,
@@ -51,6 +48,28 @@ pub enum ServiceError {
     /// An argument cannot be sent (e.g. an empty device id).
     #[error("{0}")]
     InvalidArgument(String),
+}
+
+/// A failed request with every cause the HTTP client gives (the interesting one, such as an
+/// untrusted certificate, is usually several levels down) and advice that fits it.
+fn describe_transport(operation: &str, url: &str, source: &reqwest::Error) -> String {
+    let mut causes = source.to_string();
+    let mut next = std::error::Error::source(source);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !causes.contains(&text) {
+            causes.push_str(": ");
+            causes.push_str(&text);
+        }
+        next = cause.source();
+    }
+    let advice = if causes.contains("certificate") {
+        "the hub's TLS certificate is not trusted: for a local hub started with --tls, give its \
+         CA file (--ca-cert, or the CA certificate of the connection)"
+    } else {
+        "check the host name (or the base URL), the network, and that the hub is running"
+    };
+    format!("{operation} failed: no answer from {url}: {causes}; {advice}")
 }
 
 impl ServiceError {

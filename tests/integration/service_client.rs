@@ -160,6 +160,16 @@ async fn methods_and_telemetry_over_https_with_the_hub_ca() {
         .await
         .unwrap();
 
+    // Without the hub's CA the certificate is not trusted, and the error says what to give.
+    let untrusting = ClientOptions {
+        max_retries: 0,
+        ..ClientOptions::default()
+    };
+    let untrusting = ServiceClient::new(&credentials(&hub), untrusting).unwrap();
+    let refused = untrusting.get_device("d1").await.unwrap_err().to_string();
+    assert!(refused.contains("certificate"), "{refused}");
+    assert!(refused.contains("--ca-cert"), "{refused}");
+
     // Nobody listens: 404103 at once with no connect timeout.
     let offline = client
         .invoke_method(
