@@ -81,23 +81,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let acknowledged = started.elapsed();
     let cpu = cpu_seconds() - cpu_before;
 
+    // The steady state: every device connected, keeping its connection alive, waiting.
+    let idle_cpu_before = cpu_seconds();
+    tokio::time::sleep(IDLE).await;
+    let idle_cpu = cpu_seconds() - idle_cpu_before;
+
     println!("{count} simulated devices in one process, local hub in another");
     println!();
     println!("| step | result |");
     println!("|---|---|");
     println!(
-        "| register and start every device | {:.2} s |",
+        "| register every device through the service API and start it | {:.2} s |",
         registered.as_secs_f64()
     );
     println!(
-        "| every device connected and read its twin | {:.2} s |",
-        connected.as_secs_f64()
+        "| then until every device connected and read its twin | {:.2} s |",
+        (connected - registered).as_secs_f64()
     );
     println!(
         "| desired patch to each device, until every ack was accepted | {:.2} s |",
         acknowledged.as_secs_f64()
     );
-    println!("| simulator CPU time during that round | {cpu:.2} s |");
+    println!(
+        "| process CPU time during that round (devices and the {count} service calls) | {cpu:.2} s |"
+    );
+    println!(
+        "| process CPU time while every device idles for {} s | {idle_cpu:.2} s ({:.1} % of one core) |",
+        IDLE.as_secs(),
+        idle_cpu / IDLE.as_secs_f64() * 100.0
+    );
     let memory = support::memory_megabytes("self", "VmRSS")
         .map_or_else(|| "n/a".to_owned(), |mb| format!("{mb} MB"));
     println!("| simulator resident memory | {memory} |");
@@ -108,6 +120,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = hub.wait();
     Ok(())
 }
+
+/// How long the connected fleet is watched doing nothing.
+const IDLE: Duration = Duration::from_secs(10);
 
 async fn wait_for(
     device: &mut twinlens::device::DeviceHandle,
