@@ -30,6 +30,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -48,6 +49,10 @@ use tls::{HubCertificates, TlsListener};
 const OWNER_KEY_SETTING: &str = "iothubowner_key";
 /// The name of the store file inside the data directory.
 const STORE_FILE: &str = "hub.db";
+/// How long requests in flight may take to finish once the hub is told to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// The file a running hub locks in its data directory.
+const LOCK_FILE: &str = "hub.lock";
 
 /// How to run a hub.
 #[derive(Debug, Clone)]
@@ -98,6 +103,15 @@ pub enum HubStartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Another hub (a `twinlens hub`, or an explorer's embedded one) uses the directory.
+    #[error(
+        "another twinlens hub is using the data directory {path}; stop it, or give this hub \
+         another --data-dir"
+    )]
+    InUse {
+        /// The directory.
+        path: PathBuf,
+    },
     /// The store cannot be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -134,6 +148,8 @@ pub struct RunningHub {
     pub state: HubState,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
+    /// Held while the hub runs, so that no second hub opens the same store.
+    _data_dir_lock: std::fs::File,
 }
 
 impl RunningHub {
@@ -148,11 +164,14 @@ impl RunningHub {
 }
 
 /// Opens the store, binds the ports and starts serving.
-pub async fn start(config: HubConfig) -> Result<RunningHub, HubStartError> {
+pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
+    // Paths in the ready line (the CA) must work from any working directory.
+    config.data_dir = std::path::absolute(&config.data_dir).unwrap_or(config.data_dir);
     create_private_dir(&config.data_dir).map_err(|source| HubStartError::DataDir {
         path: config.data_dir.clone(),
         source,
     })?;
+    let data_dir_lock = lock_data_dir(&config.data_dir)?;
     let store = Store::open(&config.data_dir.join(STORE_FILE))?;
     let owner_key = owner_key(&store)?;
     if let Some(count) = config.demo_devices {
@@ -211,6 +230,7 @@ pub async fn start(config: HubConfig) -> Result<RunningHub, HubStartError> {
         state,
         shutdown,
         server,
+        _data_dir_lock: data_dir_lock,
     })
 }
 
@@ -239,21 +259,58 @@ pub async fn serve(
         shutdown.await;
         let _ = stop.send(true);
     });
-    let served = match certificates {
-        None => {
-            axum::serve(http, app)
-                .with_graceful_shutdown(signal(stopped))
-                .await
+    let service_api = async {
+        match certificates {
+            None => {
+                axum::serve(http, app)
+                    .with_graceful_shutdown(signal(stopped.clone()))
+                    .await
+            }
+            Some(certificates) => {
+                let listener = TlsListener::new(http, certificates.http_acceptor());
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(signal(stopped.clone()))
+                    .await
+            }
         }
-        Some(certificates) => {
-            let listener = TlsListener::new(http, certificates.http_acceptor());
-            axum::serve(listener, app)
-                .with_graceful_shutdown(signal(stopped))
-                .await
+    };
+    // Requests in flight get a grace period; a client that never finishes its request
+    // must not keep the hub from stopping.
+    let grace_over = async {
+        signal(stopped.clone()).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let served = tokio::select! {
+        served = service_api => served,
+        () = grace_over => {
+            tracing::warn!("requests still unfinished {SHUTDOWN_GRACE:?} after the stop; stopping without them");
+            Ok(())
         }
     };
     let _ = device_endpoint.await;
     served
+}
+
+/// Takes the data directory's lock file, held until the returned file is dropped (or the
+/// process ends, however it ends).
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, HubStartError> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| HubStartError::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(HubStartError::InUse {
+            path: dir.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(HubStartError::DataDir { path, source }),
+    }
 }
 
 /// Creates the data directory readable only by its owner: it holds every device key.

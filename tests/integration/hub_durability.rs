@@ -75,3 +75,80 @@ async fn acknowledged_patches_survive_sigkill() {
         twin["properties"]["desired"]["$version"].as_u64().unwrap() > acknowledged.len() as u64
     );
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_hub_cleanly_and_a_data_dir_serves_one_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &[]);
+    let created = hub
+        .send_json(Method::PUT, "/devices/kept", &json!({"deviceId": "kept"}))
+        .await;
+    assert_eq!(created.status(), 200);
+
+    // A second hub on the same directory is refused, saying why.
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_twinlens"))
+        .args(["hub", "--http-port", "0", "--mqtt-port", "0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another twinlens hub is using"), "{stderr}");
+    assert!(second.stdout.is_empty(), "no ready line");
+
+    // A client that never finishes its request's head does not keep the hub from stopping.
+    let port = hub.ready["http_url"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut stalled = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stalled,
+        b"POST /devices/query?api-version=2021-04-12 HTTP/1.1\r\nHost: local",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = hub.terminate();
+    assert!(status.success(), "exit status {status}");
+
+    // The directory is free again and kept everything.
+    let hub = HubProcess::start(dir.path(), &[]);
+    let kept = hub
+        .request(Method::GET, "/devices/kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), 200);
+    drop(stalled);
+}
+
+#[test]
+fn a_relative_data_dir_gives_an_absolute_ca_path() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twinlens"))
+        .args(["hub", "--tls", "--http-port", "0", "--mqtt-port", "0"])
+        .args(["--data-dir", "relative/hub"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    let ca = std::path::Path::new(ready["ca_cert"].as_str().unwrap());
+    assert!(ca.is_absolute(), "{line}");
+    assert!(ca.starts_with(dir.path().canonicalize().unwrap()) || ca.starts_with(dir.path()));
+    assert!(ca.is_file(), "{line}");
+}

@@ -66,6 +66,22 @@ impl HubProcess {
         let _ = self.child.wait();
     }
 
+    /// Asks the process to stop with SIGTERM and returns how it exited (within 15 seconds).
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        for _ in 0..150 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the hub did not stop within 15 seconds of SIGTERM");
+    }
+
     /// The hub's service connection string.
     pub fn service(&self) -> ServiceConnectionString {
         self.ready["service_connection_string"]
