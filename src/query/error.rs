@@ -26,10 +26,16 @@ impl QueryError {
 
     /// Renders the query line that holds the error with a caret under the offending
     /// character, followed by the message, so a UI can show exactly where to look.
+    pub fn render_with_caret(&self, query_text: &str) -> String {
+        format!("{}\n{self}", self.caret_lines(query_text))
+    }
+
+    /// The query line that holds the error and, under it, a caret at the offending
+    /// character: for messages that state the error before.
     ///
     /// Tabs before the position are repeated in the caret line so the caret stays aligned
     /// in a monospace view; a position past the end points just after the last character.
-    pub fn render_with_caret(&self, query_text: &str) -> String {
+    pub fn caret_lines(&self, query_text: &str) -> String {
         let characters: Vec<char> = query_text.chars().collect();
         let position = self.position.min(characters.len());
         let (before, after) = characters.split_at(position);
@@ -48,7 +54,7 @@ impl QueryError {
             .iter()
             .map(|character| if *character == '\t' { '\t' } else { ' ' })
             .collect();
-        format!("{}\n{padding}^\n{self}", line.trim_end_matches('\r'))
+        format!("{}\n{padding}^", line.trim_end_matches('\r'))
     }
 }
 

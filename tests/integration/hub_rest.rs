@@ -252,7 +252,14 @@ async fn query_pages_through_every_twin() {
     let bad = json!({"query": "SELECT * FROM devices WHERE tags.n >"});
     let response = hub.send_json(Method::POST, "/devices/query", &bad).await;
     let message = assert_azure_error(response, 400, 400004).await;
-    assert!(message.contains("column"), "{message}");
+    assert!(message.contains("column 37"), "{message}");
+    assert_eq!(message.matches("column").count(), 1, "said once: {message}");
+    assert!(
+        message.ends_with(
+            "SELECT * FROM devices WHERE tags.n >\n                                    ^"
+        ),
+        "the query with a caret under the error: {message}"
+    );
 
     let bad_token = hub
         .request(Method::POST, "/devices/query")

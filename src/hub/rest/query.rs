@@ -38,7 +38,7 @@ pub async fn query_twins(
     let query = query::parse(text).map_err(|e| {
         HubError::QueryInvalid(format!(
             "The query is not valid: {e}\n{}",
-            e.render_with_caret(text)
+            e.caret_lines(text)
         ))
     })?;
     let page_size = page_size(&headers)?;
