@@ -7,6 +7,9 @@ use crate::twin::TwinError;
 /// A request the hub refused or could not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
+    /// The request has no `api-version`, or one that names no version.
+    #[error("{0}")]
+    InvalidProtocolVersion(String),
     /// The request is malformed: bad JSON, a bad field, a bad header.
     #[error("{0}")]
     ArgumentInvalid(String),
@@ -70,6 +73,7 @@ impl HubError {
     /// Azure's six-digit error code; its first three digits are the HTTP status.
     pub fn error_code(&self) -> u32 {
         match self {
+            HubError::InvalidProtocolVersion(_) => 400001,
             HubError::ArgumentInvalid(_) | HubError::QueryInvalid(_) => 400004,
             HubError::Twin(error) => error.error_code(),
             HubError::Unauthorized(_) => 401002,
@@ -86,6 +90,7 @@ impl HubError {
     /// Azure's name for the error code, sent in the `iothub-errorcode` header.
     pub fn error_code_name(&self) -> &'static str {
         match self {
+            HubError::InvalidProtocolVersion(_) => "InvalidProtocolVersion",
             HubError::ArgumentInvalid(_) | HubError::QueryInvalid(_) => "ArgumentInvalid",
             HubError::Twin(error) => error.error_code_name(),
             HubError::Unauthorized(_) => "IotHubUnauthorizedAccess",

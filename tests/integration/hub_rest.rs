@@ -363,6 +363,34 @@ async fn bad_bodies_and_unknown_devices() {
         .send_json(Method::POST, "/twins/d1/methods", &bad_timeout)
         .await;
     assert_azure_error(response, 400, 400004).await;
+
+    // A method a path does not offer, and a path the API does not have.
+    let response = hub
+        .request(Method::PATCH, "/devices/d1")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let message = assert_azure_error(response, 400, 400004).await;
+    assert!(message.contains("PATCH"), "{message}");
+    let response = hub.request(Method::GET, "/jobs/v2").send().await.unwrap();
+    assert_azure_error(response, 400, 400004).await;
+
+    // No api-version, or one that names no version.
+    for query in ["", "?api-version=latest"] {
+        let response = hub
+            .client()
+            .get(format!(
+                "{}/devices/d1{query}",
+                hub.ready["http_url"].as_str().unwrap()
+            ))
+            .header("Authorization", hub.token())
+            .send()
+            .await
+            .unwrap();
+        let message = assert_azure_error(response, 400, 400001).await;
+        assert!(message.contains("api-version"), "{query}: {message}");
+    }
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! (the current form, which the C# and Python SDKs parse), and the `iothub-errorcode`
 //! header carries the code's name.
 
-use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 use serde_json::json;
@@ -52,6 +52,15 @@ fn tracking_id() -> String {
 pub async fn unknown_route(uri: Uri) -> HubError {
     HubError::ArgumentInvalid(format!(
         "The path {} is not part of the IoT Hub service API served by this hub",
+        uri.path()
+    ))
+}
+
+/// A path the API has, with a method it does not offer there.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> HubError {
+    HubError::ArgumentInvalid(format!(
+        "{method} is not a method of {} in the IoT Hub service API; see the API reference for \
+         the methods this path offers",
         uri.path()
     ))
 }

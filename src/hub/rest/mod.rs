@@ -1,10 +1,11 @@
 //! The service REST API of the local hub (api-version 2021-04-12), as Azure IoT Hub
 //! serves it: device identities, twins, queries and direct methods. Every route is
-//! behind SAS authentication; every error is Azure's error JSON.
+//! behind SAS authentication and needs an `api-version`; every error is Azure's error JSON.
 //!
 //! [`router`] builds the routes over a [`HubState`], so tests can drive it with
 //! `oneshot()` and the hub can serve it over plain TCP or TLS alike.
 
+mod api_version;
 mod auth;
 mod devices;
 mod error;
@@ -62,6 +63,8 @@ pub fn router(state: HubState) -> Router {
             get(devices::get_telemetry),
         )
         .fallback(error::unknown_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(api_version::require_api_version))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_service_token,
