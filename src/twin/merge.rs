@@ -71,6 +71,8 @@ fn members_patch(before: &Map<String, Value>, after: &Map<String, Value>) -> Map
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::twin::diff::{ChangeKind, diff};
+    use crate::twin::path::JsonPath;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -254,7 +256,64 @@ mod tests {
         }
     }
 
+    /// The paths a merge patch changes, with what it does there, walked against the
+    /// document it applies to: a nested object is only descended into where the document
+    /// has an object too (elsewhere it replaces whatever is there, whole).
+    fn patch_leaves(
+        before: &Value,
+        patch: &Value,
+        at: &JsonPath,
+        leaves: &mut Vec<(JsonPath, &'static str)>,
+    ) {
+        let Value::Object(members) = patch else {
+            return;
+        };
+        for (key, value) in members {
+            let path = at.child(key.as_str());
+            let old = before.get(key);
+            match (old, value) {
+                (Some(old @ Value::Object(_)), Value::Object(_)) => {
+                    patch_leaves(old, value, &path, leaves);
+                }
+                (None, _) => leaves.push((path, "added")),
+                (Some(_), Value::Null) => leaves.push((path, "removed")),
+                (Some(_), _) => leaves.push((path, "changed")),
+            }
+        }
+    }
+
+    fn kind_name(kind: &ChangeKind) -> &'static str {
+        match kind {
+            ChangeKind::Added { .. } => "added",
+            ChangeKind::Removed { .. } => "removed",
+            ChangeKind::Changed { .. } => "changed",
+        }
+    }
+
     proptest! {
+        /// Apply a patch, derive the patch between the document and the result, and
+        /// that derived patch takes the document to the same result; the structural
+        /// diff of the two documents names exactly the places the derived patch changes.
+        #[test]
+        fn a_patch_applied_then_the_derived_patch_reproduces_the_target(
+            original in null_free_object(),
+            patch in patch_object(),
+        ) {
+            let target = merged(original.clone(), patch);
+            let derived = merge_patch_between(&original, &target);
+            prop_assert_eq!(&merged(original.clone(), derived.clone()), &target);
+
+            let mut expected = Vec::new();
+            patch_leaves(&original, &derived, &JsonPath::root(), &mut expected);
+            expected.sort_by_key(|(path, _)| path.to_string());
+            let mut changes: Vec<(JsonPath, &'static str)> = diff(&original, &target)
+                .into_iter()
+                .map(|change| (change.path, kind_name(&change.kind)))
+                .collect();
+            changes.sort_by_key(|(path, _)| path.to_string());
+            prop_assert_eq!(changes, expected);
+        }
+
         #[test]
         fn patch_between_reproduces_the_target(a in null_free_object(), b in null_free_object()) {
             let mut result = a.clone();
