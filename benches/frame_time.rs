@@ -141,7 +141,7 @@ fn main() {
                 },
             ]
         } else {
-            vec![Event::Text(if index % 2 == 0 {
+            vec![Event::Text(if index.is_multiple_of(2) {
                 " ".into()
             } else {
                 "\n".into()
@@ -193,7 +193,7 @@ fn listed_twin(index: usize) -> Value {
     json!({
         "deviceId": format!("device-{index:06}"),
         "status": "enabled",
-        "connectionState": if index % 7 == 0 { "Connected" } else { "Disconnected" },
+        "connectionState": if index.is_multiple_of(7) { "Connected" } else { "Disconnected" },
         "lastActivityTime": format!("2026-11-{:02}T10:{:02}:00Z", 1 + index % 28, index % 60),
         "version": 3,
         "tags": {"location": {"city": cities[index % cities.len()], "floor": index % 12}},

@@ -43,10 +43,10 @@ impl MemberName {
     #[inline]
     fn find<'a>(&self, members: &'a Map<String, Value>, case: NameCase) -> Option<&'a Value> {
         let hint = self.position_hint.load(Relaxed);
-        if let Some((name, value)) = members.iter().nth(hint) {
-            if self.is(name, case) {
-                return Some(value);
-            }
+        if let Some((name, value)) = members.iter().nth(hint)
+            && self.is(name, case)
+        {
+            return Some(value);
         }
         if let (NameCase::Exact, true) = (case, members.len() > SCAN_LIMIT) {
             return members.get(self.text.as_str());

@@ -62,16 +62,16 @@ impl SnapshotReader {
         let mut lines = BufReader::new(File::open(path).map_err(io)?).lines();
         let first = lines.next().transpose().map_err(io)?.unwrap_or_default();
         // An NDJSON header is a complete object on the first line.
-        if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&first) {
-            if fields.get("layout").and_then(Value::as_str) == Some("ndjson") {
-                let header = SnapshotHeader::from_json(path, &fields)?;
-                return Ok(Self::new(
-                    path,
-                    header,
-                    Layout::Ndjson,
-                    Source::Lines { lines, line: 1 },
-                ));
-            }
+        if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&first)
+            && fields.get("layout").and_then(Value::as_str) == Some("ndjson")
+        {
+            let header = SnapshotHeader::from_json(path, &fields)?;
+            return Ok(Self::new(
+                path,
+                header,
+                Layout::Ndjson,
+                Source::Lines { lines, line: 1 },
+            ));
         }
         let text = std::fs::read_to_string(path).map_err(io)?;
         let document: Value =
@@ -87,17 +87,17 @@ impl SnapshotReader {
             Some(Value::Array(twins)) => twins.clone(),
             _ => return Err(damaged(path, 1, "the \"twins\" array is missing".into())),
         };
-        if let Some(expected) = fields.get("twinCount").and_then(Value::as_u64) {
-            if usize::try_from(expected).ok() != Some(twins.len()) {
-                return Err(damaged(
-                    path,
-                    text.lines().count(),
-                    format!(
-                        "twinCount says {expected} but the file holds {} twins",
-                        twins.len()
-                    ),
-                ));
-            }
+        if let Some(expected) = fields.get("twinCount").and_then(Value::as_u64)
+            && usize::try_from(expected).ok() != Some(twins.len())
+        {
+            return Err(damaged(
+                path,
+                text.lines().count(),
+                format!(
+                    "twinCount says {expected} but the file holds {} twins",
+                    twins.len()
+                ),
+            ));
         }
         // The writer puts twin n on line n + 1; other formatting gets line 1.
         let numbered: Vec<(usize, Value)> = twins

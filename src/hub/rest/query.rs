@@ -56,10 +56,8 @@ pub async fn query_twins(
     let mut response = Json(rows).into_response();
     let headers = response.headers_mut();
     headers.insert(ITEM_TYPE, HeaderValue::from_static(item_type.as_str()));
-    if more {
-        if let Ok(token) = HeaderValue::from_str(&encode_continuation(next)) {
-            headers.insert(CONTINUATION, token);
-        }
+    if more && let Ok(token) = HeaderValue::from_str(&encode_continuation(next)) {
+        headers.insert(CONTINUATION, token);
     }
     Ok(response)
 }

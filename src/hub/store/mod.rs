@@ -402,11 +402,11 @@ impl Store {
             .desired_changes
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(sender) = senders.get(device_id) {
-            if sender.send(change.clone()).is_err() {
-                // Nobody listens any more.
-                senders.remove(device_id);
-            }
+        if let Some(sender) = senders.get(device_id)
+            && sender.send(change.clone()).is_err()
+        {
+            // Nobody listens any more.
+            senders.remove(device_id);
         }
     }
 
