@@ -95,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut rows = 0;
         for _ in 0..11 {
             let started = Instant::now();
-            rows = store.query_page(&query, 0, 100).len();
+            rows = store.query_page(&query, None, 100)?.rows.len();
             times.push(started.elapsed());
         }
         times.sort();

@@ -105,6 +105,31 @@ impl Query {
         }
     }
 
+    /// Whether the rows are groups (COUNT, GROUP BY and other aggregates) rather than one
+    /// row per matching twin.
+    pub fn is_aggregate(&self) -> bool {
+        matches!(self.selection, Selection::Aggregated { .. })
+    }
+
+    /// The TOP limit, if the query has one.
+    pub fn top(&self) -> Option<u64> {
+        self.top
+    }
+
+    /// The row one twin contributes to the result: the twin itself for `SELECT *`, its
+    /// projection otherwise; `None` when it does not match, or for aggregates (whose rows
+    /// come from groups). Lets a caller walk the twins in its own order, page by page.
+    pub fn row_of(&self, twin: &Value) -> Option<Value> {
+        if !self.matches(twin) {
+            return None;
+        }
+        match &self.selection {
+            Selection::Everything => Some(twin.clone()),
+            Selection::Columns(columns) => Some(project(columns, twin)),
+            Selection::Aggregated { .. } => None,
+        }
+    }
+
     /// The query text as it was given, for logs and for repeating it on the next page.
     pub fn text(&self) -> &str {
         &self.text
@@ -113,7 +138,7 @@ impl Query {
     /// How to learn the number of rows this query returns without reading them, for
     /// progress displays: `None` for aggregates, whose rows are groups, not twins.
     pub fn row_count(&self) -> Option<RowCount> {
-        if matches!(self.selection, Selection::Aggregated { .. }) {
+        if self.is_aggregate() {
             return None;
         }
         let clauses: String = self.text.chars().skip(self.from_start).collect();

@@ -1,6 +1,7 @@
 //! The service REST API of the local hub (api-version 2021-04-12), as Azure IoT Hub
 //! serves it: device identities, twins, queries and direct methods. Every route is
-//! behind SAS authentication and needs an `api-version`; every error is Azure's error JSON.
+//! behind SAS authentication, and Azure's routes need an `api-version`; every error is
+//! Azure's error JSON.
 //!
 //! [`router`] builds the routes over a [`HubState`], so tests can drive it with
 //! `oneshot()` and the hub can serve it over plain TCP or TLS alike.
@@ -58,13 +59,14 @@ pub fn router(state: HubState) -> Router {
                 .put(twins::replace_twin),
         )
         .route("/twins/{id}/methods", post(methods::invoke_method))
+        // Azure's routes need an api-version; this hub's own route below does not.
+        .route_layer(axum::middleware::from_fn(api_version::require_api_version))
         .route(
             "/twinlens/devices/{id}/telemetry",
             get(devices::get_telemetry),
         )
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(axum::middleware::from_fn(api_version::require_api_version))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_service_token,

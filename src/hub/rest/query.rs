@@ -8,11 +8,12 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::HubState;
 use super::extract::JsonBody;
 use crate::hub::error::HubError;
+use crate::hub::store::PageCursor;
 use crate::query;
 
 /// Rows per page when the client does not say.
@@ -42,21 +43,19 @@ pub async fn query_twins(
         ))
     })?;
     let page_size = page_size(&headers)?;
-    let skip = continuation(&headers)?;
+    let from = continuation(&headers)?;
     let store = state.store.clone();
     let item_type = query.item_type();
-    let mut rows = tokio::task::spawn_blocking(move || {
-        store.query_page(&query, skip, page_size.saturating_add(1))
-    })
-    .await
-    .map_err(|e| HubError::Server(format!("the query task failed: {e}")))?;
-    let more = rows.len() > page_size;
-    rows.truncate(page_size);
-    let next = skip + rows.len();
-    let mut response = Json(rows).into_response();
+    let page =
+        tokio::task::spawn_blocking(move || store.query_page(&query, from.as_ref(), page_size))
+            .await
+            .map_err(|e| HubError::Server(format!("the query task failed: {e}")))??;
+    let mut response = Json(page.rows).into_response();
     let headers = response.headers_mut();
     headers.insert(ITEM_TYPE, HeaderValue::from_static(item_type.as_str()));
-    if more && let Ok(token) = HeaderValue::from_str(&encode_continuation(next)) {
+    if let Some(next) = page.next
+        && let Ok(token) = HeaderValue::from_str(&encode_continuation(&next))
+    {
         headers.insert(CONTINUATION, token);
     }
     Ok(response)
@@ -79,35 +78,50 @@ fn page_size(headers: &HeaderMap) -> Result<usize, HubError> {
     Ok(size.clamp(1, MAX_PAGE_SIZE))
 }
 
-fn continuation(headers: &HeaderMap) -> Result<usize, HubError> {
+fn continuation(headers: &HeaderMap) -> Result<Option<PageCursor>, HubError> {
     let Some(value) = headers.get(CONTINUATION) else {
-        return Ok(0);
+        return Ok(None);
     };
-    value
-        .to_str()
-        .ok()
-        .filter(|text| !text.is_empty())
-        .map_or(Ok(0), decode_continuation)
+    match value.to_str().ok().filter(|text| !text.is_empty()) {
+        None => Ok(None),
+        Some(token) => decode_continuation(token).map(Some),
+    }
 }
 
-/// Continuation tokens are opaque to clients: the offset of the next row.
-fn encode_continuation(offset: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{{\"offset\":{offset}}}"))
+/// Continuation tokens are opaque to clients: where the next page starts, as JSON.
+fn encode_continuation(cursor: &PageCursor) -> String {
+    let state = match cursor {
+        PageCursor::AfterDevice { device_id, emitted } => {
+            json!({"after": device_id, "emitted": emitted})
+        }
+        PageCursor::Offset(offset) => json!({ "offset": offset }),
+    };
+    URL_SAFE_NO_PAD.encode(state.to_string())
 }
 
-fn decode_continuation(token: &str) -> Result<usize, HubError> {
-    URL_SAFE_NO_PAD
+fn decode_continuation(token: &str) -> Result<PageCursor, HubError> {
+    let state = URL_SAFE_NO_PAD
         .decode(token.trim())
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .and_then(|value| value.get("offset").and_then(Value::as_u64))
-        .and_then(|offset| usize::try_from(offset).ok())
-        .ok_or_else(|| {
-            HubError::ArgumentInvalid(format!(
-                "The {CONTINUATION} token is not one this hub issued; start the query again \
-                 without it"
-            ))
-        })
+        .unwrap_or_default();
+    let after = state.get("after").and_then(Value::as_str);
+    let emitted = state.get("emitted").and_then(Value::as_u64);
+    let offset = state
+        .get("offset")
+        .and_then(Value::as_u64)
+        .and_then(|offset| usize::try_from(offset).ok());
+    match (after, emitted, offset) {
+        (Some(device_id), Some(emitted), None) => Ok(PageCursor::AfterDevice {
+            device_id: device_id.to_owned(),
+            emitted,
+        }),
+        (None, None, Some(offset)) => Ok(PageCursor::Offset(offset)),
+        _ => Err(HubError::ArgumentInvalid(format!(
+            "The {CONTINUATION} token is not one this hub issued; start the query again \
+             without it"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -117,11 +131,25 @@ mod tests {
 
     #[test]
     fn continuation_round_trips_and_rejects_garbage() {
-        assert_eq!(
-            decode_continuation(&encode_continuation(2500)).unwrap(),
-            2500
-        );
-        for bad in ["x", "!!", &URL_SAFE_NO_PAD.encode("{\"offset\":-1}")] {
+        for cursor in [
+            PageCursor::Offset(2500),
+            PageCursor::AfterDevice {
+                device_id: "sensor-\"7\"".into(),
+                emitted: 1000,
+            },
+        ] {
+            assert_eq!(
+                decode_continuation(&encode_continuation(&cursor)).unwrap(),
+                cursor
+            );
+        }
+        for bad in [
+            "x",
+            "!!",
+            &URL_SAFE_NO_PAD.encode("{\"offset\":-1}"),
+            &URL_SAFE_NO_PAD.encode("{\"after\":\"a\"}"),
+            &URL_SAFE_NO_PAD.encode("{\"after\":\"a\",\"emitted\":1,\"offset\":2}"),
+        ] {
             assert_eq!(decode_continuation(bad).unwrap_err().error_code(), 400004);
         }
     }

@@ -7,6 +7,9 @@
 //! No lock is ever held across an `.await`.
 
 mod db;
+mod paging;
+
+pub use paging::{PageCursor, QueryPage};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -18,7 +21,6 @@ use tokio::sync::broadcast;
 
 use super::error::HubError;
 use super::identity::DeviceIdentity;
-use crate::query::{Query, Source};
 use crate::twin::timestamp::parse_optional_timestamp;
 use crate::twin::{
     AuthenticationType, ConnectionState, DesiredChange, DeviceStatus, Twin, format_timestamp,
@@ -448,18 +450,6 @@ impl Store {
         let added = records.len();
         devices.extend(records);
         Ok(added)
-    }
-
-    /// One page of a query's result rows: rows `skip..skip + take`.
-    pub fn query_page(&self, query: &Query, skip: usize, take: usize) -> Vec<Value> {
-        match query.source() {
-            // This hub has no module identities yet, so module twins are an empty set.
-            Source::DevicesModules => Vec::new(),
-            Source::Devices => {
-                let devices = self.read();
-                query.execute_page(devices.values().map(|record| &record.twin), skip, take)
-            }
-        }
     }
 
     /// Writes a record to the database, then publishes it in memory.

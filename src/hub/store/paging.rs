@@ -1,0 +1,232 @@
+//! Query results one page at a time. Rows that come from twins (`SELECT *` and
+//! projections) are paged by device id: the next page starts after the last device the
+//! previous page read, so devices created or deleted between pages never make a row
+//! repeat or go missing. Aggregate rows (groups) have no device to start after and are
+//! paged by position.
+
+use std::ops::Bound;
+
+use serde_json::Value;
+
+use super::Store;
+use crate::hub::error::HubError;
+use crate::query::{Query, Source};
+
+/// Where the next page of a query starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageCursor {
+    /// After the device with this id; `emitted` rows came before (for TOP).
+    AfterDevice {
+        /// The last device the previous page read.
+        device_id: String,
+        /// Rows returned by every earlier page.
+        emitted: u64,
+    },
+    /// After this many rows.
+    Offset(usize),
+}
+
+/// One page of query results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryPage {
+    /// The rows, at most the page size asked for.
+    pub rows: Vec<Value>,
+    /// Where the next page starts; `None` after the last page.
+    pub next: Option<PageCursor>,
+}
+
+impl Store {
+    /// The page of `query`'s rows that starts at `from` (the first page for `None`), with
+    /// at most `take` rows (at least one).
+    pub fn query_page(
+        &self,
+        query: &Query,
+        from: Option<&PageCursor>,
+        take: usize,
+    ) -> Result<QueryPage, HubError> {
+        let take = take.max(1);
+        if query.source() == Source::DevicesModules {
+            // This hub has no module identities yet, so module twins are an empty set.
+            return Ok(QueryPage {
+                rows: Vec::new(),
+                next: None,
+            });
+        }
+        match (from, query.is_aggregate()) {
+            (Some(PageCursor::Offset(skip)), _) => Ok(self.page_by_offset(query, *skip, take)),
+            (None, true) => Ok(self.page_by_offset(query, 0, take)),
+            (Some(PageCursor::AfterDevice { .. }), true) => Err(HubError::ArgumentInvalid(
+                "The x-ms-continuation token belongs to another query; start this query \
+                 again without it"
+                    .into(),
+            )),
+            (Some(PageCursor::AfterDevice { device_id, emitted }), false) => {
+                Ok(self.page_by_device(query, Some(device_id), *emitted, take))
+            }
+            (None, false) => Ok(self.page_by_device(query, None, 0, take)),
+        }
+    }
+
+    fn page_by_offset(&self, query: &Query, skip: usize, take: usize) -> QueryPage {
+        let devices = self.read();
+        let twins = devices.values().map(|record| &record.twin);
+        let mut rows = query.execute_page(twins, skip, take.saturating_add(1));
+        let more = rows.len() > take;
+        rows.truncate(take);
+        let next = more.then(|| PageCursor::Offset(skip + rows.len()));
+        QueryPage { rows, next }
+    }
+
+    fn page_by_device(
+        &self,
+        query: &Query,
+        after: Option<&str>,
+        emitted: u64,
+        take: usize,
+    ) -> QueryPage {
+        let left_in_top = query.top().map_or(usize::MAX, |top| {
+            usize::try_from(top.saturating_sub(emitted)).unwrap_or(usize::MAX)
+        });
+        let limit = take.min(left_in_top);
+        let devices = self.read();
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut rows = Vec::new();
+        let mut last = None;
+        for (device_id, record) in devices.range::<str, _>((start, Bound::Unbounded)) {
+            if rows.len() == limit {
+                break;
+            }
+            if let Some(row) = query.row_of(&record.twin) {
+                rows.push(row);
+                last = Some(device_id);
+            }
+        }
+        // Another page follows if TOP allows more rows and a twin after the last row matches.
+        let more = rows.len() == limit
+            && limit < left_in_top
+            && devices
+                .range::<str, _>((
+                    last.map_or(Bound::Unbounded, |id| Bound::Excluded(id.as_str())),
+                    Bound::Unbounded,
+                ))
+                .any(|(_, record)| query.matches(&record.twin));
+        let next = match (more, last) {
+            (true, Some(device_id)) => Some(PageCursor::AfterDevice {
+                device_id: device_id.clone(),
+                emitted: emitted + rows.len() as u64,
+            }),
+            _ => None,
+        };
+        QueryPage { rows, next }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store_with(ids: &[&str]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("hub.db")).unwrap();
+        for id in ids {
+            store
+                .put_device(id, &json!({}), None, chrono::Utc::now())
+                .unwrap();
+        }
+        (dir, store)
+    }
+
+    fn ids(rows: &[Value]) -> Vec<&str> {
+        rows.iter()
+            .map(|row| row["deviceId"].as_str().unwrap())
+            .collect()
+    }
+
+    fn all_pages(store: &Store, text: &str, take: usize) -> Vec<Vec<Value>> {
+        let query = crate::query::parse(text).unwrap();
+        let mut pages = Vec::new();
+        let mut from = None;
+        loop {
+            let page = store.query_page(&query, from.as_ref(), take).unwrap();
+            pages.push(page.rows);
+            match page.next {
+                Some(next) => from = Some(next),
+                None => return pages,
+            }
+        }
+    }
+
+    #[test]
+    fn pages_follow_device_ids_and_end_exactly() {
+        let (_dir, store) = store_with(&["a", "b", "c", "d", "e"]);
+        let pages = all_pages(&store, "SELECT * FROM devices", 2);
+        let pages: Vec<Vec<&str>> = pages.iter().map(|rows| ids(rows)).collect();
+        assert_eq!(pages, vec![vec!["a", "b"], vec!["c", "d"], vec!["e"]]);
+        let exact = all_pages(&store, "SELECT deviceId FROM devices", 5);
+        assert_eq!(exact.len(), 1, "no empty page after a full last one");
+    }
+
+    #[test]
+    fn devices_created_or_deleted_between_pages_neither_repeat_nor_vanish() {
+        let (_dir, store) = store_with(&["b", "d", "f", "h"]);
+        let query = crate::query::parse("SELECT * FROM devices").unwrap();
+        let first = store.query_page(&query, None, 2).unwrap();
+        assert_eq!(ids(&first.rows), vec!["b", "d"]);
+        // A device before the cursor appears and one already read is deleted.
+        store
+            .put_device("a", &json!({}), None, chrono::Utc::now())
+            .unwrap();
+        store.delete_device("b", None).unwrap();
+        let second = store.query_page(&query, first.next.as_ref(), 2).unwrap();
+        assert_eq!(ids(&second.rows), vec!["f", "h"]);
+        assert_eq!(second.next, None);
+    }
+
+    #[test]
+    fn top_counts_rows_across_pages() {
+        let (_dir, store) = store_with(&["a", "b", "c", "d", "e"]);
+        let pages = all_pages(&store, "SELECT TOP 3 * FROM devices", 2);
+        let pages: Vec<Vec<&str>> = pages.iter().map(|rows| ids(rows)).collect();
+        assert_eq!(pages, vec![vec!["a", "b"], vec!["c"]]);
+        let exact = all_pages(&store, "SELECT TOP 2 * FROM devices", 2);
+        assert_eq!(exact.len(), 1, "TOP reached: no further page");
+    }
+
+    #[test]
+    fn filters_skip_twins_that_do_not_match() {
+        let (_dir, store) = store_with(&["a", "b", "c", "d", "e"]);
+        let pages = all_pages(
+            &store,
+            "SELECT * FROM devices WHERE deviceId IN ['a', 'c', 'e']",
+            1,
+        );
+        let pages: Vec<Vec<&str>> = pages.iter().map(|rows| ids(rows)).collect();
+        assert_eq!(pages, vec![vec!["a"], vec!["c"], vec!["e"]]);
+    }
+
+    #[test]
+    fn aggregates_page_by_position_and_refuse_device_cursors() {
+        let (_dir, store) = store_with(&["a", "b", "c"]);
+        let text = "SELECT deviceId, COUNT() AS n FROM devices GROUP BY deviceId";
+        let pages = all_pages(&store, text, 2);
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1]);
+        let query = crate::query::parse(text).unwrap();
+        let foreign = PageCursor::AfterDevice {
+            device_id: "a".into(),
+            emitted: 1,
+        };
+        let error = store.query_page(&query, Some(&foreign), 2).unwrap_err();
+        assert_eq!(error.error_code(), 400004);
+    }
+
+    #[test]
+    fn module_twins_are_an_empty_set() {
+        let (_dir, store) = store_with(&["a"]);
+        let query = crate::query::parse("SELECT * FROM devices.modules").unwrap();
+        let page = store.query_page(&query, None, 10).unwrap();
+        assert!(page.rows.is_empty());
+        assert_eq!(page.next, None);
+    }
+}
