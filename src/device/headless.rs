@@ -56,6 +56,15 @@ pub enum FleetError {
         /// The count given.
         count: usize,
     },
+    /// A JSON document where the device id template belongs.
+    #[error(
+        "the device id template {template:?} looks like a JSON body: --template names the devices \
+         (e.g. `sim-{{N}}`); give a telemetry body with --telemetry"
+    )]
+    TemplateIsJson {
+        /// The template given.
+        template: String,
+    },
     /// Registration failed.
     #[error(transparent)]
     Registration(#[from] RegistrationError),
@@ -64,6 +73,12 @@ pub enum FleetError {
 /// The ids of a fleet of `count` devices: `{n}` (or `{N}`, which command-line help can
 /// show) in `template` becomes 1, 2, ... `count`.
 pub fn device_ids(template: &str, count: usize) -> Result<Vec<String>, FleetError> {
+    // Device ids never hold `"`, so this is a JSON body given to the wrong option.
+    if template.trim_start().starts_with('{') && template.contains('"') {
+        return Err(FleetError::TemplateIsJson {
+            template: template.to_owned(),
+        });
+    }
     let template = &template.replace("{N}", NUMBER);
     if count == 0 {
         return Err(FleetError::NoDevices);
@@ -211,5 +226,9 @@ mod tests {
             device_ids("sim-{n}", 0).unwrap_err(),
             FleetError::NoDevices
         ));
+        let telemetry = device_ids(r#"{"t": {{counter}}}"#, 2).unwrap_err();
+        assert!(telemetry.to_string().contains("--telemetry"), "{telemetry}");
+        let json = device_ids(r#"{"t": 1}"#, 1).unwrap_err();
+        assert!(matches!(json, FleetError::TemplateIsJson { .. }), "{json}");
     }
 }
