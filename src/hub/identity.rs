@@ -167,7 +167,8 @@ impl DeviceIdentity {
             capabilities: Capabilities::default(),
         };
         identity.apply_request(body, now)?;
-        identity.status_updated_time = format_timestamp(now);
+        // As on Azure, a new device's status has never been updated, whatever it says.
+        identity.status_updated_time = UNSET_TIMESTAMP.into();
         Ok(identity)
     }
 
@@ -386,6 +387,12 @@ mod tests {
     #[test]
     fn update_changes_etag_and_status_time() {
         let identity = DeviceIdentity::create("d1", &json!({}), now()).unwrap();
+        assert_eq!(
+            identity.status_updated_time, UNSET_TIMESTAMP,
+            "never updated yet"
+        );
+        let disabled = DeviceIdentity::create("d2", &json!({"status": "disabled"}), now());
+        assert_eq!(disabled.unwrap().status_updated_time, UNSET_TIMESTAMP);
         let later = now() + chrono::Duration::seconds(5);
         let updated = identity
             .update(&json!({"status": "disabled"}), later)
