@@ -61,8 +61,9 @@ impl Database {
         }
     }
 
-    /// Every stored device, in id order.
-    pub fn load_devices(&self) -> Result<Vec<StoredDevice>, StoreError> {
+    /// Hands every stored device, in id order, to `each` as it is read, so that a large
+    /// registry never sits in memory twice (as rows and as what they are parsed into).
+    pub fn for_each_device(&self, mut each: impl FnMut(StoredDevice)) -> Result<(), StoreError> {
         let mut statement = self
             .connection
             .prepare("SELECT device_id, identity, twin FROM devices ORDER BY device_id")
@@ -76,8 +77,10 @@ impl Database {
                 })
             })
             .map_err(|e| self.failed(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.failed(e))
+        for row in rows {
+            each(row.map_err(|e| self.failed(e))?);
+        }
+        Ok(())
     }
 
     /// Inserts or replaces devices in one transaction.
@@ -170,7 +173,8 @@ mod tests {
             db.set_setting("owner", "k").unwrap();
         }
         let db = Database::open(&path).unwrap();
-        let devices = db.load_devices().unwrap();
+        let mut devices = Vec::new();
+        db.for_each_device(|device| devices.push(device)).unwrap();
         let ids: Vec<&str> = devices.iter().map(|d| d.device_id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
         assert_eq!(devices[0].identity, "{\"i\":1}");

@@ -6,6 +6,7 @@
 //! database, and only then publishes them in memory, so a failed write changes nothing.
 //! No lock is ever held across an `.await`.
 
+mod compact;
 mod db;
 mod paging;
 
@@ -141,35 +142,7 @@ impl Store {
     /// disconnected.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let database = Database::open(path)?;
-        let stored = database.load_devices()?;
-        // Parsing dominates start-up with many devices: spread it over the cores.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = stored.len().div_ceil(threads).max(1);
-        let parsed: Vec<Result<Vec<(String, DeviceRecord)>, StoreError>> =
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = stored
-                    .chunks(chunk)
-                    .map(|rows| {
-                        scope.spawn(move || rows.iter().map(|row| load_record(path, row)).collect())
-                    })
-                    .collect();
-                workers
-                    .into_iter()
-                    .map(|worker| {
-                        worker.join().unwrap_or_else(|_| {
-                            Err(StoreError::Damaged {
-                                path: path.to_owned(),
-                                device_id: String::new(),
-                                reason: "a loader thread panicked".into(),
-                            })
-                        })
-                    })
-                    .collect()
-            });
-        let mut devices = BTreeMap::new();
-        for records in parsed {
-            devices.extend(records?);
-        }
+        let devices = load_all(&database, path)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 devices: RwLock::new(devices),
@@ -489,7 +462,50 @@ fn load_record(path: &Path, row: &db::StoredDevice) -> Result<(String, DeviceRec
     };
     fields.insert("connectionState".into(), Value::from(disconnected));
     identity.connection_state = disconnected.to_owned();
+    let twin = compact::compact(twin);
     Ok((row.device_id.clone(), DeviceRecord { identity, twin }))
+}
+
+/// Reads every device and parses the rows on all cores as they arrive (parsing dominates
+/// start-up with many devices); each row is dropped as soon as it is parsed.
+fn load_all(
+    database: &Database,
+    path: &Path,
+) -> Result<BTreeMap<String, DeviceRecord>, StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        let mut queues = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (queue, rows) = std::sync::mpsc::sync_channel::<db::StoredDevice>(256);
+            queues.push(queue);
+            workers.push(scope.spawn(move || {
+                rows.into_iter()
+                    .map(|row| load_record(path, &row))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            }));
+        }
+        let mut next = 0;
+        let read = database.for_each_device(|row| {
+            // A worker that stopped on a damaged row reports it below.
+            let _ = queues[next % threads].send(row);
+            next += 1;
+        });
+        drop(queues);
+        let mut devices = BTreeMap::new();
+        for worker in workers {
+            let records = worker.join().unwrap_or_else(|_| {
+                Err(StoreError::Damaged {
+                    path: path.to_owned(),
+                    device_id: String::new(),
+                    reason: "a loader thread panicked".into(),
+                })
+            })?;
+            devices.extend(records);
+        }
+        read?;
+        Ok(devices)
+    })
 }
 
 fn serialize(identity: &DeviceIdentity) -> Result<String, HubError> {
