@@ -400,7 +400,7 @@ impl Store {
                     identity.device_id.clone(),
                     DeviceRecord {
                         identity,
-                        twin: twin.to_json(),
+                        twin: compact::compact(twin.to_json()),
                     },
                 )
             })
@@ -435,6 +435,10 @@ impl Store {
         let identity = serialize(&record.identity)?;
         self.database()
             .put_device(device_id, &identity, &record.twin.to_string())?;
+        let record = DeviceRecord {
+            twin: compact::compact(record.twin),
+            ..record
+        };
         devices.insert(device_id.to_owned(), record);
         Ok(())
     }
