@@ -19,6 +19,24 @@ fn hub() -> (tempfile::TempDir, HubProcess) {
     (dir, hub)
 }
 
+/// A CONNECT packet for `device_id` with a valid SAS token, for raw-socket tests.
+fn connect_packet(device_id: &str, key: &str, keep_alive: u16) -> bytes::BytesMut {
+    let password = common::device::connection_string(device_id, key)
+        .sas_token(common::now() + 600)
+        .to_string();
+    let mut connect = rumqttc::Connect::new(device_id);
+    connect.keep_alive = keep_alive;
+    connect.set_login(
+        format!("localhost/{device_id}/?api-version=2021-04-12"),
+        password,
+    );
+    let mut bytes = bytes::BytesMut::new();
+    rumqttc::Packet::Connect(connect)
+        .write(&mut bytes, 4096)
+        .unwrap();
+    bytes
+}
+
 fn json_of(payload: &[u8]) -> Value {
     serde_json::from_slice(payload).unwrap()
 }
@@ -352,15 +370,7 @@ async fn violations_close_only_the_offending_connection() {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    let password = common::device::connection_string("d1", &key)
-        .sas_token(common::now() + 600)
-        .to_string();
-    let mut connect = rumqttc::Connect::new("d1");
-    connect.set_login("localhost/d1/?api-version=2021-04-12", password);
-    let mut bytes = bytes::BytesMut::new();
-    rumqttc::Packet::Connect(connect)
-        .write(&mut bytes, 4096)
-        .unwrap();
+    let bytes = connect_packet("d1", &key, 60);
     stream.write_all(&bytes).await.unwrap();
     let mut connack = [0u8; 4];
     stream.read_exact(&mut connack).await.unwrap();
@@ -374,17 +384,10 @@ async fn violations_close_only_the_offending_connection() {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    let mut connect = rumqttc::Connect::new("d1");
-    connect.keep_alive = 1;
-    let password = common::device::connection_string("d1", &key)
-        .sas_token(common::now() + 600)
-        .to_string();
-    connect.set_login("localhost/d1/?api-version=2021-04-12", password);
-    let mut bytes = bytes::BytesMut::new();
-    rumqttc::Packet::Connect(connect)
-        .write(&mut bytes, 4096)
+    stream
+        .write_all(&connect_packet("d1", &key, 1))
+        .await
         .unwrap();
-    stream.write_all(&bytes).await.unwrap();
     stream.read_exact(&mut connack).await.unwrap();
     assert_eq!(connack, [0x20, 2, 0, 0], "accepted");
     let started = std::time::Instant::now();
@@ -415,18 +418,9 @@ async fn a_device_that_stops_reading_is_dropped_at_its_keep_alive() {
         .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
         .await
         .unwrap();
-    let mut connect = rumqttc::Connect::new("d1");
-    connect.keep_alive = 2;
-    let password = common::device::connection_string("d1", &key)
-        .sas_token(common::now() + 600)
-        .to_string();
-    connect.set_login("localhost/d1/?api-version=2021-04-12", password);
     let subscribe =
         rumqttc::Subscribe::new("$iothub/twin/PATCH/properties/desired/#", QoS::AtMostOnce);
-    let mut bytes = bytes::BytesMut::new();
-    rumqttc::Packet::Connect(connect)
-        .write(&mut bytes, 4096)
-        .unwrap();
+    let mut bytes = connect_packet("d1", &key, 2);
     rumqttc::Packet::Subscribe(subscribe)
         .write(&mut bytes, 4096)
         .unwrap();
