@@ -427,3 +427,20 @@ async fn demo_devices_are_seeded_once() {
     let total: u64 = rows.iter().map(|row| row["n"].as_u64().unwrap()).sum();
     assert_eq!(total, 30);
 }
+
+#[tokio::test]
+async fn a_hub_bound_to_another_loopback_address_says_so_and_serves_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &["--bind", "127.0.0.2", "--mqtt-port", "0"]);
+    let host = hub.ready["host_name"].as_str().unwrap();
+    assert!(host.starts_with("127.0.0.2:"), "{host}");
+    assert!(
+        hub.ready["service_connection_string"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("HostName={host};"))
+    );
+    // The connection string's host and token reach the hub as they are.
+    let created = create(&hub, "bound").await;
+    assert_eq!(created["deviceId"], "bound");
+}
