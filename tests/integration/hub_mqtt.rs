@@ -42,13 +42,7 @@ fn json_of(payload: &[u8]) -> Value {
 }
 
 async fn twin(hub: &HubProcess, id: &str) -> Value {
-    hub.request(Method::GET, &format!("/twins/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    hub.get_json(&format!("/twins/{id}")).await
 }
 
 #[tokio::test]

@@ -110,14 +110,7 @@ async fn a_fleet_registers_its_devices_and_sends_telemetry() {
         ],
     );
     wait_for_telemetry(&hub, &["fleet-1", "fleet-2"]).await;
-    let identity: Value = hub
-        .request(Method::GET, "/devices/fleet-2")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let identity: Value = hub.get_json("/devices/fleet-2").await;
     assert_eq!(identity["connectionState"], "Connected");
 }
 
