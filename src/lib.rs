@@ -31,6 +31,7 @@
 //! - [`explorer`] owns the explorer's state and its rules (device table, twin editing
 //!   with conflicts, drift, simulated-device views, method calls, event log, saved
 //!   connections), free of egui so they are tested without a window.
+//! - [`error_text`] owns how errors read: every cause once, and shared advice.
 //! - [`app`] owns the egui user interface: one panel per file, drawing [`explorer`]
 //!   state and returning intents; it never performs I/O itself.
 //!
@@ -40,6 +41,7 @@
 pub mod app;
 pub mod auth;
 pub mod device;
+pub mod error_text;
 pub mod explorer;
 pub mod hub;
 pub mod query;

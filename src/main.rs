@@ -36,27 +36,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", describe_error(&error));
+            eprintln!(
+                "error: {}",
+                twinlens::error_text::with_causes(error.as_ref())
+            );
             ExitCode::from(EXIT_FAILED)
         }
     }
-}
-
-/// The error and its causes on one line, each cause only once: most of our errors already
-/// quote their cause, which `{:#}` would print a second time.
-fn describe_error(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let cause = cause.to_string();
-        if text.contains(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    text
 }
 
 /// Logs go to stderr so that stdout stays free for machine-readable output.
@@ -198,30 +184,5 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::describe_error;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("could not open the store: {source}")]
-    struct Quoting {
-        source: std::io::Error,
-    }
-
-    #[test]
-    fn causes_are_printed_once() {
-        let quoting = Quoting {
-            source: std::io::Error::other("disk full"),
-        };
-        let error = anyhow::Error::new(quoting).context("the hub did not start");
-        assert_eq!(
-            describe_error(&error),
-            "the hub did not start: could not open the store: disk full"
-        );
-        let silent = anyhow::Error::new(std::io::Error::other("refused")).context("connecting");
-        assert_eq!(describe_error(&silent), "connecting: refused");
     }
 }

@@ -36,15 +36,10 @@ pub(super) fn describe(error: &ConnectionError) -> String {
             format!("the hub refused the connection ({code:?}); check the device id and key")
         }
         other => {
-            let text = other.to_string();
-            if text.contains("certificate") {
-                format!(
-                    "the connection ended: {text}; the hub's certificate is not trusted: for a \
-                     local hub started with --tls, give its CA file (--ca-cert, or the CA \
-                     certificate of the connection)"
-                )
-            } else {
-                format!("the connection ended: {text}")
+            let text = crate::error_text::with_causes(other);
+            match crate::error_text::untrusted_certificate_advice(&text) {
+                Some(advice) => format!("the connection ended: {text}; {advice}"),
+                None => format!("the connection ended: {text}"),
             }
         }
     }

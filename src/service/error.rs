@@ -53,22 +53,10 @@ pub enum ServiceError {
 /// A failed request with every cause the HTTP client gives (the interesting one, such as an
 /// untrusted certificate, is usually several levels down) and advice that fits it.
 fn describe_transport(operation: &str, url: &str, source: &reqwest::Error) -> String {
-    let mut causes = source.to_string();
-    let mut next = std::error::Error::source(source);
-    while let Some(cause) = next {
-        let text = cause.to_string();
-        if !causes.contains(&text) {
-            causes.push_str(": ");
-            causes.push_str(&text);
-        }
-        next = cause.source();
-    }
-    let advice = if causes.contains("certificate") {
-        "the hub's TLS certificate is not trusted: for a local hub started with --tls, give its \
-         CA file (--ca-cert, or the CA certificate of the connection)"
-    } else {
-        "check the host name (or the base URL), the network, and that the hub is running"
-    };
+    let causes = crate::error_text::with_causes(source);
+    let advice = crate::error_text::untrusted_certificate_advice(&causes).unwrap_or(
+        "check the host name (or the base URL), the network, and that the hub is running",
+    );
     format!("{operation} failed: no answer from {url}: {causes}; {advice}")
 }
 
