@@ -27,7 +27,7 @@ pub mod telemetry;
 pub mod tls;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -346,8 +346,7 @@ fn local_port(listener: &TcpListener) -> u16 {
 /// The host clients are told to use: `localhost` when that reaches the hub (it listens on
 /// the usual loopback address or on every address), otherwise the address it is bound to.
 fn advertised_host(bind: IpAddr) -> String {
-    let usual_loopback =
-        bind == IpAddr::from([127, 0, 0, 1]) || bind == IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]);
+    let usual_loopback = bind == Ipv4Addr::LOCALHOST || bind == Ipv6Addr::LOCALHOST;
     if bind.is_unspecified() || usual_loopback {
         "localhost".to_owned()
     } else {
