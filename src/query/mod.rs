@@ -89,12 +89,6 @@ impl Query {
         let take = skip.saturating_add(take).min(limit).saturating_sub(skip);
         let matching = twins.into_iter().filter(|twin| self.matches(twin));
         match &self.selection {
-            Selection::Everything => matching.skip(skip).take(take).cloned().collect(),
-            Selection::Columns(columns) => matching
-                .skip(skip)
-                .take(take)
-                .map(|twin| project(columns, twin))
-                .collect(),
             Selection::Aggregated { columns, group_by } => {
                 aggregate::aggregate_rows(columns, group_by, matching)
                     .into_iter()
@@ -102,6 +96,11 @@ impl Query {
                     .take(take)
                     .collect()
             }
+            Selection::Everything | Selection::Columns(_) => matching
+                .skip(skip)
+                .take(take)
+                .filter_map(|twin| self.twin_row(twin))
+                .collect(),
         }
     }
 
@@ -120,9 +119,15 @@ impl Query {
     /// projection otherwise; `None` when it does not match, or for aggregates (whose rows
     /// come from groups). Lets a caller walk the twins in its own order, page by page.
     pub fn row_of(&self, twin: &Value) -> Option<Value> {
-        if !self.matches(twin) {
-            return None;
+        if self.matches(twin) {
+            self.twin_row(twin)
+        } else {
+            None
         }
+    }
+
+    /// The row a matching twin becomes: itself, or its projection; `None` for aggregates.
+    fn twin_row(&self, twin: &Value) -> Option<Value> {
         match &self.selection {
             Selection::Everything => Some(twin.clone()),
             Selection::Columns(columns) => Some(project(columns, twin)),
