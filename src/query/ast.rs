@@ -190,6 +190,35 @@ pub(crate) enum Expr {
     Call(Function, Vec<Expr>),
 }
 
+impl Expr {
+    /// The number of nodes on the longest path from this expression down to a value,
+    /// counted without recursion so that any tree can be measured.
+    pub(crate) fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut pending = vec![(self, 1)];
+        while let Some((expression, depth)) = pending.pop() {
+            deepest = deepest.max(depth);
+            let below = depth + 1;
+            match expression {
+                Self::Literal(_) | Self::Path(_) => {}
+                Self::Negate(operand) | Self::Not(operand) => pending.push((operand, below)),
+                Self::In { value, .. } => pending.push((value, below)),
+                Self::And(left, right)
+                | Self::Or(left, right)
+                | Self::Compare(_, left, right)
+                | Self::Arithmetic(_, left, right) => {
+                    pending.push((left, below));
+                    pending.push((right, below));
+                }
+                Self::Call(_, arguments) => {
+                    pending.extend(arguments.iter().map(|argument| (argument, below)));
+                }
+            }
+        }
+        deepest
+    }
+}
+
 /// A parsed query, ready to run against any number of twins.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {

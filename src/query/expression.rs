@@ -38,9 +38,37 @@ const PROPERTY_SECTIONS: &[&str] = &["desired", "reported"];
 
 const EXPECTED_OPERAND: &str = "a value, property path or function call";
 
+/// How deeply parentheses, `NOT`, unary minus and function calls may nest. Parsing
+/// recurses a few frames per level, so without a bound a short query of parentheses
+/// would overflow the stack of the thread that parses it.
+pub(crate) const MAX_NESTING: usize = 64;
+
+/// How many levels an expression tree may have, counted from its top operator down to
+/// a value (`a = 1 OR b = 2` has three). Evaluating an expression recurses once per level.
+pub(crate) const MAX_EXPRESSION_DEPTH: usize = 512;
+
 impl Parser<'_> {
+    /// A whole condition or computed value, checked against [`MAX_EXPRESSION_DEPTH`]
+    /// so that evaluating it can never exhaust the stack.
+    pub(crate) fn bounded_expression(&mut self) -> Result<Expr, QueryError> {
+        let start = self.current.start;
+        let expression = self.expression()?;
+        let depth = expression.depth();
+        if depth > MAX_EXPRESSION_DEPTH {
+            return Err(QueryError::new(
+                start,
+                format!(
+                    "the expression is {depth} levels deep, expected at most \
+                     {MAX_EXPRESSION_DEPTH}: write a long chain of OR comparisons of one \
+                     property as IN [...], or split the query"
+                ),
+            ));
+        }
+        Ok(expression)
+    }
+
     /// A full expression (a condition or a computed value).
-    pub(crate) fn expression(&mut self) -> Result<Expr, QueryError> {
+    fn expression(&mut self) -> Result<Expr, QueryError> {
         let mut left = self.conjunction()?;
         while self.eat_keyword("OR")? {
             let right = self.conjunction()?;
@@ -59,8 +87,10 @@ impl Parser<'_> {
     }
 
     fn negation(&mut self) -> Result<Expr, QueryError> {
+        let start = self.current.start;
         if self.eat_keyword("NOT")? {
-            return Ok(Expr::Not(Box::new(self.negation()?)));
+            let operand = self.nested(start, Self::negation)?;
+            return Ok(Expr::Not(Box::new(operand)));
         }
         self.comparison()
     }
@@ -115,10 +145,11 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr, QueryError> {
+        let start = self.current.start;
         if !self.eat(&TokenKind::Minus)? {
             return self.operand();
         }
-        Ok(match self.unary()? {
+        Ok(match self.nested(start, Self::unary)? {
             Expr::Literal(Literal::Number(number)) => Expr::Literal(Literal::Number(-number)),
             operand => Expr::Negate(Box::new(operand)),
         })
@@ -138,7 +169,7 @@ impl Parser<'_> {
             }
             TokenKind::OpenParen => {
                 let open = self.advance()?;
-                let inner = self.expression()?;
+                let inner = self.nested(open.start, Self::expression)?;
                 let expected = format!("')' to close the '(' at column {}", open.start + 1);
                 self.expect(&TokenKind::CloseParen, &expected)?;
                 Ok(inner)
@@ -159,6 +190,28 @@ impl Parser<'_> {
             }
             _ => Err(self.unexpected(EXPECTED_OPERAND)),
         }
+    }
+
+    /// Parses one level deeper with `parse`, refusing to go past [`MAX_NESTING`];
+    /// `start` is where the level opens, for the error.
+    fn nested(
+        &mut self,
+        start: usize,
+        parse: impl FnOnce(&mut Self) -> Result<Expr, QueryError>,
+    ) -> Result<Expr, QueryError> {
+        if self.nesting >= MAX_NESTING {
+            return Err(QueryError::new(
+                start,
+                format!(
+                    "parentheses, NOT, minus signs and function calls nest more than \
+                     {MAX_NESTING} levels deep here: simplify the expression"
+                ),
+            ));
+        }
+        self.nesting += 1;
+        let parsed = parse(self);
+        self.nesting -= 1;
+        parsed
     }
 
     fn call(&mut self) -> Result<Expr, QueryError> {
@@ -199,7 +252,8 @@ impl Parser<'_> {
             return Ok(arguments);
         }
         loop {
-            arguments.push(self.expression()?);
+            let start = self.current.start;
+            arguments.push(self.nested(start, Self::expression)?);
             if self.eat(&TokenKind::CloseParen)? {
                 return Ok(arguments);
             }

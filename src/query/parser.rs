@@ -29,6 +29,8 @@ pub(crate) struct Parser<'c> {
     lexer: Lexer<'c>,
     pub(crate) current: Token,
     previous_end: usize,
+    /// How many nested levels the expression grammar is inside now.
+    pub(crate) nesting: usize,
 }
 
 /// Parses query text into a [`Query`], or reports the first problem in reading order.
@@ -52,7 +54,7 @@ pub(crate) fn parse_query(text: &str) -> Result<Query, QueryError> {
     parser.expect_keyword("FROM", "FROM after the select list")?;
     let source = parser.source()?;
     let filter = if parser.eat_keyword("WHERE")? {
-        Some(parser.expression()?)
+        Some(parser.bounded_expression()?)
     } else {
         None
     };
@@ -77,6 +79,7 @@ impl<'c> Parser<'c> {
             lexer,
             current,
             previous_end: 0,
+            nesting: 0,
         })
     }
 
@@ -192,7 +195,7 @@ impl<'c> Parser<'c> {
         let start = self.current.start;
         let value = match self.aggregate_ahead()? {
             Some(function) => self.aggregate(function)?,
-            None => SelectValue::Scalar(self.expression()?),
+            None => SelectValue::Scalar(self.bounded_expression()?),
         };
         let text = self.source_text(start, self.previous_end);
         let alias = if self.eat_keyword("AS")? {

@@ -299,3 +299,84 @@ fn bad_in_lists() {
         "expected a number after '-', found ''x''",
     );
 }
+
+/// `depth` parentheses around `inner`.
+fn parenthesised(inner: &str, depth: usize) -> String {
+    format!("{}{inner}{}", "(".repeat(depth), ")".repeat(depth))
+}
+
+#[test]
+fn nesting_up_to_the_limit_parses_and_evaluates() {
+    use super::super::fixtures::sample_twin;
+    use super::MAX_NESTING;
+    let twin = sample_twin();
+    for text in [
+        parenthesised("tags.group = 'a'", MAX_NESTING),
+        format!("{}tags.group = 'a'", "NOT ".repeat(MAX_NESTING)),
+        format!("tags.location.floor = {}-3", "-".repeat(MAX_NESTING - 1)),
+    ] {
+        let query = parse(&format!("{WHERE}{text}")).unwrap();
+        assert!(query.matches(&twin), "{text}");
+    }
+}
+
+#[test]
+fn nesting_past_the_limit_is_an_error_not_a_crash() {
+    use super::MAX_NESTING;
+    let message = "nest more than 64 levels deep here: simplify the expression";
+    let first_past_the_limit = WHERE.len() + MAX_NESTING;
+    for depth in [MAX_NESTING + 1, 1_000, 4_000] {
+        let text = parenthesised("1=1", depth);
+        let error = super::super::fixtures::error(&format!("{WHERE}{text}"));
+        assert_eq!(error.position, first_past_the_limit, "depth {depth}");
+        assert!(error.message.ends_with(message), "{error}");
+        let unbalanced = format!("{WHERE}{}", "(".repeat(depth));
+        assert!(parse(&unbalanced).is_err());
+    }
+    for text in [
+        format!("{WHERE}{}true", "NOT ".repeat(1_000)),
+        format!("{WHERE}tags.a = {}1", "-".repeat(4_000)),
+        format!("{WHERE}{}", "IS_DEFINED(".repeat(700)),
+        format!("SELECT {} FROM devices", "(".repeat(1_000)),
+        format!(
+            "SELECT {}1{} AS x FROM devices",
+            "(".repeat(1_000),
+            ")".repeat(1_000)
+        ),
+    ] {
+        let error = super::super::fixtures::error(&text);
+        assert!(error.message.contains("levels deep"), "{error}");
+    }
+    // Past the length limit, the length is what is reported.
+    let error = super::super::fixtures::error(&parenthesised("1=1", 10_000));
+    assert!(error.message.starts_with("query is"), "{error}");
+}
+
+#[test]
+fn long_operator_chains_are_bounded_by_depth() {
+    use super::super::fixtures::sample_twin;
+    use super::MAX_EXPRESSION_DEPTH;
+    let chain = |terms: usize| {
+        let mut terms = vec!["x=1"; terms - 1];
+        terms.push("tags.group='a'");
+        terms.join(" OR ")
+    };
+    // `terms` comparisons joined by OR are `terms - 1` ORs over a comparison over a value.
+    let longest = MAX_EXPRESSION_DEPTH - 1;
+    let query = parse(&format!("{WHERE}{}", chain(longest))).unwrap();
+    assert!(query.matches(&sample_twin()));
+    let error = super::super::fixtures::error(&format!("{WHERE}{}", chain(longest + 1)));
+    assert_eq!(error.position, WHERE.len());
+    assert!(
+        error
+            .message
+            .starts_with("the expression is 513 levels deep, expected at most 512"),
+        "{error}"
+    );
+    let sum = format!("SELECT {} AS n FROM devices", vec!["1"; 1_500].join("+"));
+    assert!(
+        super::super::fixtures::error(&sum)
+            .message
+            .contains("levels deep")
+    );
+}
