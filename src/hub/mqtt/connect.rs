@@ -1,14 +1,30 @@
 //! The start of a device connection: reading the first packet (it must be an MQTT
 //! 3.1.1 CONNECT; an MQTT 5 client is told "unacceptable protocol version"), and
-//! authenticating the device from its client id, username and SAS token password.
+//! authenticating the device from its client id, username and SAS token password. A
+//! Will is accepted as IoT Hub accepts it: on the device's own telemetry topic, sent as
+//! a telemetry message marked `iothub-MessageType: Will` when the device goes away
+//! without DISCONNECT.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::frame::check_fixed_header;
 use crate::hub::rest::HubState;
-use crate::topics::MqttUsername;
+use crate::topics::{DeviceTopic, MqttUsername, parse_device_topic};
+
+/// The CONNECT flag bit MQTT 3.1.1 reserves (section 3.1.2.3): set, it ends the
+/// connection.
+const RESERVED_CONNECT_FLAG: u8 = 0x01;
+
+/// A device's Will: the telemetry message to record if it goes away without DISCONNECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Will {
+    /// The property bag of the Will topic, with `iothub-MessageType: Will` added.
+    pub properties: Vec<(String, String)>,
+    /// The Will message.
+    pub payload: Bytes,
+}
 
 /// Why a connection ended before it became a session.
 #[derive(Debug, thiserror::Error)]
@@ -59,14 +75,19 @@ pub async fn read_connect<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(ConnectError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
     };
-    match connect_protocol_level(&buffer[..length]) {
+    match connect_level_and_flags(&buffer[..length]) {
         None => {
             return Err(ConnectError::Violation(
-                "the first packet is not CONNECT".into(),
+                "the first packet is not a complete CONNECT".into(),
             ));
         }
-        Some(4) => {}
-        Some(level) => {
+        Some((4, flags)) if flags & RESERVED_CONNECT_FLAG != 0 => {
+            return Err(ConnectError::Violation(
+                "the CONNECT flags set the bit MQTT 3.1.1 reserves (section 3.1.2.3)".into(),
+            ));
+        }
+        Some((4, _)) => {}
+        Some((level, _)) => {
             refuse(stream, ConnectReturnCode::RefusedProtocolVersion).await;
             return Err(ConnectError::Refused {
                 code: ConnectReturnCode::RefusedProtocolVersion,
@@ -103,15 +124,17 @@ fn packet_length(buffer: &[u8]) -> Result<Option<usize>, ConnectError> {
     Ok(None)
 }
 
-/// The protocol level byte of a complete CONNECT packet, `None` for other packets.
-fn connect_protocol_level(packet: &[u8]) -> Option<u8> {
+/// The protocol level and connect flags of a complete CONNECT packet; `None` for
+/// other packets and for a CONNECT too short to hold them.
+fn connect_level_and_flags(packet: &[u8]) -> Option<(u8, u8)> {
     if packet.first()? >> 4 != 1 {
         return None;
     }
     let header = 1 + packet.iter().skip(1).take(4).position(|b| b & 0x80 == 0)? + 1;
-    let mut name = packet.get(header..)?;
+    let mut name = packet.get(header..header + 2)?;
     let name_length = usize::from(name.get_u16());
-    packet.get(header + 2 + name_length).copied()
+    let level = header + 2 + name_length;
+    Some((*packet.get(level)?, *packet.get(level + 1)?))
 }
 
 /// Sends a refusing CONNACK; the connection is closed afterwards anyway.
@@ -177,6 +200,35 @@ pub fn authenticate(state: &HubState, connect: &Connect, now: u64) -> Result<Str
     Ok(device_id)
 }
 
+/// The CONNECT's Will, which must be on the device's own telemetry topic, as IoT Hub
+/// requires (`devices/{deviceId}/messages/events/` with an optional property bag).
+pub fn will_of(connect: &Connect, device_id: &str) -> Result<Option<Will>, ConnectError> {
+    let Some(will) = &connect.last_will else {
+        return Ok(None);
+    };
+    match parse_device_topic(&will.topic, device_id, None) {
+        Ok(DeviceTopic::Telemetry { properties, .. }) => {
+            let mut properties: Vec<(String, String)> = properties
+                .into_iter()
+                .map(|(name, value)| (name, value.unwrap_or_default()))
+                .collect();
+            properties.push(("iothub-MessageType".into(), "Will".into()));
+            Ok(Some(Will {
+                properties,
+                payload: will.message.clone(),
+            }))
+        }
+        _ => Err(ConnectError::Refused {
+            code: ConnectReturnCode::NotAuthorized,
+            reason: format!(
+                "device '{device_id}' gave a Will on '{}'; IoT Hub takes a Will only on the \
+                 device's telemetry topic devices/{device_id}/messages/events/",
+                will.topic
+            ),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,9 +238,102 @@ mod tests {
         // CONNECT, remaining length 12, "MQTT", level 5.
         let packet = [0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60, 0, 0];
         assert!(matches!(packet_length(&packet), Ok(Some(14))));
-        assert_eq!(connect_protocol_level(&packet), Some(5));
+        assert_eq!(connect_level_and_flags(&packet), Some((5, 2)));
         assert!(matches!(packet_length(&packet[..1]), Ok(None)));
-        assert_eq!(connect_protocol_level(&[0x30, 0]), None);
+        assert_eq!(connect_level_and_flags(&[0x30, 0]), None);
         assert!(packet_length(&[0x10, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
+    }
+
+    /// Feeds `bytes` to [`read_connect`] as a client that then waits.
+    async fn read_first_packet(bytes: &[u8]) -> Result<Connect, ConnectError> {
+        let (mut client, mut server) = tokio::io::duplex(4096);
+        client.write_all(bytes).await.unwrap_or_default();
+        drop(client);
+        let mut buffer = BytesMut::new();
+        read_connect(&mut server, &mut buffer, 4096).await
+    }
+
+    fn valid_connect() -> BytesMut {
+        let mut connect = Connect::new("d1");
+        connect.set_login("localhost/d1/?api-version=2021-04-12", "token");
+        let mut bytes = BytesMut::new();
+        Packet::Connect(connect)
+            .write(&mut bytes, 4096)
+            .unwrap_or_default();
+        bytes
+    }
+
+    #[tokio::test]
+    async fn short_and_truncated_connects_are_violations_not_panics() {
+        for short in [
+            &[0x10, 0x00][..],
+            &[0x10, 0x01, 0x00],
+            &[0x10, 0x02, 0x00, 0x04],
+        ] {
+            let result = read_first_packet(short).await;
+            assert!(
+                matches!(result, Err(ConnectError::Violation(_))),
+                "{short:?}: {result:?}"
+            );
+        }
+        // Every prefix of a valid CONNECT, announced as complete by its length byte.
+        let valid = valid_connect();
+        assert!(read_first_packet(&valid).await.is_ok());
+        for length in 2..valid.len() {
+            let mut truncated = valid[..length].to_vec();
+            truncated[1] = u8::try_from(length - 2).unwrap_or(u8::MAX);
+            let result = read_first_packet(&truncated).await;
+            assert!(result.is_err(), "{length} bytes: {result:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_reserved_connect_flag_is_a_violation() {
+        let mut connect = valid_connect();
+        // The connect flags follow the protocol name "MQTT" and level 4.
+        let name = connect.windows(4).position(|w| w == b"MQTT").unwrap_or_default();
+        connect[name + 5] |= RESERVED_CONNECT_FLAG;
+        let result = read_first_packet(&connect).await;
+        assert!(
+            matches!(&result, Err(ConnectError::Violation(reason)) if reason.contains("3.1.2.3")),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_will_must_be_telemetry_of_the_device_itself() {
+        use rumqttc::mqttbytes::QoS;
+        use rumqttc::mqttbytes::v4::LastWill;
+        let mut connect = Connect::new("d1");
+        assert_eq!(will_of(&connect, "d1").ok(), Some(None));
+        connect.last_will = Some(LastWill::new(
+            "devices/d1/messages/events/%24.ct=text%2Fplain&why=lost",
+            "gone",
+            QoS::AtLeastOnce,
+            false,
+        ));
+        let will = will_of(&connect, "d1").ok().flatten();
+        assert_eq!(
+            will,
+            Some(Will {
+                properties: vec![
+                    ("$.ct".into(), "text/plain".into()),
+                    ("why".into(), "lost".into()),
+                    ("iothub-MessageType".into(), "Will".into()),
+                ],
+                payload: Bytes::from_static(b"gone"),
+            })
+        );
+        for topic in [
+            "devices/d2/messages/events/",
+            "some/topic",
+            "$iothub/twin/GET/?$rid=1",
+        ] {
+            connect.last_will = Some(LastWill::new(topic, "x", QoS::AtMostOnce, false));
+            assert!(
+                matches!(will_of(&connect, "d1"), Err(ConnectError::Refused { .. })),
+                "{topic}"
+            );
+        }
     }
 }
