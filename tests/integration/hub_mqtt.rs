@@ -469,7 +469,150 @@ async fn mqtt5_and_garbage_get_answers_not_crashes() {
     let mut rest = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
     assert!(read.is_ok(), "the hub closed the connection");
-    // The hub still serves.
+    // Short and truncated CONNECTs, and one with the reserved flag bit, are closed.
     let key = register(&hub, "d1").await;
+    let mut reserved_flag = connect_packet("d1", &key, 60).to_vec();
+    // The connect flags follow the protocol name "MQTT" and level 4.
+    let name = reserved_flag.windows(4).position(|w| w == b"MQTT").unwrap();
+    reserved_flag[name + 5] |= 0x01;
+    for bytes in [
+        vec![0x10, 0x00],
+        vec![0x10, 0x01, 0x00],
+        vec![0x10, 0x02, 0x00, 0x04],
+        reserved_flag,
+    ] {
+        let mut stream =
+            tokio::net::TcpStream::connect(("127.0.0.1", u16::try_from(port).unwrap()))
+                .await
+                .unwrap();
+        stream.write_all(&bytes).await.unwrap();
+        let mut rest = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        assert!(
+            read.is_ok(),
+            "the hub closed the connection after {bytes:?}"
+        );
+        assert!(rest.is_empty(), "no CONNACK after {bytes:?}: {rest:?}");
+    }
+    // The hub still serves.
     assert!(TestDevice::connect(&hub, "d1", &key).await.is_ok());
+}
+
+/// A CONNECT like [`connect_packet`]'s, with a Will on `will_topic`.
+fn connect_packet_with_will(device_id: &str, key: &str, will_topic: &str) -> bytes::BytesMut {
+    let password = common::device::connection_string(device_id, key)
+        .sas_token(common::now() + 600)
+        .to_string();
+    let mut connect = rumqttc::Connect::new(device_id);
+    connect.set_login(
+        format!("localhost/{device_id}/?api-version=2021-04-12"),
+        password,
+    );
+    connect.last_will = Some(rumqttc::LastWill::new(
+        will_topic,
+        "connection lost",
+        QoS::AtLeastOnce,
+        false,
+    ));
+    let mut bytes = bytes::BytesMut::new();
+    rumqttc::Packet::Connect(connect)
+        .write(&mut bytes, 4096)
+        .unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn a_will_is_sent_as_telemetry_when_the_device_vanishes() {
+    let (_dir, hub) = hub();
+    let key = register(&hub, "d1").await;
+    let port = u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap();
+    let connect = |topic: &'static str| {
+        let packet = connect_packet_with_will("d1", &key, topic);
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            stream.write_all(&packet).await.unwrap();
+            let mut connack = [0u8; 4];
+            stream.read_exact(&mut connack).await.unwrap();
+            (stream, connack)
+        }
+    };
+    // A Will outside the device's telemetry topic is refused, as IoT Hub refuses it.
+    let (_, connack) = connect("devices/d1/messages/devicebound/").await;
+    assert_eq!(connack, [0x20, 2, 0, 5], "refused: not authorized");
+
+    // A clean DISCONNECT sends no Will.
+    let (mut stream, connack) = connect("devices/d1/messages/events/reason=gone").await;
+    assert_eq!(connack, [0x20, 2, 0, 0]);
+    stream.write_all(&[0xe0, 0x00]).await.unwrap();
+    wait_for_connection_state(&hub, "d1", "Disconnected").await;
+    assert_eq!(
+        hub.get_json("/twinlens/devices/d1/telemetry").await["count"],
+        0
+    );
+
+    // A connection that just drops sends it.
+    let (stream, connack) = connect("devices/d1/messages/events/reason=gone").await;
+    assert_eq!(connack, [0x20, 2, 0, 0]);
+    drop(stream);
+    wait_for_connection_state(&hub, "d1", "Disconnected").await;
+    let mut telemetry = Value::Null;
+    for _ in 0..50 {
+        telemetry = hub.get_json("/twinlens/devices/d1/telemetry").await;
+        if telemetry["count"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(telemetry["count"], 1, "{telemetry}");
+    let will = &telemetry["messages"][0];
+    assert_eq!(will["body"], "connection lost");
+    assert_eq!(
+        will["properties"],
+        json!([["reason", "gone"], ["iothub-MessageType", "Will"]])
+    );
+}
+
+/// Many connections of one device racing to take over each other's sessions and closing
+/// as they go: the device must end Disconnected every time, however the session starts
+/// and ends interleave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_takeovers_end_disconnected() {
+    let (_dir, hub) = hub();
+    let key = register(&hub, "d1").await;
+    let port = u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap();
+    let packet = connect_packet("d1", &key, 60).freeze();
+    for round in 0..20 {
+        let mut racers = Vec::new();
+        for _ in 0..8 {
+            let packet = packet.clone();
+            racers.push(tokio::spawn(async move {
+                for client in 0..10 {
+                    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                        .await
+                        .unwrap();
+                    stream.write_all(&packet).await.unwrap();
+                    // Half the clients go away before their CONNACK, half after it.
+                    if client % 2 == 0 {
+                        let mut connack = [0u8; 4];
+                        let _ = stream.read_exact(&mut connack).await;
+                    }
+                }
+            }));
+        }
+        for racer in racers {
+            racer.await.unwrap();
+        }
+        let mut state = Value::Null;
+        for _ in 0..100 {
+            state = twin(&hub, "d1").await["connectionState"].clone();
+            if state == "Disconnected" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(state, "Disconnected", "round {round}");
+    }
 }

@@ -291,7 +291,10 @@ mod tests {
     async fn the_reserved_connect_flag_is_a_violation() {
         let mut connect = valid_connect();
         // The connect flags follow the protocol name "MQTT" and level 4.
-        let name = connect.windows(4).position(|w| w == b"MQTT").unwrap_or_default();
+        let name = connect
+            .windows(4)
+            .position(|w| w == b"MQTT")
+            .unwrap_or_default();
         connect[name + 5] |= RESERVED_CONNECT_FLAG;
         let result = read_first_packet(&connect).await;
         assert!(

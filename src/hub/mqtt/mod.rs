@@ -14,6 +14,7 @@ pub mod session;
 pub mod sessions;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -24,12 +25,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::codec::{Framed, FramedParts};
 
+use super::activity::Activity;
+use super::admission::{self, ConnectionLimit, ConnectionPermit};
 use super::rest::HubState;
 use super::tls::TlsListener;
 use connect::ConnectError;
 use frame::DeviceCodec;
 use session::Ended;
-use sessions::Eviction;
 
 /// IoT Hub's largest device-to-cloud message is 256 KB; allow the packet overhead.
 pub const MAX_PACKET_BYTES: usize = 256 * 1024 + 1024;
@@ -38,9 +40,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where device connections come from.
 pub enum MqttListener {
-    /// Plain TCP.
-    Plain(TcpListener),
-    /// TLS-terminated TCP.
+    /// Plain TCP, under its connection limit.
+    Plain(TcpListener, Arc<ConnectionLimit>),
+    /// TLS-terminated TCP (the limit is applied by the TLS listener).
     Tls(TlsListener),
 }
 
@@ -53,22 +55,15 @@ pub async fn serve(
     let mut connections = JoinSet::new();
     let accept = async {
         match listener {
-            MqttListener::Plain(listener) => loop {
-                match listener.accept().await {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        connections.spawn(run_connection(stream, peer, state.clone()));
-                    }
-                    Err(error) => {
-                        tracing::warn!("accepting an MQTT connection failed: {error}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
+            MqttListener::Plain(listener, limit) => loop {
+                let permit = limit.admit().await;
+                let (stream, peer) = admission::accept(&listener, "device MQTT endpoint").await;
+                connections.spawn(serve_connection(stream, peer, state.clone(), permit));
                 while connections.try_join_next().is_some() {}
             },
             MqttListener::Tls(mut listener) => {
-                while let Some((stream, peer)) = listener.accept().await {
-                    connections.spawn(run_connection(stream, peer, state.clone()));
+                while let Some((stream, peer, permit)) = listener.accept().await {
+                    connections.spawn(serve_connection(stream, peer, state.clone(), permit));
                     while connections.try_join_next().is_some() {}
                 }
             }
@@ -79,6 +74,15 @@ pub async fn serve(
         () = shutdown => {}
     }
     connections.shutdown().await;
+}
+
+/// Serves one connection, holding its place under the listener's limit until it ends.
+async fn serve_connection<S>(stream: S, peer: SocketAddr, state: HubState, permit: ConnectionPermit)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    run_connection(stream, peer, state).await;
+    drop(permit);
 }
 
 /// Serves one device connection from CONNECT to the end of its session.
@@ -95,17 +99,21 @@ where
     {
         Ok(Ok(connect)) => connect,
         Ok(Err(error)) => {
-            tracing::info!(%peer, "MQTT connection closed: {error}");
+            tracing::debug!(%peer, "MQTT connection closed: {error}");
             return;
         }
         Err(_) => {
-            tracing::info!(%peer, "MQTT connection closed: no CONNECT within {CONNECT_TIMEOUT:?}");
+            tracing::debug!(%peer, "MQTT connection closed: no CONNECT within {CONNECT_TIMEOUT:?}");
             return;
         }
     };
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-    let device_id = match connect::authenticate(&state, &connect, now) {
-        Ok(device_id) => device_id,
+    let accepted = connect::authenticate(&state, &connect, now).and_then(|device_id| {
+        let will = connect::will_of(&connect, &device_id)?;
+        Ok((device_id, will))
+    });
+    let (device_id, will) = match accepted {
+        Ok(accepted) => accepted,
         Err(error) => {
             if let ConnectError::Refused { code, .. } = &error {
                 connect::refuse(&mut stream, *code).await;
@@ -117,7 +125,9 @@ where
     let mut parts = FramedParts::new::<Packet>(stream, DeviceCodec::new(MAX_PACKET_BYTES));
     parts.read_buf = buffer;
     let mut framed = Framed::from_parts(parts);
-    let (ticket, evicted) = state.sessions.register(&device_id);
+    let (ticket, evicted) = state.sessions.register(&device_id, || {
+        record_connection_state(&state, &device_id, true)
+    });
     if framed
         .send(Packet::ConnAck(ConnAck::new(
             ConnectReturnCode::Success,
@@ -126,18 +136,13 @@ where
         .await
         .is_err()
     {
-        if state.sessions.end(&ticket) {
-            record_disconnection(&state, &device_id);
-        }
+        state.sessions.end(&ticket, || {
+            record_connection_state(&state, &device_id, false);
+        });
         return;
     }
-    if let Err(error) = state
-        .store
-        .set_connection_state(&device_id, true, chrono::Utc::now())
-    {
-        tracing::warn!(device_id, "could not record the connection: {error}");
-    }
-    tracing::info!(device_id, %peer, "device connected");
+    Activity::count(&state.activity.sessions_opened);
+    tracing::debug!(device_id, %peer, "device connected");
     let ended = session::run(
         &mut framed,
         state.clone(),
@@ -146,25 +151,42 @@ where
         evicted,
     )
     .await;
-    let ticket_still_current = state.sessions.end(&ticket);
+    // A session taken over leaves the state to its successor.
+    state.sessions.end(&ticket, || {
+        record_connection_state(&state, &device_id, false);
+    });
     match &ended {
         Ended::Violation(reason) => {
             tracing::warn!(device_id, %peer, "closing the connection, protocol violation: {reason}")
         }
-        other => tracing::info!(device_id, %peer, "device session ended: {other:?}"),
+        other => tracing::debug!(device_id, %peer, "device session ended: {other:?}"),
     }
-    // A session taken over leaves the state to its successor; a disabled device has none.
-    if ticket_still_current || matches!(ended, Ended::Evicted(Eviction::Revoked)) {
-        record_disconnection(&state, &device_id);
+    Activity::count(&state.activity.sessions_ended);
+    if let Some(will) = will
+        && !matches!(ended, Ended::Disconnected)
+    {
+        Activity::count(&state.activity.telemetry_messages);
+        let dropped = state.telemetry.record(
+            &device_id,
+            will.properties,
+            &will.payload,
+            chrono::Utc::now(),
+        );
+        Activity::add(&state.activity.telemetry_dropped, dropped);
     }
 }
 
-/// Marks the device's twin and identity `Disconnected` (a deleted device has neither).
-fn record_disconnection(state: &HubState, device_id: &str) {
+/// Marks the device's twin and identity `Connected` or `Disconnected` (a deleted device
+/// has neither).
+fn record_connection_state(state: &HubState, device_id: &str, connected: bool) {
     if let Err(error) = state
         .store
-        .set_connection_state(device_id, false, chrono::Utc::now())
+        .set_connection_state(device_id, connected, chrono::Utc::now())
     {
-        tracing::debug!(device_id, "could not record the disconnection: {error}");
+        tracing::debug!(
+            device_id,
+            connected,
+            "could not record the connection state: {error}"
+        );
     }
 }

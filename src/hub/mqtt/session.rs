@@ -19,6 +19,7 @@ use tokio_util::codec::Framed;
 
 use super::frame::DeviceCodec;
 use super::sessions::Eviction;
+use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::methods::{MethodCall, MethodResponse, MethodSubscription};
 use crate::hub::rest::HubState;
@@ -197,12 +198,14 @@ impl Session {
                     .into_iter()
                     .map(|(name, value)| (name, value.unwrap_or_default()))
                     .collect();
-                self.state.telemetry.record(
+                Activity::count(&self.state.activity.telemetry_messages);
+                let dropped = self.state.telemetry.record(
                     &self.device_id,
                     properties,
                     &publish.payload,
                     chrono::Utc::now(),
                 );
+                Activity::add(&self.state.activity.telemetry_dropped, dropped);
                 Vec::new()
             }
         };
@@ -234,7 +237,10 @@ impl Session {
             .store
             .write_reported(&self.device_id, &patch, chrono::Utc::now())
         {
-            Ok(version) => self.twin_response(204, rid, Some(version), String::new()),
+            Ok(version) => {
+                Activity::count(&self.state.activity.reported_writes);
+                self.twin_response(204, rid, Some(version), String::new())
+            }
             Err(error) => self.twin_error(rid, &error),
         }
     }

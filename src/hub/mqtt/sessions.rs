@@ -1,6 +1,8 @@
 //! Which device sessions are connected: one per device. A new connection of the same
 //! device takes over (the old one is told to close), and the service side can
-//! disconnect a device it deletes or disables.
+//! disconnect a device it deletes or disables. Connection-state writes happen under the
+//! registry's lock, so they land in the order sessions start and end: a session that
+//! was taken over can never mark its device connected after its successor ended.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,9 +42,14 @@ pub struct SessionTicket {
 }
 
 impl SessionRegistry {
-    /// Registers a session for `device_id`, evicting any previous one. The receiver
-    /// completes when this session must close.
-    pub fn register(&self, device_id: &str) -> (SessionTicket, oneshot::Receiver<Eviction>) {
+    /// Registers a session for `device_id`, evicting any previous one, and runs
+    /// `mark_connected` before any other session of the device can start or end. The
+    /// receiver completes when this session must close.
+    pub fn register(
+        &self,
+        device_id: &str,
+        mark_connected: impl FnOnce(),
+    ) -> (SessionTicket, oneshot::Receiver<Eviction>) {
         let (evict, evicted) = oneshot::channel();
         let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
         registry.next_generation += 1;
@@ -53,6 +60,7 @@ impl SessionRegistry {
         {
             let _ = previous.evict.send(Eviction::TakenOver);
         }
+        mark_connected();
         let ticket = SessionTicket {
             device_id: device_id.to_owned(),
             generation,
@@ -60,18 +68,27 @@ impl SessionRegistry {
         (ticket, evicted)
     }
 
-    /// Unregisters a session that stopped. Returns whether it was still the device's
-    /// current session (and so whether the device is now disconnected).
-    pub fn end(&self, ticket: &SessionTicket) -> bool {
+    /// Unregisters a session that stopped. When the device has no newer session (this
+    /// one was current, or it was revoked), the device is now disconnected:
+    /// `mark_disconnected` runs under the lock and `true` is returned.
+    pub fn end(&self, ticket: &SessionTicket, mark_disconnected: impl FnOnce()) -> bool {
         let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-        let current = registry
+        let newest = registry
             .sessions
             .get(&ticket.device_id)
-            .is_some_and(|entry| entry.generation == ticket.generation);
-        if current {
-            registry.sessions.remove(&ticket.device_id);
+            .map(|entry| entry.generation);
+        match newest {
+            Some(generation) if generation != ticket.generation => false,
+            Some(_) => {
+                registry.sessions.remove(&ticket.device_id);
+                mark_disconnected();
+                true
+            }
+            None => {
+                mark_disconnected();
+                true
+            }
         }
-        current
     }
 
     /// Closes the device's session, if it has one.
@@ -97,22 +114,63 @@ mod tests {
     #[test]
     fn takeover_evicts_the_old_session_only() {
         let sessions = SessionRegistry::default();
-        let (old, mut old_evicted) = sessions.register("d1");
-        let (new, _new_evicted) = sessions.register("d1");
+        let (old, mut old_evicted) = sessions.register("d1", || {});
+        let (new, _new_evicted) = sessions.register("d1", || {});
         assert_eq!(old_evicted.try_recv().unwrap(), Eviction::TakenOver);
-        assert!(!sessions.end(&old), "the old session is no longer current");
+        assert!(
+            !sessions.end(&old, || panic!("a newer session is connected")),
+            "the old session is no longer current"
+        );
         assert!(sessions.is_connected("d1"));
-        assert!(sessions.end(&new));
+        assert!(sessions.end(&new, || {}));
         assert!(!sessions.is_connected("d1"));
     }
 
     #[test]
-    fn revoke_closes_the_session() {
+    fn revoke_closes_the_session_and_its_end_disconnects() {
         let sessions = SessionRegistry::default();
-        let (ticket, mut evicted) = sessions.register("d1");
+        let (ticket, mut evicted) = sessions.register("d1", || {});
         sessions.revoke("d1");
         assert_eq!(evicted.try_recv().unwrap(), Eviction::Revoked);
-        assert!(!sessions.end(&ticket));
+        assert!(!sessions.is_connected("d1"));
+        let mut marked = false;
+        assert!(sessions.end(&ticket, || marked = true));
+        assert!(marked);
         sessions.revoke("nobody");
+    }
+
+    /// Whatever order sessions of one device start and end in, the last state written
+    /// says whether a session is still registered.
+    #[test]
+    fn the_last_state_written_matches_the_registry() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let sessions = SessionRegistry::default();
+        let connected = AtomicBool::new(false);
+        let connected = &connected;
+        let mark = |state: bool| move || connected.store(state, Ordering::SeqCst);
+        // Every order of ending three overlapping sessions.
+        for order in [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ] {
+            let tickets: Vec<_> = (0..3)
+                .map(|_| sessions.register("d1", mark(true)).0)
+                .collect();
+            for (ended, index) in order.iter().enumerate() {
+                sessions.end(&tickets[*index], mark(false));
+                let newest_ended = order[..=ended].contains(&2);
+                assert_eq!(sessions.is_connected("d1"), !newest_ended, "{order:?}");
+                assert_eq!(
+                    connected.load(Ordering::SeqCst),
+                    !newest_ended,
+                    "{order:?} after {} ended",
+                    ended + 1
+                );
+            }
+        }
     }
 }
