@@ -24,6 +24,9 @@ use tokio_rustls::TlsAcceptor;
 
 pub use listener::TlsListener;
 
+/// The files of the certificate folder that hold private keys (owner-only).
+pub const PRIVATE_KEY_FILES: [&str; 2] = [files::CA_KEY, files::SERVER_KEY];
+
 use authority::Authority;
 
 /// Names every server certificate carries: the usual loopback names, plus 127.0.0.2 so a
