@@ -1,7 +1,6 @@
-//! A TCP listener whose connections come out TLS-terminated, for the HTTPS server
-//! (through axum's `Listener` trait) and the MQTTS server (through
-//! [`TlsListener::accept`]). It owns accepting and handshaking; what is spoken over the
-//! streams is the servers' business.
+//! A TCP listener whose connections come out TLS-terminated, for the HTTPS and MQTTS
+//! servers. It owns accepting (under the listener's connection limit) and handshaking;
+//! what is spoken over the streams is the servers' business.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,6 +9,8 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use crate::hub::admission::{self, ConnectionLimit, ConnectionPermit};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -21,12 +22,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_PENDING_CONNECTIONS: usize = 256;
 /// Handshaken connections waiting in the channel for the server to take them.
 const READY_QUEUE: usize = 32;
-/// The pause after an accept error that is not about one connection (such as running
-/// out of file descriptors), so the loop does not spin while it lasts.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
-/// A handshaken connection and its peer.
-type Accepted = (TlsStream<TcpStream>, SocketAddr);
+/// A handshaken connection, its peer, and its place under the listener's limit (to be
+/// held as long as the connection is open).
+pub type Accepted = (TlsStream<TcpStream>, SocketAddr, ConnectionPermit);
 
 /// A TCP listener whose accepted connections come out TLS-terminated. Each handshake
 /// runs in its own task with a 10 s timeout, so one slow or broken client never delays
@@ -40,15 +39,16 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    /// Starts accepting on `tcp`, handshaking with `acceptor`; must be called inside a
-    /// Tokio runtime, like `axum::serve`.
-    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> Self {
-        Self::with_handshake_timeout(tcp, acceptor, HANDSHAKE_TIMEOUT)
+    /// Starts accepting on `tcp` while `limit` allows, handshaking with `acceptor`; must
+    /// be called inside a Tokio runtime.
+    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor, limit: Arc<ConnectionLimit>) -> Self {
+        Self::with_handshake_timeout(tcp, acceptor, limit, HANDSHAKE_TIMEOUT)
     }
 
     fn with_handshake_timeout(
         tcp: TcpListener,
         acceptor: TlsAcceptor,
+        limit: Arc<ConnectionLimit>,
         handshake_timeout: Duration,
     ) -> Self {
         let tcp = Arc::new(tcp);
@@ -58,7 +58,7 @@ impl TlsListener {
             timeout: handshake_timeout,
             ready: sender,
         };
-        let accepting = tokio::spawn(accept_connections(Arc::clone(&tcp), handshakes));
+        let accepting = tokio::spawn(accept_connections(Arc::clone(&tcp), limit, handshakes));
         Self {
             tcp,
             ready,
@@ -85,23 +85,6 @@ impl Drop for TlsListener {
     }
 }
 
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match TlsListener::accept(self).await {
-            Some(accepted) => accepted,
-            // Cannot happen while the listener lives; serve nothing rather than panic.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        TlsListener::local_addr(self)
-    }
-}
-
 /// What each handshake task needs.
 #[derive(Clone)]
 struct Handshakes {
@@ -110,32 +93,27 @@ struct Handshakes {
     ready: mpsc::Sender<Accepted>,
 }
 
-/// Accepts TCP connections forever, starting a handshake task for each while fewer than
-/// [`MAX_PENDING_CONNECTIONS`] are pending.
-async fn accept_connections(tcp: Arc<TcpListener>, handshakes: Handshakes) {
+/// Accepts TCP connections forever, while the listener is under its limit, starting a
+/// handshake task for each while fewer than [`MAX_PENDING_CONNECTIONS`] are pending.
+async fn accept_connections(
+    tcp: Arc<TcpListener>,
+    limit: Arc<ConnectionLimit>,
+    handshakes: Handshakes,
+) {
     let pending = Arc::new(Semaphore::new(MAX_PENDING_CONNECTIONS));
     loop {
+        let connection = limit.admit().await;
         let Ok(permit) = Arc::clone(&pending).acquire_owned().await else {
             return; // The semaphore is never closed.
         };
-        match tcp.accept().await {
-            Ok((stream, peer)) => {
-                if let Err(error) = stream.set_nodelay(true) {
-                    tracing::debug!(%peer, "could not set TCP_NODELAY: {error}");
-                }
-                tokio::spawn(handshake(handshakes.clone(), stream, peer, permit));
-            }
-            Err(error) if is_about_one_connection(&error) => {
-                tracing::debug!("a connection failed before it was accepted: {error}");
-            }
-            Err(error) => {
-                tracing::warn!(
-                    "accepting TLS connections failed: {error}; retrying in {} s",
-                    ACCEPT_ERROR_PAUSE.as_secs()
-                );
-                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
-            }
-        }
+        let (stream, peer) = admission::accept(&tcp, "TLS listener").await;
+        tokio::spawn(handshake(
+            handshakes.clone(),
+            stream,
+            peer,
+            permit,
+            connection,
+        ));
     }
 }
 
@@ -146,11 +124,12 @@ async fn handshake(
     stream: TcpStream,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
+    connection: ConnectionPermit,
 ) {
     match tokio::time::timeout(handshakes.timeout, handshakes.acceptor.accept(stream)).await {
         Ok(Ok(tls)) => {
             // Fails only when the listener was dropped; the connection goes with it.
-            let _ = handshakes.ready.send((tls, peer)).await;
+            let _ = handshakes.ready.send((tls, peer, connection)).await;
         }
         Ok(Err(error)) => tracing::debug!(%peer, "TLS handshake failed: {error}"),
         Err(_) => tracing::debug!(
@@ -160,17 +139,6 @@ async fn handshake(
         ),
     }
     drop(permit);
-}
-
-/// Whether an accept error concerns only the connection being accepted (the peer gave
-/// up), as opposed to the listener (e.g. out of file descriptors).
-fn is_about_one_connection(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-    )
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Tests of the TLS listener over loopback: real rustls clients trusting only `ca.pem`,
-//! broken and silent clients that must not stop the next one, and axum served through it.
+//! broken and silent clients that must not stop the next one, and the connection limit.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,7 +24,7 @@ fn fresh_certificates() -> (tempfile::TempDir, HubCertificates) {
 
 async fn listener(acceptor: TlsAcceptor) -> TlsListener {
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    TlsListener::new(tcp, acceptor)
+    TlsListener::new(tcp, acceptor, ConnectionLimit::new("test listener", 100))
 }
 
 /// A client trusting only `ca_pem` (or nothing), offering `versions` and `alpn`.
@@ -70,7 +70,7 @@ async fn connect(
 
 /// Takes one connection from `listener` and echoes what it reads once.
 async fn echo_once(listener: &mut TlsListener) -> SocketAddr {
-    let (mut stream, peer) = listener.accept().await.unwrap();
+    let (mut stream, peer, _permit) = listener.accept().await.unwrap();
     assert!(stream.get_ref().0.nodelay().unwrap(), "TCP_NODELAY is set");
     let mut buffer = [0; 64];
     let read = stream.read(&mut buffer).await.unwrap();
@@ -202,8 +202,9 @@ async fn a_silent_or_garbage_client_does_not_delay_others_and_is_timed_out() {
     let (_dir, certificates) = fresh_certificates();
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let timeout = Duration::from_secs(1);
+    let limit = ConnectionLimit::new("test listener", 100);
     let mut listener =
-        TlsListener::with_handshake_timeout(tcp, certificates.mqtt_acceptor(), timeout);
+        TlsListener::with_handshake_timeout(tcp, certificates.mqtt_acceptor(), limit, timeout);
     let address = listener.local_addr().unwrap();
 
     let mut silent = TcpStream::connect(address).await.unwrap();
@@ -253,37 +254,28 @@ async fn dropping_the_listener_closes_the_socket() {
 }
 
 #[tokio::test]
-async fn axum_serves_https_through_the_listener_and_shuts_down_gracefully() {
+async fn connections_past_the_limit_wait_until_one_closes() {
     let (_dir, certificates) = fresh_certificates();
-    let listener = listener(certificates.http_acceptor()).await;
-    let address = axum::serve::Listener::local_addr(&listener).unwrap();
-    let router =
-        axum::Router::new().route("/hello", axum::routing::get(|| async { "hello over tls" }));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-
-    let connector = client(
-        Some(certificates.ca_cert_pem()),
-        rustls::DEFAULT_VERSIONS,
-        &[b"http/1.1"],
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let limit = ConnectionLimit::new("test listener", 1);
+    let mut listener = TlsListener::new(tcp, certificates.mqtt_acceptor(), Arc::clone(&limit));
+    let address = listener.local_addr().unwrap();
+    let connector = trusting(&certificates);
+    let first = connect(&connector, address, "localhost").await.unwrap();
+    let (_stream, _peer, held) = listener.accept().await.unwrap();
+    assert_eq!(limit.open(), 1);
+    // The second client is left in the backlog: its handshake cannot complete.
+    let second = tokio::spawn(async move { connect(&connector, address, "localhost").await });
+    let waited = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+    assert!(
+        waited.is_err(),
+        "a second connection was accepted past the limit"
     );
-    let mut stream = connect(&connector, address, "localhost").await.unwrap();
-    stream
-        .write_all(b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
-    assert!(response.ends_with("hello over tls"), "{response}");
-
-    stop.send(()).unwrap();
-    let finished = tokio::time::timeout(Duration::from_secs(5), server).await;
-    assert!(matches!(finished, Ok(Ok(Ok(())))), "{finished:?}");
+    drop((held, first));
+    let accepted = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
+    assert!(
+        matches!(accepted, Ok(Some(_))),
+        "served once a place was free"
+    );
+    assert!(second.await.unwrap().is_ok());
 }
