@@ -1,6 +1,8 @@
 //! Device-to-cloud telemetry kept by the local hub: a count per device and the most
-//! recent messages in a bounded ring, so the explorer can show what a device sent.
-//! Memory stays bounded whatever devices send; nothing here is persisted.
+//! recent messages, so the explorer can show what a device sent. Memory stays bounded
+//! whatever devices send: by messages and bytes per device and by bytes for the whole
+//! hub ([`TelemetryLimits`]); the oldest messages go first, and every message dropped
+//! is counted. Nothing here is persisted.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -8,8 +10,11 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Messages kept per device; older ones are dropped first.
-pub const MESSAGES_PER_DEVICE: usize = 100;
+use super::limits::TelemetryLimits;
+
+/// What a kept message costs besides its body and properties (its timestamp and the
+/// bookkeeping around it), so that empty messages count too.
+const MESSAGE_OVERHEAD_BYTES: usize = 96;
 
 /// One telemetry message as received.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -25,31 +30,111 @@ pub struct TelemetryMessage {
     pub body_base64: Option<String>,
 }
 
+impl TelemetryMessage {
+    /// The bytes this message is counted as holding.
+    fn cost(&self) -> usize {
+        let body = self.body.as_ref().or(self.body_base64.as_ref());
+        MESSAGE_OVERHEAD_BYTES
+            + body.map_or(0, String::len)
+            + self
+                .properties
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum::<usize>()
+    }
+}
+
 /// What the hub holds for one device.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceTelemetry {
     /// Messages received since the hub started.
     pub count: u64,
+    /// Messages no longer kept (or never kept) to stay within the memory limits.
+    #[serde(default)]
+    pub dropped: u64,
     /// The most recent messages, oldest first.
     pub messages: VecDeque<TelemetryMessage>,
 }
 
 /// Telemetry of every device; clones share it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct TelemetryLog {
-    devices: Arc<Mutex<HashMap<String, DeviceTelemetry>>>,
+    inner: Arc<Mutex<Kept>>,
+}
+
+impl Default for TelemetryLog {
+    fn default() -> Self {
+        Self::new(TelemetryLimits::default())
+    }
+}
+
+/// A kept message with its place in the hub-wide arrival order and its cost.
+struct Entry {
+    sequence: u64,
+    cost: usize,
+    message: TelemetryMessage,
+}
+
+#[derive(Default)]
+struct DeviceLog {
+    count: u64,
+    dropped: u64,
+    bytes: usize,
+    entries: VecDeque<Entry>,
+}
+
+impl DeviceLog {
+    /// Drops the oldest kept message; returns its cost.
+    fn drop_oldest(&mut self) -> Option<usize> {
+        let entry = self.entries.pop_front()?;
+        self.bytes -= entry.cost;
+        self.dropped += 1;
+        Some(entry.cost)
+    }
+
+    fn keeps(&self, sequence: u64) -> bool {
+        self.entries
+            .front()
+            .is_some_and(|oldest| oldest.sequence <= sequence)
+    }
+}
+
+struct Kept {
+    limits: TelemetryLimits,
+    devices: HashMap<Arc<str>, DeviceLog>,
+    /// Every kept message's device and sequence, oldest first, for dropping hub-wide;
+    /// entries of messages already dropped are skipped when met, or swept out.
+    arrivals: VecDeque<(Arc<str>, u64)>,
+    bytes: usize,
+    next_sequence: u64,
+    live: usize,
 }
 
 impl TelemetryLog {
-    /// Records a message from `device_id`.
+    /// An empty log bounded by `limits`.
+    pub fn new(limits: TelemetryLimits) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Kept {
+                limits,
+                devices: HashMap::new(),
+                arrivals: VecDeque::new(),
+                bytes: 0,
+                next_sequence: 0,
+                live: 0,
+            })),
+        }
+    }
+
+    /// Records a message from `device_id`; returns how many messages were dropped to
+    /// make room (the new one included, when it alone is over a limit).
     pub fn record(
         &self,
         device_id: &str,
         properties: Vec<(String, String)>,
         body: &[u8],
         received_at: DateTime<Utc>,
-    ) {
+    ) -> u64 {
         let (body, body_base64) = match std::str::from_utf8(body) {
             Ok(text) => (Some(text.to_owned()), None),
             Err(_) => {
@@ -66,56 +151,111 @@ impl TelemetryLog {
             body,
             body_base64,
         };
-        let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = devices.entry(device_id.to_owned()).or_default();
-        entry.count += 1;
-        if entry.messages.len() == MESSAGES_PER_DEVICE {
-            entry.messages.pop_front();
-        }
-        entry.messages.push_back(message);
+        let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        kept.record(device_id, message)
     }
 
     /// What a device sent (an empty record for a device that sent nothing).
     pub fn device(&self, device_id: &str) -> DeviceTelemetry {
-        let devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
-        devices.get(device_id).cloned().unwrap_or_default()
+        let kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        kept.devices
+            .get(device_id)
+            .map(|log| DeviceTelemetry {
+                count: log.count,
+                dropped: log.dropped,
+                messages: log.entries.iter().map(|e| e.message.clone()).collect(),
+            })
+            .unwrap_or_default()
+    }
+
+    /// The bytes of telemetry kept for all devices.
+    pub fn bytes_kept(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
     /// Forgets a deleted device.
     pub fn forget(&self, device_id: &str) {
-        let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
-        devices.remove(device_id);
+        let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(log) = kept.devices.remove(device_id) {
+            kept.bytes -= log.bytes;
+            kept.live -= log.entries.len();
+        }
+    }
+}
+
+impl Kept {
+    fn record(&mut self, device_id: &str, message: TelemetryMessage) -> u64 {
+        let limits = self.limits;
+        let key = match self.devices.get_key_value(device_id) {
+            Some((key, _)) => Arc::clone(key),
+            None => Arc::from(device_id),
+        };
+        let cost = message.cost();
+        let log = self.devices.entry(Arc::clone(&key)).or_default();
+        log.count += 1;
+        if cost > limits.device_bytes.min(limits.hub_bytes) || limits.device_messages == 0 {
+            log.dropped += 1;
+            return 1;
+        }
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        log.entries.push_back(Entry {
+            sequence,
+            cost,
+            message,
+        });
+        log.bytes += cost;
+        self.bytes += cost;
+        self.live += 1;
+        self.arrivals.push_back((key, sequence));
+        let mut dropped = 0;
+        while log.entries.len() > limits.device_messages || log.bytes > limits.device_bytes {
+            let Some(freed) = log.drop_oldest() else {
+                break;
+            };
+            self.bytes -= freed;
+            self.live -= 1;
+            dropped += 1;
+        }
+        dropped += self.drop_oldest_of_the_hub();
+        self.sweep_arrivals();
+        dropped
+    }
+
+    /// Drops the hub's oldest messages, whatever device sent them, until the hub is
+    /// within its byte limit; returns how many were dropped.
+    fn drop_oldest_of_the_hub(&mut self) -> u64 {
+        let mut dropped = 0;
+        while self.bytes > self.limits.hub_bytes {
+            let Some((device, sequence)) = self.arrivals.pop_front() else {
+                break;
+            };
+            let Some(log) = self.devices.get_mut(&device) else {
+                continue;
+            };
+            if log.entries.front().is_some_and(|e| e.sequence == sequence)
+                && let Some(freed) = log.drop_oldest()
+            {
+                self.bytes -= freed;
+                self.live -= 1;
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// Removes arrival entries of messages no longer kept once they outnumber the kept
+    /// ones, so the arrival queue stays proportional to what is kept.
+    fn sweep_arrivals(&mut self) {
+        if self.arrivals.len() <= 2 * self.live + 1024 {
+            return;
+        }
+        let devices = &self.devices;
+        self.arrivals.retain(|(device, sequence)| {
+            devices.get(device).is_some_and(|log| log.keeps(*sequence))
+        });
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_ring_is_bounded_and_counts_everything() {
-        let log = TelemetryLog::default();
-        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        for n in 0..(MESSAGES_PER_DEVICE + 5) {
-            log.record(
-                "d1",
-                vec![("n".into(), n.to_string())],
-                n.to_string().as_bytes(),
-                now,
-            );
-        }
-        log.record("d1", Vec::new(), &[0xff, 0x00], now);
-        let telemetry = log.device("d1");
-        assert_eq!(telemetry.count, MESSAGES_PER_DEVICE as u64 + 6);
-        assert_eq!(telemetry.messages.len(), MESSAGES_PER_DEVICE);
-        assert_eq!(telemetry.messages[0].body.as_deref(), Some("6"));
-        assert_eq!(
-            telemetry.messages.back().unwrap().body_base64.as_deref(),
-            Some("/wA=")
-        );
-        assert_eq!(log.device("nobody").count, 0);
-        log.forget("d1");
-        assert_eq!(log.device("d1").count, 0);
-    }
-}
+mod tests;
