@@ -27,6 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         mqtt_port: 0,
         tls: false,
         demo_devices: None,
+        limits: Default::default(),
     })
     .await?;
     let mut devices = Vec::new();

@@ -6,6 +6,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use twinlens::hub::limits::{
+    DEFAULT_TELEMETRY_DEVICE_BYTES, DEFAULT_TELEMETRY_HUB_BYTES, HubLimits, TelemetryLimits,
+};
 
 /// A desktop explorer for IoT Hub device twins, with an embedded local hub.
 ///
@@ -102,6 +105,37 @@ pub struct HubArgs {
     /// Seed N demo devices with realistic twins when the store is empty.
     #[arg(long, value_name = "N")]
     pub demo: Option<usize>,
+    /// Connections open at once on each listener (service API, device endpoint); more
+    /// wait until one closes [default: half the open-file limit less a reserve, at most
+    /// 100000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Seconds an HTTP client may take to send a request's headers (idle connections
+    /// close after as long) and again its body.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http_timeout: u64,
+    /// Telemetry bytes kept per device (older messages are dropped first).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_TELEMETRY_DEVICE_BYTES)]
+    pub telemetry_device_bytes: usize,
+    /// Telemetry bytes kept for all devices together.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_TELEMETRY_HUB_BYTES)]
+    pub telemetry_hub_bytes: usize,
+}
+
+impl HubArgs {
+    /// The hub's limits as these options set them.
+    pub fn limits(&self) -> HubLimits {
+        HubLimits {
+            max_connections: self.max_connections.map(|n| n as usize),
+            http_timeout: std::time::Duration::from_secs(self.http_timeout),
+            telemetry: TelemetryLimits {
+                device_bytes: self.telemetry_device_bytes,
+                hub_bytes: self.telemetry_hub_bytes,
+                ..TelemetryLimits::default()
+            },
+        }
+    }
 }
 
 /// Options of `twinlens export`.

@@ -76,6 +76,7 @@ fn run_headless(command: Command) -> anyhow::Result<ExitCode> {
 
 /// `twinlens hub`: serves until Ctrl-C or SIGTERM, after printing the ready line.
 fn run_hub(args: HubArgs) -> anyhow::Result<()> {
+    let limits = args.limits();
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => HubConfig::default_data_dir()
@@ -88,6 +89,7 @@ fn run_hub(args: HubArgs) -> anyhow::Result<()> {
         mqtt_port: args.mqtt_port,
         tls: args.tls,
         demo_devices: args.demo,
+        limits,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

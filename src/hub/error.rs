@@ -13,6 +13,9 @@ pub enum HubError {
     /// The request is malformed: bad JSON, a bad field, a bad header.
     #[error("{0}")]
     ArgumentInvalid(String),
+    /// The request body is not declared as the content type the route takes.
+    #[error("{0}")]
+    InvalidContentType(String),
     /// The twin document or patch breaks one of IoT Hub's rules.
     #[error(transparent)]
     Twin(#[from] TwinError),
@@ -75,6 +78,7 @@ impl HubError {
         match self {
             HubError::InvalidProtocolVersion(_) => 400001,
             HubError::ArgumentInvalid(_) | HubError::QueryInvalid(_) => 400004,
+            HubError::InvalidContentType(_) => 400103,
             HubError::Twin(error) => error.error_code(),
             HubError::Unauthorized(_) => 401002,
             HubError::DeviceNotFound { .. } => 404001,
@@ -92,6 +96,7 @@ impl HubError {
         match self {
             HubError::InvalidProtocolVersion(_) => "InvalidProtocolVersion",
             HubError::ArgumentInvalid(_) | HubError::QueryInvalid(_) => "ArgumentInvalid",
+            HubError::InvalidContentType(_) => "InvalidContentEncodingOrType",
             HubError::Twin(error) => error.error_code_name(),
             HubError::Unauthorized(_) => "IotHubUnauthorizedAccess",
             HubError::DeviceNotFound { .. } => "DeviceNotFound",

@@ -6,21 +6,31 @@
 //! - [`store`]: identities and twins in memory, written through to SQLite.
 //! - [`identity`]: the device identity document and its rules.
 //! - [`rest`]: the service REST API (axum router, SAS auth, Azure error JSON).
+//! - [`http`]: serving those routes over HTTP/1.1 and HTTP/2, with timeouts.
+//! - [`admission`]: connection limits per listener and accept-error handling.
+//! - [`limits`]: every limit the hub enforces, with its default.
+//! - [`activity`]: counts of what the hub did, logged as a periodic summary.
 //! - [`mqtt`]: the device MQTT endpoint (twin, methods, telemetry sessions).
 //! - [`methods`]: direct-method routing between service calls and device sessions.
 //! - [`telemetry`]: a bounded log of what devices sent.
 //! - [`tls`]: the locally generated CA and server certificate, and a TLS listener.
+//! - [`private_files`]: the store and keys kept readable by their owner only.
 //! - [`demo`]: realistic demo devices for a fresh hub.
 //! - [`error`]: every failure with Azure's error code.
 //!
 //! [`start`] binds the listeners and returns a [`RunningHub`]; [`serve`] takes
 //! listeners the caller already bound, so tests can bind `127.0.0.1:0`.
 
+pub mod activity;
+pub mod admission;
 pub mod demo;
 pub mod error;
+pub mod http;
 pub mod identity;
+pub mod limits;
 pub mod methods;
 pub mod mqtt;
+pub mod private_files;
 pub mod rest;
 pub mod store;
 pub mod telemetry;
@@ -38,6 +48,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::{ServiceConnectionString, SharedAccessKey};
+use activity::Activity;
+use admission::ConnectionLimit;
+use limits::HubLimits;
 use methods::MethodDispatcher;
 use mqtt::sessions::SessionRegistry;
 use rest::{HubAuth, HubState};
@@ -51,6 +64,8 @@ const OWNER_KEY_SETTING: &str = "iothubowner_key";
 const STORE_FILE: &str = "hub.db";
 /// How long requests in flight may take to finish once the hub is told to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// The folder of the data directory that holds the certificates and their keys.
+const TLS_DIR: &str = "tls";
 /// The file a running hub locks in its data directory.
 const LOCK_FILE: &str = "hub.lock";
 
@@ -69,6 +84,8 @@ pub struct HubConfig {
     pub tls: bool,
     /// Seed this many demo devices into an empty store.
     pub demo_devices: Option<usize>,
+    /// Connections, timeouts and telemetry memory.
+    pub limits: HubLimits,
 }
 
 impl HubConfig {
@@ -172,6 +189,7 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
         source,
     })?;
     let data_dir_lock = lock_data_dir(&config.data_dir)?;
+    secure_private_files(&config.data_dir)?;
     let store = Store::open(&config.data_dir.join(STORE_FILE))?;
     let owner_key = owner_key(&store)?;
     if let Some(count) = config.demo_devices {
@@ -184,7 +202,7 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
     let certificates = if config.tls {
         let names = [config.bind.to_string()];
         Some(HubCertificates::load_or_create(
-            &config.data_dir.join("tls"),
+            &config.data_dir.join(TLS_DIR),
             &names,
         )?)
     } else {
@@ -219,12 +237,28 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
         )),
         methods: MethodDispatcher::default(),
         sessions: SessionRegistry::default(),
-        telemetry: TelemetryLog::default(),
+        telemetry: TelemetryLog::new(config.limits.telemetry),
+        activity: Arc::new(Activity::default()),
+        http_timeout: config.limits.http_timeout,
     };
+    let descriptors = limits::raise_descriptor_limit();
+    let max_connections = config.limits.connections_per_listener(descriptors);
+    tracing::debug!(
+        descriptors,
+        max_connections,
+        "open-file limit and connections allowed per listener"
+    );
     let (shutdown, mut stopped) = watch::channel(false);
-    let server = tokio::spawn(serve(http, mqtt, state.clone(), certificates, async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    }));
+    let server = tokio::spawn(serve(
+        http,
+        mqtt,
+        state.clone(),
+        certificates,
+        max_connections,
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
+    ));
     Ok(RunningHub {
         ready,
         state,
@@ -234,45 +268,55 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
     })
 }
 
-/// Serves the hub on listeners the caller bound until `shutdown` completes.
+/// Serves the hub on listeners the caller bound until `shutdown` completes, with at
+/// most `max_connections` open on each listener.
 pub async fn serve(
     http: TcpListener,
     mqtt: TcpListener,
     state: HubState,
     certificates: Option<HubCertificates>,
+    max_connections: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = rest::router(state.clone());
-    // Both servers stop on the same signal.
+    // Every part stops on the same signal.
     let (stop, stopped) = watch::channel(false);
     let signal = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let devices = match &certificates {
-        None => mqtt::MqttListener::Plain(mqtt),
-        Some(certificates) => {
-            mqtt::MqttListener::Tls(TlsListener::new(mqtt, certificates.mqtt_acceptor()))
-        }
+    let device_limit = ConnectionLimit::new("device MQTT endpoint", max_connections);
+    let service_limit = ConnectionLimit::new("service API", max_connections);
+    let (devices, service) = match &certificates {
+        None => (
+            mqtt::MqttListener::Plain(mqtt, device_limit),
+            http::HttpListener::Plain(http, service_limit),
+        ),
+        Some(certificates) => (
+            mqtt::MqttListener::Tls(TlsListener::new(
+                mqtt,
+                certificates.mqtt_acceptor(),
+                device_limit,
+            )),
+            http::HttpListener::Tls(TlsListener::new(
+                http,
+                certificates.http_acceptor(),
+                service_limit,
+            )),
+        ),
     };
+    tokio::spawn(activity::log_summaries(
+        Arc::clone(&state.activity),
+        signal(stopped.clone()),
+    ));
+    let http_timeout = state.http_timeout;
     let device_endpoint = tokio::spawn(mqtt::serve(devices, state, signal(stopped.clone())));
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop.send(true);
     });
     let service_api = async {
-        match certificates {
-            None => {
-                axum::serve(http, app)
-                    .with_graceful_shutdown(signal(stopped.clone()))
-                    .await
-            }
-            Some(certificates) => {
-                let listener = TlsListener::new(http, certificates.http_acceptor());
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(signal(stopped.clone()))
-                    .await
-            }
-        }
+        http::serve(service, app, http_timeout, signal(stopped.clone())).await;
+        Ok(())
     };
     // Requests in flight get a grace period; a client that never finishes its request
     // must not keep the hub from stopping.
@@ -311,6 +355,25 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, HubStartError> 
         }),
         Err(std::fs::TryLockError::Error(source)) => Err(HubStartError::DataDir { path, source }),
     }
+}
+
+/// Makes the store and the private keys owner-only (creating the store so), whatever
+/// the mode of the data directory.
+fn secure_private_files(dir: &std::path::Path) -> Result<(), HubStartError> {
+    let store = dir.join(STORE_FILE);
+    let failed = |path: PathBuf| move |source| HubStartError::DataDir { path, source };
+    private_files::create_owner_only(&store).map_err(failed(store.clone()))?;
+    let mut secrets: Vec<PathBuf> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| dir.join(format!("{STORE_FILE}{suffix}")))
+        .collect();
+    secrets.extend(
+        tls::PRIVATE_KEY_FILES
+            .iter()
+            .map(|key| dir.join(TLS_DIR).join(key)),
+    );
+    private_files::tighten(&secrets).map_err(failed(dir.to_owned()))?;
+    Ok(())
 }
 
 /// Creates the data directory readable only by its owner: it holds every device key.

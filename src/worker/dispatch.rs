@@ -252,6 +252,7 @@ async fn open_connection(target: HubTarget) -> Result<Connection, String> {
                 mqtt_port: 0,
                 tls: false,
                 demo_devices,
+                limits: Default::default(),
             })
             .await
             .map_err(|e| format!("could not start the embedded hub: {e}"))?;

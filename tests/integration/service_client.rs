@@ -22,6 +22,7 @@ async fn start_hub(dir: &tempfile::TempDir, tls: bool, demo: Option<usize>) -> R
         mqtt_port: 0,
         tls,
         demo_devices: demo,
+        limits: Default::default(),
     })
     .await
     .unwrap()

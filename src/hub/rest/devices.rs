@@ -1,19 +1,20 @@
 //! `GET`, `PUT` and `DELETE /devices/{id}`: the identity registry.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header::ETAG};
 use axum::response::{IntoResponse, Response};
 
 use super::HubState;
-use super::extract::{IfMatchHeader, JsonBody};
+use super::extract::{DeviceIdPath, IfMatchHeader, JsonBody};
+use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::identity::DeviceIdentity;
 
 /// Reads a device identity.
 pub async fn get_device(
     State(state): State<HubState>,
-    Path(device_id): Path<String>,
+    DeviceIdPath(device_id): DeviceIdPath,
 ) -> Result<Response, HubError> {
     Ok(identity_response(state.store.device(&device_id)?))
 }
@@ -21,7 +22,7 @@ pub async fn get_device(
 /// Creates a device (no `If-Match`) or updates it (`If-Match: *` or its etag).
 pub async fn put_device(
     State(state): State<HubState>,
-    Path(device_id): Path<String>,
+    DeviceIdPath(device_id): DeviceIdPath,
     IfMatchHeader(if_match): IfMatchHeader,
     JsonBody(body): JsonBody,
 ) -> Result<Response, HubError> {
@@ -32,20 +33,22 @@ pub async fn put_device(
     if identity.status != "enabled" {
         state.sessions.revoke(&device_id);
     }
-    tracing::info!(device_id, "device written");
+    Activity::count(&state.activity.identity_writes);
+    tracing::debug!(device_id, "device written");
     Ok(identity_response(identity))
 }
 
 /// Deletes a device.
 pub async fn delete_device(
     State(state): State<HubState>,
-    Path(device_id): Path<String>,
+    DeviceIdPath(device_id): DeviceIdPath,
     IfMatchHeader(if_match): IfMatchHeader,
 ) -> Result<StatusCode, HubError> {
     state.store.delete_device(&device_id, if_match.as_ref())?;
     state.sessions.revoke(&device_id);
     state.telemetry.forget(&device_id);
-    tracing::info!(device_id, "device deleted");
+    Activity::count(&state.activity.identity_writes);
+    tracing::debug!(device_id, "device deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -54,7 +57,7 @@ pub async fn delete_device(
 /// recent ones, oldest first.
 pub async fn get_telemetry(
     State(state): State<HubState>,
-    Path(device_id): Path<String>,
+    DeviceIdPath(device_id): DeviceIdPath,
 ) -> Result<Json<crate::hub::telemetry::DeviceTelemetry>, HubError> {
     state.store.device(&device_id)?;
     Ok(Json(state.telemetry.device(&device_id)))

@@ -1,12 +1,14 @@
 //! Request pieces every handler reads the same way, with Azure-shaped errors instead
-//! of the framework's plain-text rejections: JSON bodies and `If-Match`.
+//! of the framework's plain-text rejections: the device id in the path, JSON bodies
+//! (declared as JSON, read within the hub's HTTP timeout) and `If-Match`.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::IF_MATCH;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::header::{CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
 use serde_json::Value;
 
+use super::HubState;
 use crate::hub::error::HubError;
 use crate::hub::store::IfMatch;
 
@@ -14,22 +16,81 @@ use crate::hub::store::IfMatch;
 /// a twin is far smaller, so anything past this is a mistake.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// The device id of a `/devices/{id}...` or `/twins/{id}...` path, percent-decoded.
+pub struct DeviceIdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for DeviceIdPath {
+    type Rejection = HubError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(device_id)) => Ok(DeviceIdPath(device_id)),
+            Err(rejection) => Err(HubError::ArgumentInvalid(format!(
+                "The device id in the path {} cannot be read: {}; percent-encode it as UTF-8",
+                parts.uri.path(),
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
 /// A JSON request body.
 pub struct JsonBody(pub Value);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl FromRequest<HubState> for JsonBody {
     type Rejection = HubError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| {
-                HubError::MessageTooLarge(format!(
-                    "The request body is larger than {MAX_BODY_BYTES} bytes"
-                ))
-            })?;
-        let _ = state;
+    async fn from_request(request: Request, state: &HubState) -> Result<Self, Self::Rejection> {
+        check_json_content_type(request.headers().get(CONTENT_TYPE))?;
+        let timeout = state.http_timeout;
+        let read = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES);
+        let body = match tokio::time::timeout(timeout, read).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(error)) => return Err(body_read_error(error)),
+            Err(_) => {
+                return Err(HubError::ArgumentInvalid(format!(
+                    "The request body did not arrive within {} s; send it again",
+                    timeout.as_secs()
+                )));
+            }
+        };
         parse_json(&body).map(JsonBody)
+    }
+}
+
+/// Refuses bodies not declared as JSON (`application/json`, with or without parameters,
+/// or a `+json` type), as IoT Hub does with `InvalidContentEncodingOrType`.
+fn check_json_content_type(content_type: Option<&axum::http::HeaderValue>) -> Result<(), HubError> {
+    let declared = content_type.and_then(|value| value.to_str().ok());
+    let media_type = declared
+        .and_then(|value| value.split(';').next())
+        .map(|media_type| media_type.trim().to_ascii_lowercase());
+    match media_type.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(other) if other.starts_with("application/") && other.ends_with("+json") => Ok(()),
+        _ => Err(HubError::InvalidContentType(format!(
+            "The request body must be JSON with Content-Type: application/json; this request \
+             declares {}",
+            declared.map_or("no content type".to_owned(), |value| format!("'{value}'"))
+        ))),
+    }
+}
+
+/// Tells a body over the size limit from one that could not be read.
+fn body_read_error(error: axum::Error) -> HubError {
+    let too_large = {
+        let source: &(dyn std::error::Error + 'static) = &error;
+        std::iter::successors(Some(source), |error| error.source())
+            .any(|error| error.is::<http_body_util::LengthLimitError>())
+    };
+    if too_large {
+        HubError::MessageTooLarge(format!(
+            "The request body is larger than {MAX_BODY_BYTES} bytes"
+        ))
+    } else {
+        HubError::ArgumentInvalid(format!(
+            "The request body could not be read ({error}); send it again"
+        ))
     }
 }
 
@@ -82,6 +143,31 @@ mod tests {
             let error = parse_json(&Bytes::copy_from_slice(bad)).unwrap_err();
             assert_eq!(error.error_code(), 400004);
         }
+    }
+
+    #[test]
+    fn bodies_must_be_declared_as_json() {
+        use axum::http::HeaderValue;
+        for accepted in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=UTF-8",
+            "application/merge-patch+json",
+        ] {
+            let value = HeaderValue::from_static(accepted);
+            assert!(check_json_content_type(Some(&value)).is_ok(), "{accepted}");
+        }
+        for refused in ["text/plain", "application/x-www-form-urlencoded", "json"] {
+            let value = HeaderValue::from_static(refused);
+            let error = check_json_content_type(Some(&value)).unwrap_err();
+            assert_eq!(error.error_code(), 400103, "{refused}");
+            assert!(error.to_string().contains(refused), "{error}");
+        }
+        let error = check_json_content_type(None).unwrap_err();
+        assert!(
+            error.to_string().ends_with("declares no content type"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::HubState;
-use super::extract::JsonBody;
+use super::extract::{DeviceIdPath, JsonBody};
+use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::methods::MethodTimeouts;
 use crate::topics::MethodName;
@@ -25,7 +26,7 @@ const MAX_PAYLOAD_BYTES: usize = 128 * 1024;
 /// Invokes a direct method.
 pub async fn invoke_method(
     State(state): State<HubState>,
-    Path(device_id): Path<String>,
+    DeviceIdPath(device_id): DeviceIdPath,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, HubError> {
     let name = body
@@ -67,7 +68,8 @@ pub async fn invoke_method(
         .methods
         .invoke(&device_id, &name, payload, timeouts)
         .await?;
-    tracing::info!(
+    Activity::count(&state.activity.method_calls);
+    tracing::debug!(
         device_id,
         method = name,
         status = response.status,

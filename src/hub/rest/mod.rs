@@ -16,12 +16,14 @@ mod query;
 mod twins;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
 
 pub use auth::{HubAuth, OWNER_POLICY};
 
+use super::activity::Activity;
 use super::methods::MethodDispatcher;
 use super::mqtt::sessions::SessionRegistry;
 use super::store::Store;
@@ -40,6 +42,10 @@ pub struct HubState {
     pub sessions: SessionRegistry,
     /// Telemetry received from devices.
     pub telemetry: TelemetryLog,
+    /// Counts of what the hub did, for the periodic summary in the log.
+    pub activity: Arc<Activity>,
+    /// How long a client may take to send a request body.
+    pub http_timeout: Duration,
 }
 
 /// The service API routes.

@@ -2,20 +2,21 @@
 //! side (tags and desired properties; reported properties belong to the device).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header::ETAG};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::HubState;
-use super::extract::{IfMatchHeader, JsonBody};
+use super::extract::{DeviceIdPath, IfMatchHeader, JsonBody};
+use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::store::TwinWrite;
 
 /// Reads a twin.
 pub async fn get_twin(
     State(state): State<HubState>,
-    Path(device_id): Path<String>,
+    DeviceIdPath(device_id): DeviceIdPath,
 ) -> Result<Response, HubError> {
     Ok(twin_response(state.store.twin(&device_id)?))
 }
@@ -23,7 +24,7 @@ pub async fn get_twin(
 /// Merges tags and desired properties into a twin.
 pub async fn patch_twin(
     State(state): State<HubState>,
-    Path(device_id): Path<String>,
+    DeviceIdPath(device_id): DeviceIdPath,
     IfMatchHeader(if_match): IfMatchHeader,
     JsonBody(body): JsonBody,
 ) -> Result<Response, HubError> {
@@ -33,7 +34,7 @@ pub async fn patch_twin(
 /// Replaces tags and desired properties of a twin.
 pub async fn replace_twin(
     State(state): State<HubState>,
-    Path(device_id): Path<String>,
+    DeviceIdPath(device_id): DeviceIdPath,
     IfMatchHeader(if_match): IfMatchHeader,
     JsonBody(body): JsonBody,
 ) -> Result<Response, HubError> {
@@ -51,8 +52,9 @@ fn write_twin(
         state
             .store
             .write_twin(device_id, body, mode, if_match.as_ref(), chrono::Utc::now())?;
+    Activity::count(&state.activity.twin_writes);
     if let Some(change) = desired_change {
-        tracing::info!(
+        tracing::debug!(
             device_id,
             version = change.version,
             "desired properties changed"

@@ -20,6 +20,7 @@ pub async fn start_hub(data_dir: &Path, mqtt_port: u16, tls: bool) -> RunningHub
         mqtt_port,
         tls,
         demo_devices: None,
+        limits: Default::default(),
     })
     .await
     .unwrap()

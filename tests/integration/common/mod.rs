@@ -28,7 +28,27 @@ impl HubProcess {
     /// Starts `twinlens hub` on `data_dir` with `extra` arguments, and waits for its
     /// ready line. Ports not given in `extra` are chosen by the OS.
     pub fn start(data_dir: &Path, extra: &[&str]) -> HubProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_twinlens"))
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_twinlens")),
+            data_dir,
+            extra,
+        )
+    }
+
+    /// Like [`HubProcess::start`], with the process allowed at most `limit` open files
+    /// (soft and hard limit, set by the shell before it runs the hub).
+    pub fn start_with_open_file_limit(data_dir: &Path, extra: &[&str], limit: u32) -> HubProcess {
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_twinlens"),
+        ]);
+        Self::spawn(command, data_dir, extra)
+    }
+
+    fn spawn(mut command: Command, data_dir: &Path, extra: &[&str]) -> HubProcess {
+        let mut child = command
             .args(["hub", "--http-port", "0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
