@@ -8,6 +8,7 @@ mod common;
 mod diff_cli;
 mod export_cli;
 mod hub_durability;
+mod hub_hardening;
 mod hub_mqtt;
 mod hub_rest;
 mod import_cli;
