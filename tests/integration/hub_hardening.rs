@@ -22,7 +22,7 @@ fn http_port(hub: &HubProcess) -> u16 {
 }
 
 #[tokio::test]
-async fn queries_nested_past_the_limit_get_400_and_the_hub_keeps_serving() {
+async fn queries_and_json_nested_past_the_limit_get_400_and_the_hub_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let hub = hub_in(&dir, &[]);
     hub.send_json(Method::PUT, "/devices/d1", &json!({})).await;
@@ -46,6 +46,20 @@ async fn queries_nested_past_the_limit_get_400_and_the_hub_keeps_serving() {
             );
         }
     }
+    // JSON nested deeper than the parser allows is a bad request too.
+    let deep = format!(
+        "{{\"tags\": {}1{}}}",
+        "{\"a\": ".repeat(5_000),
+        "}".repeat(5_000)
+    );
+    let response = hub
+        .request(Method::PATCH, "/twins/d1")
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_azure_error(response, 400, 400004).await;
     let response = hub
         .send_json(
             Method::POST,
