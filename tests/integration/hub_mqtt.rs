@@ -19,22 +19,33 @@ fn hub() -> (tempfile::TempDir, HubProcess) {
     (dir, hub)
 }
 
-/// A CONNECT packet for `device_id` with a valid SAS token, for raw-socket tests.
-fn connect_packet(device_id: &str, key: &str, keep_alive: u16) -> bytes::BytesMut {
+/// A CONNECT for `device_id` with a valid SAS token.
+fn signed_connect(device_id: &str, key: &str) -> rumqttc::Connect {
     let password = common::device::connection_string(device_id, key)
         .sas_token(common::now() + 600)
         .to_string();
     let mut connect = rumqttc::Connect::new(device_id);
-    connect.keep_alive = keep_alive;
     connect.set_login(
         format!("localhost/{device_id}/?api-version=2021-04-12"),
         password,
     );
+    connect
+}
+
+/// The bytes of a CONNECT packet, for raw-socket tests.
+fn packet_of(connect: rumqttc::Connect) -> bytes::BytesMut {
     let mut bytes = bytes::BytesMut::new();
     rumqttc::Packet::Connect(connect)
         .write(&mut bytes, 4096)
         .unwrap();
     bytes
+}
+
+/// A CONNECT packet for `device_id` with a valid SAS token, for raw-socket tests.
+fn connect_packet(device_id: &str, key: &str, keep_alive: u16) -> bytes::BytesMut {
+    let mut connect = signed_connect(device_id, key);
+    connect.keep_alive = keep_alive;
+    packet_of(connect)
 }
 
 fn json_of(payload: &[u8]) -> Value {
@@ -501,25 +512,14 @@ async fn mqtt5_and_garbage_get_answers_not_crashes() {
 
 /// A CONNECT like [`connect_packet`]'s, with a Will on `will_topic`.
 fn connect_packet_with_will(device_id: &str, key: &str, will_topic: &str) -> bytes::BytesMut {
-    let password = common::device::connection_string(device_id, key)
-        .sas_token(common::now() + 600)
-        .to_string();
-    let mut connect = rumqttc::Connect::new(device_id);
-    connect.set_login(
-        format!("localhost/{device_id}/?api-version=2021-04-12"),
-        password,
-    );
+    let mut connect = signed_connect(device_id, key);
     connect.last_will = Some(rumqttc::LastWill::new(
         will_topic,
         "connection lost",
         QoS::AtLeastOnce,
         false,
     ));
-    let mut bytes = bytes::BytesMut::new();
-    rumqttc::Packet::Connect(connect)
-        .write(&mut bytes, 4096)
-        .unwrap();
-    bytes
+    packet_of(connect)
 }
 
 #[tokio::test]
