@@ -33,10 +33,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut devices = Vec::new();
     for n in 0..DEVICES {
         let id = format!("bench-{n:03}");
-        let identity = hub
-            .state
-            .store
-            .put_device(&id, &json!({}), None, chrono::Utc::now())?;
+        let (identity, pending) =
+            hub.state
+                .store
+                .put_device(&id, &json!({}), None, chrono::Utc::now())?;
+        pending.durable().await?;
         let key = identity
             .symmetric_keys()
             .next()

@@ -93,7 +93,7 @@ where
                 match packet {
                     None => return Ended::Closed("the device closed the connection".into()),
                     Some(Err(error)) => return Ended::Violation(format!("unreadable packet: {error}")),
-                    Some(Ok(packet)) => match session.handle(packet) {
+                    Some(Ok(packet)) => match session.handle(packet).await {
                         Ok(outgoing) => outgoing,
                         Err(ended) => return ended,
                     },
@@ -164,9 +164,9 @@ async fn expire(deadline: Option<Instant>) {
 
 impl Session {
     /// Handles one packet from the device; returns the packets to send back.
-    fn handle(&mut self, packet: Packet) -> Result<Vec<Packet>, Ended> {
+    async fn handle(&mut self, packet: Packet) -> Result<Vec<Packet>, Ended> {
         match packet {
-            Packet::Publish(publish) => self.publish(publish),
+            Packet::Publish(publish) => self.publish(publish).await,
             Packet::Subscribe(subscribe) => Ok(vec![self.subscribe(subscribe)]),
             Packet::Unsubscribe(unsubscribe) => Ok(vec![self.unsubscribe(unsubscribe)]),
             Packet::PingReq => Ok(vec![Packet::PingResp]),
@@ -180,7 +180,7 @@ impl Session {
         }
     }
 
-    fn publish(&mut self, publish: Publish) -> Result<Vec<Packet>, Ended> {
+    async fn publish(&mut self, publish: Publish) -> Result<Vec<Packet>, Ended> {
         if publish.qos == QoS::ExactlyOnce {
             return Err(Ended::Violation("QoS 2 is not supported by IoT Hub".into()));
         }
@@ -188,7 +188,9 @@ impl Session {
             .map_err(|e| Ended::Violation(format!("publish refused: {e}")))?;
         let mut replies = match topic {
             DeviceTopic::TwinGet { rid } => vec![self.twin_get(rid)],
-            DeviceTopic::ReportedPatch { rid } => vec![self.reported_patch(rid, &publish.payload)],
+            DeviceTopic::ReportedPatch { rid } => {
+                vec![self.reported_patch(rid, &publish.payload).await]
+            }
             DeviceTopic::MethodResponse { status, rid } => {
                 self.method_response(status, &rid, &publish.payload);
                 Vec::new()
@@ -222,7 +224,8 @@ impl Session {
         }
     }
 
-    fn reported_patch(&mut self, rid: RequestId, payload: &Bytes) -> Packet {
+    /// Writes a reported patch and answers once it is durable.
+    async fn reported_patch(&mut self, rid: RequestId, payload: &Bytes) -> Packet {
         let patch = match serde_json::from_slice::<Value>(payload) {
             Ok(patch) => patch,
             Err(error) => {
@@ -232,11 +235,15 @@ impl Session {
                 return self.twin_error(rid, &error);
             }
         };
-        match self
+        let written = self
             .state
             .store
-            .write_reported(&self.device_id, &patch, chrono::Utc::now())
-        {
+            .write_reported(&self.device_id, &patch, chrono::Utc::now());
+        let durable = match written {
+            Ok((version, pending)) => pending.durable().await.map(|()| version),
+            Err(error) => Err(error),
+        };
+        match durable {
             Ok(version) => {
                 Activity::count(&self.state.activity.reported_writes);
                 self.twin_response(204, rid, Some(version), String::new())

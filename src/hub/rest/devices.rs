@@ -26,10 +26,11 @@ pub async fn put_device(
     IfMatchHeader(if_match): IfMatchHeader,
     JsonBody(body): JsonBody,
 ) -> Result<Response, HubError> {
-    let identity =
+    let (identity, pending) =
         state
             .store
             .put_device(&device_id, &body, if_match.as_ref(), chrono::Utc::now())?;
+    pending.durable().await?;
     if identity.status != "enabled" {
         state.sessions.revoke(&device_id);
     }
@@ -44,7 +45,11 @@ pub async fn delete_device(
     DeviceIdPath(device_id): DeviceIdPath,
     IfMatchHeader(if_match): IfMatchHeader,
 ) -> Result<StatusCode, HubError> {
-    state.store.delete_device(&device_id, if_match.as_ref())?;
+    state
+        .store
+        .delete_device(&device_id, if_match.as_ref())?
+        .durable()
+        .await?;
     state.sessions.revoke(&device_id);
     state.telemetry.forget(&device_id);
     Activity::count(&state.activity.identity_writes);

@@ -28,7 +28,7 @@ pub async fn patch_twin(
     IfMatchHeader(if_match): IfMatchHeader,
     JsonBody(body): JsonBody,
 ) -> Result<Response, HubError> {
-    write_twin(&state, &device_id, &body, TwinWrite::Patch, if_match)
+    write_twin(&state, &device_id, &body, TwinWrite::Patch, if_match).await
 }
 
 /// Replaces tags and desired properties of a twin.
@@ -38,20 +38,22 @@ pub async fn replace_twin(
     IfMatchHeader(if_match): IfMatchHeader,
     JsonBody(body): JsonBody,
 ) -> Result<Response, HubError> {
-    write_twin(&state, &device_id, &body, TwinWrite::Replace, if_match)
+    write_twin(&state, &device_id, &body, TwinWrite::Replace, if_match).await
 }
 
-fn write_twin(
+/// Writes the twin and answers once the write is durable.
+async fn write_twin(
     state: &HubState,
     device_id: &str,
     body: &Value,
     mode: TwinWrite,
     if_match: Option<crate::hub::store::IfMatch>,
 ) -> Result<Response, HubError> {
-    let (twin, desired_change) =
+    let (twin, desired_change, pending) =
         state
             .store
             .write_twin(device_id, body, mode, if_match.as_ref(), chrono::Utc::now())?;
+    pending.durable().await?;
     Activity::count(&state.activity.twin_writes);
     if let Some(change) = desired_change {
         tracing::debug!(

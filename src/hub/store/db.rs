@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
+use super::commit::Change;
 
 /// One stored device: its identity and twin, as the JSON text the REST API serves.
 pub struct StoredDevice {
@@ -109,25 +110,39 @@ impl Database {
         transaction.commit().map_err(failed)
     }
 
-    /// Inserts or replaces one device.
-    pub fn put_device(
+    /// Applies `changes` in order, in one transaction.
+    pub(super) fn apply<'a>(
         &mut self,
-        device_id: &str,
-        identity: &str,
-        twin: &str,
+        changes: impl IntoIterator<Item = &'a Change>,
     ) -> Result<(), StoreError> {
-        self.put_devices([(device_id, identity, twin)])
-    }
-
-    /// Deletes one device; deleting a missing device is not an error.
-    pub fn delete_device(&self, device_id: &str) -> Result<(), StoreError> {
-        self.connection
-            .execute(
-                "DELETE FROM devices WHERE device_id = ?1",
-                params![device_id],
-            )
-            .map(drop)
-            .map_err(|e| self.failed(e))
+        let path = self.path.clone();
+        let failed = |source| StoreError::Database {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self.connection.transaction().map_err(failed)?;
+        {
+            let mut put = transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO devices (device_id, identity, twin) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(failed)?;
+            let mut delete = transaction
+                .prepare_cached("DELETE FROM devices WHERE device_id = ?1")
+                .map_err(failed)?;
+            for change in changes {
+                match change {
+                    Change::Put {
+                        device_id,
+                        identity,
+                        twin,
+                    } => put.execute(params![device_id, identity, twin]),
+                    Change::Delete { device_id } => delete.execute(params![device_id]),
+                }
+                .map_err(failed)?;
+            }
+        }
+        transaction.commit().map_err(failed)
     }
 
     /// A stored setting, such as the owner policy's key.
@@ -167,9 +182,15 @@ mod tests {
             let mut db = Database::open(&path).unwrap();
             db.put_devices([("b", "{\"i\":2}", "{}"), ("a", "{\"i\":1}", "{}")])
                 .unwrap();
-            db.put_device("c", "{}", "{}").unwrap();
-            db.delete_device("c").unwrap();
-            db.delete_device("missing").unwrap();
+            let put = Change::Put {
+                device_id: "c".into(),
+                identity: "{}".into(),
+                twin: "{}".into(),
+            };
+            let delete = |id: &str| Change::Delete {
+                device_id: id.into(),
+            };
+            db.apply([&put, &delete("c"), &delete("missing")]).unwrap();
             db.set_setting("owner", "k").unwrap();
         }
         let db = Database::open(&path).unwrap();

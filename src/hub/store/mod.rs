@@ -2,14 +2,19 @@
 //! queries and written through to SQLite ([`db`]) before any change is acknowledged.
 //!
 //! [`Store`] is a cheap-to-clone handle. Reads take a shared lock; a write takes the
-//! exclusive lock, computes the new documents with the twin model, commits them to the
-//! database, and only then publishes them in memory, so a failed write changes nothing.
-//! No lock is ever held across an `.await`.
+//! exclusive lock briefly, computes the new documents with the twin model (a write the
+//! model refuses changes nothing), queues them for the committing thread ([`commit`])
+//! and publishes them in memory. The writer acknowledges its client only once the
+//! returned [`PendingCommit`] says the change is durable; writes that arrive together
+//! share one commit. Desired-property pushes go out once their change is durable, in
+//! version order. No lock is ever held across an `.await`.
 
+mod commit;
 mod compact;
 mod db;
 mod paging;
 
+pub use commit::PendingCommit;
 pub use paging::{PageCursor, QueryPage};
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,6 +31,7 @@ use crate::twin::timestamp::parse_optional_timestamp;
 use crate::twin::{
     AuthenticationType, ConnectionState, DesiredChange, DeviceStatus, Twin, format_timestamp,
 };
+use commit::{Change, Committer, DesiredSenders};
 use db::Database;
 
 /// Why the store could not be opened or written.
@@ -119,10 +125,13 @@ impl DeviceRecord {
 
 struct Inner {
     devices: RwLock<BTreeMap<String, DeviceRecord>>,
-    database: Mutex<Database>,
-    /// Desired-property changes per device, for its connected session. Sent while
-    /// the registry's write lock is held, so they arrive in version order.
-    desired_changes: Mutex<HashMap<String, broadcast::Sender<DesiredChange>>>,
+    /// Changes queued in the registry's order; first to drop, so that what is queued is
+    /// written before the store closes.
+    committer: Committer,
+    database: Arc<Mutex<Database>>,
+    /// Desired-property changes per device, for its connected session; sent by the
+    /// committer once durable, in the order the changes were made.
+    desired_changes: DesiredSenders,
     path: PathBuf,
 }
 
@@ -143,11 +152,14 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let database = Database::open(path)?;
         let devices = load_all(&database, path)?;
+        let database = Arc::new(Mutex::new(database));
+        let desired_changes: DesiredSenders = Arc::new(Mutex::new(HashMap::new()));
         Ok(Self {
             inner: Arc::new(Inner {
                 devices: RwLock::new(devices),
-                database: Mutex::new(database),
-                desired_changes: Mutex::new(HashMap::new()),
+                committer: Committer::start(Arc::clone(&database), Arc::clone(&desired_changes)),
+                database,
+                desired_changes,
                 path: path.to_owned(),
             }),
         })
@@ -217,7 +229,7 @@ impl Store {
         body: &Value,
         if_match: Option<&IfMatch>,
         now: DateTime<Utc>,
-    ) -> Result<DeviceIdentity, HubError> {
+    ) -> Result<(DeviceIdentity, PendingCommit), HubError> {
         let mut devices = self.write();
         let record = match (devices.get(device_id), if_match) {
             (Some(_), None) => {
@@ -246,8 +258,9 @@ impl Store {
                 }
             }
         };
-        self.commit(&mut devices, device_id, record.clone())?;
-        Ok(record.identity)
+        let identity = record.identity.clone();
+        let pending = self.commit(&mut devices, device_id, record, None)?;
+        Ok((identity, pending))
     }
 
     /// `DELETE /devices/{id}`.
@@ -255,18 +268,23 @@ impl Store {
         &self,
         device_id: &str,
         if_match: Option<&IfMatch>,
-    ) -> Result<(), HubError> {
+    ) -> Result<PendingCommit, HubError> {
         let mut devices = self.write();
         let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
         IfMatch::check(if_match, &record.identity.etag)?;
-        self.database().delete_device(device_id)?;
+        let pending = self.inner.committer.submit(
+            Change::Delete {
+                device_id: device_id.to_owned(),
+            },
+            None,
+        );
         devices.remove(device_id);
-        Ok(())
+        Ok(pending)
     }
 
     /// `PATCH` or `PUT /twins/{id}`: applies a service write to tags and desired
-    /// properties. Returns the new twin and the desired-property change to push to
-    /// the device, if desired properties changed.
+    /// properties. Returns the new twin and the desired-property change that is pushed
+    /// to the device once the write is durable, if desired properties changed.
     pub fn write_twin(
         &self,
         device_id: &str,
@@ -274,7 +292,7 @@ impl Store {
         mode: TwinWrite,
         if_match: Option<&IfMatch>,
         now: DateTime<Utc>,
-    ) -> Result<(Value, Option<DesiredChange>), HubError> {
+    ) -> Result<(Value, Option<DesiredChange>, PendingCommit), HubError> {
         let mut devices = self.write();
         let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
         let mut twin = record.twin_model()?;
@@ -287,11 +305,10 @@ impl Store {
             identity: record.identity.clone(),
             twin: twin.to_json(),
         };
-        self.commit(&mut devices, device_id, updated.clone())?;
-        if let Some(change) = &change {
-            self.publish_desired(device_id, change);
-        }
-        Ok((updated.twin, change))
+        let served = updated.twin.clone();
+        let push = change.clone().map(|change| (device_id.to_owned(), change));
+        let pending = self.commit(&mut devices, device_id, updated, push)?;
+        Ok((served, change, pending))
     }
 
     /// Device side (MQTT): merges a reported-properties patch and returns the new
@@ -301,7 +318,7 @@ impl Store {
         device_id: &str,
         patch: &Value,
         now: DateTime<Utc>,
-    ) -> Result<u64, HubError> {
+    ) -> Result<(u64, PendingCommit), HubError> {
         let mut devices = self.write();
         let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
         let mut twin = record.twin_model()?;
@@ -310,8 +327,8 @@ impl Store {
             identity: record.identity.clone(),
             twin: twin.to_json(),
         };
-        self.commit(&mut devices, device_id, updated)?;
-        Ok(version)
+        let pending = self.commit(&mut devices, device_id, updated, None)?;
+        Ok((version, pending))
     }
 
     /// Records a device connecting or disconnecting: connection state, its time, and
@@ -340,7 +357,10 @@ impl Store {
             identity,
             twin: twin.to_json(),
         };
-        self.commit(&mut devices, device_id, updated)
+        // A hub that restarts has every device disconnected, so nobody waits for this
+        // change to be durable; it is written in order with the others all the same.
+        drop(self.commit(&mut devices, device_id, updated, None)?);
+        Ok(())
     }
 
     /// The twin as a device reads it (MQTT twin GET): desired and reported properties
@@ -369,20 +389,6 @@ impl Store {
             .entry(device_id.to_owned())
             .or_insert_with(|| broadcast::channel(DESIRED_QUEUE).0)
             .subscribe()
-    }
-
-    fn publish_desired(&self, device_id: &str, change: &DesiredChange) {
-        let mut senders = self
-            .inner
-            .desired_changes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(sender) = senders.get(device_id)
-            && sender.send(change.clone()).is_err()
-        {
-            // Nobody listens any more.
-            senders.remove(device_id);
-        }
     }
 
     /// Adds many new devices in one transaction (demo seeding); existing ids are
@@ -425,22 +431,28 @@ impl Store {
         Ok(added)
     }
 
-    /// Writes a record to the database, then publishes it in memory.
+    /// Queues a record for the database (with the desired push to send once it is
+    /// durable), then publishes it in memory. Called with the registry's write lock
+    /// held, so changes reach the database in the order they were made.
     fn commit(
         &self,
         devices: &mut BTreeMap<String, DeviceRecord>,
         device_id: &str,
         record: DeviceRecord,
-    ) -> Result<(), HubError> {
-        let identity = serialize(&record.identity)?;
-        self.database()
-            .put_device(device_id, &identity, &record.twin.to_string())?;
+        push: Option<(String, DesiredChange)>,
+    ) -> Result<PendingCommit, HubError> {
+        let change = Change::Put {
+            device_id: device_id.to_owned(),
+            identity: serialize(&record.identity)?,
+            twin: record.twin.to_string(),
+        };
+        let pending = self.inner.committer.submit(change, push);
         let record = DeviceRecord {
             twin: compact::compact(record.twin),
             ..record
         };
         devices.insert(device_id.to_owned(), record);
-        Ok(())
+        Ok(pending)
     }
 }
 
@@ -552,11 +564,13 @@ mod tests {
         let path = dir.path().join("hub.db");
         {
             let store = Store::open(&path).unwrap();
-            store.put_device("d1", &json!({}), None, now()).unwrap();
+            let (_, created) = store.put_device("d1", &json!({}), None, now()).unwrap();
+            created.wait().unwrap();
             let body = json!({"tags": {"a": 1}});
-            store
+            let (_, _, written) = store
                 .write_twin("d1", &body, TwinWrite::Patch, None, now())
                 .unwrap();
+            written.wait().unwrap();
         }
         let store = Store::open(&path).unwrap();
         let twin = store.twin("d1").unwrap();
@@ -569,7 +583,7 @@ mod tests {
     fn a_refused_write_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("hub.db")).unwrap();
-        store.put_device("d1", &json!({}), None, now()).unwrap();
+        drop(store.put_device("d1", &json!({}), None, now()).unwrap());
         let before = store.twin("d1").unwrap();
         let stale = IfMatch::Etag("stale".into());
         let error = store
@@ -597,7 +611,7 @@ mod tests {
         let path = dir.path().join("hub.db");
         Database::open(&path)
             .unwrap()
-            .put_device("broken", "{}", "[1]")
+            .put_devices([("broken", "{}", "[1]")])
             .unwrap();
         let Err(error) = Store::open(&path) else {
             panic!("opened a damaged store")

@@ -131,9 +131,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("hub.db")).unwrap();
         for id in ids {
-            store
-                .put_device(id, &json!({}), None, chrono::Utc::now())
-                .unwrap();
+            drop(
+                store
+                    .put_device(id, &json!({}), None, chrono::Utc::now())
+                    .unwrap(),
+            );
         }
         (dir, store)
     }
@@ -175,10 +177,12 @@ mod tests {
         let first = store.query_page(&query, None, 2).unwrap();
         assert_eq!(ids(&first.rows), vec!["b", "d"]);
         // A device before the cursor appears and one already read is deleted.
-        store
-            .put_device("a", &json!({}), None, chrono::Utc::now())
-            .unwrap();
-        store.delete_device("b", None).unwrap();
+        drop(
+            store
+                .put_device("a", &json!({}), None, chrono::Utc::now())
+                .unwrap(),
+        );
+        drop(store.delete_device("b", None).unwrap());
         let second = store.query_page(&query, first.next.as_ref(), 2).unwrap();
         assert_eq!(ids(&second.rows), vec!["f", "h"]);
         assert_eq!(second.next, None);
