@@ -115,6 +115,8 @@ fn run_hub(args: HubArgs) -> anyhow::Result<()> {
 
 /// `twinlens simulate`: runs the simulated devices and logs what they do until Ctrl-C.
 fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    // Every simulated device holds a connection: allow as many as the system lets.
+    twinlens::hub::limits::raise_descriptor_limit();
     let connection: ConnectionString = args
         .connection_string
         .parse()

@@ -136,8 +136,11 @@ struct Inner {
 }
 
 /// Desired-property changes that may queue for one connected device before it is
-/// considered too slow and disconnected (it re-reads its twin on reconnect).
-pub const DESIRED_QUEUE: usize = 1024;
+/// considered too slow and disconnected (it re-reads its twin on reconnect). The queue's
+/// slots are allocated up front for every subscribed device (at 1,024 they cost 64 KB a
+/// device), and a session forwards changes as they come, so a device 64 behind has
+/// stopped reading.
+pub const DESIRED_QUEUE: usize = 64;
 
 /// A handle to the registry; clones share it.
 #[derive(Clone)]
