@@ -1,6 +1,8 @@
 //! The durable half of the store: one SQLite file in WAL mode. A write returns only
 //! after SQLite has committed it to the write-ahead log, so every acknowledged change
-//! survives the hub process being killed. Holds no in-memory state of its own.
+//! survives the hub process being killed. SQLite checkpoints the log into the file every
+//! thousand pages, and the log is cut back to 64 MB after a checkpoint, so it never
+//! grows with the store. Holds no in-memory state of its own.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +39,7 @@ impl Database {
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
+                 PRAGMA journal_size_limit = 67108864;
                  PRAGMA busy_timeout = 5000;
                  CREATE TABLE IF NOT EXISTS devices (
                      device_id TEXT PRIMARY KEY NOT NULL,

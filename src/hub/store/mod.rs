@@ -142,6 +142,9 @@ struct Inner {
 /// stopped reading.
 pub const DESIRED_QUEUE: usize = 64;
 
+/// Devices seeded per transaction: a few megabytes of write-ahead log each.
+const SEED_BATCH: usize = 2_000;
+
 /// A handle to the registry; clones share it.
 #[derive(Clone)]
 pub struct Store {
@@ -394,43 +397,50 @@ impl Store {
             .subscribe()
     }
 
-    /// Adds many new devices in one transaction (demo seeding); existing ids are
-    /// left alone. Returns how many were added.
+    /// Adds many new devices (demo seeding), in transactions of [`SEED_BATCH`] devices
+    /// so that neither the write-ahead log nor the memory used on the way grows with the
+    /// count; existing ids are left alone. Returns how many were added. On an error, the
+    /// batches already committed stay.
     pub fn insert_new_devices(
         &self,
         devices_to_add: impl IntoIterator<Item = (DeviceIdentity, Twin)>,
     ) -> Result<usize, HubError> {
         let mut devices = self.write();
-        let records: Vec<(String, DeviceRecord)> = devices_to_add
-            .into_iter()
-            .filter(|(identity, _)| !devices.contains_key(&identity.device_id))
-            .map(|(identity, twin)| {
-                (
-                    identity.device_id.clone(),
-                    DeviceRecord {
-                        identity,
-                        twin: compact::compact(twin.to_json()),
-                    },
-                )
-            })
-            .collect();
-        let serialized = records
-            .iter()
-            .map(|(id, record)| {
-                Ok((
-                    id.as_str(),
-                    serialize(&record.identity)?,
-                    record.twin.to_string(),
-                ))
-            })
-            .collect::<Result<Vec<_>, HubError>>()?;
-        self.database().put_devices(
-            serialized
+        let mut added = 0;
+        let mut pending = devices_to_add.into_iter().peekable();
+        while pending.peek().is_some() {
+            let records: Vec<(String, DeviceRecord)> = pending
+                .by_ref()
+                .take(SEED_BATCH)
+                .filter(|(identity, _)| !devices.contains_key(&identity.device_id))
+                .map(|(identity, twin)| {
+                    (
+                        identity.device_id.clone(),
+                        DeviceRecord {
+                            identity,
+                            twin: compact::compact(twin.to_json()),
+                        },
+                    )
+                })
+                .collect();
+            let serialized = records
                 .iter()
-                .map(|(id, identity, twin)| (*id, identity.as_str(), twin.as_str())),
-        )?;
-        let added = records.len();
-        devices.extend(records);
+                .map(|(id, record)| {
+                    Ok((
+                        id.as_str(),
+                        serialize(&record.identity)?,
+                        record.twin.to_string(),
+                    ))
+                })
+                .collect::<Result<Vec<_>, HubError>>()?;
+            self.database().put_devices(
+                serialized
+                    .iter()
+                    .map(|(id, identity, twin)| (*id, identity.as_str(), twin.as_str())),
+            )?;
+            added += records.len();
+            devices.extend(records);
+        }
         Ok(added)
     }
 
