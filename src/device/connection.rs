@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, ConnectionError, Event, Outgoing, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, NetworkOptions, Outgoing, Packet, Publish, QoS,
+};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -94,7 +96,12 @@ impl<'a> Connection<'a> {
                 };
             }
         };
-        let (client, eventloop) = AsyncClient::new(options, CLIENT_CAPACITY);
+        let (client, mut eventloop) = AsyncClient::new(options, CLIENT_CAPACITY);
+        // Without TCP_NODELAY a publish sent right after the device acknowledged the hub's
+        // last message waits for the hub's delayed ACK, about 40 ms.
+        let mut network = NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
         let (forward, mut mqtt) = mpsc::channel(CLIENT_CAPACITY);
         let poller = tokio::spawn(poll(eventloop, forward));
         let mut connection = Connection {
