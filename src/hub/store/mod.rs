@@ -562,6 +562,9 @@ fn mirror_identity(twin: &mut Twin, identity: &DeviceIdentity) {
 }
 
 #[cfg(test)]
+mod golden_tests;
+
+#[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
