@@ -29,6 +29,8 @@ pub(super) enum Change {
         identity: String,
         twin: String,
     },
+    /// Replace the twin of a device's row, its identity unchanged.
+    PutTwin { device_id: String, twin: String },
     /// Delete a device's row.
     Delete { device_id: String },
 }

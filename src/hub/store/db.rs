@@ -133,6 +133,9 @@ impl Database {
             let mut delete = transaction
                 .prepare_cached("DELETE FROM devices WHERE device_id = ?1")
                 .map_err(failed)?;
+            let mut put_twin = transaction
+                .prepare_cached("UPDATE devices SET twin = ?2 WHERE device_id = ?1")
+                .map_err(failed)?;
             for change in changes {
                 match change {
                     Change::Put {
@@ -140,6 +143,9 @@ impl Database {
                         identity,
                         twin,
                     } => put.execute(params![device_id, identity, twin]),
+                    Change::PutTwin { device_id, twin } => {
+                        put_twin.execute(params![device_id, twin])
+                    }
                     Change::Delete { device_id } => delete.execute(params![device_id]),
                 }
                 .map_err(failed)?;

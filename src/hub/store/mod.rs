@@ -307,13 +307,9 @@ impl Store {
             TwinWrite::Patch => twin.apply_service_patch(body, now)?,
             TwinWrite::Replace => twin.apply_service_replace(body, now)?,
         };
-        let updated = DeviceRecord {
-            identity: record.identity.clone(),
-            twin: twin.to_json(),
-        };
-        let served = updated.twin.clone();
+        let served = twin.to_json();
         let push = change.clone().map(|change| (device_id.to_owned(), change));
-        let pending = self.commit(&mut devices, device_id, updated, push)?;
+        let pending = self.commit_twin(&mut devices, device_id, served.clone(), push);
         Ok((served, change, pending))
     }
 
@@ -329,11 +325,7 @@ impl Store {
         let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
         let mut twin = record.twin_model()?;
         let version = twin.apply_reported_patch(patch, now)?;
-        let updated = DeviceRecord {
-            identity: record.identity.clone(),
-            twin: twin.to_json(),
-        };
-        let pending = self.commit(&mut devices, device_id, updated, None)?;
+        let pending = self.commit_twin(&mut devices, device_id, twin.to_json(), None);
         Ok((version, pending))
     }
 
@@ -442,6 +434,26 @@ impl Store {
             devices.extend(records);
         }
         Ok(added)
+    }
+
+    /// Like [`Store::commit`] for a twin write, which leaves the identity as it is: only
+    /// the twin is written.
+    fn commit_twin(
+        &self,
+        devices: &mut BTreeMap<String, DeviceRecord>,
+        device_id: &str,
+        twin: Value,
+        push: Option<(String, DesiredChange)>,
+    ) -> PendingCommit {
+        let change = Change::PutTwin {
+            device_id: device_id.to_owned(),
+            twin: twin.to_string(),
+        };
+        let pending = self.inner.committer.submit(change, push);
+        if let Some(record) = devices.get_mut(device_id) {
+            record.twin = compact::compact(twin);
+        }
+        pending
     }
 
     /// Queues a record for the database (with the desired push to send once it is
