@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use serde_json::{Value, json};
+use serde_json::json;
 use tempfile::TempDir;
 use twinlens::snapshot::compare::{
     Sections, compare_twins, comparison_to_json, comparison_to_table,
