@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
 use serde_json::json;
 use tokio::sync::mpsc;
-use twinlens::auth::{DeviceConnectionString, ServiceConnectionString, SharedAccessKey};
-use twinlens::service::{ClientOptions, NewDevice, ServiceClient};
 
 const PATCHES: usize = 2_000;
 const DESIRED_TOPIC: &str = "$iothub/twin/PATCH/properties/desired/";
@@ -26,35 +24,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(1000);
     let dir = tempfile::tempdir()?;
     let (mut hub, ready) = support::start_hub(dir.path(), &[])?;
-    let service: ServiceConnectionString = ready["service_connection_string"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()?;
-    let options = ClientOptions {
-        base_url: ready["http_url"].as_str().map(str::to_owned),
-        ..ClientOptions::default()
-    };
-    let client = ServiceClient::new(&service, options)?;
-    let mqtt_port = u16::try_from(ready["mqtt_port"].as_u64().unwrap_or(0))?;
+    let (client, mqtt_port) = support::service_client(&ready)?;
 
     let (pushes, mut received) = mpsc::unbounded_channel::<(usize, Instant)>();
     let (subscribed, mut ready_devices) = mpsc::unbounded_channel::<usize>();
     let mut ids = Vec::with_capacity(devices);
     for index in 0..devices {
         let id = format!("push-{index:04}");
-        let device = client.create_device(&id, &NewDevice::default()).await?;
-        let key = device
-            .authentication
-            .and_then(|auth| auth.symmetric_key)
-            .and_then(|keys| keys.primary_key)
-            .ok_or("a device without a key")?;
-        let connection = DeviceConnectionString {
-            host_name: "localhost".into(),
-            device_id: id.clone(),
-            module_id: None,
-            gateway_host_name: None,
-            key: SharedAccessKey::from_base64(&key)?,
-        };
+        let connection = support::register_device(&client, &id).await?;
         let expiry = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0) + 3600;
         let mut mqtt = MqttOptions::new(id.clone(), "127.0.0.1", mqtt_port);
         mqtt.set_credentials(

@@ -9,9 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use twinlens::auth::{DeviceConnectionString, ServiceConnectionString, SharedAccessKey};
 use twinlens::device::{Behaviours, DeviceConfig, DeviceEvent, Endpoint, SimulatedDevice, TlsMode};
-use twinlens::service::{ClientOptions, NewDevice, ServiceClient};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,34 +19,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(1000);
     let dir = tempfile::tempdir()?;
     let (mut hub, ready) = support::start_hub(dir.path(), &[])?;
-    let service: ServiceConnectionString = ready["service_connection_string"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()?;
-    let options = ClientOptions {
-        base_url: ready["http_url"].as_str().map(str::to_owned),
-        ..ClientOptions::default()
-    };
-    let client = ServiceClient::new(&service, options)?;
-    let mqtt_port = u16::try_from(ready["mqtt_port"].as_u64().unwrap_or(0))?;
+    let (client, mqtt_port) = support::service_client(&ready)?;
 
     let started = Instant::now();
     let mut devices = Vec::with_capacity(count);
     for n in 0..count {
-        let id = format!("fleet-{n:04}");
-        let device = client.create_device(&id, &NewDevice::default()).await?;
-        let key = device
-            .authentication
-            .and_then(|auth| auth.symmetric_key)
-            .and_then(|keys| keys.primary_key)
-            .ok_or("a device without a key")?;
-        let connection = DeviceConnectionString {
-            host_name: "localhost".into(),
-            device_id: id,
-            module_id: None,
-            gateway_host_name: None,
-            key: SharedAccessKey::from_base64(&key)?,
-        };
+        let connection = support::register_device(&client, &format!("fleet-{n:04}")).await?;
         let endpoint = Endpoint {
             host: "127.0.0.1".into(),
             port: mqtt_port,

@@ -43,3 +43,46 @@ pub fn start_hub(
     let ready = serde_json::from_str(&line)?;
     Ok((hub, ready))
 }
+
+/// A service client for a hub started by [`start_hub`] (from its ready line), and the
+/// hub's device MQTT port.
+#[allow(dead_code)] // not every benchmark uses the service API
+pub fn service_client(
+    ready: &serde_json::Value,
+) -> Result<(twinlens::service::ServiceClient, u16), Box<dyn std::error::Error>> {
+    let service: twinlens::auth::ServiceConnectionString = ready["service_connection_string"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()?;
+    let options = twinlens::service::ClientOptions {
+        base_url: ready["http_url"].as_str().map(str::to_owned),
+        ..twinlens::service::ClientOptions::default()
+    };
+    let client = twinlens::service::ServiceClient::new(&service, options)?;
+    let mqtt_port = u16::try_from(ready["mqtt_port"].as_u64().unwrap_or(0))?;
+    Ok((client, mqtt_port))
+}
+
+/// Registers `device_id` through the service API and returns its connection string
+/// (host `localhost`, its primary key).
+#[allow(dead_code)] // not every benchmark registers devices
+pub async fn register_device(
+    client: &twinlens::service::ServiceClient,
+    device_id: &str,
+) -> Result<twinlens::auth::DeviceConnectionString, Box<dyn std::error::Error>> {
+    let device = client
+        .create_device(device_id, &twinlens::service::NewDevice::default())
+        .await?;
+    let key = device
+        .authentication
+        .and_then(|auth| auth.symmetric_key)
+        .and_then(|keys| keys.primary_key)
+        .ok_or("a device without a key")?;
+    Ok(twinlens::auth::DeviceConnectionString {
+        host_name: "localhost".into(),
+        device_id: device_id.to_owned(),
+        module_id: None,
+        gateway_host_name: None,
+        key: twinlens::auth::SharedAccessKey::from_base64(&key)?,
+    })
+}
