@@ -87,32 +87,6 @@ impl Database {
         Ok(())
     }
 
-    /// Inserts or replaces devices in one transaction.
-    pub fn put_devices<'a>(
-        &mut self,
-        devices: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
-    ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let failed = |source| StoreError::Database {
-            path: path.clone(),
-            source,
-        };
-        let transaction = self.connection.transaction().map_err(failed)?;
-        {
-            let mut statement = transaction
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO devices (device_id, identity, twin) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(failed)?;
-            for (device_id, identity, twin) in devices {
-                statement
-                    .execute(params![device_id, identity, twin])
-                    .map_err(failed)?;
-            }
-        }
-        transaction.commit().map_err(failed)
-    }
-
     /// Applies `changes` in order, in one transaction.
     pub(super) fn apply<'a>(
         &mut self,
@@ -189,17 +163,18 @@ mod tests {
         let path = dir.path().join("hub.db");
         {
             let mut db = Database::open(&path).unwrap();
-            db.put_devices([("b", "{\"i\":2}", "{}"), ("a", "{\"i\":1}", "{}")])
-                .unwrap();
-            let put = Change::Put {
-                device_id: "c".into(),
-                identity: "{}".into(),
+            let put = |id: &str, identity: &str| Change::Put {
+                device_id: id.into(),
+                identity: identity.into(),
                 twin: "{}".into(),
             };
+            db.apply([&put("b", "{\"i\":2}"), &put("a", "{\"i\":1}")])
+                .unwrap();
             let delete = |id: &str| Change::Delete {
                 device_id: id.into(),
             };
-            db.apply([&put, &delete("c"), &delete("missing")]).unwrap();
+            db.apply([&put("c", "{}"), &delete("c"), &delete("missing")])
+                .unwrap();
             db.set_setting("owner", "k").unwrap();
         }
         let db = Database::open(&path).unwrap();

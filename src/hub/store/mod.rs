@@ -415,21 +415,17 @@ impl Store {
                     )
                 })
                 .collect();
-            let serialized = records
+            let rows = records
                 .iter()
                 .map(|(id, record)| {
-                    Ok((
-                        id.as_str(),
-                        serialize(&record.identity)?,
-                        record.twin.to_string(),
-                    ))
+                    Ok(Change::Put {
+                        device_id: id.clone(),
+                        identity: serialize(&record.identity)?,
+                        twin: record.twin.to_string(),
+                    })
                 })
                 .collect::<Result<Vec<_>, HubError>>()?;
-            self.database().put_devices(
-                serialized
-                    .iter()
-                    .map(|(id, identity, twin)| (*id, identity.as_str(), twin.as_str())),
-            )?;
+            self.database().apply(&rows)?;
             added += records.len();
             devices.extend(records);
         }
@@ -637,10 +633,12 @@ mod tests {
     fn a_damaged_record_names_the_device() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hub.db");
-        Database::open(&path)
-            .unwrap()
-            .put_devices([("broken", "{}", "[1]")])
-            .unwrap();
+        let broken = Change::Put {
+            device_id: "broken".into(),
+            identity: "{}".into(),
+            twin: "[1]".into(),
+        };
+        Database::open(&path).unwrap().apply([&broken]).unwrap();
         let Err(error) = Store::open(&path) else {
             panic!("opened a damaged store")
         };
