@@ -584,7 +584,7 @@ async fn racing_takeovers_end_disconnected() {
     let key = register(&hub, "d1").await;
     let port = u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap();
     let packet = connect_packet("d1", &key, 60).freeze();
-    for round in 0..20 {
+    for _ in 0..20 {
         let mut racers = Vec::new();
         for _ in 0..8 {
             let packet = packet.clone();
@@ -605,14 +605,6 @@ async fn racing_takeovers_end_disconnected() {
         for racer in racers {
             racer.await.unwrap();
         }
-        let mut state = Value::Null;
-        for _ in 0..100 {
-            state = twin(&hub, "d1").await["connectionState"].clone();
-            if state == "Disconnected" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(state, "Disconnected", "round {round}");
+        wait_for_connection_state(&hub, "d1", "Disconnected").await;
     }
 }
