@@ -1,7 +1,9 @@
 //! Runs aggregate queries: splits the matching twins into groups by the GROUP BY paths
 //! (first-seen order, one group when there is no GROUP BY) and accumulates COUNT, AVG,
-//! SUM, MIN and MAX per group. Values are borrowed from the twins until the rows are built.
+//! SUM, MIN and MAX per group. Twins are added one at a time and nothing is borrowed
+//! from one after it was added, so the caller may hold each twin only while it is added.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -9,39 +11,76 @@ use serde_json::{Map, Value};
 
 use super::ast::{AggregateColumn, AggregateValue, Path};
 use super::datum::{Datum, number_to_json};
+use super::document::Document;
 use super::functions::Aggregate;
 
-/// Builds one row per group, columns in select-list order; undefined columns are omitted.
-pub(crate) fn aggregate_rows<'t>(
-    columns: &[AggregateColumn],
-    group_by: &[Path],
-    twins: impl Iterator<Item = &'t Value>,
-) -> Vec<Value> {
-    let mut groups: Vec<Group<'_>> = Vec::new();
-    let mut index: HashMap<Vec<GroupKey<'_>>, usize> = HashMap::new();
-    if group_by.is_empty() {
-        groups.push(Group::new(Vec::new(), columns));
-    }
-    for twin in twins {
-        let slot = if group_by.is_empty() {
-            0
-        } else {
-            let values: Vec<Option<&Value>> =
-                group_by.iter().map(|path| path.resolve(twin)).collect();
-            let key: Vec<GroupKey<'_>> = values.iter().map(|value| GroupKey::of(*value)).collect();
-            *index.entry(key).or_insert_with(|| {
-                groups.push(Group::new(values, columns));
-                groups.len() - 1
-            })
-        };
-        if let Some(group) = groups.get_mut(slot) {
-            group.add(columns, twin);
+/// The groups of an aggregate query so far.
+pub(crate) struct Aggregation<'q> {
+    columns: &'q [AggregateColumn],
+    group_by: &'q [Path],
+    groups: Vec<Group>,
+    index: HashMap<Vec<GroupKey<'static>>, usize>,
+}
+
+impl<'q> Aggregation<'q> {
+    /// No twins yet; without GROUP BY, the one group exists from the start (so that
+    /// `COUNT()` of nothing is a row with 0).
+    pub fn new(columns: &'q [AggregateColumn], group_by: &'q [Path]) -> Self {
+        let mut groups = Vec::new();
+        if group_by.is_empty() {
+            groups.push(Group::new(Vec::new(), columns));
+        }
+        Self {
+            columns,
+            group_by,
+            groups,
+            index: HashMap::new(),
         }
     }
-    groups
-        .into_iter()
-        .map(|group| group.into_row(columns))
-        .collect()
+
+    /// Adds one twin that matched the query to its group.
+    pub fn add<'t, D: Document<'t>>(&mut self, twin: D)
+    where
+        'q: 't,
+    {
+        let slot = if self.group_by.is_empty() {
+            0
+        } else {
+            let values: Vec<Option<D>> = self
+                .group_by
+                .iter()
+                .map(|path| path.resolve(twin))
+                .collect();
+            let key: Vec<GroupKey<'t>> = values.iter().map(|value| GroupKey::of(*value)).collect();
+            // Keys are kept owned; a borrowed key finds its group without copying.
+            let index: &HashMap<Vec<GroupKey<'t>>, usize> = &self.index;
+            match index.get(&key) {
+                Some(slot) => *slot,
+                None => {
+                    let keys = values
+                        .into_iter()
+                        .map(|value| value.map(D::to_json))
+                        .collect();
+                    self.groups.push(Group::new(keys, self.columns));
+                    let owned = key.into_iter().map(GroupKey::into_owned).collect();
+                    self.index.insert(owned, self.groups.len() - 1);
+                    self.groups.len() - 1
+                }
+            }
+        };
+        if let Some(group) = self.groups.get_mut(slot) {
+            group.add(self.columns, twin);
+        }
+    }
+
+    /// One row per group, columns in select-list order; undefined columns are omitted.
+    pub fn rows(self) -> Vec<Value> {
+        let columns = self.columns;
+        self.groups
+            .into_iter()
+            .map(|group| group.into_row(columns))
+            .collect()
+    }
 }
 
 /// What identifies a group: the GROUP BY values, compared by JSON value.
@@ -52,35 +91,49 @@ enum GroupKey<'t> {
     Bool(bool),
     /// The bits of the number as an `f64`, so `1` and `1.0` fall in one group.
     Number(u64),
-    Text(&'t str),
+    Text(Cow<'t, str>),
     /// Objects and arrays, by their JSON text.
     Composite(String),
 }
 
 impl<'t> GroupKey<'t> {
-    fn of(value: Option<&'t Value>) -> Self {
-        match value {
-            None => Self::Undefined,
-            Some(Value::Null) => Self::Null,
-            Some(Value::Bool(flag)) => Self::Bool(*flag),
-            Some(Value::Number(number)) => {
-                let number = number.as_f64().unwrap_or(f64::NAN);
-                Self::Number(if number == 0.0 { 0 } else { number.to_bits() })
+    fn of<D: Document<'t>>(value: Option<D>) -> Self {
+        let Some(value) = value else {
+            return Self::Undefined;
+        };
+        match Datum::from_document(value) {
+            Datum::Undefined => Self::Undefined,
+            Datum::Null => Self::Null,
+            Datum::Bool(flag) => Self::Bool(flag),
+            Datum::Number(number) => Self::Number(if number == 0.0 { 0 } else { number.to_bits() }),
+            Datum::Text(text) => Self::Text(text),
+            Datum::Object(composite) | Datum::Array(composite) => {
+                Self::Composite(composite.to_json().to_string())
             }
-            Some(Value::String(text)) => Self::Text(text),
-            Some(composite) => Self::Composite(composite.to_string()),
+        }
+    }
+
+    fn into_owned(self) -> GroupKey<'static> {
+        match self {
+            Self::Undefined => GroupKey::Undefined,
+            Self::Null => GroupKey::Null,
+            Self::Bool(flag) => GroupKey::Bool(flag),
+            Self::Number(bits) => GroupKey::Number(bits),
+            Self::Text(text) => GroupKey::Text(Cow::Owned(text.into_owned())),
+            Self::Composite(text) => GroupKey::Composite(text),
         }
     }
 }
 
-struct Group<'a> {
-    keys: Vec<Option<&'a Value>>,
+struct Group {
+    /// The GROUP BY values of the group, as JSON.
+    keys: Vec<Option<Value>>,
     /// One per column; `None` for GROUP BY key columns.
-    accumulators: Vec<Option<Accumulator<'a>>>,
+    accumulators: Vec<Option<Accumulator>>,
 }
 
-impl<'a> Group<'a> {
-    fn new(keys: Vec<Option<&'a Value>>, columns: &[AggregateColumn]) -> Self {
+impl Group {
+    fn new(keys: Vec<Option<Value>>, columns: &[AggregateColumn]) -> Self {
         let accumulators = columns
             .iter()
             .map(|column| match column.value {
@@ -91,7 +144,7 @@ impl<'a> Group<'a> {
         Self { keys, accumulators }
     }
 
-    fn add(&mut self, columns: &'a [AggregateColumn], twin: &'a Value) {
+    fn add<'t, D: Document<'t>>(&mut self, columns: &'t [AggregateColumn], twin: D) {
         for (column, accumulator) in columns.iter().zip(&mut self.accumulators) {
             if let (AggregateValue::Aggregate { argument, .. }, Some(accumulator)) =
                 (&column.value, accumulator)
@@ -106,11 +159,10 @@ impl<'a> Group<'a> {
 
     fn into_row(self, columns: &[AggregateColumn]) -> Value {
         let mut row = Map::new();
+        let mut keys = self.keys;
         for (column, accumulator) in columns.iter().zip(self.accumulators) {
             let value = match (&column.value, accumulator) {
-                (AggregateValue::GroupKey(key), _) => {
-                    self.keys.get(*key).copied().flatten().cloned()
-                }
+                (AggregateValue::GroupKey(key), _) => keys.get_mut(*key).and_then(Option::take),
                 (_, Some(accumulator)) => accumulator.finish(),
                 (_, None) => None,
             };
@@ -124,7 +176,7 @@ impl<'a> Group<'a> {
 
 /// The running state of one aggregate. AVG and SUM use numbers and skip anything else;
 /// MIN and MAX use booleans, numbers and strings, ordered `bool < number < string`.
-enum Accumulator<'a> {
+enum Accumulator {
     Count(u64),
     Sum(f64),
     Average {
@@ -133,11 +185,59 @@ enum Accumulator<'a> {
     },
     Extreme {
         keep: Ordering,
-        best: Option<Datum<'a>>,
+        best: Option<Extreme>,
     },
 }
 
-impl<'a> Accumulator<'a> {
+/// The best value MIN or MAX has seen.
+#[derive(Debug, Clone, PartialEq)]
+enum Extreme {
+    Bool(bool),
+    Number(f64),
+    Text(String),
+}
+
+impl Extreme {
+    /// Booleans, numbers and strings can be MIN or MAX; nothing else.
+    fn of<D>(value: Datum<'_, D>) -> Option<Self> {
+        match value {
+            Datum::Bool(flag) => Some(Self::Bool(flag)),
+            Datum::Number(number) => Some(Self::Number(number)),
+            Datum::Text(text) => Some(Self::Text(text.into_owned())),
+            _ => None,
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Self::Bool(_) => 0,
+            Self::Number(_) => 1,
+            Self::Text(_) => 2,
+        }
+    }
+
+    /// Orders `bool < number < string`, and values of one type as comparisons do.
+    fn order(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Self::Bool(left), Self::Bool(right)) => left.cmp(right),
+            (Self::Number(left), Self::Number(right)) => {
+                left.partial_cmp(right).unwrap_or(Ordering::Equal)
+            }
+            (Self::Text(left), Self::Text(right)) => left.cmp(right),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+
+    fn into_json(self) -> Option<Value> {
+        match self {
+            Self::Bool(flag) => Some(Value::Bool(flag)),
+            Self::Number(number) => number_to_json(number),
+            Self::Text(text) => Some(Value::String(text)),
+        }
+    }
+}
+
+impl Accumulator {
     fn new(function: Aggregate) -> Self {
         match function {
             Aggregate::Count => Self::Count(0),
@@ -157,7 +257,7 @@ impl<'a> Accumulator<'a> {
         }
     }
 
-    fn add(&mut self, value: Datum<'a>) {
+    fn add<'a, D>(&mut self, value: Datum<'a, D>) {
         match (self, value) {
             (Self::Count(count), _) => *count += 1,
             (Self::Sum(total), Datum::Number(number)) => *total += number,
@@ -165,12 +265,13 @@ impl<'a> Accumulator<'a> {
                 *total += number;
                 *count += 1;
             }
-            (Self::Extreme { keep, best }, value) if type_rank(&value).is_some() => {
-                let better = best
-                    .as_ref()
-                    .is_none_or(|current| order(&value, current) == *keep);
-                if better {
-                    *best = Some(value);
+            (Self::Extreme { keep, best }, value) => {
+                if let Some(candidate) = Extreme::of(value)
+                    && best
+                        .as_ref()
+                        .is_none_or(|current| candidate.order(current) == *keep)
+                {
+                    *best = Some(candidate);
                 }
             }
             _ => {}
@@ -184,24 +285,9 @@ impl<'a> Accumulator<'a> {
             Self::Sum(total) => number_to_json(total),
             Self::Average { total, count } if count > 0 => number_to_json(total / count as f64),
             Self::Average { .. } => None,
-            Self::Extreme { best, .. } => best.and_then(Datum::into_json),
+            Self::Extreme { best, .. } => best.and_then(Extreme::into_json),
         }
     }
-}
-
-fn type_rank(value: &Datum<'_>) -> Option<u8> {
-    match value {
-        Datum::Bool(_) => Some(0),
-        Datum::Number(_) => Some(1),
-        Datum::Text(_) => Some(2),
-        _ => None,
-    }
-}
-
-fn order(left: &Datum<'_>, right: &Datum<'_>) -> Ordering {
-    type_rank(left)
-        .cmp(&type_rank(right))
-        .then_with(|| left.compare(right).unwrap_or(Ordering::Equal))
 }
 
 #[cfg(test)]

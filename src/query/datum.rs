@@ -1,19 +1,20 @@
-//! The values an expression evaluates to while a query runs: JSON values borrowed from the
+//! The values an expression evaluates to while a query runs: values borrowed from the
 //! twin or the query, plus `undefined` for what is absent. It owns the value rules shared
 //! by every operator — truth, type-strict comparison, and conversion back to JSON — and
-//! nothing about syntax.
+//! nothing about syntax. Twins are read through [`Document`], whatever their form.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::ast::Literal;
+use super::document::{Document, View};
 
 /// A value during evaluation. Values read from the twin or written in the query are
 /// borrowed, so filtering a twin allocates nothing.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Datum<'a> {
+pub(crate) enum Datum<'a, D> {
     /// An absent property, or the result of an operation that is not defined on its
     /// operands (a comparison between different types, arithmetic on a string, ...).
     Undefined,
@@ -21,23 +22,23 @@ pub(crate) enum Datum<'a> {
     Bool(bool),
     Number(f64),
     Text(Cow<'a, str>),
-    Object(&'a Map<String, Value>),
-    Array(&'a [Value]),
+    Object(D),
+    Array(D),
 }
 
 /// Largest magnitude below which every integer is exact in an `f64` (2^53).
 const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
 
-impl<'a> Datum<'a> {
-    /// Views a JSON value from the twin without copying it.
-    pub fn from_json(value: &'a Value) -> Self {
-        match value {
-            Value::Null => Self::Null,
-            Value::Bool(flag) => Self::Bool(*flag),
-            Value::Number(number) => number.as_f64().map_or(Self::Undefined, Self::Number),
-            Value::String(text) => Self::Text(Cow::Borrowed(text)),
-            Value::Array(items) => Self::Array(items),
-            Value::Object(members) => Self::Object(members),
+impl<'a, D: Document<'a>> Datum<'a, D> {
+    /// Views a value of the twin without copying it.
+    pub fn from_document(value: D) -> Self {
+        match value.view() {
+            View::Null => Self::Null,
+            View::Bool(flag) => Self::Bool(flag),
+            View::Number(number) => Self::Number(number),
+            View::Text(text) => Self::Text(text),
+            View::Array => Self::Array(value),
+            View::Object => Self::Object(value),
         }
     }
 
@@ -68,7 +69,7 @@ impl<'a> Datum<'a> {
     /// Orders two primitives of the same type: numbers numerically, strings by code
     /// point, `false < true`, and null equal to null. Anything else (different types,
     /// objects, arrays, undefined) has no order, which makes every comparison undefined.
-    pub fn compare(&self, other: &Datum<'_>) -> Option<Ordering> {
+    pub fn compare(&self, other: &Self) -> Option<Ordering> {
         match (self, other) {
             (Self::Null, Datum::Null) => Some(Ordering::Equal),
             (Self::Bool(left), Datum::Bool(right)) => Some(left.cmp(right)),
@@ -86,8 +87,7 @@ impl<'a> Datum<'a> {
             Self::Bool(flag) => Some(Value::Bool(flag)),
             Self::Number(number) => number_to_json(number),
             Self::Text(text) => Some(Value::String(text.into_owned())),
-            Self::Object(members) => Some(Value::Object(members.clone())),
-            Self::Array(items) => Some(Value::Array(items.to_vec())),
+            Self::Object(document) | Self::Array(document) => Some(document.to_json()),
         }
     }
 }
@@ -109,11 +109,14 @@ mod tests {
 
     use super::*;
 
+    /// A datum over JSON twins.
+    type JsonDatum<'a> = Datum<'a, &'a Value>;
+
     #[test]
     fn only_boolean_true_is_true() {
-        assert!(Datum::Bool(true).is_true());
+        assert!(JsonDatum::Bool(true).is_true());
         for datum in [
-            Datum::Bool(false),
+            JsonDatum::Bool(false),
             Datum::Undefined,
             Datum::Null,
             Datum::Number(1.0),
@@ -127,29 +130,29 @@ mod tests {
     fn json_values_are_viewed_by_type() {
         let value = json!({"n": 2, "s": "x", "b": true, "z": null, "a": [1], "o": {}});
         let members = value.as_object().unwrap();
-        let view = |key: &str| Datum::from_json(&members[key]);
+        let view = |key: &str| Datum::from_document(&members[key]);
         assert_eq!(view("n"), Datum::Number(2.0));
         assert_eq!(view("s"), Datum::Text("x".into()));
         assert_eq!(view("b"), Datum::Bool(true));
         assert_eq!(view("z"), Datum::Null);
-        assert!(matches!(view("a"), Datum::Array(items) if items.len() == 1));
+        assert!(matches!(view("a"), Datum::Array(items) if items.as_array().unwrap().len() == 1));
         assert!(matches!(view("o"), Datum::Object(_)));
     }
 
     #[test]
     fn same_type_primitives_compare() {
-        let text = |value: &'static str| Datum::Text(value.into());
+        let text = |value: &'static str| JsonDatum::Text(value.into());
         assert_eq!(
-            Datum::Number(1.0).compare(&Datum::Number(2.0)),
+            JsonDatum::Number(1.0).compare(&Datum::Number(2.0)),
             Some(Ordering::Less)
         );
         assert_eq!(text("b").compare(&text("a")), Some(Ordering::Greater));
         assert_eq!(text("B").compare(&text("a")), Some(Ordering::Less));
         assert_eq!(
-            Datum::Bool(false).compare(&Datum::Bool(true)),
+            JsonDatum::Bool(false).compare(&Datum::Bool(true)),
             Some(Ordering::Less)
         );
-        assert_eq!(Datum::Null.compare(&Datum::Null), Some(Ordering::Equal));
+        assert_eq!(JsonDatum::Null.compare(&Datum::Null), Some(Ordering::Equal));
     }
 
     #[test]
@@ -161,8 +164,8 @@ mod tests {
             (Datum::Bool(true), Datum::Number(1.0)),
             (Datum::Null, Datum::Bool(false)),
             (Datum::Undefined, Datum::Undefined),
-            (Datum::from_json(&object), Datum::from_json(&object)),
-            (Datum::from_json(&array), Datum::from_json(&array)),
+            (Datum::from_document(&object), Datum::from_document(&object)),
+            (Datum::from_document(&array), Datum::from_document(&array)),
         ];
         for (left, right) in pairs {
             assert_eq!(left.compare(&right), None, "{left:?} vs {right:?}");
@@ -180,9 +183,12 @@ mod tests {
 
     #[test]
     fn undefined_has_no_json_form() {
-        assert_eq!(Datum::Undefined.into_json(), None);
-        assert_eq!(Datum::Text("x".into()).into_json(), Some(json!("x")));
+        assert_eq!(JsonDatum::Undefined.into_json(), None);
+        assert_eq!(JsonDatum::Text("x".into()).into_json(), Some(json!("x")));
         let object = json!({"a": 1});
-        assert_eq!(Datum::from_json(&object).into_json(), Some(object.clone()));
+        assert_eq!(
+            Datum::from_document(&object).into_json(),
+            Some(object.clone())
+        );
     }
 }

@@ -2,81 +2,28 @@
 //! case-insensitive, deeper names exact) and the three-valued logic of IoT Hub conditions:
 //! anything that is not defined on its operands is `undefined`, never an error.
 //! Evaluation borrows from the twin and the query and allocates nothing unless a function
-//! builds a new string.
+//! builds a new string. Twins are read through [`Document`], in whatever form they are kept.
 
 use std::cmp::Ordering;
-use std::sync::atomic::Ordering::Relaxed;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::ast::{Arithmetic, Comparison, Expr, MemberName, Path, Segment};
+use super::ast::{Arithmetic, Comparison, Expr, Path, Segment};
 use super::datum::Datum;
-
-/// Objects up to this many members are searched by scanning their keys in order, which
-/// is several times faster than hashing the key for the small objects twins are made of.
-const SCAN_LIMIT: usize = 32;
+use super::document::{Document, Member};
 
 impl Path {
     /// Finds the value this path names in a twin, without copying it.
-    pub(crate) fn resolve<'a>(&self, twin: &'a Value) -> Option<&'a Value> {
-        let mut current = self.root.find(twin.as_object()?, NameCase::Any)?;
+    pub(crate) fn resolve<'a, D: Document<'a>>(&self, twin: D) -> Option<D> {
+        let mut current = twin.member(Member::new(&self.root, true))?;
         for segment in &self.rest {
             current = match segment {
-                Segment::Key(key) => key.find(current.as_object()?, NameCase::Exact)?,
-                Segment::Index(index) => current.as_array()?.get(*index)?,
+                Segment::Key(key) => current.member(Member::new(key, false))?,
+                Segment::Index(index) => current.item(*index)?,
             };
         }
         Some(current)
     }
-}
-
-/// How a member name is compared: root names in any case, deeper names exactly.
-#[derive(Clone, Copy)]
-enum NameCase {
-    Any,
-    Exact,
-}
-
-impl MemberName {
-    /// The member with this name: first at the position it had last time, then by scanning
-    /// (small objects) or hashing (large ones).
-    #[inline]
-    fn find<'a>(&self, members: &'a Map<String, Value>, case: NameCase) -> Option<&'a Value> {
-        let hint = self.position_hint.load(Relaxed);
-        if let Some((name, value)) = members.iter().nth(hint)
-            && self.is(name, case)
-        {
-            return Some(value);
-        }
-        if let (NameCase::Exact, true) = (case, members.len() > SCAN_LIMIT) {
-            return members.get(self.text.as_str());
-        }
-        let (position, (_, value)) = members
-            .iter()
-            .enumerate()
-            .find(|(_, (name, _))| self.is(name, case))?;
-        self.position_hint.store(position, Relaxed);
-        Some(value)
-    }
-
-    #[inline]
-    fn is(&self, name: &str, case: NameCase) -> bool {
-        match case {
-            NameCase::Any => name.eq_ignore_ascii_case(&self.text),
-            NameCase::Exact => same_name(name, &self.text),
-        }
-    }
-}
-
-/// Exact name equality, compared inline: member names are short, and a library call per
-/// candidate costs more than the comparison itself.
-#[inline]
-fn same_name(name: &str, key: &str) -> bool {
-    name.len() == key.len()
-        && name
-            .bytes()
-            .zip(key.bytes())
-            .all(|(left, right)| left == right)
 }
 
 impl Comparison {
@@ -110,12 +57,12 @@ impl Arithmetic {
 
 impl Expr {
     /// Computes this expression for one twin.
-    pub(crate) fn evaluate<'a>(&'a self, twin: &'a Value) -> Datum<'a> {
+    pub(crate) fn evaluate<'a, D: Document<'a>>(&'a self, twin: D) -> Datum<'a, D> {
         match self {
             Self::Literal(literal) => Datum::from_literal(literal),
             Self::Path(path) => path
                 .resolve(twin)
-                .map_or(Datum::Undefined, Datum::from_json),
+                .map_or(Datum::Undefined, Datum::from_document),
             Self::Negate(operand) => match operand.evaluate(twin) {
                 Datum::Number(number) => Datum::Number(-number),
                 _ => Datum::Undefined,
@@ -126,7 +73,7 @@ impl Expr {
             },
             Self::And(left, right) => {
                 let left = left.evaluate(twin);
-                if left == Datum::Bool(false) {
+                if matches!(left, Datum::Bool(false)) {
                     return left;
                 }
                 match (left, right.evaluate(twin)) {
@@ -137,7 +84,7 @@ impl Expr {
             }
             Self::Or(left, right) => {
                 let left = left.evaluate(twin);
-                if left == Datum::Bool(true) {
+                if matches!(left, Datum::Bool(true)) {
                     return left;
                 }
                 match (left, right.evaluate(twin)) {
@@ -185,9 +132,9 @@ impl Expr {
 
     /// The value of a projected column for one twin, `None` when undefined. A bare path
     /// is copied from the twin as it is, so numbers keep their exact JSON form.
-    pub(crate) fn output(&self, twin: &Value) -> Option<Value> {
+    pub(crate) fn output<'a, D: Document<'a>>(&'a self, twin: D) -> Option<Value> {
         match self {
-            Self::Path(path) => path.resolve(twin).cloned(),
+            Self::Path(path) => path.resolve(twin).map(D::to_json),
             _ => self.evaluate(twin).into_json(),
         }
     }

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use super::datum::Datum;
+use super::document::Document;
 
 /// A scalar function, applied to each twin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,11 +100,15 @@ impl Function {
     /// Computes the function. `second` is [`Datum::Undefined`] for one-argument
     /// functions. Type checks are true or false even on undefined; string functions are
     /// undefined unless their arguments are strings.
-    pub fn apply<'a>(self, first: Datum<'a>, second: Datum<'a>) -> Datum<'a> {
+    pub fn apply<'a, D: Document<'a>>(
+        self,
+        first: Datum<'a, D>,
+        second: Datum<'a, D>,
+    ) -> Datum<'a, D> {
         use Datum::{Array, Bool, Null, Number, Object, Text, Undefined};
         match self {
-            Self::IsDefined => Bool(first != Undefined),
-            Self::IsNull => Bool(first == Null),
+            Self::IsDefined => Bool(!matches!(first, Undefined)),
+            Self::IsNull => Bool(matches!(first, Null)),
             Self::IsString => Bool(matches!(first, Text(_))),
             Self::IsNumber => Bool(matches!(first, Number(_))),
             Self::IsBool => Bool(matches!(first, Bool(_))),

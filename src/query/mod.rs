@@ -3,8 +3,9 @@
 //! [WHERE <condition>] [GROUP BY <paths>]`.
 //!
 //! A query is parsed once ([`parse`]) into a tree where every name is already resolved,
-//! then run over twins held in memory as JSON in the service view shape
-//! ([`Query::execute`], or [`Query::matches`] for the filter alone). Evaluation follows
+//! then run over twins in the service view shape, read in place through [`Document`]
+//! whatever form they are kept in ([`Query::execute`], or [`Query::matches`] for the
+//! filter alone). Evaluation follows
 //! IoT Hub's rules: a condition holds only when it is boolean `true`; comparing values of
 //! different types, or anything with an absent property, is `undefined`, never an error.
 //!
@@ -14,7 +15,8 @@
 //! - `parser` reads the clauses; `expression` the expression grammar and property paths;
 //!   `select` names the result columns and checks aggregate queries.
 //! - `ast` is the parsed form; `functions` the built-in functions.
-//! - `datum` is the runtime value model; `eval` evaluates expressions against a twin;
+//! - `document` is how twins are read; `datum` is the runtime value model; `eval`
+//!   evaluates expressions against a twin;
 //!   `aggregate` groups twins and computes aggregates.
 //! - `error` is the one error type, with positions for UIs.
 //!
@@ -23,6 +25,7 @@
 mod aggregate;
 mod ast;
 mod datum;
+mod document;
 mod error;
 mod eval;
 mod expression;
@@ -33,7 +36,9 @@ mod select;
 
 use serde_json::{Map, Value};
 
+pub(crate) use aggregate::Aggregation;
 pub use ast::{ItemType, Query, Source};
+pub use document::{Document, Member, View};
 pub use error::QueryError;
 pub use parser::MAX_QUERY_CHARACTERS;
 
@@ -60,7 +65,7 @@ impl Query {
 
     /// Whether a twin satisfies the WHERE condition (always, without one). Allocates
     /// nothing for conditions on paths, constants and comparisons.
-    pub fn matches(&self, twin: &Value) -> bool {
+    pub fn matches<'a, D: Document<'a>>(&'a self, twin: D) -> bool {
         self.filter
             .as_ref()
             .is_none_or(|condition| condition.evaluate(twin).is_true())
@@ -70,37 +75,58 @@ impl Query {
     /// [`Query::source`]) and returns the result rows: the matching twins for `SELECT *`,
     /// one object per matching twin for a projection, one object per group for
     /// aggregates. TOP limits the rows; twins are copied only into emitted rows.
-    pub fn execute<'a, I: IntoIterator<Item = &'a Value>>(&self, twins: I) -> Vec<Value> {
+    pub fn execute<'a, D: Document<'a>>(
+        &'a self,
+        twins: impl IntoIterator<Item = D>,
+    ) -> Vec<Value> {
         self.execute_page(twins, 0, usize::MAX)
     }
 
     /// Like [`Query::execute`], but returns only the result rows `skip..skip + take`
     /// (within TOP) and copies twins only into those: what one page of a paged REST
     /// answer needs. Asking for `take + 1` rows tells whether another page follows.
-    pub fn execute_page<'a, I: IntoIterator<Item = &'a Value>>(
-        &self,
-        twins: I,
+    pub fn execute_page<'a, D: Document<'a>>(
+        &'a self,
+        twins: impl IntoIterator<Item = D>,
         skip: usize,
         take: usize,
     ) -> Vec<Value> {
-        let limit = self
-            .top
-            .map_or(usize::MAX, |top| usize::try_from(top).unwrap_or(usize::MAX));
-        let take = skip.saturating_add(take).min(limit).saturating_sub(skip);
-        let matching = twins.into_iter().filter(|twin| self.matches(twin));
-        match &self.selection {
-            Selection::Aggregated { columns, group_by } => {
-                aggregate::aggregate_rows(columns, group_by, matching)
+        let take = self.rows_after(skip, take);
+        let matching = twins.into_iter().filter(|twin| self.matches(*twin));
+        match self.aggregation() {
+            Some(mut aggregation) => {
+                matching.for_each(|twin| aggregation.add(twin));
+                aggregation
+                    .rows()
                     .into_iter()
                     .skip(skip)
                     .take(take)
                     .collect()
             }
-            Selection::Everything | Selection::Columns(_) => matching
+            None => matching
                 .skip(skip)
                 .take(take)
                 .filter_map(|twin| self.twin_row(twin))
                 .collect(),
+        }
+    }
+
+    /// How many of the rows `skip..skip + take` TOP lets the query return.
+    pub(crate) fn rows_after(&self, skip: usize, take: usize) -> usize {
+        let limit = self
+            .top
+            .map_or(usize::MAX, |top| usize::try_from(top).unwrap_or(usize::MAX));
+        skip.saturating_add(take).min(limit).saturating_sub(skip)
+    }
+
+    /// The groups of an aggregate query, to add its matching twins to one at a time;
+    /// `None` when the rows are twins or projections.
+    pub(crate) fn aggregation(&self) -> Option<Aggregation<'_>> {
+        match &self.selection {
+            Selection::Aggregated { columns, group_by } => {
+                Some(Aggregation::new(columns, group_by))
+            }
+            Selection::Everything | Selection::Columns(_) => None,
         }
     }
 
@@ -118,7 +144,7 @@ impl Query {
     /// The row one twin contributes to the result: the twin itself for `SELECT *`, its
     /// projection otherwise; `None` when it does not match, or for aggregates (whose rows
     /// come from groups). Lets a caller walk the twins in its own order, page by page.
-    pub fn row_of(&self, twin: &Value) -> Option<Value> {
+    pub fn row_of<'a, D: Document<'a>>(&'a self, twin: D) -> Option<Value> {
         if self.matches(twin) {
             self.twin_row(twin)
         } else {
@@ -127,9 +153,9 @@ impl Query {
     }
 
     /// The row a matching twin becomes: itself, or its projection; `None` for aggregates.
-    fn twin_row(&self, twin: &Value) -> Option<Value> {
+    fn twin_row<'a, D: Document<'a>>(&'a self, twin: D) -> Option<Value> {
         match &self.selection {
-            Selection::Everything => Some(twin.clone()),
+            Selection::Everything => Some(twin.to_json()),
             Selection::Columns(columns) => Some(project(columns, twin)),
             Selection::Aggregated { .. } => None,
         }
@@ -170,7 +196,7 @@ impl RowCount {
     }
 }
 
-fn project(columns: &[Column], twin: &Value) -> Value {
+fn project<'a, D: Document<'a>>(columns: &'a [Column], twin: D) -> Value {
     let mut row = Map::new();
     for column in columns {
         if let Some(value) = column.expr.output(twin) {
@@ -181,6 +207,6 @@ fn project(columns: &[Column], twin: &Value) -> Value {
 }
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;

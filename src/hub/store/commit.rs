@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{broadcast, oneshot};
 
 use super::db::Database;
+use super::packed::Names;
 use crate::hub::error::HubError;
 use crate::twin::DesiredChange;
 
@@ -23,14 +24,14 @@ pub(super) type DesiredSenders = Arc<Mutex<HashMap<String, broadcast::Sender<Des
 
 /// A change to the stored registry.
 pub(super) enum Change {
-    /// Insert or replace a device's row (its identity and twin as JSON text).
+    /// Insert or replace a device's row (its identity and twin, packed).
     Put {
         device_id: String,
-        identity: String,
-        twin: String,
+        identity: Vec<u8>,
+        twin: Vec<u8>,
     },
     /// Replace the twin of a device's row, its identity unchanged.
-    PutTwin { device_id: String, twin: String },
+    PutTwin { device_id: String, twin: Vec<u8> },
     /// Delete a device's row.
     Delete { device_id: String },
 }
@@ -79,12 +80,16 @@ pub(super) struct Committer {
 }
 
 impl Committer {
-    /// Starts the committing thread over `database`.
-    pub(super) fn start(database: Arc<Mutex<Database>>, desired: DesiredSenders) -> Self {
+    /// Starts the committing thread over `database`, whose documents use `names`.
+    pub(super) fn start(
+        database: Arc<Mutex<Database>>,
+        names: Arc<Names>,
+        desired: DesiredSenders,
+    ) -> Self {
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("hub-store".into())
-            .spawn(move || commit_batches(&database, &desired, &queue))
+            .spawn(move || commit_batches(&database, &names, &desired, &queue))
             .ok();
         Self {
             jobs: Some(jobs),
@@ -126,6 +131,7 @@ impl Drop for Committer {
 
 fn commit_batches(
     database: &Mutex<Database>,
+    names: &Names,
     desired: &DesiredSenders,
     queue: &mpsc::Receiver<Job>,
 ) {
@@ -140,7 +146,7 @@ fn commit_batches(
         let result = {
             let mut database = database.lock().unwrap_or_else(|e| e.into_inner());
             database
-                .apply(batch.iter().map(|job| &job.change))
+                .apply(names, batch.iter().map(|job| &job.change))
                 .map_err(|error| error.to_string())
         };
         if let Err(error) = &result {
@@ -170,13 +176,14 @@ fn publish_desired(desired: &DesiredSenders, device_id: &str, change: &DesiredCh
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::db::StoredDocument;
     use super::*;
 
-    fn put(device_id: &str, twin: &str) -> Change {
+    fn put(device_id: &str, twin: u8) -> Change {
         Change::Put {
             device_id: device_id.into(),
-            identity: "{}".into(),
-            twin: twin.into(),
+            identity: vec![0],
+            twin: vec![twin],
         }
     }
 
@@ -188,17 +195,18 @@ mod tests {
         let desired: DesiredSenders = Arc::new(Mutex::new(HashMap::new()));
         let (sender, mut pushes) = broadcast::channel(64);
         desired.lock().unwrap().insert("d1".into(), sender);
-        let committer = Committer::start(Arc::clone(&database), Arc::clone(&desired));
+        let names = Arc::new(Names::default());
+        let committer = Committer::start(Arc::clone(&database), names, Arc::clone(&desired));
         let mut pending = Vec::new();
         for version in 1..=50u64 {
             let change = DesiredChange {
                 version,
                 notification: serde_json::json!({"$version": version}),
             };
-            let twin = format!("{{\"v\":{version}}}");
-            pending.push(committer.submit(put("d1", &twin), Some(("d1".into(), change))));
+            let twin = u8::try_from(version).unwrap();
+            pending.push(committer.submit(put("d1", twin), Some(("d1".into(), change))));
         }
-        pending.push(committer.submit(put("d2", "{}"), None));
+        pending.push(committer.submit(put("d2", 0), None));
         pending.push(committer.submit(
             Change::Delete {
                 device_id: "d2".into(),
@@ -218,6 +226,8 @@ mod tests {
             .unwrap()
             .for_each_device(|row| rows.push((row.device_id, row.twin)))
             .unwrap();
-        assert_eq!(rows, vec![("d1".to_owned(), "{\"v\":50}".to_owned())]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, "d1");
+        assert!(matches!(&rows[0].1, StoredDocument::Packed(twin) if twin == &[50]));
     }
 }

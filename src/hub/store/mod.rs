@@ -1,18 +1,24 @@
 //! The hub's registry: device identities and twins, held in memory for fast reads and
 //! queries and written through to SQLite ([`db`]) before any change is acknowledged.
 //!
-//! [`Store`] is a cheap-to-clone handle. Reads take a shared lock; a write takes the
-//! exclusive lock briefly, computes the new documents with the twin model (a write the
-//! model refuses changes nothing), queues them for the committing thread ([`commit`])
-//! and publishes them in memory. The writer acknowledges its client only once the
-//! returned [`PendingCommit`] says the change is durable; writes that arrive together
-//! share one commit. Desired-property pushes go out once their change is durable, in
-//! version order. No lock is ever held across an `.await`.
+//! Identities and twins are packed documents ([`packed`]): a few hundred bytes a device
+//! in memory and on disk, read in place by queries, and loaded at start without parsing.
+//!
+//! [`Store`] is a cheap-to-clone handle. The registry (which devices exist) takes a
+//! shared lock for everything but creating and deleting devices; each device has its own
+//! lock, so writes to different devices run in parallel. A write locks its device,
+//! computes the new documents with the twin model (a write the model refuses changes
+//! nothing), queues them for the committing thread ([`commit`]) and publishes them in
+//! memory. The writer acknowledges its client only once the returned [`PendingCommit`]
+//! says the change is durable; writes that arrive together share one commit. Changes of
+//! one device reach the committer in the order they were made, so desired-property
+//! pushes go out once durable, in version order. No lock is ever held across an `.await`.
 
 mod commit;
-mod compact;
 mod db;
+mod packed;
 mod paging;
+mod record;
 
 pub use commit::PendingCommit;
 pub use paging::{PageCursor, QueryPage};
@@ -33,6 +39,8 @@ use crate::twin::{
 };
 use commit::{Change, Committer, DesiredSenders};
 use db::Database;
+use packed::{Names, Packed};
+use record::DeviceRecord;
 
 /// Why the store could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +65,17 @@ pub enum StoreError {
         path: PathBuf,
         /// The device whose record is damaged.
         device_id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The table of member names is damaged.
+    #[error(
+        "the hub store {path} holds a damaged table of names: {reason}; \
+         restore the file from a backup or start the hub with another --data-dir"
+    )]
+    DamagedNames {
+        /// The database file.
+        path: PathBuf,
         /// What is wrong with it.
         reason: String,
     },
@@ -109,24 +128,15 @@ pub enum TwinWrite {
     Replace,
 }
 
-/// One device as the registry holds it.
-#[derive(Debug, Clone)]
-struct DeviceRecord {
-    identity: DeviceIdentity,
-    /// The twin in its service JSON shape: what queries read and `GET /twins` returns.
-    twin: Value,
-}
-
-impl DeviceRecord {
-    fn twin_model(&self) -> Result<Twin, HubError> {
-        Ok(Twin::from_json(&self.twin)?)
-    }
-}
+/// Every device by id, each behind its own lock.
+type Registry = BTreeMap<Box<str>, Mutex<DeviceRecord>>;
 
 struct Inner {
-    devices: RwLock<BTreeMap<String, DeviceRecord>>,
-    /// Changes queued in the registry's order; first to drop, so that what is queued is
-    /// written before the store closes.
+    devices: RwLock<Registry>,
+    /// The member names the packed documents use.
+    names: Arc<Names>,
+    /// Changes queued in the order they were made; first to drop, so that what is
+    /// queued is written before the store closes.
     committer: Committer,
     database: Arc<Mutex<Database>>,
     /// Desired-property changes per device, for its connected session; sent by the
@@ -142,7 +152,8 @@ struct Inner {
 /// stopped reading.
 pub const DESIRED_QUEUE: usize = 64;
 
-/// Devices seeded per transaction: a few megabytes of write-ahead log each.
+/// Devices seeded (or rewritten packed) per transaction: a few megabytes of write-ahead
+/// log each.
 const SEED_BATCH: usize = 2_000;
 
 /// A handle to the registry; clones share it.
@@ -151,19 +162,55 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+/// Locks one device's record. A panic while holding the lock cannot leave a
+/// half-applied change: documents are replaced whole, after they are computed.
+fn lock(record: &Mutex<DeviceRecord>) -> MutexGuard<'_, DeviceRecord> {
+    record.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Store {
-    /// Opens the store file (creating it when missing) and loads every device.
+    /// Opens the store file (creating it when missing) and loads every device; a store
+    /// written before documents were packed is rewritten packed, with a log line.
     /// Nobody is connected to a hub that just started, so every device starts
     /// disconnected.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let database = Database::open(path)?;
-        let devices = load_all(&database, path)?;
+        let mut database = Database::open(path)?;
+        let names = Arc::new(database.load_names()?);
+        let loaded = record::load_all(&database, path, &names)?;
+        let to_rewrite: Vec<Change> = loaded
+            .iter()
+            .filter(|device| device.was_json)
+            .map(|device| Change::Put {
+                device_id: device.device_id.clone(),
+                identity: device.record.identity.bytes().to_vec(),
+                twin: device.record.twin.bytes().to_vec(),
+            })
+            .collect();
+        if !to_rewrite.is_empty() {
+            tracing::info!(
+                devices = to_rewrite.len(),
+                store = %path.display(),
+                "rewriting the hub store's devices in the packed format"
+            );
+            for batch in to_rewrite.chunks(SEED_BATCH) {
+                database.apply(&names, batch)?;
+            }
+        }
+        let devices: Registry = loaded
+            .into_iter()
+            .map(|device| (device.device_id.into_boxed_str(), Mutex::new(device.record)))
+            .collect();
         let database = Arc::new(Mutex::new(database));
         let desired_changes: DesiredSenders = Arc::new(Mutex::new(HashMap::new()));
         Ok(Self {
             inner: Arc::new(Inner {
                 devices: RwLock::new(devices),
-                committer: Committer::start(Arc::clone(&database), Arc::clone(&desired_changes)),
+                committer: Committer::start(
+                    Arc::clone(&database),
+                    Arc::clone(&names),
+                    Arc::clone(&desired_changes),
+                ),
+                names,
                 database,
                 desired_changes,
                 path: path.to_owned(),
@@ -176,13 +223,17 @@ impl Store {
         &self.inner.path
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, DeviceRecord>> {
+    fn names(&self) -> &Names {
+        &self.inner.names
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Registry> {
         // A panic while holding the lock cannot leave a half-applied change: records
-        // are replaced whole, after the database commit.
+        // are inserted and removed whole.
         self.inner.devices.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, DeviceRecord>> {
+    fn write(&self) -> RwLockWriteGuard<'_, Registry> {
         self.inner
             .devices
             .write()
@@ -194,6 +245,17 @@ impl Store {
             .database
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `read` on one device's record, under its lock.
+    fn with_record<T>(
+        &self,
+        device_id: &str,
+        read: impl FnOnce(&mut DeviceRecord) -> Result<T, HubError>,
+    ) -> Result<T, HubError> {
+        let devices = self.read();
+        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
+        read(&mut lock(record))
     }
 
     /// A stored setting, such as the owner policy's key.
@@ -213,18 +275,12 @@ impl Store {
 
     /// The identity of a device.
     pub fn device(&self, device_id: &str) -> Result<DeviceIdentity, HubError> {
-        self.read()
-            .get(device_id)
-            .map(|record| record.identity.clone())
-            .ok_or_else(|| not_found(device_id))
+        self.with_record(device_id, |record| record.identity(self.names()))
     }
 
     /// The twin of a device in its service JSON shape.
     pub fn twin(&self, device_id: &str) -> Result<Value, HubError> {
-        self.read()
-            .get(device_id)
-            .map(|record| record.twin.clone())
-            .ok_or_else(|| not_found(device_id))
+        self.with_record(device_id, |record| Ok(record.twin.to_value(self.names())))
     }
 
     /// `PUT /devices/{id}`: creates the device when it is new (no `If-Match`), updates
@@ -236,36 +292,35 @@ impl Store {
         if_match: Option<&IfMatch>,
         now: DateTime<Utc>,
     ) -> Result<(DeviceIdentity, PendingCommit), HubError> {
+        let names = self.names();
         let mut devices = self.write();
-        let record = match (devices.get(device_id), if_match) {
+        let existing = devices
+            .get_mut(device_id)
+            .map(|record| record.get_mut().unwrap_or_else(|e| e.into_inner()) as &DeviceRecord);
+        let (identity, mut twin) = match (existing, if_match) {
             (Some(_), None) => {
                 return Err(HubError::DeviceAlreadyExists {
                     device_id: device_id.to_owned(),
                 });
             }
             (None, Some(_)) => return Err(not_found(device_id)),
-            (None, None) => {
-                let identity = DeviceIdentity::create(device_id, body, now)?;
-                let mut twin = Twin::new(device_id, now);
-                mirror_identity(&mut twin, &identity);
-                DeviceRecord {
-                    identity,
-                    twin: twin.to_json(),
-                }
-            }
+            (None, None) => (
+                DeviceIdentity::create(device_id, body, now)?,
+                Twin::new(device_id, now),
+            ),
             (Some(existing), Some(condition)) => {
-                IfMatch::check(Some(condition), &existing.identity.etag)?;
-                let identity = existing.identity.update(body, now)?;
-                let mut twin = existing.twin_model()?;
-                mirror_identity(&mut twin, &identity);
-                DeviceRecord {
-                    identity,
-                    twin: twin.to_json(),
-                }
+                let current = existing.identity(names)?;
+                IfMatch::check(Some(condition), &current.etag)?;
+                (current.update(body, now)?, existing.twin_model(names)?)
             }
         };
-        let identity = record.identity.clone();
-        let pending = self.commit(&mut devices, device_id, record, None)?;
+        mirror_identity(&mut twin, &identity);
+        let record = DeviceRecord::pack(&identity, &twin.to_json(), names)?;
+        let pending = self
+            .inner
+            .committer
+            .submit(put_change(device_id, &record), None);
+        devices.insert(device_id.into(), Mutex::new(record));
         Ok((identity, pending))
     }
 
@@ -276,8 +331,14 @@ impl Store {
         if_match: Option<&IfMatch>,
     ) -> Result<PendingCommit, HubError> {
         let mut devices = self.write();
-        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
-        IfMatch::check(if_match, &record.identity.etag)?;
+        let record = devices
+            .get_mut(device_id)
+            .ok_or_else(|| not_found(device_id))?;
+        let identity = record
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .identity(self.names())?;
+        IfMatch::check(if_match, &identity.etag)?;
         let pending = self.inner.committer.submit(
             Change::Delete {
                 device_id: device_id.to_owned(),
@@ -299,18 +360,18 @@ impl Store {
         if_match: Option<&IfMatch>,
         now: DateTime<Utc>,
     ) -> Result<(Value, Option<DesiredChange>, PendingCommit), HubError> {
-        let mut devices = self.write();
-        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
-        let mut twin = record.twin_model()?;
-        IfMatch::check(if_match, &twin.etag)?;
-        let change = match mode {
-            TwinWrite::Patch => twin.apply_service_patch(body, now)?,
-            TwinWrite::Replace => twin.apply_service_replace(body, now)?,
-        };
-        let served = twin.to_json();
-        let push = change.clone().map(|change| (device_id.to_owned(), change));
-        let pending = self.commit_twin(&mut devices, device_id, served.clone(), push);
-        Ok((served, change, pending))
+        self.with_record(device_id, |record| {
+            let mut twin = record.twin_model(self.names())?;
+            IfMatch::check(if_match, &twin.etag)?;
+            let change = match mode {
+                TwinWrite::Patch => twin.apply_service_patch(body, now)?,
+                TwinWrite::Replace => twin.apply_service_replace(body, now)?,
+            };
+            let served = twin.to_json();
+            let push = change.clone().map(|change| (device_id.to_owned(), change));
+            let pending = self.replace_twin(record, device_id, &served, push);
+            Ok((served, change, pending))
+        })
     }
 
     /// Device side (MQTT): merges a reported-properties patch and returns the new
@@ -321,12 +382,12 @@ impl Store {
         patch: &Value,
         now: DateTime<Utc>,
     ) -> Result<(u64, PendingCommit), HubError> {
-        let mut devices = self.write();
-        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
-        let mut twin = record.twin_model()?;
-        let version = twin.apply_reported_patch(patch, now)?;
-        let pending = self.commit_twin(&mut devices, device_id, twin.to_json(), None);
-        Ok((version, pending))
+        self.with_record(device_id, |record| {
+            let mut twin = record.twin_model(self.names())?;
+            let version = twin.apply_reported_patch(patch, now)?;
+            let pending = self.replace_twin(record, device_id, &twin.to_json(), None);
+            Ok((version, pending))
+        })
     }
 
     /// Records a device connecting or disconnecting: connection state, its time, and
@@ -337,43 +398,49 @@ impl Store {
         connected: bool,
         now: DateTime<Utc>,
     ) -> Result<(), HubError> {
-        let mut devices = self.write();
-        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
         let state = if connected {
             ConnectionState::Connected
         } else {
             ConnectionState::Disconnected
         };
-        let mut identity = record.identity.clone();
-        identity.connection_state = state.as_str().to_owned();
-        identity.connection_state_updated_time = format_timestamp(now);
-        identity.last_activity_time = format_timestamp(now);
-        let mut twin = record.twin_model()?;
-        twin.connection_state = state;
-        twin.last_activity_time = Some(now);
-        let updated = DeviceRecord {
-            identity,
-            twin: twin.to_json(),
-        };
-        // A hub that restarts has every device disconnected, so nobody waits for this
-        // change to be durable; it is written in order with the others all the same.
-        drop(self.commit(&mut devices, device_id, updated, None)?);
-        Ok(())
+        self.with_record(device_id, |record| {
+            let names = self.names();
+            let mut identity = record.identity(names)?;
+            identity.connection_state = state.as_str().to_owned();
+            identity.connection_state_updated_time = format_timestamp(now);
+            identity.last_activity_time = format_timestamp(now);
+            let mut twin = record.twin_model(names)?;
+            twin.connection_state = state;
+            twin.last_activity_time = Some(now);
+            *record = DeviceRecord::pack(&identity, &twin.to_json(), names)?;
+            // A hub that restarts has every device disconnected, so nobody waits for
+            // this change to be durable; it is written in order with the others all
+            // the same.
+            drop(
+                self.inner
+                    .committer
+                    .submit(put_change(device_id, record), None),
+            );
+            Ok(())
+        })
     }
 
     /// The twin as a device reads it (MQTT twin GET): desired and reported properties
     /// with their `$version`, without `$metadata` and tags.
     pub fn device_twin(&self, device_id: &str) -> Result<Value, HubError> {
-        let devices = self.read();
-        let record = devices.get(device_id).ok_or_else(|| not_found(device_id))?;
-        let section = |name: &str| {
-            let mut section = record.twin["properties"][name].clone();
-            if let Some(fields) = section.as_object_mut() {
-                fields.remove("$metadata");
-            }
-            section
-        };
-        Ok(serde_json::json!({"desired": section("desired"), "reported": section("reported")}))
+        self.with_record(device_id, |record| {
+            let properties = record.twin.root(self.names()).member("properties", false);
+            let section = |name: &str| {
+                let mut section = properties
+                    .and_then(|properties| properties.member(name, false))
+                    .map_or(Value::Null, |section| section.to_value());
+                if let Some(fields) = section.as_object_mut() {
+                    fields.shift_remove("$metadata");
+                }
+                section
+            };
+            Ok(serde_json::json!({"desired": section("desired"), "reported": section("reported")}))
+        })
     }
 
     /// Subscribes to a device's desired-property changes, in version order.
@@ -397,157 +464,64 @@ impl Store {
         &self,
         devices_to_add: impl IntoIterator<Item = (DeviceIdentity, Twin)>,
     ) -> Result<usize, HubError> {
+        let names = self.names();
         let mut devices = self.write();
         let mut added = 0;
         let mut pending = devices_to_add.into_iter().peekable();
         while pending.peek().is_some() {
-            let records: Vec<(String, DeviceRecord)> = pending
+            let records = pending
                 .by_ref()
                 .take(SEED_BATCH)
-                .filter(|(identity, _)| !devices.contains_key(&identity.device_id))
+                .filter(|(identity, _)| !devices.contains_key(identity.device_id.as_str()))
                 .map(|(identity, twin)| {
-                    (
-                        identity.device_id.clone(),
-                        DeviceRecord {
-                            identity,
-                            twin: compact::compact(twin.to_json()),
-                        },
-                    )
-                })
-                .collect();
-            let rows = records
-                .iter()
-                .map(|(id, record)| {
-                    Ok(Change::Put {
-                        device_id: id.clone(),
-                        identity: serialize(&record.identity)?,
-                        twin: record.twin.to_string(),
-                    })
+                    let record = DeviceRecord::pack(&identity, &twin.to_json(), names)?;
+                    Ok((identity.device_id, record))
                 })
                 .collect::<Result<Vec<_>, HubError>>()?;
-            self.database().apply(&rows)?;
+            let rows: Vec<Change> = records
+                .iter()
+                .map(|(id, record)| put_change(id, record))
+                .collect();
+            self.database().apply(names, &rows)?;
             added += records.len();
-            devices.extend(records);
+            devices.extend(
+                records
+                    .into_iter()
+                    .map(|(id, record)| (id.into_boxed_str(), Mutex::new(record))),
+            );
         }
         Ok(added)
     }
 
-    /// Like [`Store::commit`] for a twin write, which leaves the identity as it is: only
-    /// the twin is written.
-    fn commit_twin(
+    /// Replaces a device's twin (its identity unchanged): queues the packed twin for the
+    /// database (with the desired push to send once it is durable), then publishes it
+    /// in memory. Called with the device's lock held, so its changes reach the database
+    /// in the order they were made.
+    fn replace_twin(
         &self,
-        devices: &mut BTreeMap<String, DeviceRecord>,
+        record: &mut DeviceRecord,
         device_id: &str,
-        twin: Value,
+        twin: &Value,
         push: Option<(String, DesiredChange)>,
     ) -> PendingCommit {
+        let twin = Packed::encode(twin, self.names());
         let change = Change::PutTwin {
             device_id: device_id.to_owned(),
-            twin: twin.to_string(),
+            twin: twin.bytes().to_vec(),
         };
         let pending = self.inner.committer.submit(change, push);
-        if let Some(record) = devices.get_mut(device_id) {
-            record.twin = compact::compact(twin);
-        }
+        record.twin = twin;
         pending
     }
+}
 
-    /// Queues a record for the database (with the desired push to send once it is
-    /// durable), then publishes it in memory. Called with the registry's write lock
-    /// held, so changes reach the database in the order they were made.
-    fn commit(
-        &self,
-        devices: &mut BTreeMap<String, DeviceRecord>,
-        device_id: &str,
-        record: DeviceRecord,
-        push: Option<(String, DesiredChange)>,
-    ) -> Result<PendingCommit, HubError> {
-        let change = Change::Put {
-            device_id: device_id.to_owned(),
-            identity: serialize(&record.identity)?,
-            twin: record.twin.to_string(),
-        };
-        let pending = self.inner.committer.submit(change, push);
-        let record = DeviceRecord {
-            twin: compact::compact(record.twin),
-            ..record
-        };
-        devices.insert(device_id.to_owned(), record);
-        Ok(pending)
+/// The change that stores a whole record.
+fn put_change(device_id: &str, record: &DeviceRecord) -> Change {
+    Change::Put {
+        device_id: device_id.to_owned(),
+        identity: record.identity.bytes().to_vec(),
+        twin: record.twin.bytes().to_vec(),
     }
-}
-
-/// Reads one stored device back. Nobody is connected to a hub that just started, so
-/// every device comes back disconnected. The twin is checked to be a twin object here
-/// and fully validated by the twin model on its next write.
-fn load_record(path: &Path, row: &db::StoredDevice) -> Result<(String, DeviceRecord), StoreError> {
-    let damaged = |reason: String| StoreError::Damaged {
-        path: path.to_owned(),
-        device_id: row.device_id.clone(),
-        reason,
-    };
-    let mut identity: DeviceIdentity =
-        serde_json::from_str(&row.identity).map_err(|e| damaged(format!("identity: {e}")))?;
-    let mut twin: Value =
-        serde_json::from_str(&row.twin).map_err(|e| damaged(format!("twin: {e}")))?;
-    let disconnected = ConnectionState::Disconnected.as_str();
-    let Some(fields) = twin
-        .as_object_mut()
-        .filter(|f| f.get("deviceId").and_then(Value::as_str) == Some(&row.device_id))
-    else {
-        return Err(damaged("the twin is not an object for this device".into()));
-    };
-    fields.insert("connectionState".into(), Value::from(disconnected));
-    identity.connection_state = disconnected.to_owned();
-    let twin = compact::compact(twin);
-    Ok((row.device_id.clone(), DeviceRecord { identity, twin }))
-}
-
-/// Reads every device and parses the rows on all cores as they arrive (parsing dominates
-/// start-up with many devices); each row is dropped as soon as it is parsed.
-fn load_all(
-    database: &Database,
-    path: &Path,
-) -> Result<BTreeMap<String, DeviceRecord>, StoreError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::thread::scope(|scope| {
-        let mut queues = Vec::with_capacity(threads);
-        let mut workers = Vec::with_capacity(threads);
-        for _ in 0..threads {
-            let (queue, rows) = std::sync::mpsc::sync_channel::<db::StoredDevice>(256);
-            queues.push(queue);
-            workers.push(scope.spawn(move || {
-                rows.into_iter()
-                    .map(|row| load_record(path, &row))
-                    .collect::<Result<Vec<_>, StoreError>>()
-            }));
-        }
-        let mut next = 0;
-        let read = database.for_each_device(|row| {
-            // A worker that stopped on a damaged row reports it below.
-            let _ = queues[next % threads].send(row);
-            next += 1;
-        });
-        drop(queues);
-        let mut devices = BTreeMap::new();
-        for worker in workers {
-            let records = worker.join().unwrap_or_else(|_| {
-                Err(StoreError::Damaged {
-                    path: path.to_owned(),
-                    device_id: String::new(),
-                    reason: "a loader thread panicked".into(),
-                })
-            })?;
-            devices.extend(records);
-        }
-        read?;
-        Ok(devices)
-    })
-}
-
-fn serialize(identity: &DeviceIdentity) -> Result<String, HubError> {
-    serde_json::to_string(identity)
-        .map_err(|e| HubError::Server(format!("could not serialize device identity: {e}")))
 }
 
 fn not_found(device_id: &str) -> HubError {
@@ -635,10 +609,12 @@ mod tests {
         let path = dir.path().join("hub.db");
         let broken = Change::Put {
             device_id: "broken".into(),
-            identity: "{}".into(),
-            twin: "[1]".into(),
+            identity: vec![0],
+            twin: vec![10, 5, 1],
         };
-        Database::open(&path).unwrap().apply([&broken]).unwrap();
+        let mut database = Database::open(&path).unwrap();
+        let names = database.load_names().unwrap();
+        database.apply(&names, [&broken]).unwrap();
         let Err(error) = Store::open(&path) else {
             panic!("opened a damaged store")
         };

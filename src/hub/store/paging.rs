@@ -8,7 +8,8 @@ use std::ops::Bound;
 
 use serde_json::Value;
 
-use super::Store;
+use super::packed::Node;
+use super::{Store, lock};
 use crate::hub::error::HubError;
 use crate::query::{Query, Source};
 
@@ -68,9 +69,37 @@ impl Store {
     }
 
     fn page_by_offset(&self, query: &Query, skip: usize, take: usize) -> QueryPage {
+        let names = self.names();
         let devices = self.read();
-        let twins = devices.values().map(|record| &record.twin);
-        let mut rows = query.execute_page(twins, skip, take.saturating_add(1));
+        let matching = |each: &mut dyn FnMut(Node<'_>)| {
+            for record in devices.values() {
+                let record = lock(record);
+                let twin = record.twin.root(names);
+                if query.matches(twin) {
+                    each(twin);
+                }
+            }
+        };
+        let mut rows = Vec::new();
+        let wanted = query.rows_after(skip, take.saturating_add(1));
+        let limit = skip.saturating_add(wanted);
+        match query.aggregation() {
+            Some(mut aggregation) => {
+                matching(&mut |twin| aggregation.add(twin));
+                rows.extend(aggregation.rows().into_iter().skip(skip).take(wanted));
+            }
+            None => {
+                let mut seen = 0;
+                matching(&mut |twin| {
+                    if (skip..limit).contains(&seen)
+                        && let Some(row) = query.row_of(twin)
+                    {
+                        rows.push(row);
+                    }
+                    seen += 1;
+                });
+            }
+        }
         let more = rows.len() > take;
         rows.truncate(take);
         let next = more.then(|| PageCursor::Offset(skip + rows.len()));
@@ -88,6 +117,7 @@ impl Store {
             usize::try_from(top.saturating_sub(emitted)).unwrap_or(usize::MAX)
         });
         let limit = take.min(left_in_top);
+        let names = self.names();
         let devices = self.read();
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut rows = Vec::new();
@@ -96,9 +126,9 @@ impl Store {
             if rows.len() == limit {
                 break;
             }
-            if let Some(row) = query.row_of(&record.twin) {
+            if let Some(row) = query.row_of(lock(record).twin.root(names)) {
                 rows.push(row);
-                last = Some(device_id);
+                last = Some(&**device_id);
             }
         }
         // Another page follows if TOP allows more rows and a twin after the last row matches.
@@ -106,13 +136,13 @@ impl Store {
             && limit < left_in_top
             && devices
                 .range::<str, _>((
-                    last.map_or(Bound::Unbounded, |id| Bound::Excluded(id.as_str())),
+                    last.map_or(Bound::Unbounded, Bound::Excluded),
                     Bound::Unbounded,
                 ))
-                .any(|(_, record)| query.matches(&record.twin));
+                .any(|(_, record)| query.matches(lock(record).twin.root(names)));
         let next = match (more, last) {
             (true, Some(device_id)) => Some(PageCursor::AfterDevice {
-                device_id: device_id.clone(),
+                device_id: device_id.to_owned(),
                 emitted: emitted + rows.len() as u64,
             }),
             _ => None,

@@ -4,11 +4,14 @@ use serde_json::json;
 
 use super::*;
 
-fn text(value: &str) -> Datum<'_> {
+/// A datum over JSON twins.
+type JsonDatum<'a> = Datum<'a, &'a serde_json::Value>;
+
+fn text(value: &str) -> JsonDatum<'_> {
     Datum::Text(Cow::Borrowed(value))
 }
 
-fn one(function: Function, argument: Datum<'_>) -> Datum<'_> {
+fn one(function: Function, argument: JsonDatum<'_>) -> JsonDatum<'_> {
     function.apply(argument, Datum::Undefined)
 }
 
@@ -59,18 +62,18 @@ fn type_checks_are_true_false_and_false_on_undefined() {
         (Function::IsBool, Datum::Bool(false), text("false")),
         (
             Function::IsObject,
-            Datum::from_json(&object),
-            Datum::from_json(&array),
+            Datum::from_document(&object),
+            Datum::from_document(&array),
         ),
         (
             Function::IsArray,
-            Datum::from_json(&array),
-            Datum::from_json(&object),
+            Datum::from_document(&array),
+            Datum::from_document(&object),
         ),
         (
             Function::IsPrimitive,
             Datum::Null,
-            Datum::from_json(&object),
+            Datum::from_document(&object),
         ),
     ];
     for (function, matching, other) in cases {
@@ -96,7 +99,7 @@ fn is_primitive_covers_every_primitive() {
     }
     let array = json!([]);
     assert_eq!(
-        one(Function::IsPrimitive, Datum::from_json(&array)),
+        one(Function::IsPrimitive, Datum::from_document(&array)),
         Datum::Bool(false)
     );
 }

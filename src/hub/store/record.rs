@@ -1,0 +1,165 @@
+//! One device as the registry holds it, and reading every device back from the store
+//! file at start. Identity and twin are packed documents ([`super::packed`]); this
+//! module converts between them and the identity and twin models, and owns the rule
+//! that every device starts disconnected. Rows of stores from before packing (JSON text)
+//! are read as well and reported, so the store can rewrite them packed.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::StoreError;
+use super::db::{self, Database, StoredDocument};
+use super::packed::{Names, Packed};
+use crate::hub::error::HubError;
+use crate::hub::identity::DeviceIdentity;
+use crate::twin::{ConnectionState, Twin};
+
+/// One device: its identity and its twin in the service JSON shape (what queries read
+/// and `GET /twins` returns), both packed.
+#[derive(Debug, Clone)]
+pub(super) struct DeviceRecord {
+    pub identity: Packed,
+    pub twin: Packed,
+}
+
+impl DeviceRecord {
+    /// Packs a device's identity and twin.
+    pub fn pack(identity: &DeviceIdentity, twin: &Value, names: &Names) -> Result<Self, HubError> {
+        let identity = serde_json::to_value(identity)
+            .map_err(|e| HubError::Server(format!("could not serialize device identity: {e}")))?;
+        Ok(Self {
+            identity: Packed::encode(&identity, names),
+            twin: Packed::encode(twin, names),
+        })
+    }
+
+    /// The identity, unpacked.
+    pub fn identity(&self, names: &Names) -> Result<DeviceIdentity, HubError> {
+        serde_json::from_value(self.identity.to_value(names))
+            .map_err(|e| HubError::Server(format!("a stored device identity is damaged: {e}")))
+    }
+
+    /// The twin model, for a write.
+    pub fn twin_model(&self, names: &Names) -> Result<Twin, HubError> {
+        Ok(Twin::from_json(&self.twin.to_value(names))?)
+    }
+
+    /// Whether both documents already say the device is disconnected.
+    fn is_disconnected(&self, names: &Names) -> bool {
+        let disconnected = ConnectionState::Disconnected.as_str();
+        [&self.identity, &self.twin].iter().all(|document| {
+            document
+                .root(names)
+                .member("connectionState", false)
+                .is_some_and(|state| state.to_value() == disconnected)
+        })
+    }
+}
+
+/// A device read back from the store, and whether its row was JSON text (from a store
+/// written before documents were packed) that is to be rewritten packed.
+pub(super) struct Loaded {
+    pub device_id: String,
+    pub record: DeviceRecord,
+    pub was_json: bool,
+}
+
+/// Reads one stored device back. Nobody is connected to a hub that just started, so
+/// every device comes back disconnected. Packed documents are checked whole; a twin in
+/// JSON is checked to be a twin object here and fully validated by the twin model on
+/// its next write.
+fn load_record(path: &Path, row: db::StoredDevice, names: &Names) -> Result<Loaded, StoreError> {
+    let damaged = |reason: String| StoreError::Damaged {
+        path: path.to_owned(),
+        device_id: row.device_id.clone(),
+        reason,
+    };
+    let was_json = matches!(row.twin, StoredDocument::Json(_))
+        || matches!(row.identity, StoredDocument::Json(_));
+    let unpack = |document: StoredDocument, what: &str| match document {
+        StoredDocument::Packed(bytes) => {
+            Packed::from_stored(bytes, names).map_err(|e| damaged(format!("{what}: {e}")))
+        }
+        StoredDocument::Json(text) => serde_json::from_str::<Value>(&text)
+            .map(|value| Packed::encode(&value, names))
+            .map_err(|e| damaged(format!("{what}: {e}"))),
+    };
+    let mut record = DeviceRecord {
+        identity: unpack(row.identity, "identity")?,
+        twin: unpack(row.twin, "twin")?,
+    };
+    let twin_id = record
+        .twin
+        .root(names)
+        .member("deviceId", false)
+        .map(|id| id.to_value());
+    if twin_id.as_ref().and_then(Value::as_str) != Some(row.device_id.as_str()) {
+        return Err(damaged("the twin is not an object for this device".into()));
+    }
+    if !record.is_disconnected(names) {
+        let mut identity = record
+            .identity(names)
+            .map_err(|e| damaged(format!("identity: {e}")))?;
+        identity.connection_state = ConnectionState::Disconnected.as_str().to_owned();
+        let mut twin = record.twin.to_value(names);
+        if let Some(fields) = twin.as_object_mut() {
+            fields.insert(
+                "connectionState".into(),
+                Value::from(ConnectionState::Disconnected.as_str()),
+            );
+        }
+        record = DeviceRecord::pack(&identity, &twin, names)
+            .map_err(|e| damaged(format!("identity: {e}")))?;
+    }
+    Ok(Loaded {
+        device_id: row.device_id,
+        record,
+        was_json,
+    })
+}
+
+/// Reads every device, checking the rows on all cores as they arrive (reading JSON rows
+/// of an older store dominates its first start); each row is dropped as soon as it is
+/// read. Devices come in id order.
+pub(super) fn load_all(
+    database: &Database,
+    path: &Path,
+    names: &Names,
+) -> Result<Vec<Loaded>, StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        let mut queues = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (queue, rows) = std::sync::mpsc::sync_channel::<(usize, db::StoredDevice)>(256);
+            queues.push(queue);
+            workers.push(scope.spawn(move || {
+                rows.into_iter()
+                    .map(|(position, row)| Ok((position, load_record(path, row, names)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            }));
+        }
+        let mut next = 0;
+        let read = database.for_each_device(|row| {
+            // A worker that stopped on a damaged row reports it below.
+            let _ = queues[next % threads].send((next, row));
+            next += 1;
+        });
+        drop(queues);
+        let mut loaded = Vec::with_capacity(next);
+        for worker in workers {
+            let records = worker.join().unwrap_or_else(|_| {
+                Err(StoreError::Damaged {
+                    path: path.to_owned(),
+                    device_id: String::new(),
+                    reason: "a loader thread panicked".into(),
+                })
+            })?;
+            loaded.extend(records);
+        }
+        read?;
+        loaded.sort_unstable_by_key(|(position, _)| *position);
+        Ok(loaded.into_iter().map(|(_, loaded)| loaded).collect())
+    })
+}
