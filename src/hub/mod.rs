@@ -463,8 +463,8 @@ fn seed_demo_devices(store: &Store, count: usize) -> Result<(), HubStartError> {
         tracing::info!("the store already has devices; --demo seeds only an empty store");
         return Ok(());
     }
-    let devices = demo::demo_devices(count, chrono::Utc::now())?;
-    let added = store.insert_new_devices(devices)?;
+    let fleet = demo::DemoFleet::new(count, chrono::Utc::now())?;
+    let added = store.seed_devices(count, |index| fleet.device(index))?;
     tracing::info!(added, "seeded demo devices");
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! keyword spelling, the canonical case of root property names, which function a name
 //! means, column names — is decided by the parser, so evaluation only walks this tree.
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::AtomicU64;
 
 use super::functions::{Aggregate, Function};
 
@@ -85,22 +85,23 @@ pub(crate) enum Literal {
     Text(String),
 }
 
-/// A member name in a path, with a guess of where the member sits in its object. Twins
-/// written by one hub share their key order, so the guess saves scanning for the name in
-/// almost every twin; it is only a hint, checked against the name before it is trusted,
-/// and it is atomic so that a query can be shared between threads.
+/// A member name in a path, with a note of how it was found last time. Twins written by
+/// one hub share their shape, so the note (for JSON, the position of the member in its
+/// object) saves searching in almost every twin; each kind of document decides what it
+/// notes, and checks the note before trusting it. It is atomic so that a query can be
+/// shared between threads.
 #[derive(Debug)]
 pub(crate) struct MemberName {
     pub text: String,
-    pub position_hint: AtomicUsize,
+    pub lookup_hint: AtomicU64,
 }
 
 impl MemberName {
-    /// A name with no position guess yet.
+    /// A name with no note yet.
     pub fn new(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
-            position_hint: AtomicUsize::new(0),
+            lookup_hint: AtomicU64::new(0),
         }
     }
 }

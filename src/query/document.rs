@@ -70,16 +70,21 @@ impl<'q> Member<'q> {
         }
     }
 
-    /// Where this member was found last time, for documents that keep their members in
-    /// a list: twins written by one hub share their key order, so the guess saves
-    /// scanning in almost every twin. Only a hint: check the name before trusting it.
-    pub fn position_hint(self) -> usize {
-        self.name.position_hint.load(Relaxed)
+    /// Whether root names are matched ignoring case.
+    pub fn any_case(self) -> bool {
+        self.any_case
     }
 
-    /// Remembers where the member was found.
-    pub fn found_at(self, position: usize) {
-        self.name.position_hint.store(position, Relaxed);
+    /// What the document kind noted about finding this name last time (0 before the
+    /// first lookup). Only a hint: it may come from another twin, or another kind of
+    /// document, so check it before trusting it.
+    pub fn hint(self) -> u64 {
+        self.name.lookup_hint.load(Relaxed)
+    }
+
+    /// Notes how the name was found, for the next lookup.
+    pub fn remember(self, hint: u64) {
+        self.name.lookup_hint.store(hint, Relaxed);
     }
 }
 
@@ -113,7 +118,8 @@ impl<'a> Document<'a> for &'a Value {
     #[inline]
     fn member(self, name: Member<'_>) -> Option<Self> {
         let members: &Map<String, Value> = self.as_object()?;
-        let hint = name.position_hint();
+        // The note is the member's position in its object last time.
+        let hint = usize::try_from(name.hint()).unwrap_or(usize::MAX);
         if let Some((candidate, value)) = members.iter().nth(hint)
             && name.is(candidate)
         {
@@ -126,7 +132,7 @@ impl<'a> Document<'a> for &'a Value {
             .iter()
             .enumerate()
             .find(|(_, (candidate, _))| name.is(candidate))?;
-        name.found_at(position);
+        name.remember(position as u64);
         Some(value)
     }
 

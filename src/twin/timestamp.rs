@@ -3,7 +3,7 @@
 //! value `0001-01-01T00:00:00Z`. Owns formatting and lenient parsing only; callers pass
 //! the clock reading in.
 
-use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
 /// What IoT Hub prints for a time that was never set (`statusUpdateTime`,
 /// `lastActivityTime` of a device that never connected).
@@ -14,7 +14,31 @@ pub const UNSET_TIMESTAMP: &str = "0001-01-01T00:00:00Z";
 pub fn format_timestamp(instant: DateTime<Utc>) -> String {
     // A leap second is carried as nanoseconds >= 1e9; fold it into the last tick.
     let ticks = instant.nanosecond().min(999_999_999) / 100;
-    format!("{}.{ticks:07}Z", instant.format("%Y-%m-%dT%H:%M:%S"))
+    let (date, time) = (instant.date_naive(), instant.time());
+    let leap_second = instant.nanosecond() >= 1_000_000_000;
+    if leap_second || !(0..=9999).contains(&date.year()) {
+        return format!("{}.{ticks:07}Z", instant.format("%Y-%m-%dT%H:%M:%S"));
+    }
+    // Every twin write prints a time per changed property: written out by hand, as
+    // chrono's general formatter costs several times more.
+    let mut text = String::with_capacity(28);
+    let mut digits = |value: u32, width: u32, after: Option<char>| {
+        for place in (0..width).rev() {
+            let digit = value / 10u32.pow(place) % 10;
+            text.push(char::from(b'0' + digit as u8));
+        }
+        if let Some(separator) = after {
+            text.push(separator);
+        }
+    };
+    digits(date.year().unsigned_abs(), 4, Some('-'));
+    digits(date.month(), 2, Some('-'));
+    digits(date.day(), 2, Some('T'));
+    digits(time.hour(), 2, Some(':'));
+    digits(time.minute(), 2, Some(':'));
+    digits(time.second(), 2, Some('.'));
+    digits(ticks, 7, Some('Z'));
+    text
 }
 
 /// Formats an optional time, printing [`UNSET_TIMESTAMP`] for `None`.
@@ -48,6 +72,20 @@ pub fn parse_optional_timestamp(text: &str) -> Option<Option<DateTime<Utc>>> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    proptest::proptest! {
+        #[test]
+        fn prints_what_the_general_formatter_prints(
+            seconds in -62_135_596_800i64..253_402_300_800,
+            nanos in 0u32..2_000_000_000,
+        ) {
+            if let Some(instant) = DateTime::from_timestamp(seconds, nanos) {
+                let ticks = instant.nanosecond().min(999_999_999) / 100;
+                let general = format!("{}.{ticks:07}Z", instant.format("%Y-%m-%dT%H:%M:%S"));
+                proptest::prop_assert_eq!(format_timestamp(instant), general);
+            }
+        }
+    }
 
     #[test]
     fn formats_seven_fractional_digits() {

@@ -456,41 +456,71 @@ impl Store {
             .subscribe()
     }
 
-    /// Adds many new devices (demo seeding), in transactions of [`SEED_BATCH`] devices
-    /// so that neither the write-ahead log nor the memory used on the way grows with the
-    /// count; existing ids are left alone. Returns how many were added. On an error, the
-    /// batches already committed stay.
-    pub fn insert_new_devices(
+    /// Adds `count` new devices (demo seeding), device `i` made by `make(i)` (its identity
+    /// and its twin in the service JSON shape); ids that
+    /// exist already are left alone. Devices are made and packed on every core, in
+    /// batches of [`SEED_BATCH`] committed in one transaction each, so that neither the
+    /// write-ahead log nor the memory used on the way grows with the count. Returns how
+    /// many were added. On an error, the batches already committed stay.
+    pub fn seed_devices(
         &self,
-        devices_to_add: impl IntoIterator<Item = (DeviceIdentity, Twin)>,
+        count: usize,
+        make: impl Fn(usize) -> Result<(DeviceIdentity, Value), HubError> + Sync,
     ) -> Result<usize, HubError> {
         let names = self.names();
+        let pack = |index| {
+            let (identity, twin) = make(index)?;
+            let record = DeviceRecord::pack(&identity, &twin, names)?;
+            Ok((identity.device_id, record))
+        };
+        let batches = count.div_ceil(SEED_BATCH);
+        let makers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut devices = self.write();
         let mut added = 0;
-        let mut pending = devices_to_add.into_iter().peekable();
-        while pending.peek().is_some() {
-            let records = pending
-                .by_ref()
-                .take(SEED_BATCH)
-                .filter(|(identity, _)| !devices.contains_key(identity.device_id.as_str()))
-                .map(|(identity, twin)| {
-                    let record = DeviceRecord::pack(&identity, &twin.to_json(), names)?;
-                    Ok((identity.device_id, record))
+        std::thread::scope(|scope| {
+            // Maker `m` makes batches m, m + makers, ...; each hands its batches over in
+            // order, and they are committed in order, while the makers work ahead.
+            let queues: Vec<_> = (0..makers)
+                .map(|maker| {
+                    let (batch_out, batch_in) = std::sync::mpsc::sync_channel(1);
+                    let pack = &pack;
+                    scope.spawn(move || {
+                        for batch in (maker..batches).step_by(makers) {
+                            let start = batch * SEED_BATCH;
+                            let records: Result<Vec<(String, DeviceRecord)>, HubError> =
+                                (start..count.min(start + SEED_BATCH)).map(pack).collect();
+                            let failed = records.is_err();
+                            if batch_out.send(records).is_err() || failed {
+                                return;
+                            }
+                        }
+                    });
+                    batch_in
                 })
-                .collect::<Result<Vec<_>, HubError>>()?;
-            let rows: Vec<Change> = records
-                .iter()
-                .map(|(id, record)| put_change(id, record))
                 .collect();
-            self.database().apply(names, &rows)?;
-            added += records.len();
-            devices.extend(
-                records
+            for batch in 0..batches {
+                let records = queues
+                    .get(batch % makers)
+                    .and_then(|queue| queue.recv().ok())
+                    .ok_or_else(|| HubError::Server("a demo device maker stopped".into()))??;
+                let records: Vec<_> = records
                     .into_iter()
-                    .map(|(id, record)| (id.into_boxed_str(), Mutex::new(record))),
-            );
-        }
-        Ok(added)
+                    .filter(|(id, _)| !devices.contains_key(id.as_str()))
+                    .collect();
+                let rows: Vec<Change> = records
+                    .iter()
+                    .map(|(id, record)| put_change(id, record))
+                    .collect();
+                self.database().apply(names, &rows)?;
+                added += records.len();
+                devices.extend(
+                    records
+                        .into_iter()
+                        .map(|(id, record)| (id.into_boxed_str(), Mutex::new(record))),
+                );
+            }
+            Ok(added)
+        })
     }
 
     /// Replaces a device's twin (its identity unchanged): queues the packed twin for the

@@ -57,6 +57,9 @@ impl DeviceRecord {
     }
 }
 
+/// Rows handed to a loader thread at a time.
+const LOAD_BATCH: usize = 512;
+
 /// A device read back from the store, and whether its row was JSON text (from a store
 /// written before documents were packed) that is to be rewritten packed.
 pub(super) struct Loaded {
@@ -132,20 +135,33 @@ pub(super) fn load_all(
         let mut queues = Vec::with_capacity(threads);
         let mut workers = Vec::with_capacity(threads);
         for _ in 0..threads {
-            let (queue, rows) = std::sync::mpsc::sync_channel::<(usize, db::StoredDevice)>(256);
+            let (queue, batches) =
+                std::sync::mpsc::sync_channel::<Vec<(usize, db::StoredDevice)>>(4);
             queues.push(queue);
             workers.push(scope.spawn(move || {
-                rows.into_iter()
+                batches
+                    .into_iter()
+                    .flatten()
                     .map(|(position, row)| Ok((position, load_record(path, row, names)?)))
                     .collect::<Result<Vec<_>, StoreError>>()
             }));
         }
+        // Rows go to the workers in batches: one hand-over per row costs more than
+        // checking a packed row.
         let mut next = 0;
+        let mut batch = Vec::with_capacity(LOAD_BATCH);
         let read = database.for_each_device(|row| {
-            // A worker that stopped on a damaged row reports it below.
-            let _ = queues[next % threads].send((next, row));
+            batch.push((next, row));
             next += 1;
+            if batch.len() == LOAD_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH));
+                // A worker that stopped on a damaged row reports it below.
+                let _ = queues[next / LOAD_BATCH % threads].send(full);
+            }
         });
+        if let Some(queue) = queues.first() {
+            let _ = queue.send(batch);
+        }
         drop(queues);
         let mut loaded = Vec::with_capacity(next);
         for worker in workers {

@@ -7,8 +7,10 @@
 //! so a client that invents endless names cannot grow the table without bound.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{OnceLock, RwLock};
+
+use crate::query::Member;
 
 /// The most names one table holds.
 pub const MAX_NAMES: usize = 1 << 20;
@@ -25,8 +27,32 @@ const CHUNKS: usize = 13;
 /// One chunk of names: its slots are filled once each, in number order.
 type Chunk = Box<[OnceLock<Box<str>>]>;
 
+/// Tells tables apart in the lookup notes queries keep ([`Names::resolve`]).
+static NEXT_TABLE: AtomicU32 = AtomicU32::new(1);
+
+/// Marks a query's lookup note as written by a names table (JSON documents note small
+/// positions there). A note is the marks, the table in bits 32 to 61, and the name's
+/// number (or, for an absent name, the table's length) below.
+const NOTE_MARK: u64 = 1 << 63;
+const ABSENT_MARK: u64 = 1 << 62;
+const TABLE_BITS: u64 = (1 << 30) - 1;
+
+/// How documents of a table hold a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    /// As this number.
+    Number(u32),
+    /// As inline text, if at all: the name is too long for the table, or the table was
+    /// full when documents were written.
+    Inline,
+    /// Nowhere: no document holds the name.
+    Absent,
+}
+
 /// An append-only table of names, numbered from 0.
 pub struct Names {
+    /// Which table this is, for lookup notes.
+    table: u32,
     /// Name to number, for writers; also serialises additions.
     numbers: RwLock<HashMap<Box<str>, u32>>,
     /// Number to name, readable without a lock.
@@ -38,6 +64,7 @@ pub struct Names {
 impl Default for Names {
     fn default() -> Self {
         Self {
+            table: NEXT_TABLE.fetch_add(1, Ordering::Relaxed) & TABLE_BITS as u32,
             numbers: RwLock::new(HashMap::new()),
             texts: std::array::from_fn(|_| OnceLock::new()),
             len: AtomicUsize::new(0),
@@ -93,6 +120,43 @@ impl Names {
             .unwrap_or_else(|e| e.into_inner())
             .get(name)
             .copied()
+    }
+
+    /// How documents hold the member name a query looks for. A name is held either by
+    /// number or inline in every document: it is numbered when it is first written,
+    /// unless it is too long or the table is full, and a full table stays full. The
+    /// answer for a numbered name is noted in the query, so that a scan over every twin
+    /// looks the name up once.
+    pub fn resolve(&self, name: Member<'_>) -> Resolved {
+        let note = name.hint();
+        let table = (note >> 32) & TABLE_BITS;
+        if note & NOTE_MARK != 0 && table == u64::from(self.table) {
+            // An absent name is noted with the table's length then: it stays absent
+            // until the table grows.
+            let low = note as u32;
+            if note & ABSENT_MARK == 0 {
+                return Resolved::Number(low);
+            }
+            if low as usize == self.len() {
+                return Resolved::Absent;
+            }
+        }
+        let text = name.text();
+        let here = NOTE_MARK | (u64::from(self.table) << 32);
+        // The length is read before the lookup: a name added in between is noted as
+        // absent with the old length, which the next lookup does not trust.
+        let len = self.len();
+        match self.number_of(text) {
+            Some(number) => {
+                name.remember(here | u64::from(number));
+                Resolved::Number(number)
+            }
+            None if text.len() > MAX_NAME_BYTES || len >= MAX_NAMES => Resolved::Inline,
+            None => {
+                name.remember(here | ABSENT_MARK | len as u64);
+                Resolved::Absent
+            }
+        }
     }
 
     /// The number of `name`, adding it when new; `None` when the name is to be kept

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use super::names::Resolved;
 use super::{
     ARRAY, FALSE, FLOAT, MAX_DEPTH, NEGATIVE, NULL, Names, OBJECT, SMALL, TEXT, TIME, TRUE,
     UNSET_TIME, UNSIGNED, ticks,
@@ -169,6 +170,23 @@ impl<'a> Node<'a> {
         })
     }
 
+    /// The member whose name has this number: found by comparing numbers, without
+    /// reading any name's text.
+    fn numbered_member(self, number: u32) -> Option<Node<'a>> {
+        let wanted = u64::from(number) << 1;
+        let (mut at, end, count) = self.content(OBJECT)?;
+        for _ in 0..count {
+            let code = read_varint(self.bytes, &mut at)?;
+            if code & 1 == 1 {
+                at = at.checked_add(usize::try_from(code >> 1).ok()?)?;
+            } else if code == wanted {
+                return Some(self.at(at));
+            }
+            at = value_end(self.bytes, at).filter(|&next| next <= end)?;
+        }
+        None
+    }
+
     /// The member with this name; names compare exactly, or ignoring ASCII case.
     pub fn member(self, name: &str, any_case: bool) -> Option<Node<'a>> {
         self.members()
@@ -256,8 +274,8 @@ pub(super) fn check(bytes: &[u8], at: usize, names: &Names, depth: usize) -> Res
             };
         }
         TIME => {
-            return match node.scalar() {
-                Scalar::Text(_) => Ok(end),
+            return match node.eight_bytes().map(u64::from_le_bytes) {
+                Some(ticks) if ticks <= ticks::MAX_TICKS => Ok(end),
                 _ => Err(format!("the time at byte {at} is out of range")),
             };
         }
@@ -294,9 +312,20 @@ impl<'a> Document<'a> for Node<'a> {
     }
 
     fn member(self, name: Member<'_>) -> Option<Self> {
-        self.members()
-            .find(|(candidate, _)| name.is(candidate))
-            .map(|(_, value)| value)
+        let by_text = || {
+            self.members()
+                .find(|(candidate, _)| name.is(candidate))
+                .map(|(_, value)| value)
+        };
+        match (self.names.resolve(name), name.any_case()) {
+            (Resolved::Number(number), false) => self.numbered_member(number),
+            // A root name in its usual spelling is found by number too; only other
+            // spellings are compared as text. (Like a JSON twin's position note, the
+            // exact spelling wins over an earlier member that differs in case.)
+            (Resolved::Number(number), true) => self.numbered_member(number).or_else(by_text),
+            (Resolved::Inline, _) | (Resolved::Absent, true) => by_text(),
+            (Resolved::Absent, false) => None,
+        }
     }
 
     fn item(self, index: usize) -> Option<Self> {

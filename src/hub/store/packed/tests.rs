@@ -174,3 +174,41 @@ fn queries_read_packed_twins_like_json() {
         );
     }
 }
+
+/// A query keeps a note of how it found a name; the note of one table never misleads a
+/// lookup in another, and names kept inline are found too.
+#[test]
+fn name_lookups_hold_across_tables_and_inline_names() {
+    let long = "n".repeat(MAX_NAME_BYTES + 1);
+    let query = crate::query::parse(&format!(
+        "SELECT * FROM devices WHERE tags.b = 2 OR tags.[[{long}]] = 3"
+    ))
+    .unwrap();
+    let first = Names::default();
+    first.number_of_or_add("b");
+    let second = Names::default();
+    for filler in ["x", "y", "z"] {
+        second.number_of_or_add(filler);
+    }
+    let twin = |b: i32, inline: i32| {
+        let mut tags = serde_json::Map::new();
+        tags.insert("b".into(), json!(b));
+        tags.insert(long.clone(), json!(inline));
+        json!({"deviceId": "d", "tags": tags})
+    };
+    for names in [&first, &second, &first] {
+        let hits = Packed::encode(&twin(2, 0), names);
+        let inline_hit = Packed::encode(&twin(0, 3), names);
+        let miss = Packed::encode(&twin(0, 0), names);
+        assert!(query.matches(hits.root(names)));
+        assert!(query.matches(inline_hit.root(names)));
+        assert!(!query.matches(miss.root(names)));
+    }
+    let absent =
+        crate::query::parse("SELECT * FROM devices WHERE IS_DEFINED(tags.nowhere)").unwrap();
+    let names = Names::default();
+    assert!(!absent.matches(Packed::encode(&twin(1, 1), &names).root(&names)));
+    // The name is noted absent; once a twin uses it, it is found.
+    let later = Packed::encode(&json!({"tags": {"nowhere": 1}}), &names);
+    assert!(absent.matches(later.root(&names)));
+}

@@ -3,7 +3,9 @@
 //! of 100 ns ticks since `0001-01-01T00:00:00Z` and print it back exactly. Only text that
 //! prints back byte for byte is converted; anything else stays text.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate};
+
+use crate::twin::format_timestamp;
 
 /// Ticks in a second.
 const TICKS_PER_SECOND: u64 = 10_000_000;
@@ -47,32 +49,27 @@ pub fn parse(text: &str) -> Option<u64> {
     Some(seconds * TICKS_PER_SECOND + number(20, 27)?)
 }
 
+/// Seconds from `0001-01-01T00:00:00Z` to the Unix epoch.
+const SECONDS_BEFORE_UNIX_EPOCH: u64 = 62_135_596_800;
+
+/// The ticks of `9999-12-31T23:59:59.9999999Z`, the last time IoT Hub prints.
+pub const MAX_TICKS: u64 = 3_155_378_975_999_999_999;
+
 /// Prints ticks as IoT Hub does; `None` past the year 9999.
 pub fn format(ticks: u64) -> Option<String> {
-    let seconds = ticks / TICKS_PER_SECOND;
-    let fraction = ticks % TICKS_PER_SECOND;
-    let days = i32::try_from(seconds / SECONDS_PER_DAY).ok()?;
-    let date = NaiveDate::from_num_days_from_ce_opt(days.checked_add(1)?)?;
-    if date.year() > 9999 {
+    if ticks > MAX_TICKS {
         return None;
     }
-    let in_day = seconds % SECONDS_PER_DAY;
-    Some(format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{fraction:07}Z",
-        date.year(),
-        date.month(),
-        date.day(),
-        in_day / 3600,
-        in_day / 60 % 60,
-        in_day % 60,
-    ))
+    let seconds = i64::try_from(ticks / TICKS_PER_SECOND).ok()?;
+    let nanos = u32::try_from(ticks % TICKS_PER_SECOND).ok()? * 100;
+    let unix_seconds = seconds - SECONDS_BEFORE_UNIX_EPOCH as i64;
+    DateTime::from_timestamp(unix_seconds, nanos).map(format_timestamp)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::twin::format_timestamp;
     use proptest::prelude::*;
 
     #[test]
@@ -86,6 +83,8 @@ mod tests {
             let ticks = parse(text).unwrap();
             assert_eq!(format(ticks).unwrap(), text);
         }
+        assert_eq!(parse("9999-12-31T23:59:59.9999999Z"), Some(MAX_TICKS));
+        assert_eq!(format(MAX_TICKS + 1), None);
     }
 
     #[test]
@@ -111,7 +110,7 @@ mod tests {
     proptest! {
         #[test]
         fn every_formatted_hub_time_round_trips(seconds in 0i64..253_402_300_799, nanos in 0u32..1_000_000_000) {
-            let instant = chrono::DateTime::from_timestamp(seconds - 62_135_596_800, nanos).unwrap();
+            let instant = DateTime::from_timestamp(seconds - 62_135_596_800, nanos).unwrap();
             let text = format_timestamp(instant);
             let ticks = parse(&text).unwrap();
             prop_assert_eq!(format(ticks).unwrap(), text);
