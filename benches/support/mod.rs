@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// A memory figure of a process in MB, from `/proc/{process}/status` (`None` where there
 /// is no /proc or the process is gone). `process` is `self` or a pid; `field` is
@@ -30,18 +30,84 @@ pub fn start_hub(
     data_dir: &Path,
     extra: &[&str],
 ) -> Result<(Child, serde_json::Value), Box<dyn std::error::Error>> {
-    let mut hub = Command::new(env!("CARGO_BIN_EXE_twinlens"))
+    let mut hub = spawn_hub(data_dir, extra)?;
+    let stdout = hub.stdout.take().ok_or("the hub has no stdout")?;
+    match read_ready_line(stdout) {
+        Ok(ready) => Ok((hub, ready)),
+        Err(error) => {
+            let _ = hub.kill();
+            let _ = hub.wait();
+            Err(error.into())
+        }
+    }
+}
+
+/// Spawns the `twinlens hub` binary as [`start_hub`] does (stdout piped, warnings and
+/// errors logged to stderr), without waiting for it to be ready: read its ready line
+/// from its stdout with [`read_ready_line`].
+#[allow(dead_code)] // not every benchmark starts a hub process
+pub fn spawn_hub(data_dir: &Path, extra: &[&str]) -> std::io::Result<Child> {
+    Command::new(env!("CARGO_BIN_EXE_twinlens"))
         .args(["hub", "--http-port", "0", "--mqtt-port", "0", "--data-dir"])
         .arg(data_dir)
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = hub.stdout.take().ok_or("the hub has no stdout")?;
+        .spawn()
+}
+
+/// Reads and parses the ready line a hub prints on `stdout` once it is serving (blocks
+/// until then); an error if the hub exits first.
+#[allow(dead_code)] // not every benchmark starts a hub process
+pub fn read_ready_line(stdout: ChildStdout) -> std::io::Result<serde_json::Value> {
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let ready = serde_json::from_str(&line)?;
-    Ok((hub, ready))
+    if BufReader::new(stdout).read_line(&mut line)? == 0 {
+        return Err(std::io::Error::other(
+            "the hub exited before it printed its ready line",
+        ));
+    }
+    serde_json::from_str(&line).map_err(std::io::Error::other)
+}
+
+/// A child process that is killed (and reaped) when this is dropped, so that a benchmark
+/// that fails half-way leaves no process behind.
+#[allow(dead_code)] // not every benchmark starts processes of its own
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The first page of `query` through the service API (`POST /devices/query`, the hub's
+/// default page size).
+#[allow(dead_code)] // not every benchmark runs queries
+pub async fn first_page(
+    client: &twinlens::service::ServiceClient,
+    query: &str,
+) -> Result<twinlens::service::QueryPage, Box<dyn std::error::Error>> {
+    let pages = client.query(query, None);
+    futures_util::pin_mut!(pages);
+    Ok(futures_util::StreamExt::next(&mut pages)
+        .await
+        .ok_or("the query returned no page")??)
+}
+
+/// The `n` of a `SELECT COUNT() AS n ...` query through the service API.
+#[allow(dead_code)] // not every benchmark runs queries
+pub async fn count(
+    client: &twinlens::service::ServiceClient,
+    query: &str,
+) -> Result<u64, Box<dyn std::error::Error>> {
+    let page = first_page(client, query).await?;
+    Ok(page
+        .rows
+        .first()
+        .and_then(|row| row.get("n"))
+        .and_then(serde_json::Value::as_u64)
+        .ok_or("the count query returned no n")?)
 }
 
 /// A service client for a hub started by [`start_hub`] (from its ready line), and the
