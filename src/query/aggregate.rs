@@ -73,6 +73,40 @@ impl<'q> Aggregation<'q> {
         }
     }
 
+    /// Adds the groups of `later`, which saw twins that come after all of these:
+    /// aggregations of parts of a collection, merged in order, give the aggregation of
+    /// the whole.
+    pub fn merge(&mut self, later: Aggregation<'q>) {
+        let mut keys: Vec<(usize, Vec<GroupKey<'static>>)> = later
+            .index
+            .into_iter()
+            .map(|(key, slot)| (slot, key))
+            .collect();
+        keys.sort_unstable_by_key(|(slot, _)| *slot);
+        let mut keys = keys.into_iter().map(|(_, key)| key);
+        for (position, group) in later.groups.into_iter().enumerate() {
+            // Without GROUP BY there is one group on each side, and no keys.
+            let key = if self.group_by.is_empty() {
+                None
+            } else {
+                keys.next()
+            };
+            let slot = match &key {
+                None => Some(position),
+                Some(key) => self.index.get(key).copied(),
+            };
+            match slot.and_then(|slot| self.groups.get_mut(slot)) {
+                Some(existing) => existing.merge(group),
+                None => {
+                    self.groups.push(group);
+                    if let Some(key) = key {
+                        self.index.insert(key, self.groups.len() - 1);
+                    }
+                }
+            }
+        }
+    }
+
     /// One row per group, columns in select-list order; undefined columns are omitted.
     pub fn rows(self) -> Vec<Value> {
         let columns = self.columns;
@@ -157,6 +191,15 @@ impl Group {
         }
     }
 
+    /// Adds what another group with the same key accumulated over later twins.
+    fn merge(&mut self, later: Group) {
+        for (mine, theirs) in self.accumulators.iter_mut().zip(later.accumulators) {
+            if let (Some(mine), Some(theirs)) = (mine, theirs) {
+                mine.merge(theirs);
+            }
+        }
+    }
+
     fn into_row(self, columns: &[AggregateColumn]) -> Value {
         let mut row = Map::new();
         let mut keys = self.keys;
@@ -228,6 +271,17 @@ impl Extreme {
         }
     }
 
+    /// Replaces `best` with this value if it orders as `keep` (less for MIN, greater for
+    /// MAX) against it, or there is none yet.
+    fn offer_to(self, best: &mut Option<Self>, keep: Ordering) {
+        if best
+            .as_ref()
+            .is_none_or(|current| self.order(current) == keep)
+        {
+            *best = Some(self);
+        }
+    }
+
     fn into_json(self) -> Option<Value> {
         match self {
             Self::Bool(flag) => Some(Value::Bool(flag)),
@@ -266,14 +320,36 @@ impl Accumulator {
                 *count += 1;
             }
             (Self::Extreme { keep, best }, value) => {
-                if let Some(candidate) = Extreme::of(value)
-                    && best
-                        .as_ref()
-                        .is_none_or(|current| candidate.order(current) == *keep)
-                {
-                    *best = Some(candidate);
+                if let Some(candidate) = Extreme::of(value) {
+                    candidate.offer_to(best, *keep);
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Adds what the same aggregate accumulated over later twins.
+    fn merge(&mut self, later: Accumulator) {
+        match (self, later) {
+            (Self::Count(count), Self::Count(more)) => *count += more,
+            (Self::Sum(total), Self::Sum(more)) => *total += more,
+            (
+                Self::Average { total, count },
+                Self::Average {
+                    total: more_total,
+                    count: more_count,
+                },
+            ) => {
+                *total += more_total;
+                *count += more_count;
+            }
+            (
+                Self::Extreme { keep, best },
+                Self::Extreme {
+                    best: Some(candidate),
+                    ..
+                },
+            ) => candidate.offer_to(best, *keep),
             _ => {}
         }
     }

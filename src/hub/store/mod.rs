@@ -19,6 +19,7 @@ mod db;
 mod packed;
 mod paging;
 mod record;
+mod scan;
 
 pub use commit::PendingCommit;
 pub use paging::{PageCursor, QueryPage};

@@ -8,7 +8,10 @@ use std::ops::Bound;
 
 use serde_json::Value;
 
-use super::packed::Node;
+use std::ops::ControlFlow;
+
+use super::packed::Names;
+use super::scan::{self, Entry};
 use super::{Store, lock};
 use crate::hub::error::HubError;
 use crate::query::{Query, Source};
@@ -71,32 +74,51 @@ impl Store {
     fn page_by_offset(&self, query: &Query, skip: usize, take: usize) -> QueryPage {
         let names = self.names();
         let devices = self.read();
-        let matching = |each: &mut dyn FnMut(Node<'_>)| {
-            for record in devices.values() {
-                let record = lock(record);
-                let twin = record.twin.root(names);
-                if query.matches(twin) {
-                    each(twin);
-                }
-            }
-        };
-        let mut rows = Vec::new();
+        let entries = || devices.iter().map(|(id, record)| (&**id, record));
         let wanted = query.rows_after(skip, take.saturating_add(1));
-        let limit = skip.saturating_add(wanted);
+        let mut rows = Vec::new();
         match query.aggregation() {
             Some(mut aggregation) => {
-                matching(&mut |twin| aggregation.add(twin));
+                scan::in_order(
+                    entries(),
+                    |batch| {
+                        let mut part = query.aggregation();
+                        for (_, record) in batch {
+                            let record = lock(record);
+                            let twin = record.twin.root(names);
+                            if let Some(part) = &mut part
+                                && query.matches(twin)
+                            {
+                                part.add(twin);
+                            }
+                        }
+                        part
+                    },
+                    |part| {
+                        if let Some(part) = part {
+                            aggregation.merge(part);
+                        }
+                        ControlFlow::Continue(())
+                    },
+                );
                 rows.extend(aggregation.rows().into_iter().skip(skip).take(wanted));
             }
             None => {
                 let mut seen = 0;
-                matching(&mut |twin| {
-                    if (skip..limit).contains(&seen)
-                        && let Some(row) = query.row_of(twin)
-                    {
-                        rows.push(row);
+                scan::in_order(entries(), matching(query, names), |batch| {
+                    for (_, record) in batch {
+                        if (skip..skip + wanted).contains(&seen)
+                            && let Some(row) = query.row_of(lock(record).twin.root(names))
+                        {
+                            rows.push(row);
+                        }
+                        seen += 1;
                     }
-                    seen += 1;
+                    if seen >= skip + wanted {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
                 });
             }
         }
@@ -106,6 +128,9 @@ impl Store {
         QueryPage { rows, next }
     }
 
+    /// Rows of twins after `after` in id order: the filter runs on every core over as
+    /// many twins as it takes to find one row more than the page holds (which tells
+    /// whether another page follows); rows are built for the page's twins only.
     fn page_by_device(
         &self,
         query: &Query,
@@ -120,26 +145,26 @@ impl Store {
         let names = self.names();
         let devices = self.read();
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let entries = devices
+            .range::<str, _>((start, Bound::Unbounded))
+            .map(|(id, record)| (&**id, record));
         let mut rows = Vec::new();
         let mut last = None;
-        for (device_id, record) in devices.range::<str, _>((start, Bound::Unbounded)) {
-            if rows.len() == limit {
-                break;
+        let mut more = false;
+        scan::in_order(entries, matching(query, names), |batch| {
+            for (device_id, record) in batch {
+                if rows.len() == limit {
+                    // Another page follows if TOP allows more rows.
+                    more = limit < left_in_top;
+                    return ControlFlow::Break(());
+                }
+                if let Some(row) = query.row_of(lock(record).twin.root(names)) {
+                    rows.push(row);
+                    last = Some(device_id);
+                }
             }
-            if let Some(row) = query.row_of(lock(record).twin.root(names)) {
-                rows.push(row);
-                last = Some(&**device_id);
-            }
-        }
-        // Another page follows if TOP allows more rows and a twin after the last row matches.
-        let more = rows.len() == limit
-            && limit < left_in_top
-            && devices
-                .range::<str, _>((
-                    last.map_or(Bound::Unbounded, Bound::Excluded),
-                    Bound::Unbounded,
-                ))
-                .any(|(_, record)| query.matches(lock(record).twin.root(names)));
+            ControlFlow::Continue(())
+        });
         let next = match (more, last) {
             (true, Some(device_id)) => Some(PageCursor::AfterDevice {
                 device_id: device_id.to_owned(),
@@ -148,6 +173,17 @@ impl Store {
             _ => None,
         };
         QueryPage { rows, next }
+    }
+}
+
+/// The batch work of a scan for rows: the devices of the batch whose twins match.
+fn matching<'r>(query: &Query, names: &Names) -> impl Fn(&[Entry<'r>]) -> Vec<Entry<'r>> + Sync {
+    move |batch| {
+        batch
+            .iter()
+            .filter(|(_, record)| query.matches(lock(record).twin.root(names)))
+            .copied()
+            .collect()
     }
 }
 

@@ -189,3 +189,29 @@ fn grouping_nothing_gives_no_rows() {
         Vec::<Value>::new()
     );
 }
+
+#[test]
+fn aggregations_of_parts_merge_into_the_whole() {
+    let mut twins = super::super::fixtures::fleet();
+    twins.extend(super::super::fixtures::fleet());
+    for text in [
+        "SELECT COUNT() AS n, SUM(x) AS s, AVG(x) AS a, MIN(x) AS lo, MAX(x) AS hi FROM devices",
+        "SELECT tags.city, COUNT() AS n, MIN(tags.city) AS first, AVG(x) AS a FROM devices GROUP BY tags.city",
+        "SELECT COUNT() AS n FROM devices WHERE tags.city = 'Oslo'",
+    ] {
+        let query = super::super::parse(text).unwrap();
+        let whole = run(text, &twins);
+        for split in 0..=twins.len() {
+            let part = |range: &[Value]| {
+                let mut aggregation = query.aggregation().unwrap();
+                for twin in range.iter().filter(|twin| query.matches(*twin)) {
+                    aggregation.add(twin);
+                }
+                aggregation
+            };
+            let mut merged = part(&twins[..split]);
+            merged.merge(part(&twins[split..]));
+            assert_eq!(merged.rows(), whole, "{text}, split at {split}");
+        }
+    }
+}
