@@ -5,7 +5,8 @@
 //!
 //! - [`document`]: the [`Twin`] itself (identity fields, tags, desired, reported,
 //!   `version`/`etag`), with its writes in `service_write` (service PATCH/PUT of tags
-//!   and desired) and `reported_write` (device PATCH of reported), and its JSON views
+//!   and desired) and `reported_write` (device PATCH of reported, also on the reported
+//!   section alone for a store that keeps twins in another form), and its JSON views
 //!   (service view, lossless inverse, device view) in `codec`.
 //! - `section` and `metadata`: one property section with its `$version` and the
 //!   `$metadata` tree of `$lastUpdated` (and, for desired, `$lastUpdatedVersion`) stamps.
@@ -39,4 +40,5 @@ pub use limits::Section;
 pub use merge::{merge_patch, merge_patch_between};
 pub use metadata::strip_metadata;
 pub use path::{JsonPath, ParsePathError, PathSegment};
+pub use reported_write::{ReportedUpdate, patch_reported_section};
 pub use timestamp::{UNSET_TIMESTAMP, format_timestamp};

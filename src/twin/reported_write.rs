@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::document::Twin;
+use super::document::{Twin, etag_for_version};
 use super::error::{TwinError, ValidationRule};
 use super::limits::{Section, validate_section_body};
+use super::section::PropertySection;
 
 impl Twin {
     /// Merges a device's reported patch (e.g. `{"temp":21}`) and returns the new
@@ -19,19 +20,64 @@ impl Twin {
         patch: &Value,
         now: DateTime<Utc>,
     ) -> Result<u64, TwinError> {
-        let Value::Object(members) = patch else {
-            return Err(TwinError::Invalid {
-                path: Section::Reported.path(),
-                rule: ValidationRule::NotAnObject,
-            });
-        };
-        validate_section_body(Section::Reported, members)?;
-        let reported = self.reported.patched(Section::Reported, members, now)?;
+        let reported = patched_reported(&self.reported, patch, now)?;
         let version = self.next_version()?;
         self.reported = reported;
         self.set_version(version);
         Ok(self.reported.version())
     }
+}
+
+/// What a reported patch changes in a twin: its reported section, its `version` and
+/// its `etag`. Nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedUpdate {
+    /// The new reported section in its service JSON shape (`$metadata`, `$version`).
+    pub section: Value,
+    /// The twin's new `version`.
+    pub version: u64,
+    /// The twin's new `etag`.
+    pub etag: String,
+    /// The new reported `$version`, echoed to the device.
+    pub reported_version: u64,
+}
+
+/// Applies a device's reported patch to a twin's reported section (in its service JSON
+/// shape) and twin `version` alone, exactly as [`Twin::apply_reported_patch`] changes
+/// the whole twin: for a store that keeps the rest of the twin as it is.
+pub fn patch_reported_section(
+    section: &Value,
+    twin_version: u64,
+    patch: &Value,
+    now: DateTime<Utc>,
+) -> Result<ReportedUpdate, TwinError> {
+    let current = PropertySection::from_json(section, &Section::Reported.path())?;
+    let reported = patched_reported(&current, patch, now)?;
+    let version = twin_version
+        .checked_add(1)
+        .ok_or(TwinError::VersionExhausted)?;
+    Ok(ReportedUpdate {
+        section: reported.to_json(),
+        version,
+        etag: etag_for_version(version),
+        reported_version: reported.version(),
+    })
+}
+
+/// The reported section after a device's patch, which is checked first.
+fn patched_reported(
+    current: &PropertySection,
+    patch: &Value,
+    now: DateTime<Utc>,
+) -> Result<PropertySection, TwinError> {
+    let Value::Object(members) = patch else {
+        return Err(TwinError::Invalid {
+            path: Section::Reported.path(),
+            rule: ValidationRule::NotAnObject,
+        });
+    };
+    validate_section_body(Section::Reported, members)?;
+    current.patched(Section::Reported, members, now)
 }
 
 #[cfg(test)]
@@ -47,6 +93,35 @@ mod tests {
 
     fn twin() -> Twin {
         Twin::new("dev1", at(0))
+    }
+
+    #[test]
+    fn a_patch_of_the_section_alone_changes_what_the_whole_twin_changes() {
+        let mut twin = twin();
+        twin.apply_reported_patch(&json!({"a": {"b": 1}, "c": [1]}), at(1))
+            .unwrap();
+        let before = twin.to_json();
+        let patch = json!({"a": {"b": null, "d": "x"}, "e": 2.5});
+        let update = patch_reported_section(
+            &before["properties"]["reported"],
+            twin.version,
+            &patch,
+            at(2),
+        )
+        .unwrap();
+        let reported_version = twin.apply_reported_patch(&patch, at(2)).unwrap();
+        let after = twin.to_json();
+        assert_eq!(update.section, after["properties"]["reported"]);
+        assert_eq!(update.version, twin.version);
+        assert_eq!(update.etag, twin.etag);
+        assert_eq!(update.reported_version, reported_version);
+        let bad = patch_reported_section(
+            &before["properties"]["reported"],
+            1,
+            &json!({"$x": 1}),
+            at(3),
+        );
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -37,6 +37,7 @@ use super::identity::DeviceIdentity;
 use crate::twin::timestamp::parse_optional_timestamp;
 use crate::twin::{
     AuthenticationType, ConnectionState, DesiredChange, DeviceStatus, Twin, format_timestamp,
+    patch_reported_section,
 };
 use commit::{Change, Committer, DesiredSenders};
 use db::Database;
@@ -384,10 +385,42 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(u64, PendingCommit), HubError> {
         self.with_record(device_id, |record| {
-            let mut twin = record.twin_model(self.names())?;
-            let version = twin.apply_reported_patch(patch, now)?;
-            let pending = self.replace_twin(record, device_id, &twin.to_json(), None);
-            Ok((version, pending))
+            let names = self.names();
+            // Only the reported section, `version` and `etag` change: the rest of the
+            // twin is neither unpacked nor modelled.
+            let root = record.twin.root(names);
+            let section = root.member_at(&["properties", "reported"]);
+            let version = root
+                .member("version", false)
+                .map(|version| version.to_value());
+            let (Some(section), Some(version)) = (section, version.and_then(|v| v.as_u64())) else {
+                // Not a twin this hub wrote: the twin model says what is wrong.
+                let mut twin = record.twin_model(names)?;
+                let version = twin.apply_reported_patch(patch, now)?;
+                let pending = self.replace_twin(record, device_id, &twin.to_json(), None);
+                return Ok((version, pending));
+            };
+            let update = patch_reported_section(&section.to_value(), version, patch, now)?;
+            let (version, etag) = (Value::from(update.version), Value::from(update.etag));
+            let twin = record
+                .twin
+                .with_replaced(
+                    names,
+                    &[
+                        (&["version"], &version),
+                        (&["etag"], &etag),
+                        (&["properties", "reported"], &update.section),
+                    ],
+                )
+                .ok_or_else(|| {
+                    HubError::Server(format!("the stored twin of '{device_id}' has no etag"))
+                })?;
+            let pending = self
+                .inner
+                .committer
+                .submit(twin_change(device_id, &twin), None);
+            record.twin = twin;
+            Ok((update.reported_version, pending))
         })
     }
 
@@ -404,16 +437,31 @@ impl Store {
         } else {
             ConnectionState::Disconnected
         };
+        let state = Value::from(state.as_str());
+        let now = Value::from(format_timestamp(now));
         self.with_record(device_id, |record| {
             let names = self.names();
-            let mut identity = record.identity(names)?;
-            identity.connection_state = state.as_str().to_owned();
-            identity.connection_state_updated_time = format_timestamp(now);
-            identity.last_activity_time = format_timestamp(now);
-            let mut twin = record.twin_model(names)?;
-            twin.connection_state = state;
-            twin.last_activity_time = Some(now);
-            *record = DeviceRecord::pack(&identity, &twin.to_json(), names)?;
+            let identity = record.identity.with_replaced(
+                names,
+                &[
+                    (&["connectionState"], &state),
+                    (&["connectionStateUpdatedTime"], &now),
+                    (&["lastActivityTime"], &now),
+                ],
+            );
+            let twin = record.twin.with_replaced(
+                names,
+                &[
+                    (&["connectionState"], &state),
+                    (&["lastActivityTime"], &now),
+                ],
+            );
+            let (Some(identity), Some(twin)) = (identity, twin) else {
+                return Err(HubError::Server(format!(
+                    "the stored device '{device_id}' has no connection state"
+                )));
+            };
+            *record = DeviceRecord { identity, twin };
             // A hub that restarts has every device disconnected, so nobody waits for
             // this change to be durable; it is written in order with the others all
             // the same.
@@ -536,13 +584,20 @@ impl Store {
         push: Option<(String, DesiredChange)>,
     ) -> PendingCommit {
         let twin = Packed::encode(twin, self.names());
-        let change = Change::PutTwin {
-            device_id: device_id.to_owned(),
-            twin: twin.bytes().to_vec(),
-        };
-        let pending = self.inner.committer.submit(change, push);
+        let pending = self
+            .inner
+            .committer
+            .submit(twin_change(device_id, &twin), push);
         record.twin = twin;
         pending
+    }
+}
+
+/// The change that stores a device's twin, its identity unchanged.
+fn twin_change(device_id: &str, twin: &Packed) -> Change {
+    Change::PutTwin {
+        device_id: device_id.to_owned(),
+        twin: twin.bytes().to_vec(),
     }
 }
 

@@ -25,6 +25,7 @@
 //! Decoding gives back exactly the JSON that was encoded: the same member order, the
 //! same number forms (`1`, `1.0`, `-0.0`), the same strings.
 
+mod edit;
 mod names;
 mod node;
 mod ticks;
@@ -162,16 +163,21 @@ fn write_text(out: &mut Vec<u8>, text: &str) {
 fn write_object(out: &mut Vec<u8>, members: &Map<String, Value>, names: &Names) {
     write_container(out, OBJECT, members.len(), |out| {
         for (name, member) in members {
-            match names.number_of_or_add(name) {
-                Some(number) => write_varint(out, u64::from(number) << 1),
-                None => {
-                    write_varint(out, ((name.len() as u64) << 1) | 1);
-                    out.extend_from_slice(name.as_bytes());
-                }
-            }
+            write_name(out, name, names);
             write_value(out, member, names);
         }
     });
+}
+
+/// Writes a member name: its number in `names`, or its text when it is kept inline.
+fn write_name(out: &mut Vec<u8>, name: &str, names: &Names) {
+    match names.number_of_or_add(name) {
+        Some(number) => write_varint(out, u64::from(number) << 1),
+        None => {
+            write_varint(out, ((name.len() as u64) << 1) | 1);
+            out.extend_from_slice(name.as_bytes());
+        }
+    }
 }
 
 /// Writes a container's tag, its byte length (known once its content is written) and

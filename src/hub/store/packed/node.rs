@@ -170,6 +170,18 @@ impl<'a> Node<'a> {
         })
     }
 
+    /// This value's own bytes, as they are stored.
+    pub fn raw(self) -> &'a [u8] {
+        let end = value_end(self.bytes, 0).unwrap_or(0);
+        self.bytes.get(..end).unwrap_or_default()
+    }
+
+    /// The member at a path of names from here, through objects.
+    pub fn member_at(self, path: &[&str]) -> Option<Node<'a>> {
+        path.iter()
+            .try_fold(self, |node, name| node.member(name, false))
+    }
+
     /// The member whose name has this number: found by comparing numbers, without
     /// reading any name's text.
     fn numbered_member(self, number: u32) -> Option<Node<'a>> {
