@@ -106,8 +106,8 @@ pub struct HubArgs {
     #[arg(long, value_name = "N")]
     pub demo: Option<usize>,
     /// Connections open at once on each listener (service API, device endpoint); more
-    /// wait until one closes [default: half the open-file limit less a reserve, at most
-    /// 100000].
+    /// wait until one closes [default: of the open-file limit less a reserve, a quarter
+    /// (at most 1024) for the service API and the rest for devices, at most 100000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
     /// Seconds an HTTP client may take to send a request's headers (idle connections

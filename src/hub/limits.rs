@@ -65,17 +65,42 @@ impl Default for TelemetryLimits {
     }
 }
 
+/// How many connections each listener keeps open at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    /// The device MQTT endpoint.
+    pub devices: usize,
+    /// The service API.
+    pub service: usize,
+}
+
+/// The most connections the service API takes by default: service clients (the
+/// explorer, scripts, SDKs) keep a few connections each, devices one each.
+const SERVICE_CONNECTIONS: u64 = 1024;
+
 impl HubLimits {
-    /// The connection limit of each listener: the configured one, or an even share of
-    /// the descriptors the process may open (`descriptor_limit`), less a reserve.
-    pub fn connections_per_listener(&self, descriptor_limit: u64) -> usize {
+    /// The connection limit of each listener: the configured one for both, or a share
+    /// of the descriptors the process may open (`descriptor_limit`), less a reserve: a
+    /// quarter for the service API, at most 1,024, and the rest for devices.
+    pub fn connections_per_listener(&self, descriptor_limit: u64) -> ListenerLimits {
         if let Some(configured) = self.max_connections {
-            return configured.max(1);
+            let both = configured.max(1);
+            return ListenerLimits {
+                devices: both,
+                service: both,
+            };
         }
-        let share = descriptor_limit.saturating_sub(RESERVED_DESCRIPTORS) / 2;
-        usize::try_from(share)
-            .unwrap_or(usize::MAX)
-            .clamp(16, MAX_CONNECTIONS_PER_LISTENER)
+        let available = descriptor_limit.saturating_sub(RESERVED_DESCRIPTORS);
+        let service = (available / 4).min(SERVICE_CONNECTIONS);
+        let limit = |share: u64| {
+            usize::try_from(share)
+                .unwrap_or(usize::MAX)
+                .clamp(16, MAX_CONNECTIONS_PER_LISTENER)
+        };
+        ListenerLimits {
+            devices: limit(available - service),
+            service: limit(service),
+        }
     }
 }
 
@@ -99,16 +124,19 @@ mod tests {
     #[test]
     fn connection_limits_share_the_descriptors() {
         let limits = HubLimits::default();
-        assert_eq!(limits.connections_per_listener(1024), 480);
-        assert_eq!(limits.connections_per_listener(10), 16);
-        assert_eq!(
-            limits.connections_per_listener(u64::MAX),
-            MAX_CONNECTIONS_PER_LISTENER
-        );
+        let share = |descriptors| {
+            let limits = limits.connections_per_listener(descriptors);
+            (limits.devices, limits.service)
+        };
+        assert_eq!(share(1024), (720, 240));
+        assert_eq!(share(20_000), (18_912, 1024), "10,000 devices fit");
+        assert_eq!(share(10), (16, 16));
+        assert_eq!(share(u64::MAX), (MAX_CONNECTIONS_PER_LISTENER, 1024));
         let configured = HubLimits {
             max_connections: Some(5),
             ..HubLimits::default()
         };
-        assert_eq!(configured.connections_per_listener(1024), 5);
+        let configured = configured.connections_per_listener(1024);
+        assert_eq!((configured.devices, configured.service), (5, 5));
     }
 }

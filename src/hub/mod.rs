@@ -50,7 +50,7 @@ use tokio::task::JoinHandle;
 use crate::auth::{ServiceConnectionString, SharedAccessKey};
 use activity::Activity;
 use admission::ConnectionLimit;
-use limits::HubLimits;
+use limits::{HubLimits, ListenerLimits};
 use methods::MethodDispatcher;
 use mqtt::sessions::SessionRegistry;
 use rest::{HubAuth, HubState};
@@ -245,7 +245,8 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
     let max_connections = config.limits.connections_per_listener(descriptors);
     tracing::debug!(
         descriptors,
-        max_connections,
+        devices = max_connections.devices,
+        service = max_connections.service,
         "open-file limit and connections allowed per listener"
     );
     let (shutdown, mut stopped) = watch::channel(false);
@@ -275,7 +276,7 @@ pub async fn serve(
     mqtt: TcpListener,
     state: HubState,
     certificates: Option<HubCertificates>,
-    max_connections: usize,
+    max_connections: ListenerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = rest::router(state.clone());
@@ -284,8 +285,8 @@ pub async fn serve(
     let signal = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let device_limit = ConnectionLimit::new("device MQTT endpoint", max_connections);
-    let service_limit = ConnectionLimit::new("service API", max_connections);
+    let device_limit = ConnectionLimit::new("device MQTT endpoint", max_connections.devices);
+    let service_limit = ConnectionLimit::new("service API", max_connections.service);
     let (devices, service) = match &certificates {
         None => (
             mqtt::MqttListener::Plain(mqtt, device_limit),

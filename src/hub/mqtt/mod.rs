@@ -4,11 +4,13 @@
 //! a general broker: each response goes only to the connection that asked.
 //!
 //! - [`connect`]: the first packet and device authentication.
-//! - [`frame`]: the packet codec, strict about the fixed header.
+//! - [`frame`]: the packet codec, strict about the fixed header; `connection` reads and
+//!   writes whole packets with buffers that stay small.
 //! - [`session`]: one device's session after CONNECT.
 //! - [`sessions`]: one session per device, takeover and revocation.
 
 pub mod connect;
+mod connection;
 pub mod frame;
 pub mod session;
 pub mod sessions;
@@ -18,18 +20,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_util::SinkExt;
 use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode, Packet};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tokio_util::codec::{Framed, FramedParts};
 
 use super::activity::Activity;
 use super::admission::{self, ConnectionLimit, ConnectionPermit};
 use super::rest::HubState;
 use super::tls::TlsListener;
 use connect::ConnectError;
+use connection::Connection;
 use frame::DeviceCodec;
 use session::Ended;
 
@@ -90,7 +91,8 @@ pub async fn run_connection<S>(mut stream: S, peer: SocketAddr, state: HubState)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut buffer = BytesMut::with_capacity(4096);
+    // A CONNECT with a SAS token is a few hundred bytes.
+    let mut buffer = BytesMut::with_capacity(1024);
     let connect = match tokio::time::timeout(
         CONNECT_TIMEOUT,
         connect::read_connect(&mut stream, &mut buffer, MAX_PACKET_BYTES),
@@ -122,17 +124,15 @@ where
             return;
         }
     };
-    let mut parts = FramedParts::new::<Packet>(stream, DeviceCodec::new(MAX_PACKET_BYTES));
-    parts.read_buf = buffer;
-    let mut framed = Framed::from_parts(parts);
+    let mut connection = Connection::new(stream, DeviceCodec::new(MAX_PACKET_BYTES), buffer);
     let (ticket, evicted) = state.sessions.register(&device_id, || {
         record_connection_state(&state, &device_id, true)
     });
-    if framed
-        .send(Packet::ConnAck(ConnAck::new(
+    if connection
+        .write_packets([Packet::ConnAck(ConnAck::new(
             ConnectReturnCode::Success,
             false,
-        )))
+        ))])
         .await
         .is_err()
     {
@@ -144,7 +144,7 @@ where
     Activity::count(&state.activity.sessions_opened);
     tracing::debug!(device_id, %peer, "device connected");
     let ended = session::run(
-        &mut framed,
+        &mut connection,
         state.clone(),
         device_id.clone(),
         connect.keep_alive,

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{
     Packet, PubAck, Publish, SubAck, Subscribe, SubscribeReasonCode, UnsubAck, Unsubscribe,
@@ -15,9 +14,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, oneshot};
 use tokio::time::{Instant, sleep_until};
-use tokio_util::codec::Framed;
 
-use super::frame::DeviceCodec;
+use super::connection::Connection;
 use super::sessions::Eviction;
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
@@ -60,7 +58,7 @@ struct Session {
 
 /// Serves a connected, authenticated device until the session ends.
 pub async fn run<S>(
-    framed: &mut Framed<S, DeviceCodec>,
+    connection: &mut Connection<S>,
     state: HubState,
     device_id: String,
     keep_alive: u16,
@@ -86,7 +84,7 @@ where
     let mut deadline = grace.map(|grace| Instant::now() + grace);
     loop {
         let outgoing = tokio::select! {
-            packet = framed.next() => {
+            packet = connection.read_packet() => {
                 if let Some(grace) = grace {
                     deadline = Some(Instant::now() + grace);
                 }
@@ -121,12 +119,7 @@ where
         };
         // A device that stops reading must not hold its session (and its twin's
         // connection state) open: the write races eviction and the keep-alive deadline.
-        let write = async {
-            for packet in outgoing {
-                framed.feed(packet).await?;
-            }
-            framed.flush().await
-        };
+        let write = connection.write_packets(outgoing);
         tokio::select! {
             written = write => {
                 if let Err(error) = written {
