@@ -706,5 +706,74 @@ mod tests {
         };
         let message = error.to_string();
         assert!(message.contains("'broken'"), "{message}");
+        assert!(message.contains("hub.db"), "names the file: {message}");
+    }
+
+    #[test]
+    fn a_damaged_name_table_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        drop(Database::open(&path).unwrap());
+        connection
+            .execute("INSERT INTO names (id, name) VALUES (5, 'gap')", [])
+            .unwrap();
+        let Err(error) = Store::open(&path) else {
+            panic!("opened a damaged store")
+        };
+        let message = error.to_string();
+        assert!(
+            message.contains("hub.db") && message.contains("names"),
+            "{message}"
+        );
+    }
+
+    /// A store written before twins were packed (JSON text rows) opens: every device
+    /// reads back the same, and its rows are rewritten packed.
+    #[test]
+    fn a_store_of_json_rows_opens_and_is_rewritten_packed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        let (identity, twin) = {
+            let scratch = Store::open(&dir.path().join("scratch.db")).unwrap();
+            let (identity, created) = scratch.put_device("d1", &json!({}), None, now()).unwrap();
+            created.wait().unwrap();
+            let body = json!({"tags": {"a": 1}, "properties": {"desired": {"x": "y"}}});
+            let (twin, _, written) = scratch
+                .write_twin("d1", &body, TwinWrite::Patch, None, now())
+                .unwrap();
+            written.wait().unwrap();
+            (identity, twin)
+        };
+        {
+            // The schema and rows as the hub wrote them before.
+            let old = rusqlite::Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE devices (device_id TEXT PRIMARY KEY NOT NULL, \
+                 identity TEXT NOT NULL, twin TEXT NOT NULL);
+                 CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);",
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO devices VALUES ('d1', ?1, ?2)",
+                rusqlite::params![serde_json::to_string(&identity).unwrap(), twin.to_string()],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.twin("d1").unwrap().to_string(), twin.to_string());
+        assert_eq!(store.device("d1").unwrap(), identity);
+        drop(store);
+        let rows = rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT typeof(identity) || typeof(twin) FROM devices",
+                [],
+                |row| row.get::<_, String>(0),
+            )
+            .unwrap();
+        assert_eq!(rows, "blobblob");
+        let reopened = Store::open(&path).unwrap();
+        assert_eq!(reopened.twin("d1").unwrap().to_string(), twin.to_string());
     }
 }
