@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::node::Node;
-use super::{Names, OBJECT, Packed, write_container, write_name, write_value};
+use super::{Names, OBJECT, Packed, write_container, write_value};
 
 /// A member to replace: its path of names from the root, and its new value.
 pub type Replacement<'r> = (&'r [&'r str], &'r Value);
@@ -28,17 +28,18 @@ impl Packed {
     }
 }
 
-/// Writes the object `node` with the replacements (paths relative to it) applied.
+/// Writes the object `node` with the replacements (paths relative to it) applied. Names
+/// are copied as stored: the document stays in the same names table.
 fn copy_replacing(
     out: &mut Vec<u8>,
     node: Node<'_>,
     names: &Names,
     replacements: &[Replacement<'_>],
 ) {
-    let members: Vec<(&str, Node<'_>)> = node.members().collect();
+    let mut members = node.members();
     write_container(out, OBJECT, members.len(), |out| {
-        for (name, value) in members {
-            write_name(out, name, names);
+        while let Some((name, stored_name, value)) = members.next_stored() {
+            out.extend_from_slice(stored_name);
             let below: Vec<Replacement<'_>> = replacements
                 .iter()
                 .filter(|(path, _)| path.first() == Some(&name))

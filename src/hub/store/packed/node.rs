@@ -226,7 +226,7 @@ impl<'a> Node<'a> {
             Scalar::Array => Value::Array(self.items().map(Node::to_value).collect()),
             Scalar::Object => {
                 let members = self.members();
-                let mut object = Map::with_capacity(members.left);
+                let mut object = Map::with_capacity(members.len());
                 for (name, member) in members {
                     object.insert(name.to_owned(), member.to_value());
                 }
@@ -244,28 +244,42 @@ pub struct Members<'a> {
     left: usize,
 }
 
-impl<'a> Iterator for Members<'a> {
-    type Item = (&'a str, Node<'a>);
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> Members<'a> {
+    /// The next member: its name, its name's bytes as stored, and its value.
+    pub fn next_stored(&mut self) -> Option<(&'a str, &'a [u8], Node<'a>)> {
         if self.left == 0 {
             return None;
         }
         self.left -= 1;
         let bytes = self.node.bytes;
+        let name_start = self.at;
         let name = read_name(bytes, &mut self.at, self.node.names);
+        let stored_name = bytes.get(name_start..self.at).unwrap_or_default();
         let value = self.node.at(self.at);
         let next = value_end(bytes, self.at).filter(|&next| next <= self.end);
         match (name, next) {
             (Some(name), Some(next)) => {
                 self.at = next;
-                Some((name, value))
+                Some((name, stored_name, value))
             }
             _ => {
                 self.left = 0;
                 None
             }
         }
+    }
+
+    /// How many members are left.
+    pub fn len(&self) -> usize {
+        self.left
+    }
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (&'a str, Node<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_stored().map(|(name, _, value)| (name, value))
     }
 }
 
