@@ -3,7 +3,8 @@
 //! registry durably; Azure's documented behaviour is its specification.
 //!
 //! # Layout
-//! - [`store`]: identities and twins in memory, written through to SQLite.
+//! - [`store`]: identities and twins as packed documents in memory, queried in place and
+//!   written through to SQLite.
 //! - [`identity`]: the device identity document and its rules.
 //! - [`rest`]: the service REST API (axum router, SAS auth, Azure error JSON).
 //! - [`http`]: serving those routes over HTTP/1.1 and HTTP/2, with timeouts.
