@@ -156,7 +156,7 @@ fn a_relative_data_dir_gives_an_absolute_ca_path() {
 #[path = "../support/crash_cycles.rs"]
 mod crash_cycles;
 
-/// The short form of `cargo run --release --example crash_cycles`: three SIGKILLs of
+/// The short form of `cargo run --release --example crash_cycles`: five SIGKILLs of
 /// about a second each under REST and MQTT writers, on one store.
 #[tokio::test]
 async fn acknowledged_rest_and_mqtt_writes_survive_crash_cycles() {
@@ -164,7 +164,7 @@ async fn acknowledged_rest_and_mqtt_writes_survive_crash_cycles() {
     let options = crash_cycles::Options {
         hub_binary: env!("CARGO_BIN_EXE_twinlens").into(),
         data_dir: dir.path().join("hub"),
-        cycles: 3,
+        cycles: 5,
         cycle_length: Duration::from_secs(1),
         writers: 2,
         seed: rand::random(),
@@ -172,11 +172,11 @@ async fn acknowledged_rest_and_mqtt_writes_survive_crash_cycles() {
     println!("seed {}", options.seed);
     let report = crash_cycles::run(&options).await.unwrap();
     println!("{report}");
-    assert_eq!(report.cycles, 3);
+    assert_eq!(report.cycles, 5);
     assert_eq!(report.lost_count(), 0, "{report}");
     // Each cycle's kill waits for every writer's first acknowledged write.
     let at_least = u64::from(options.cycles) * options.writers as u64;
     assert!(report.rest_acknowledged >= at_least, "{report}");
     assert!(report.mqtt_acknowledged >= at_least, "{report}");
-    assert_eq!(report.restarts.len(), 3);
+    assert_eq!(report.restarts.len(), 5);
 }
