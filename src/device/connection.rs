@@ -4,27 +4,33 @@
 //!
 //! rumqttc's event loop runs in its own task (see `event_loop`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use rumqttc::{
-    AsyncClient, ConnectionError, Event, NetworkOptions, Outgoing, Packet, Publish, QoS,
-};
+use rumqttc::{AsyncClient, EventLoop, MqttOptions, NetworkOptions, Publish, QoS};
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::behaviours::MIN_TELEMETRY_INTERVAL;
-use super::event_loop::{describe, parse_body, poll};
+use super::event_loop::{MqttEvent, describe, parse_body, poll};
 use super::handle::{DeviceCommand, DeviceEvent};
 use super::runner::SimulatedDevice;
 use super::template::Expansion;
-use super::transport::mqtt_options;
+use super::transport::{MAX_INFLIGHT, TransportError, mqtt_options};
 use crate::topics::{DeviceTopic, HubTopic, MethodName, RequestId, Subscription, parse_hub_topic};
 
-/// Requests rumqttc may queue before `try_publish` reports it full.
-const CLIENT_CAPACITY: usize = 64;
+/// Requests rumqttc may queue before `try_publish` reports it full. With the
+/// [`MAX_INFLIGHT`] publishes on the wire that makes 164 outstanding requests, as many as
+/// before the in-flight limit was lowered from rumqttc's 100 (64 queued, 100 in flight), so
+/// no burst that fitted then is refused now. The queue costs nothing until requests wait
+/// in it: it grows with them.
+const CLIENT_CAPACITY: usize = 164 - MAX_INFLIGHT as usize;
+/// Events the event loop's task may forward before it waits for the connection to take
+/// them: 64, as when this channel shared the client queue's capacity. Its slots come 32
+/// at a time, the first block when it is made and more only while events pile up.
+const FORWARD_CAPACITY: usize = 64;
 /// How long a clean DISCONNECT may take before the socket is simply dropped.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(1);
 /// The share of a token's lifetime after which the device reconnects with a new one.
@@ -78,17 +84,12 @@ impl<'a> Connection<'a> {
     /// Connects with a fresh token and serves the connection until it ends.
     pub(super) async fn run(device: &'a mut SimulatedDevice) -> Ended {
         let lifetime = device.config.token_lifetime.max(Duration::from_secs(1));
-        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-        let token = device
-            .config
-            .connection
-            .sas_token(now.saturating_add(lifetime.as_secs()));
-        let options = match mqtt_options(
-            &device.config.connection,
-            &device.config.endpoint,
-            token.to_string(),
-        ) {
-            Ok(options) => options,
+        let Started {
+            client,
+            mut mqtt,
+            poller,
+        } = match start(device, lifetime) {
+            Ok(started) => started,
             Err(error) => {
                 return Ended {
                     ending: Ending::Fatal(error.to_string()),
@@ -96,14 +97,6 @@ impl<'a> Connection<'a> {
                 };
             }
         };
-        let (client, mut eventloop) = AsyncClient::new(options, CLIENT_CAPACITY);
-        // Without TCP_NODELAY a publish sent right after the device acknowledged the hub's
-        // last message waits for the hub's delayed ACK, about 40 ms.
-        let mut network = NetworkOptions::new();
-        network.set_tcp_nodelay(true);
-        eventloop.set_network_options(network);
-        let (forward, mut mqtt) = mpsc::channel(CLIENT_CAPACITY);
-        let poller = tokio::spawn(poll(eventloop, forward));
         let mut connection = Connection {
             device,
             client,
@@ -119,36 +112,35 @@ impl<'a> Connection<'a> {
             connection.disconnect(&mut mqtt).await;
         }
         poller.abort();
-        connection.fail_unanswered_patches().await;
+        Box::pin(connection.fail_unanswered_patches()).await;
         Ended {
             ending,
             was_connected: connection.connected,
         }
     }
 
-    async fn serve(
-        &mut self,
-        mqtt: &mut mpsc::Receiver<Result<Event, ConnectionError>>,
-        renew_at: Instant,
-    ) -> Ending {
+    /// Waits for whatever comes next and handles it. The handlers run boxed: a device
+    /// spends nearly all its time waiting here, and their futures (JSON, events on their
+    /// way to the driver) would otherwise take room in every device's task all along.
+    async fn serve(&mut self, mqtt: &mut mpsc::Receiver<MqttEvent>, renew_at: Instant) -> Ending {
         loop {
             tokio::select! {
                 event = mqtt.recv() => match event {
-                    Some(Ok(Event::Incoming(Packet::ConnAck(_)))) => self.on_connected().await,
-                    Some(Ok(Event::Incoming(Packet::Publish(publish)))) => self.on_publish(publish).await,
-                    Some(Ok(_)) => {}
-                    Some(Err(error)) => return Ending::Lost(describe(&error)),
+                    Some(MqttEvent::Connected) => Box::pin(self.on_connected()).await,
+                    Some(MqttEvent::Message(publish)) => Box::pin(self.on_publish(*publish)).await,
+                    Some(MqttEvent::DisconnectSent) => {}
+                    Some(MqttEvent::Failed(error)) => return Ending::Lost(describe(&error)),
                     None => return Ending::Lost("the MQTT client stopped".into()),
                 },
-                command = self.device.commands.recv() => match command {
+                command = self.device.next_command() => match command {
                     None | Some(DeviceCommand::Shutdown) => return Ending::Shutdown,
-                    Some(command) => self.on_command(command).await,
+                    Some(command) => Box::pin(self.on_command(command)).await,
                 },
                 () = tokio::time::sleep_until(renew_at) => return Ending::RenewToken,
-                () = tick(&mut self.telemetry) => self.send_telemetry().await,
+                () = tick(&mut self.telemetry) => Box::pin(self.send_telemetry()).await,
                 Some(reply) = self.delayed_replies.join_next(), if !self.delayed_replies.is_empty() => {
                     if let Ok(reply) = reply {
-                        self.answer_method(reply).await;
+                        Box::pin(self.answer_method(reply)).await;
                     }
                 }
             }
@@ -409,19 +401,67 @@ impl<'a> Connection<'a> {
     }
 
     /// Sends DISCONNECT and waits briefly for it to leave.
-    async fn disconnect(&mut self, mqtt: &mut mpsc::Receiver<Result<Event, ConnectionError>>) {
+    async fn disconnect(&mut self, mqtt: &mut mpsc::Receiver<MqttEvent>) {
         if !self.connected || self.client.try_disconnect().is_err() {
             return;
         }
         let _ = tokio::time::timeout(DISCONNECT_GRACE, async {
-            while let Some(Ok(event)) = mqtt.recv().await {
-                if matches!(event, Event::Outgoing(Outgoing::Disconnect)) {
-                    return;
+            while let Some(event) = mqtt.recv().await {
+                match event {
+                    MqttEvent::DisconnectSent | MqttEvent::Failed(_) => return,
+                    MqttEvent::Connected | MqttEvent::Message(_) => {}
                 }
             }
         })
         .await;
     }
+}
+
+/// A started rumqttc client: its handle, what its event loop forwards, and the event loop's
+/// task.
+struct Started {
+    client: AsyncClient,
+    mqtt: mpsc::Receiver<MqttEvent>,
+    poller: JoinHandle<()>,
+}
+
+/// Signs a token for `lifetime` and starts rumqttc's client for `device`, its event loop
+/// in a task of its own. A plain function rather than part of [`Connection::run`]: the
+/// event loop (784 bytes) and the options are borrowed before they are handed over, so
+/// there they would keep their room in every device's task for as long as it runs.
+fn start(device: &SimulatedDevice, lifetime: Duration) -> Result<Started, TransportError> {
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    let token = device
+        .config
+        .connection
+        .sas_token(now.saturating_add(lifetime.as_secs()));
+    let options = mqtt_options(
+        &device.config.connection,
+        &device.config.endpoint,
+        token.to_string(),
+    )?;
+    let (client, eventloop) = client(options);
+    let (forward, mqtt) = mpsc::channel(FORWARD_CAPACITY);
+    let poller = tokio::spawn(poll(eventloop, forward));
+    Ok(Started {
+        client,
+        mqtt,
+        poller,
+    })
+}
+
+/// rumqttc's client and event loop for `options`, not connected yet.
+fn client(options: MqttOptions) -> (AsyncClient, EventLoop) {
+    let (client, mut eventloop) = AsyncClient::new(options, CLIENT_CAPACITY);
+    // rumqttc reserves room for 100 events (14 KB) in every client; let the queue grow
+    // only as far as events really pile up (a read takes at most 10 packets at a time).
+    eventloop.state.events = VecDeque::new();
+    // Without TCP_NODELAY a publish sent right after the device acknowledged the hub's
+    // last message waits for the hub's delayed ACK, about 40 ms.
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
+    (client, eventloop)
 }
 
 /// The next telemetry tick, or never when telemetry is off.
@@ -431,5 +471,58 @@ async fn tick(interval: &mut Option<Interval>) {
             interval.tick().await;
         }
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::auth::{DeviceConnectionString, SharedAccessKey};
+    use crate::device::{Endpoint, TlsMode};
+
+    fn options() -> MqttOptions {
+        let connection = DeviceConnectionString {
+            host_name: "hub.azure-devices.net".into(),
+            device_id: "dev1".into(),
+            module_id: None,
+            gateway_host_name: None,
+            key: SharedAccessKey::from_bytes(vec![1; 32]),
+        };
+        let endpoint = Endpoint {
+            host: "localhost".into(),
+            port: 1883,
+            tls: TlsMode::None,
+        };
+        mqtt_options(&connection, &endpoint, "token".into()).unwrap()
+    }
+
+    #[test]
+    fn the_event_queue_is_not_reserved_up_front() {
+        let (_client, eventloop) = client(options());
+        assert_eq!(eventloop.state.events.capacity(), 0);
+    }
+
+    #[test]
+    fn as_many_requests_fit_as_before_the_in_flight_limit_was_lowered() {
+        let (_client, eventloop) = client(options());
+        assert_eq!(eventloop.mqtt_options.inflight(), MAX_INFLIGHT);
+        assert_eq!(CLIENT_CAPACITY + usize::from(MAX_INFLIGHT), 64 + 100);
+    }
+
+    #[test]
+    fn the_client_queue_takes_client_capacity_requests_before_it_reports_full() {
+        // Nothing polls the event loop, so every request stays in the queue.
+        let (client, _eventloop) = client(options());
+        for n in 0..CLIENT_CAPACITY {
+            client
+                .try_publish("t", QoS::AtLeastOnce, false, vec![0; 8])
+                .unwrap_or_else(|error| panic!("request {n}: {error}"));
+        }
+        assert!(
+            client
+                .try_publish("t", QoS::AtLeastOnce, false, Vec::new())
+                .is_err()
+        );
     }
 }

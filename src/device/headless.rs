@@ -8,8 +8,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::registration::{RegistrationError, ensure_devices, host_without_port};
-use super::{Behaviours, DeviceConfig, DeviceEvent, Endpoint, SimulatedDevice, TlsMode};
-use crate::auth::{ConnectionString, DeviceConnectionString};
+use super::{
+    Behaviours, DeviceConfig, DeviceEvent, DeviceHandle, Endpoint, SimulatedDevice, TlsMode,
+};
+use crate::auth::ConnectionString;
 
 /// The id template used when `--count` is given without one.
 pub const DEFAULT_ID_TEMPLATE: &str = "sim-{n}";
@@ -132,12 +134,9 @@ pub async fn run_headless(
             port: options.mqtt_port,
             tls: options.tls.clone(),
         };
-        devices.spawn(log_device(
-            connection,
-            endpoint,
-            options.behaviours.clone(),
-            stopped.clone(),
-        ));
+        let mut config = DeviceConfig::new(connection, endpoint);
+        config.behaviours = options.behaviours.clone();
+        devices.spawn(log_device(SimulatedDevice::spawn(config), stopped.clone()));
     }
     shutdown.await;
     tracing::info!("stopping the simulated devices");
@@ -146,27 +145,20 @@ pub async fn run_headless(
     Ok(())
 }
 
-/// Runs one device and logs what it does until `stopped` turns true.
-async fn log_device(
-    connection: DeviceConnectionString,
-    endpoint: Endpoint,
-    behaviours: Behaviours,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let mut config = DeviceConfig::new(connection, endpoint);
-    config.behaviours = behaviours;
-    let mut device = SimulatedDevice::spawn(config);
-    let device_id = device.device_id().to_owned();
+/// Logs what a running device does until `stopped` turns true, then stops it. It takes
+/// the started device rather than its configuration, and stops it boxed, so its task holds
+/// little more than the device's handle while the fleet runs.
+async fn log_device(mut device: DeviceHandle, mut stopped: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             event = device.recv() => match event {
-                Some(event) => log_event(&device_id, &event),
+                Some(event) => log_event(device.device_id(), &event),
                 None => return,
             },
             _ = stopped.wait_for(|stop| *stop) => break,
         }
     }
-    device.shutdown().await;
+    Box::pin(device.shutdown()).await;
 }
 
 fn log_event(device_id: &str, event: &DeviceEvent) {

@@ -2,6 +2,7 @@
 //! SAS token by reconnecting before the token expires. Between connections it keeps taking
 //! commands, so behaviours can be switched while the hub is away.
 
+use std::future::Future;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -15,8 +16,8 @@ use super::handle::{COMMAND_CAPACITY, DeviceCommand, DeviceEvent, DeviceHandle, 
 /// A simulated device's state that outlives any one connection.
 pub struct SimulatedDevice {
     pub(super) config: DeviceConfig,
-    pub(super) events: mpsc::Sender<DeviceEvent>,
-    pub(super) commands: mpsc::Receiver<DeviceCommand>,
+    pub(super) events: mpsc::Sender<Box<DeviceEvent>>,
+    pub(super) commands: mpsc::Receiver<Box<DeviceCommand>>,
     /// Telemetry messages sent so far, for `{{counter}}`.
     pub(super) telemetry_count: u64,
     /// The desired `$version` last acknowledged, so a re-read twin is not acknowledged twice.
@@ -77,7 +78,9 @@ impl SimulatedDevice {
                         delay,
                     })
                     .await;
-                    if !self.wait_offline(delay).await {
+                    // Boxed: the wait is rare, and inline it would take room in every
+                    // device's task for as long as the device runs.
+                    if !Box::pin(self.wait_offline(delay)).await {
                         return;
                     }
                 }
@@ -91,7 +94,7 @@ impl SimulatedDevice {
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => return true,
-                command = self.commands.recv() => match command {
+                command = self.next_command() => match command {
                     None | Some(DeviceCommand::Shutdown) => return false,
                     Some(DeviceCommand::ReportPatch(_)) => {
                         self.emit(DeviceEvent::ReportedFailed {
@@ -142,8 +145,18 @@ impl SimulatedDevice {
     }
 
     /// Sends an event; a dropped handle is noticed through the command channel instead.
-    pub(super) async fn emit(&self, event: DeviceEvent) {
+    /// The event is boxed before the wait for room, so every future that sends one holds
+    /// a pointer rather than the event.
+    pub(super) fn emit(&self, event: DeviceEvent) -> impl Future<Output = ()> + Send + '_ {
         tracing::debug!(device_id = self.config.connection.device_id, ?event);
-        let _ = self.events.send(event).await;
+        let send = self.events.send(Box::new(event));
+        async move {
+            let _ = send.await;
+        }
+    }
+
+    /// The next command, `None` once the handle is gone; cancel-safe, as `recv` is.
+    pub(super) async fn next_command(&mut self) -> Option<DeviceCommand> {
+        self.commands.recv().await.map(|command| *command)
     }
 }

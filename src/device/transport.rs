@@ -13,10 +13,20 @@ use crate::topics::{API_VERSION, MqttUsername};
 
 /// The port IoT Hub serves MQTT over TLS on (the device SDKs hard-code it).
 pub const IOT_HUB_MQTT_PORT: u16 = 8883;
-/// IoT Hub's largest device-to-cloud message is 256 KB; allow the packet overhead.
+/// IoT Hub's largest device-to-cloud message is 256 KB; allow the packet overhead. It
+/// also admits the hub's largest method request (a 128 KB payload). It only bounds
+/// packets: rumqttc's read buffer starts at 8 KB and grows only when a larger packet
+/// arrives, so a lower bound would save no memory.
 const MAX_PACKET_BYTES: usize = 256 * 1024 + 1024;
 /// The keep-alive the Python device SDK uses.
 const KEEP_ALIVE: Duration = Duration::from_secs(60);
+/// QoS 1 publishes the device has on the wire before it waits for the hub's PUBACKs
+/// (rumqttc's default is 100). rumqttc keeps a 64-byte slot per possible one in every
+/// client, written up front (6.5 KB at 100). 20 still lets the fastest telemetry (one
+/// message every `MIN_TELEMETRY_INTERVAL`, 100 a second) flow with round trips of up to
+/// 200 ms; the local hub answers a connection's packets one at a time anyway. Requests
+/// beyond it wait in the client's queue (see `CLIENT_CAPACITY` in `connection`).
+pub(super) const MAX_INFLIGHT: u16 = 20;
 
 /// How the connection is secured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +99,7 @@ pub fn mqtt_options(
     options.set_credentials(username.to_username(), password);
     options.set_keep_alive(KEEP_ALIVE);
     options.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    options.set_inflight(MAX_INFLIGHT);
     // The device re-subscribes and re-reads its twin on every connect.
     options.set_clean_session(true);
     if let Some(config) = tls_config(&endpoint.tls, &endpoint.host)? {
