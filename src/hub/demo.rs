@@ -64,18 +64,13 @@ struct DemoWrites {
 impl DemoFleet {
     /// Prepares a fleet of `count` devices written at `now`.
     pub fn new(count: usize, now: DateTime<Utc>) -> Result<Self, HubError> {
-        let mut fleet = Self {
-            count,
-            now,
-            shape: Value::Null,
-        };
-        fleet.shape = fleet.modelled_twin(0)?.to_json();
-        Ok(fleet)
+        let shape = DemoWrites::of(0, count).modelled_twin(now)?.to_json();
+        Ok(Self { count, now, shape })
     }
 
     /// Device `index`: its identity and its twin in the service JSON shape.
     pub fn device(&self, index: usize) -> Result<(DeviceIdentity, Value), HubError> {
-        let mut writes = self.writes(index);
+        let mut writes = DemoWrites::of(index, self.count);
         let identity = DeviceIdentity::create(&writes.device_id, &json!({}), self.now)?;
         let mut twin = self.shape.clone();
         twin["deviceId"] = Value::from(writes.device_id);
@@ -92,17 +87,11 @@ impl DemoFleet {
         }
         Ok((identity, twin))
     }
+}
 
-    /// Device `index`'s twin built by the twin model, as any write builds twins.
-    fn modelled_twin(&self, index: usize) -> Result<Twin, HubError> {
-        let writes = self.writes(index);
-        let mut twin = Twin::new(&writes.device_id, self.now);
-        twin.apply_service_patch(&writes.service_patch, self.now)?;
-        twin.apply_reported_patch(&writes.reported_patch, self.now)?;
-        Ok(twin)
-    }
-
-    fn writes(&self, index: usize) -> DemoWrites {
+impl DemoWrites {
+    /// The writes of device `index` of a fleet of `count`.
+    fn of(index: usize, count: usize) -> Self {
         let rng = &mut StdRng::seed_from_u64(SEED.wrapping_add(index as u64));
         let (city, country, building) = SITES[rng.random_range(0..SITES.len())];
         let (kind, maker) = KINDS[rng.random_range(0..KINDS.len())];
@@ -129,11 +118,20 @@ impl DemoFleet {
                 "thresholds": {"temperatureHigh": rng.random_range(24..32), "humidityHigh": rng.random_range(55..80)},
             }},
         });
-        DemoWrites {
-            device_id: demo_device_id(index, self.count),
+        Self {
+            device_id: demo_device_id(index, count),
             service_patch,
             reported_patch: reported(rng, running, interval),
         }
+    }
+
+    /// The device's twin built by the twin model from these writes at `now`, as any
+    /// write builds twins.
+    fn modelled_twin(&self, now: DateTime<Utc>) -> Result<Twin, HubError> {
+        let mut twin = Twin::new(&self.device_id, now);
+        twin.apply_service_patch(&self.service_patch, now)?;
+        twin.apply_reported_patch(&self.reported_patch, now)?;
+        Ok(twin)
     }
 }
 
@@ -189,7 +187,10 @@ mod tests {
         let fleet = DemoFleet::new(1000, now()).unwrap();
         for index in 0..1000 {
             let (_, twin) = fleet.device(index).unwrap();
-            let modelled = fleet.modelled_twin(index).unwrap().to_json();
+            let modelled = DemoWrites::of(index, 1000)
+                .modelled_twin(now())
+                .unwrap()
+                .to_json();
             assert_eq!(twin.to_string(), modelled.to_string(), "device {index}");
         }
     }

@@ -182,11 +182,7 @@ impl Store {
         let to_rewrite: Vec<Change> = loaded
             .iter()
             .filter(|device| device.was_json)
-            .map(|device| Change::Put {
-                device_id: device.device_id.clone(),
-                identity: device.record.identity.bytes().to_vec(),
-                twin: device.record.twin.bytes().to_vec(),
-            })
+            .map(|device| put_change(&device.device_id, &device.record))
             .collect();
         if !to_rewrite.is_empty() {
             tracing::info!(
@@ -371,7 +367,8 @@ impl Store {
             };
             let served = twin.to_json();
             let push = change.clone().map(|change| (device_id.to_owned(), change));
-            let pending = self.replace_twin(record, device_id, &served, push);
+            let packed = Packed::encode(&served, self.names());
+            let pending = self.replace_twin(record, device_id, packed, push);
             Ok((served, change, pending))
         })
     }
@@ -397,8 +394,8 @@ impl Store {
                 // Not a twin this hub wrote: the twin model says what is wrong.
                 let mut twin = record.twin_model(names)?;
                 let version = twin.apply_reported_patch(patch, now)?;
-                let pending = self.replace_twin(record, device_id, &twin.to_json(), None);
-                return Ok((version, pending));
+                let packed = Packed::encode(&twin.to_json(), names);
+                return Ok((version, self.replace_twin(record, device_id, packed, None)));
             };
             let update = patch_reported_section(&section.to_value(), version, patch, now)?;
             let (version, etag) = (Value::from(update.version), Value::from(update.etag));
@@ -415,11 +412,7 @@ impl Store {
                 .ok_or_else(|| {
                     HubError::Server(format!("the stored twin of '{device_id}' has no etag"))
                 })?;
-            let pending = self
-                .inner
-                .committer
-                .submit(twin_change(device_id, &twin), None);
-            record.twin = twin;
+            let pending = self.replace_twin(record, device_id, twin, None);
             Ok((update.reported_version, pending))
         })
     }
@@ -580,24 +573,16 @@ impl Store {
         &self,
         record: &mut DeviceRecord,
         device_id: &str,
-        twin: &Value,
+        twin: Packed,
         push: Option<(String, DesiredChange)>,
     ) -> PendingCommit {
-        let twin = Packed::encode(twin, self.names());
-        let pending = self
-            .inner
-            .committer
-            .submit(twin_change(device_id, &twin), push);
+        let change = Change::PutTwin {
+            device_id: device_id.to_owned(),
+            twin: twin.bytes().to_vec(),
+        };
+        let pending = self.inner.committer.submit(change, push);
         record.twin = twin;
         pending
-    }
-}
-
-/// The change that stores a device's twin, its identity unchanged.
-fn twin_change(device_id: &str, twin: &Packed) -> Change {
-    Change::PutTwin {
-        device_id: device_id.to_owned(),
-        twin: twin.bytes().to_vec(),
     }
 }
 

@@ -4,11 +4,9 @@
 //! repeat or go missing. Aggregate rows (groups) have no device to start after and are
 //! paged by position.
 
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 
 use serde_json::Value;
-
-use std::ops::ControlFlow;
 
 use super::packed::Names;
 use super::scan::{self, Entry};
