@@ -32,10 +32,7 @@ const REGISTERED: &str = "SELECT COUNT() AS n FROM devices";
 const CONNECTED: &str = "SELECT COUNT() AS n FROM devices WHERE connectionState = 'Connected'";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let devices: u64 = std::env::var("DEVICES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(DEFAULT_DEVICES as u64);
+    let devices: u64 = support::from_env("DEVICES", DEFAULT_DEVICES as u64);
     let max_connections = std::env::var("HUB_MAX_CONNECTIONS").ok();
     let hub_args: Vec<&str> = match &max_connections {
         Some(n) => vec!["--max-connections", n],

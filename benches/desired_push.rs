@@ -18,10 +18,7 @@ const DESIRED_TOPIC: &str = "$iothub/twin/PATCH/properties/desired/";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let devices: usize = std::env::var("DEVICES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1000);
+    let devices: usize = support::from_env("DEVICES", 1000);
     let dir = tempfile::tempdir()?;
     let (mut hub, ready) = support::start_hub(dir.path(), &[])?;
     let (client, mqtt_port) = support::service_client(&ready)?;

@@ -50,10 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
-    let count: usize = std::env::var("TWINLENS_BENCH_DEVICES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
+    let count: usize = support::from_env("TWINLENS_BENCH_DEVICES", 100_000);
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("hub.db");
 

@@ -97,10 +97,7 @@ struct Row {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let twins: usize = std::env::var("TWINS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(DEFAULT_TWINS);
+    let twins: usize = support::from_env("TWINS", DEFAULT_TWINS);
     let dir = tempfile::tempdir()?;
     let data_dir = dir.path();
     let store = data_dir.join(STORE_FILE);

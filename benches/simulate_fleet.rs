@@ -13,10 +13,7 @@ use twinlens::device::{Behaviours, DeviceConfig, DeviceEvent, Endpoint, Simulate
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let count: usize = std::env::var("TWINLENS_BENCH_DEVICES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1000);
+    let count: usize = support::from_env("TWINLENS_BENCH_DEVICES", 1000);
     let dir = tempfile::tempdir()?;
     let (mut hub, ready) = support::start_hub(dir.path(), &[])?;
     let (client, mqtt_port) = support::service_client(&ready)?;

@@ -4,6 +4,16 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
+/// A setting of a benchmark from the environment variable `name` (a fleet size, say),
+/// or `default` when it is unset or unreadable.
+#[allow(dead_code)] // not every benchmark takes a setting
+pub fn from_env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A memory figure of a process in MB, from `/proc/{process}/status` (`None` where there
 /// is no /proc or the process is gone). `process` is `self` or a pid; `field` is
 /// `VmRSS` (resident now) or `VmHWM` (the peak resident so far).
