@@ -18,6 +18,9 @@
 //! - [`topics`] owns the device MQTT vocabulary (`$iothub/...` topics, subscription
 //!   filters, CONNECT usernames), formatted and parsed in one place for the simulated
 //!   devices and the hub alike.
+//! - [`mqtt_wire`] owns MQTT 3.1.1 packets on a socket: the codec with the fixed-header
+//!   checks, and a packet stream whose buffers stay small, for the hub's device endpoint
+//!   and the simulated devices alike.
 //! - [`device`] owns the simulated devices: an IoT Hub device client over MQTT with
 //!   switchable behaviours (desired acknowledgement, method table, telemetry templates),
 //!   used by the explorer and by `twinlens simulate`.
@@ -44,6 +47,7 @@ pub mod device;
 pub mod error_text;
 pub mod explorer;
 pub mod hub;
+pub mod mqtt_wire;
 pub mod query;
 pub mod service;
 pub mod snapshot;

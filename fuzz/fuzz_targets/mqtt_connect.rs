@@ -1,6 +1,6 @@
 //! The device MQTT endpoint from the first byte a device sends: `read_connect` over an
 //! in-memory connection, the CONNECT username and password, then every following packet
-//! through `DeviceCodec` and the topic and filter parsers the session uses.
+//! through `PacketCodec` and the topic and filter parsers the session uses.
 //!
 //! Input: the first byte sets how many bytes each read of the connection returns (so
 //! packets arrive split at every boundary); the rest is what the device sends.
@@ -20,8 +20,8 @@ use tokio::runtime::Runtime;
 use tokio_util::codec::{Decoder, Encoder};
 use twinlens::auth::SasToken;
 use twinlens::hub::mqtt::connect::read_connect;
-use twinlens::hub::mqtt::frame::DeviceCodec;
-use twinlens::hub::mqtt::{MAX_PACKET_BYTES, frame::check_fixed_header};
+use twinlens::mqtt_wire::{PacketCodec, check_fixed_header};
+use twinlens::hub::mqtt::MAX_PACKET_BYTES;
 use twinlens::topics::{MqttUsername, parse_device_topic, parse_hub_topic, parse_subscription};
 
 /// The device's side of a connection: reads come from `input` at most `chunk` bytes at a
@@ -86,7 +86,7 @@ fn check_login(username: &str, password: &str) -> Option<String> {
 
 /// Reads packets the way a session does, until the bytes run out or one is refused.
 fn decode_session(buffer: &mut BytesMut, device_id: &str) {
-    let mut codec = DeviceCodec::new(MAX_PACKET_BYTES);
+    let mut codec = PacketCodec::new(MAX_PACKET_BYTES);
     loop {
         let before = buffer.len();
         let packet = match codec.decode(buffer) {

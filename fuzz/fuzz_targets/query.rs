@@ -122,7 +122,7 @@ fn run(query: &Query, text: &str) {
             "{text}: row_of differs from execute"
         );
         assert_eq!(
-            twins.iter().filter(|twin| query.matches(twin)).count(),
+            twins.iter().filter(|twin| query.matches(*twin)).count(),
             each.len()
         );
     }

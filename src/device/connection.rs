@@ -2,39 +2,35 @@
 //! twin, then serves desired pushes, direct methods, reported patches and telemetry until
 //! the connection drops, the token is due for renewal, or the device is shut down.
 //!
-//! rumqttc's event loop runs in its own task (see `event_loop`).
+//! The MQTT client side of it (packet ids, acknowledgements, pings) is the `link`; the
+//! device waits on it and on its commands and timers in one task.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, EventLoop, MqttOptions, NetworkOptions, Publish, QoS};
+use rumqttc::mqttbytes::v4::{Packet, Publish, SubscribeReasonCode};
 use serde_json::Value;
-use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::behaviours::MIN_TELEMETRY_INTERVAL;
-use super::event_loop::{MqttEvent, describe, parse_body, poll};
 use super::handle::{DeviceCommand, DeviceEvent};
+use super::link::{Link, LinkError, PublishError, Received};
 use super::runner::SimulatedDevice;
 use super::template::Expansion;
-use super::transport::{MAX_INFLIGHT, TransportError, mqtt_options};
+use super::transport::{TransportError, connect_options};
 use crate::topics::{DeviceTopic, HubTopic, MethodName, RequestId, Subscription, parse_hub_topic};
 
-/// Requests rumqttc may queue before `try_publish` reports it full. With the
-/// [`MAX_INFLIGHT`] publishes on the wire that makes 164 outstanding requests, as many as
-/// before the in-flight limit was lowered from rumqttc's 100 (64 queued, 100 in flight), so
-/// no burst that fitted then is refused now. The queue costs nothing until requests wait
-/// in it: it grows with them.
-const CLIENT_CAPACITY: usize = 164 - MAX_INFLIGHT as usize;
-/// Events the event loop's task may forward before it waits for the connection to take
-/// them: 64, as when this channel shared the client queue's capacity. Its slots come 32
-/// at a time, the first block when it is made and more only while events pile up.
-const FORWARD_CAPACITY: usize = 64;
 /// How long a clean DISCONNECT may take before the socket is simply dropped.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(1);
 /// The share of a token's lifetime after which the device reconnects with a new one.
 const RENEW_AFTER: f64 = 0.85;
+/// What the device subscribes to on every connect.
+const SUBSCRIPTIONS: [Subscription; 3] = [
+    Subscription::TwinResponses,
+    Subscription::DesiredPatches,
+    Subscription::MethodRequests,
+];
 
 /// Why a connection ended.
 pub(super) enum Ending {
@@ -72,71 +68,73 @@ struct DelayedReply {
 /// One connection's state.
 pub(super) struct Connection<'a> {
     device: &'a mut SimulatedDevice,
-    client: AsyncClient,
-    connected: bool,
+    link: Link,
     next_rid: u64,
     pending: HashMap<String, Pending>,
     telemetry: Option<Interval>,
     delayed_replies: JoinSet<DelayedReply>,
+    /// Why the link failed while a handler was writing; the connection ends with it.
+    failed: Option<LinkError>,
 }
 
 impl<'a> Connection<'a> {
     /// Connects with a fresh token and serves the connection until it ends.
     pub(super) async fn run(device: &'a mut SimulatedDevice) -> Ended {
         let lifetime = device.config.token_lifetime.max(Duration::from_secs(1));
-        let Started {
-            client,
-            mut mqtt,
-            poller,
-        } = match start(device, lifetime) {
-            Ok(started) => started,
-            Err(error) => {
+        let link = match Box::pin(connect(device, lifetime)).await {
+            Ok(link) => link,
+            Err(ending) => {
                 return Ended {
-                    ending: Ending::Fatal(error.to_string()),
+                    ending,
                     was_connected: false,
                 };
             }
         };
         let mut connection = Connection {
             device,
-            client,
-            connected: false,
+            link,
             next_rid: 0,
             pending: HashMap::new(),
             telemetry: None,
             delayed_replies: JoinSet::new(),
+            failed: None,
         };
+        Box::pin(connection.on_connected()).await;
         let renew_at = Instant::now() + lifetime.mul_f64(RENEW_AFTER);
-        let ending = connection.serve(&mut mqtt, renew_at).await;
-        if matches!(ending, Ending::Shutdown | Ending::RenewToken) {
-            connection.disconnect(&mut mqtt).await;
-        }
-        poller.abort();
+        let ending = connection.serve(renew_at).await;
         Box::pin(connection.fail_unanswered_patches()).await;
+        if matches!(ending, Ending::Shutdown | Ending::RenewToken) {
+            connection.link.disconnect(DISCONNECT_GRACE).await;
+        }
         Ended {
             ending,
-            was_connected: connection.connected,
+            was_connected: true,
         }
     }
 
     /// Waits for whatever comes next and handles it. The handlers run boxed: a device
     /// spends nearly all its time waiting here, and their futures (JSON, events on their
     /// way to the driver) would otherwise take room in every device's task all along.
-    async fn serve(&mut self, mqtt: &mut mpsc::Receiver<MqttEvent>, renew_at: Instant) -> Ending {
+    async fn serve(&mut self, renew_at: Instant) -> Ending {
         loop {
+            if let Some(error) = self.failed.take() {
+                return lost(&error);
+            }
+            let ping_due = self.link.ping_due();
             tokio::select! {
-                event = mqtt.recv() => match event {
-                    Some(MqttEvent::Connected) => Box::pin(self.on_connected()).await,
-                    Some(MqttEvent::Message(publish)) => Box::pin(self.on_publish(*publish)).await,
-                    Some(MqttEvent::DisconnectSent) => {}
-                    Some(MqttEvent::Failed(error)) => return Ending::Lost(describe(&error)),
-                    None => return Ending::Lost("the MQTT client stopped".into()),
+                packet = self.link.read() => match packet {
+                    Ok(packet) => Box::pin(self.on_packet(packet)).await,
+                    Err(error) => return lost(&error),
                 },
                 command = self.device.next_command() => match command {
                     None | Some(DeviceCommand::Shutdown) => return Ending::Shutdown,
                     Some(command) => Box::pin(self.on_command(command)).await,
                 },
                 () = tokio::time::sleep_until(renew_at) => return Ending::RenewToken,
+                () = tokio::time::sleep_until(ping_due) => {
+                    let pinged = self.link.ping().await;
+                    self.note(pinged);
+                }
                 () = tick(&mut self.telemetry) => Box::pin(self.send_telemetry()).await,
                 Some(reply) = self.delayed_replies.join_next(), if !self.delayed_replies.is_empty() => {
                     if let Ok(reply) = reply {
@@ -147,28 +145,51 @@ impl<'a> Connection<'a> {
         }
     }
 
+    /// Keeps a link failure for the serve loop to end the connection with.
+    fn note(&mut self, result: Result<(), LinkError>) {
+        if let Err(error) = result {
+            self.failed.get_or_insert(error);
+        }
+    }
+
     async fn on_connected(&mut self) {
-        self.connected = true;
         self.device.emit(DeviceEvent::Connected).await;
         let config = &self.device.config.connection;
-        let filters = [
-            Subscription::TwinResponses,
-            Subscription::DesiredPatches,
-            Subscription::MethodRequests,
-        ]
-        .map(|subscription| {
-            rumqttc::SubscribeFilter::new(
-                subscription.filter(&config.device_id, config.module_id.as_deref()),
-                QoS::AtLeastOnce,
-            )
-        });
-        if let Err(error) = self.client.try_subscribe_many(filters) {
-            self.device
-                .emit(DeviceEvent::Error(format!("could not subscribe: {error}")))
-                .await;
-        }
+        let filters = SUBSCRIPTIONS
+            .map(|subscription| subscription.filter(&config.device_id, config.module_id.as_deref()))
+            .to_vec();
+        let subscribed = self.link.subscribe(filters).await;
+        self.note(subscribed);
         self.request_twin().await;
         self.restart_telemetry();
+    }
+
+    async fn on_packet(&mut self, packet: Packet) {
+        match self.link.received(packet).await {
+            Ok(Received::Message(message)) => {
+                self.on_publish(&message).await;
+                let acknowledged = self.link.acknowledge(&message).await;
+                self.note(acknowledged);
+            }
+            Ok(Received::Subscribed(codes)) => self.on_subscribed(&codes).await,
+            Ok(Received::Nothing) => {}
+            Err(error) => self.failed = Some(error),
+        }
+    }
+
+    /// Reports every subscription the hub refused: without it the device misses a kind
+    /// of message, so the user must know.
+    async fn on_subscribed(&mut self, codes: &[SubscribeReasonCode]) {
+        for (subscription, code) in SUBSCRIPTIONS.iter().zip(codes) {
+            if matches!(code, SubscribeReasonCode::Failure) {
+                let config = &self.device.config.connection;
+                let filter = subscription.filter(&config.device_id, config.module_id.as_deref());
+                let message = format!(
+                    "the hub refused the subscription to {filter}; the device will not receive those messages (check that the hub allows it)"
+                );
+                self.device.emit(DeviceEvent::Error(message)).await;
+            }
+        }
     }
 
     async fn on_command(&mut self, command: DeviceCommand) {
@@ -191,18 +212,21 @@ impl<'a> Connection<'a> {
     /// Starts the telemetry timer from the current schedule (first message at once),
     /// never faster than [`MIN_TELEMETRY_INTERVAL`] whoever built the schedule.
     fn restart_telemetry(&mut self) {
-        self.telemetry = match (&self.device.config.behaviours.telemetry, self.connected) {
-            (Some(schedule), true) => {
+        self.telemetry = self
+            .device
+            .config
+            .behaviours
+            .telemetry
+            .as_ref()
+            .map(|schedule| {
                 let period = schedule.interval.max(MIN_TELEMETRY_INTERVAL);
                 let mut interval = tokio::time::interval(period);
                 interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-                Some(interval)
-            }
-            _ => None,
-        };
+                interval
+            });
     }
 
-    async fn on_publish(&mut self, publish: Publish) {
+    async fn on_publish(&mut self, publish: &Publish) {
         let topic = match parse_hub_topic(&publish.topic) {
             Ok(topic) => topic,
             Err(error) => {
@@ -291,7 +315,7 @@ impl<'a> Connection<'a> {
             rid: reply.rid,
         };
         let body = reply.response.to_string();
-        if let Err(error) = self.publish(&topic, body.into_bytes()) {
+        if let Err(error) = self.publish(&topic, body.into_bytes()).await {
             let message = format!("could not answer method {}: {error}", reply.name);
             self.device.emit(DeviceEvent::Error(message)).await;
             return;
@@ -308,27 +332,22 @@ impl<'a> Connection<'a> {
     async fn request_twin(&mut self) {
         let rid = self.next_rid();
         self.pending.insert(rid.to_string(), Pending::TwinGet);
-        if let Err(error) = self.publish(&DeviceTopic::TwinGet { rid }, Vec::new()) {
+        if let Err(error) = self
+            .publish(&DeviceTopic::TwinGet { rid }, Vec::new())
+            .await
+        {
             let message = format!("could not request the twin: {error}");
             self.device.emit(DeviceEvent::Error(message)).await;
         }
     }
 
     async fn report(&mut self, patch: Value) {
-        if !self.connected {
-            let message = "the device is not connected yet; send the patch again once connected";
-            let event = DeviceEvent::ReportedFailed {
-                status: 0,
-                message: message.into(),
-            };
-            self.device.emit(event).await;
-            return;
-        }
         let rid = self.next_rid();
         let body = patch.to_string().into_bytes();
         self.pending
             .insert(rid.to_string(), Pending::Reported(patch));
-        if let Err(error) = self.publish(&DeviceTopic::ReportedPatch { rid: rid.clone() }, body) {
+        let topic = DeviceTopic::ReportedPatch { rid: rid.clone() };
+        if let Err(error) = self.publish(&topic, body).await {
             self.pending.remove(rid.as_str());
             let event = DeviceEvent::ReportedFailed {
                 status: 0,
@@ -378,7 +397,7 @@ impl<'a> Connection<'a> {
                 ("$.ce".into(), Some("utf-8".into())),
             ],
         };
-        match self.publish(&topic, body.clone().into_bytes()) {
+        match self.publish(&topic, body.clone().into_bytes()).await {
             Ok(()) => {
                 self.device.telemetry_count = counter;
                 self.device.emit(DeviceEvent::TelemetrySent { body }).await;
@@ -390,78 +409,52 @@ impl<'a> Connection<'a> {
         }
     }
 
-    fn publish(&self, topic: &DeviceTopic, body: Vec<u8>) -> Result<(), rumqttc::ClientError> {
-        self.client
-            .try_publish(topic.to_topic(), QoS::AtLeastOnce, false, body)
+    /// Publishes `body` on `topic`, or says why not; a failed link also ends the
+    /// connection once the handler is done.
+    async fn publish(&mut self, topic: &DeviceTopic, body: Vec<u8>) -> Result<(), String> {
+        match self.link.publish(topic.to_topic(), body).await {
+            Ok(()) => Ok(()),
+            Err(PublishError::Link(error)) => {
+                let reason = error.to_string();
+                self.failed.get_or_insert(error);
+                Err(reason)
+            }
+            Err(backlog) => Err(backlog.to_string()),
+        }
     }
 
     fn next_rid(&mut self) -> RequestId {
         self.next_rid += 1;
         RequestId::from(self.next_rid)
     }
+}
 
-    /// Sends DISCONNECT and waits briefly for it to leave.
-    async fn disconnect(&mut self, mqtt: &mut mpsc::Receiver<MqttEvent>) {
-        if !self.connected || self.client.try_disconnect().is_err() {
-            return;
-        }
-        let _ = tokio::time::timeout(DISCONNECT_GRACE, async {
-            while let Some(event) = mqtt.recv().await {
-                match event {
-                    MqttEvent::DisconnectSent | MqttEvent::Failed(_) => return,
-                    MqttEvent::Connected | MqttEvent::Message(_) => {}
-                }
-            }
-        })
-        .await;
+/// Signs a token for `lifetime` and connects `device`, taking its commands meanwhile. A
+/// plain function rather than part of [`Connection::run`]: the options and the attempt are
+/// only needed until the hub answers, and there they would keep their room in every
+/// device's task for as long as it runs.
+async fn connect(device: &mut SimulatedDevice, lifetime: Duration) -> Result<Link, Ending> {
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    let config = &device.config;
+    let token = config
+        .connection
+        .sas_token(now.saturating_add(lifetime.as_secs()));
+    let options = connect_options(&config.connection, &config.endpoint, token.to_string())
+        .map_err(|error: TransportError| Ending::Fatal(error.to_string()))?;
+    match device.while_offline(Link::connect(options)).await {
+        None => Err(Ending::Shutdown),
+        Some(Ok(link)) => Ok(link),
+        Some(Err(error)) => Err(lost(&error)),
     }
 }
 
-/// A started rumqttc client: its handle, what its event loop forwards, and the event loop's
-/// task.
-struct Started {
-    client: AsyncClient,
-    mqtt: mpsc::Receiver<MqttEvent>,
-    poller: JoinHandle<()>,
-}
-
-/// Signs a token for `lifetime` and starts rumqttc's client for `device`, its event loop
-/// in a task of its own. A plain function rather than part of [`Connection::run`]: the
-/// event loop (784 bytes) and the options are borrowed before they are handed over, so
-/// there they would keep their room in every device's task for as long as it runs.
-fn start(device: &SimulatedDevice, lifetime: Duration) -> Result<Started, TransportError> {
-    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-    let token = device
-        .config
-        .connection
-        .sas_token(now.saturating_add(lifetime.as_secs()));
-    let options = mqtt_options(
-        &device.config.connection,
-        &device.config.endpoint,
-        token.to_string(),
-    )?;
-    let (client, eventloop) = client(options);
-    let (forward, mqtt) = mpsc::channel(FORWARD_CAPACITY);
-    let poller = tokio::spawn(poll(eventloop, forward));
-    Ok(Started {
-        client,
-        mqtt,
-        poller,
-    })
-}
-
-/// rumqttc's client and event loop for `options`, not connected yet.
-fn client(options: MqttOptions) -> (AsyncClient, EventLoop) {
-    let (client, mut eventloop) = AsyncClient::new(options, CLIENT_CAPACITY);
-    // rumqttc reserves room for 100 events (14 KB) in every client; let the queue grow
-    // only as far as events really pile up (a read takes at most 10 packets at a time).
-    eventloop.state.events = VecDeque::new();
-    // Without TCP_NODELAY a publish sent right after the device acknowledged the hub's
-    // last message waits for the hub's delayed ACK, about 40 ms.
-    let mut network = NetworkOptions::new();
-    network.set_tcp_nodelay(true);
-    eventloop.set_network_options(network);
-    (client, eventloop)
+/// The ending of a connection whose link failed, in words: a refusal names its way out,
+/// anything else says the connection ended and why.
+fn lost(error: &LinkError) -> Ending {
+    match error {
+        LinkError::Refused(_) => Ending::Lost(error.to_string()),
+        other => Ending::Lost(format!("the connection ended: {other}")),
+    }
 }
 
 /// The next telemetry tick, or never when telemetry is off.
@@ -474,55 +467,54 @@ async fn tick(interval: &mut Option<Interval>) {
     }
 }
 
+/// A message body as JSON: empty is `null`, and text that is not JSON is kept as a string.
+fn parse_body(payload: &[u8]) -> Value {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Value::Null;
+    }
+    serde_json::from_slice(payload)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()))
+}
+
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::auth::{DeviceConnectionString, SharedAccessKey};
-    use crate::device::{Endpoint, TlsMode};
-
-    fn options() -> MqttOptions {
-        let connection = DeviceConnectionString {
-            host_name: "hub.azure-devices.net".into(),
-            device_id: "dev1".into(),
-            module_id: None,
-            gateway_host_name: None,
-            key: SharedAccessKey::from_bytes(vec![1; 32]),
-        };
-        let endpoint = Endpoint {
-            host: "localhost".into(),
-            port: 1883,
-            tls: TlsMode::None,
-        };
-        mqtt_options(&connection, &endpoint, "token".into()).unwrap()
-    }
+    use rumqttc::mqttbytes::v4::ConnectReturnCode;
 
     #[test]
-    fn the_event_queue_is_not_reserved_up_front() {
-        let (_client, eventloop) = client(options());
-        assert_eq!(eventloop.state.events.capacity(), 0);
+    fn bodies_are_json_null_or_text() {
+        assert_eq!(parse_body(b""), Value::Null);
+        assert_eq!(parse_body(b" \n"), Value::Null);
+        assert_eq!(parse_body(br#"{"a":1}"#), serde_json::json!({"a": 1}));
+        assert_eq!(parse_body(b"plain"), Value::String("plain".into()));
     }
 
-    #[test]
-    fn as_many_requests_fit_as_before_the_in_flight_limit_was_lowered() {
-        let (_client, eventloop) = client(options());
-        assert_eq!(eventloop.mqtt_options.inflight(), MAX_INFLIGHT);
-        assert_eq!(CLIENT_CAPACITY + usize::from(MAX_INFLIGHT), 64 + 100);
-    }
-
-    #[test]
-    fn the_client_queue_takes_client_capacity_requests_before_it_reports_full() {
-        // Nothing polls the event loop, so every request stays in the queue.
-        let (client, _eventloop) = client(options());
-        for n in 0..CLIENT_CAPACITY {
-            client
-                .try_publish("t", QoS::AtLeastOnce, false, vec![0; 8])
-                .unwrap_or_else(|error| panic!("request {n}: {error}"));
+    fn reason(ending: Ending) -> String {
+        match ending {
+            Ending::Lost(reason) => reason,
+            _ => panic!("a failed link is a lost connection"),
         }
+    }
+
+    #[test]
+    fn refusals_point_at_the_credentials() {
+        let refused = reason(lost(&LinkError::Refused(ConnectReturnCode::NotAuthorized)));
+        assert!(refused.contains("device id and key"), "{refused}");
+        assert!(!refused.contains("connection ended"), "{refused}");
+    }
+
+    #[test]
+    fn untrusted_certificates_point_at_the_ca_file() {
+        let untrusted = std::io::Error::other("invalid peer certificate: UnknownIssuer");
+        let untrusted = reason(lost(&LinkError::from(untrusted)));
         assert!(
-            client
-                .try_publish("t", QoS::AtLeastOnce, false, Vec::new())
-                .is_err()
+            untrusted.starts_with("the connection ended: "),
+            "{untrusted}"
         );
+        assert!(untrusted.contains("--ca-cert"), "{untrusted}");
+        let reset = reason(lost(&LinkError::from(std::io::Error::other(
+            "connection reset",
+        ))));
+        assert!(!reset.contains("--ca-cert"), "{reset}");
     }
 }

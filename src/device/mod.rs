@@ -1,6 +1,7 @@
-//! Simulated IoT Hub devices: a device client over rumqttc that speaks IoT Hub's device MQTT
-//! protocol to Azure IoT Hub or to the local hub alike, and behaves like a cooperative
-//! device (acknowledges desired properties, answers direct methods, sends telemetry).
+//! Simulated IoT Hub devices: a device client that speaks IoT Hub's device MQTT protocol
+//! (packets by rumqttc's codec, the client side of the connection our own) to Azure IoT
+//! Hub or to the local hub alike, and behaves like a cooperative device (acknowledges
+//! desired properties, answers direct methods, sends telemetry).
 //!
 //! It uses the shared [`topics`](crate::topics) vocabulary for every topic and
 //! [`auth`](crate::auth) for its SAS tokens, so it cannot drift from the hub. It never
@@ -9,8 +10,8 @@
 //! # Layout
 //! - [`SimulatedDevice::spawn`] (`runner`): the device task, its reconnect loop with
 //!   [`Backoff`] (`backoff`), and token renewal (a reconnect with a fresh token).
-//! - `connection`: one MQTT connection: subscribe, twin GET, and every message exchanged;
-//!   `event_loop` drives rumqttc beside it.
+//! - `connection`: one MQTT connection: subscribe, twin GET, and every message exchanged,
+//!   over a `link` (the MQTT client side: packet ids, acknowledgements, keep-alive).
 //! - [`DeviceHandle`], [`DeviceCommand`], [`DeviceEvent`] (`handle`): the bounded channels.
 //! - [`Behaviours`] (`behaviours`): desired acknowledgement, method table, telemetry schedule.
 //! - [`TelemetryTemplate`] (`template`): the `{{placeholder}}` syntax of telemetry bodies.
@@ -20,9 +21,9 @@
 mod backoff;
 mod behaviours;
 mod connection;
-mod event_loop;
 mod handle;
 mod headless;
+mod link;
 mod method_table_json;
 mod registration;
 mod runner;

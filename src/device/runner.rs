@@ -3,7 +3,6 @@
 //! commands, so behaviours can be switched while the hub is away.
 
 use std::future::Future;
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -80,7 +79,8 @@ impl SimulatedDevice {
                     .await;
                     // Boxed: the wait is rare, and inline it would take room in every
                     // device's task for as long as the device runs.
-                    if !Box::pin(self.wait_offline(delay)).await {
+                    let wait = tokio::time::sleep(delay);
+                    if Box::pin(self.while_offline(wait)).await.is_none() {
                         return;
                     }
                 }
@@ -88,14 +88,15 @@ impl SimulatedDevice {
         }
     }
 
-    /// Waits `delay` while applying commands; `false` when the device must stop.
-    async fn wait_offline(&mut self, delay: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + delay;
+    /// Runs `work` (a wait, or a connection attempt) while taking commands as a device
+    /// without a connection does; `None` when the device must stop first.
+    pub(super) async fn while_offline<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        let mut work = std::pin::pin!(work);
         loop {
             tokio::select! {
-                () = tokio::time::sleep_until(deadline) => return true,
+                done = &mut work => return Some(done),
                 command = self.next_command() => match command {
-                    None | Some(DeviceCommand::Shutdown) => return false,
+                    None | Some(DeviceCommand::Shutdown) => return None,
                     Some(DeviceCommand::ReportPatch(_)) => {
                         self.emit(DeviceEvent::ReportedFailed {
                             status: 0,

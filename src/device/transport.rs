@@ -1,13 +1,13 @@
 //! Where and how a simulated device connects: the endpoint (host, port, TLS trust) and the
-//! rumqttc options for one connection attempt, signed with a fresh SAS token.
+//! options of one connection attempt, signed with a fresh SAS token.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{MqttOptions, TlsConfiguration, Transport};
-use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
 
+use super::link::ConnectOptions;
 use crate::auth::DeviceConnectionString;
 use crate::topics::{API_VERSION, MqttUsername};
 
@@ -15,18 +15,19 @@ use crate::topics::{API_VERSION, MqttUsername};
 pub const IOT_HUB_MQTT_PORT: u16 = 8883;
 /// IoT Hub's largest device-to-cloud message is 256 KB; allow the packet overhead. It
 /// also admits the hub's largest method request (a 128 KB payload). It only bounds
-/// packets: rumqttc's read buffer starts at 8 KB and grows only when a larger packet
-/// arrives, so a lower bound would save no memory.
+/// packets: buffers grow only while a larger packet passes.
 const MAX_PACKET_BYTES: usize = 256 * 1024 + 1024;
 /// The keep-alive the Python device SDK uses.
 const KEEP_ALIVE: Duration = Duration::from_secs(60);
-/// QoS 1 publishes the device has on the wire before it waits for the hub's PUBACKs
-/// (rumqttc's default is 100). rumqttc keeps a 64-byte slot per possible one in every
-/// client, written up front (6.5 KB at 100). 20 still lets the fastest telemetry (one
-/// message every `MIN_TELEMETRY_INTERVAL`, 100 a second) flow with round trips of up to
-/// 200 ms; the local hub answers a connection's packets one at a time anyway. Requests
-/// beyond it wait in the client's queue (see `CLIENT_CAPACITY` in `connection`).
-pub(super) const MAX_INFLIGHT: u16 = 20;
+/// QoS 1 publishes the device has on the wire before it waits for the hub's PUBACKs. 20
+/// lets the fastest telemetry (one message every `MIN_TELEMETRY_INTERVAL`, 100 a second)
+/// flow with round trips of up to 200 ms; the local hub answers a connection's packets
+/// one at a time anyway.
+const MAX_IN_FLIGHT: usize = 20;
+/// Publishes that may wait for room on the wire before the next is refused: with those in
+/// flight, 164 outstanding messages, enough for any burst of reported patches and method
+/// answers a device makes. The queue costs nothing until messages wait in it.
+const MAX_WAITING: usize = 144;
 
 /// How the connection is secured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +66,16 @@ impl Endpoint {
 /// Why a connection cannot even be attempted; retrying does not help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
+    /// TLS cannot check a certificate against this host.
+    #[error(
+        "{host} cannot be checked against the hub's TLS certificate: {problem}; connect by the host name the certificate names"
+    )]
+    BadHost {
+        /// The endpoint host.
+        host: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// The custom CA is not usable.
     #[error(
         "the CA certificate for {host} is not usable: {problem}; pass the PEM file the hub wrote (ca.pem)"
@@ -77,13 +88,13 @@ pub enum TransportError {
     },
 }
 
-/// rumqttc options for one connection of `connection` to `endpoint`, with `password` (a SAS
+/// The options of one connection of `connection` to `endpoint`, with `password` (a SAS
 /// token) as the MQTT password.
-pub fn mqtt_options(
+pub(super) fn connect_options(
     connection: &DeviceConnectionString,
     endpoint: &Endpoint,
     password: String,
-) -> Result<MqttOptions, TransportError> {
+) -> Result<ConnectOptions, TransportError> {
     let username = MqttUsername {
         host: connection.host_name.clone(),
         device_id: connection.device_id.clone(),
@@ -95,19 +106,30 @@ pub fn mqtt_options(
             concat!("twinlens/", env!("CARGO_PKG_VERSION")).to_owned(),
         )],
     };
-    let mut options = MqttOptions::new(username.client_id(), endpoint.host.clone(), endpoint.port);
-    options.set_credentials(username.to_username(), password);
-    options.set_keep_alive(KEEP_ALIVE);
-    options.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
-    options.set_inflight(MAX_INFLIGHT);
-    // The device re-subscribes and re-reads its twin on every connect.
-    options.set_clean_session(true);
-    if let Some(config) = tls_config(&endpoint.tls, &endpoint.host)? {
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-            Arc::new(config),
-        )));
-    }
-    Ok(options)
+    let tls = match tls_config(&endpoint.tls, &endpoint.host)? {
+        None => None,
+        Some(config) => {
+            let name = ServerName::try_from(endpoint.host.clone()).map_err(|error| {
+                TransportError::BadHost {
+                    host: endpoint.host.clone(),
+                    problem: error.to_string(),
+                }
+            })?;
+            Some((Arc::new(config), name))
+        }
+    };
+    Ok(ConnectOptions {
+        host: endpoint.host.clone(),
+        port: endpoint.port,
+        tls,
+        client_id: username.client_id(),
+        username: username.to_username(),
+        password,
+        keep_alive: KEEP_ALIVE,
+        max_packet_bytes: MAX_PACKET_BYTES,
+        max_in_flight: MAX_IN_FLIGHT,
+        max_waiting: MAX_WAITING,
+    })
 }
 
 /// The rustls client configuration (ring provider) trusting what `tls` says, `None` for
@@ -179,14 +201,17 @@ mod tests {
     #[test]
     fn options_carry_the_iot_hub_username_and_client_id() {
         let endpoint = Endpoint::azure(&connection(Some("edge")));
-        let options = mqtt_options(&connection(Some("edge")), &endpoint, "token".into()).unwrap();
-        assert_eq!(options.client_id(), "dev1");
-        assert_eq!(options.broker_address(), ("edge".to_owned(), 8883));
-        let login = options.credentials().unwrap();
-        let parsed = MqttUsername::parse(&login.username).unwrap();
+        let options =
+            connect_options(&connection(Some("edge")), &endpoint, "token".into()).unwrap();
+        assert_eq!(options.client_id, "dev1");
+        assert_eq!((options.host.as_str(), options.port), ("edge", 8883));
+        let (_, name) = options.tls.unwrap();
+        assert_eq!(name.to_str(), "edge");
+        let parsed = MqttUsername::parse(&options.username).unwrap();
         assert_eq!(parsed.host, "hub.azure-devices.net");
         assert_eq!(parsed.api_version.as_deref(), Some(API_VERSION));
-        assert_eq!(login.password, "token");
+        assert_eq!(options.password, "token");
+        assert_eq!(options.keep_alive, KEEP_ALIVE);
     }
 
     #[test]
@@ -197,8 +222,29 @@ mod tests {
                 port: 8883,
                 tls: TlsMode::CustomCa(pem.into()),
             };
-            let error = mqtt_options(&connection(None), &endpoint, String::new()).unwrap_err();
+            let error = connect_options(&connection(None), &endpoint, String::new())
+                .err()
+                .unwrap();
             assert!(error.to_string().contains("localhost"), "{error}");
         }
+    }
+
+    #[test]
+    fn a_host_tls_cannot_check_is_refused_before_dialling() {
+        let endpoint = Endpoint {
+            host: "not a host name".into(),
+            port: 8883,
+            tls: TlsMode::PublicRoots,
+        };
+        let error = connect_options(&connection(None), &endpoint, String::new())
+            .err()
+            .unwrap();
+        assert!(matches!(error, TransportError::BadHost { .. }), "{error}");
+        assert!(error.to_string().contains("not a host name"), "{error}");
+        let plain = Endpoint {
+            tls: TlsMode::None,
+            ..endpoint
+        };
+        assert!(connect_options(&connection(None), &plain, String::new()).is_ok());
     }
 }

@@ -9,8 +9,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::frame::check_fixed_header;
 use crate::hub::rest::HubState;
+use crate::mqtt_wire::check_fixed_header;
 use crate::topics::{DeviceTopic, MqttUsername, parse_device_topic};
 
 /// The CONNECT flag bit MQTT 3.1.1 reserves (section 3.1.2.3): set, it ends the

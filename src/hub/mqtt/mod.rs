@@ -1,17 +1,13 @@
 //! The device MQTT 3.1.1 endpoint of the local hub, over plain TCP or TLS. Packets are
-//! framed with `rumqttc::mqttbytes::v4` (the same codec our device client uses); the
-//! session logic is ours and speaks only IoT Hub's `$iothub/...` topics. This is not
+//! framed by [`crate::mqtt_wire`] (the same codec and packet stream our simulated
+//! devices use); the session logic is ours and speaks only IoT Hub's `$iothub/...` topics. This is not
 //! a general broker: each response goes only to the connection that asked.
 //!
 //! - [`connect`]: the first packet and device authentication.
-//! - [`frame`]: the packet codec, strict about the fixed header; `connection` reads and
-//!   writes whole packets with buffers that stay small.
 //! - [`session`]: one device's session after CONNECT.
 //! - [`sessions`]: one session per device, takeover and revocation.
 
 pub mod connect;
-mod connection;
-pub mod frame;
 pub mod session;
 pub mod sessions;
 
@@ -29,9 +25,8 @@ use super::activity::Activity;
 use super::admission::{self, ConnectionLimit, ConnectionPermit};
 use super::rest::HubState;
 use super::tls::TlsListener;
+use crate::mqtt_wire::{PacketCodec, PacketStream};
 use connect::ConnectError;
-use connection::Connection;
-use frame::DeviceCodec;
 use session::Ended;
 
 /// IoT Hub's largest device-to-cloud message is 256 KB; allow the packet overhead.
@@ -124,7 +119,7 @@ where
             return;
         }
     };
-    let mut connection = Connection::new(stream, DeviceCodec::new(MAX_PACKET_BYTES), buffer);
+    let mut connection = PacketStream::new(stream, PacketCodec::new(MAX_PACKET_BYTES), buffer);
     let (ticket, evicted) = state.sessions.register(&device_id, || {
         record_connection_state(&state, &device_id, true)
     });

@@ -15,12 +15,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, oneshot};
 use tokio::time::{Instant, sleep_until};
 
-use super::connection::Connection;
 use super::sessions::Eviction;
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::methods::{MethodCall, MethodResponse, MethodSubscription};
 use crate::hub::rest::HubState;
+use crate::mqtt_wire::PacketStream;
 use crate::topics::{
     DeviceTopic, HubTopic, MethodName, RequestId, Subscription, parse_device_topic,
     parse_subscription,
@@ -58,7 +58,7 @@ struct Session {
 
 /// Serves a connected, authenticated device until the session ends.
 pub async fn run<S>(
-    connection: &mut Connection<S>,
+    connection: &mut PacketStream<S>,
     state: HubState,
     device_id: String,
     keep_alive: u16,

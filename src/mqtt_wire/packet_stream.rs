@@ -1,6 +1,6 @@
-//! One device's socket, read and written a whole packet at a time. Buffers start small
-//! and give back what a large packet made them take: ten thousand idle devices should
-//! not hold the 16 KB of buffers a general-purpose framer reserves for each, when their
+//! One MQTT connection's socket, read and written a whole packet at a time. Buffers start
+//! small and give back what a large packet made them take: ten thousand idle devices
+//! should not hold the 16 KB of buffers a general-purpose framer reserves for each, when their
 //! packets are a few hundred bytes.
 
 use bytes::BytesMut;
@@ -8,7 +8,7 @@ use rumqttc::mqttbytes::v4::Packet;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::frame::{DeviceCodec, FrameError};
+use super::frame::{FrameError, PacketCodec};
 
 /// Room made in the read buffer before each read: most device packets fit in one read.
 const READ_CHUNK: usize = 1024;
@@ -16,17 +16,17 @@ const READ_CHUNK: usize = 1024;
 /// A buffer that grew past this (a large packet) is dropped once empty, not kept.
 const KEEP_AT_MOST: usize = 16 * 1024;
 
-/// A device connection with its packet framing.
-pub struct Connection<S> {
+/// An MQTT connection with its packet framing.
+pub struct PacketStream<S> {
     stream: S,
-    codec: DeviceCodec,
+    codec: PacketCodec,
     read: BytesMut,
     write: BytesMut,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> PacketStream<S> {
     /// Frames `stream`, whose first bytes (after CONNECT) are already in `read`.
-    pub fn new(stream: S, codec: DeviceCodec, read: BytesMut) -> Self {
+    pub fn new(stream: S, codec: PacketCodec, read: BytesMut) -> Self {
         Self {
             stream,
             codec,
@@ -35,7 +35,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    /// The next packet; `None` when the device closed the connection between packets.
+    /// The next packet; `None` when the other end closed the connection between packets.
     /// Cancel-safe: bytes read before a cancellation stay for the next call.
     pub async fn read_packet(&mut self) -> Option<Result<Packet, FrameError>> {
         loop {
@@ -95,8 +95,8 @@ mod tests {
     #[tokio::test]
     async fn packets_cross_in_pieces_and_big_buffers_are_given_back() {
         let (client, server) = tokio::io::duplex(256);
-        let mut device = Connection::new(client, DeviceCodec::new(1 << 20), BytesMut::new());
-        let mut hub = Connection::new(server, DeviceCodec::new(1 << 20), BytesMut::new());
+        let mut device = PacketStream::new(client, PacketCodec::new(1 << 20), BytesMut::new());
+        let mut hub = PacketStream::new(server, PacketCodec::new(1 << 20), BytesMut::new());
         let big = Publish::new(
             "devices/d/messages/events/",
             QoS::AtMostOnce,
@@ -128,7 +128,7 @@ mod tests {
     #[tokio::test]
     async fn an_end_inside_a_packet_is_an_error() {
         let (mut client, server) = tokio::io::duplex(64);
-        let mut hub = Connection::new(server, DeviceCodec::new(1024), BytesMut::new());
+        let mut hub = PacketStream::new(server, PacketCodec::new(1024), BytesMut::new());
         client.write_all(&[0xC0]).await.unwrap();
         drop(client);
         assert!(matches!(hub.read_packet().await, Some(Err(_))));

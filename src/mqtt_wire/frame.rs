@@ -1,4 +1,4 @@
-//! The packet codec of the device endpoint: rumqttc's MQTT 3.1.1 codec plus the checks of
+//! The MQTT 3.1.1 packet codec of a device connection: rumqttc's codec plus the checks of
 //! the fixed header's flag bits that it leaves out (MQTT 3.1.1 section 2.2.2: reserved flags
 //! must be exactly as specified, and a QoS 0 PUBLISH must not carry DUP). A packet that
 //! breaks them is a protocol violation, which ends the connection.
@@ -8,7 +8,7 @@ use rumqttc::mqttbytes;
 use rumqttc::mqttbytes::v4::{Codec, Packet};
 use tokio_util::codec::{Decoder, Encoder};
 
-/// Why a packet from a device could not be read.
+/// Why a packet from the other end could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     /// The flag bits of the fixed header are not the ones MQTT 3.1.1 prescribes.
@@ -75,9 +75,9 @@ pub fn check_fixed_header(first: u8) -> Result<(), FrameError> {
 }
 
 /// rumqttc's codec with [`check_fixed_header`] applied to every incoming packet.
-pub struct DeviceCodec(Codec);
+pub struct PacketCodec(Codec);
 
-impl DeviceCodec {
+impl PacketCodec {
     /// A codec refusing packets over `max_packet_bytes` in either direction.
     pub fn new(max_packet_bytes: usize) -> Self {
         Self(Codec {
@@ -87,7 +87,7 @@ impl DeviceCodec {
     }
 }
 
-impl Decoder for DeviceCodec {
+impl Decoder for PacketCodec {
     type Item = Packet;
     type Error = FrameError;
 
@@ -99,7 +99,7 @@ impl Decoder for DeviceCodec {
     }
 }
 
-impl Encoder<Packet> for DeviceCodec {
+impl Encoder<Packet> for PacketCodec {
     type Error = FrameError;
 
     fn encode(&mut self, packet: Packet, destination: &mut BytesMut) -> Result<(), FrameError> {
@@ -113,7 +113,7 @@ mod tests {
     use super::*;
 
     fn decode(bytes: &[u8]) -> Result<Option<Packet>, FrameError> {
-        DeviceCodec::new(1024).decode(&mut BytesMut::from(bytes))
+        PacketCodec::new(1024).decode(&mut BytesMut::from(bytes))
     }
 
     #[test]
@@ -165,7 +165,7 @@ mod tests {
     #[test]
     fn packets_over_the_limit_are_refused() {
         let mut bytes = BytesMut::from(&[0x30, 0x80, 0x10][..]);
-        let error = DeviceCodec::new(64).decode(&mut bytes).unwrap_err();
+        let error = PacketCodec::new(64).decode(&mut bytes).unwrap_err();
         assert!(matches!(error, FrameError::Packet(_)), "{error:?}");
     }
 }
