@@ -185,18 +185,25 @@ pub fn section_size(members: &Map<String, Value>) -> usize {
         .sum()
 }
 
+/// What a number counts towards a section's size.
+pub const NUMBER_SIZE: usize = 8;
+/// What a boolean counts towards a section's size.
+pub const BOOL_SIZE: usize = 4;
+
 fn value_size(value: &Value) -> usize {
     match value {
         Value::String(text) => text_size(text),
-        Value::Number(_) => 8,
-        Value::Bool(_) => 4,
+        Value::Number(_) => NUMBER_SIZE,
+        Value::Bool(_) => BOOL_SIZE,
         Value::Null => 0,
         Value::Object(members) => section_size(members),
         Value::Array(items) => items.iter().map(value_size).sum(),
     }
 }
 
-fn text_size(text: &str) -> usize {
+/// What a key or a string counts towards a section's size: its characters, except
+/// control characters.
+pub fn text_size(text: &str) -> usize {
     text.chars().filter(|c| !c.is_control()).count()
 }
 
@@ -208,9 +215,18 @@ pub fn check_section_growth(
     before: &Map<String, Value>,
     after: &Map<String, Value>,
 ) -> Result<(), TwinError> {
-    let bytes = section_size(after);
+    check_section_size(section, section_size(after), || section_size(before))
+}
+
+/// [`check_section_growth`] for a section whose size after the operation is `bytes`;
+/// `before` gives its size before, needed only when `bytes` is over the limit.
+pub fn check_section_size(
+    section: Section,
+    bytes: usize,
+    before: impl FnOnce() -> usize,
+) -> Result<(), TwinError> {
     let limit = section.size_limit();
-    if bytes > limit && bytes > section_size(before) {
+    if bytes > limit && bytes > before() {
         return Err(violation(
             section.path(),
             ValidationRule::SectionTooLarge { bytes, limit },

@@ -40,5 +40,5 @@ pub use limits::Section;
 pub use merge::{merge_patch, merge_patch_between};
 pub use metadata::strip_metadata;
 pub use path::{JsonPath, ParsePathError, PathSegment};
-pub use reported_write::{ReportedUpdate, patch_reported_section};
+pub use reported_write::{ReportedUpdate, checked_reported_patch, patch_reported_section};
 pub use timestamp::{UNSET_TIMESTAMP, format_timestamp};

@@ -2,7 +2,7 @@
 //! `$iothub/twin/PATCH/properties/reported/`. The body is the reported patch itself.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::document::{Twin, etag_for_version};
 use super::error::{TwinError, ValidationRule};
@@ -70,6 +70,14 @@ fn patched_reported(
     patch: &Value,
     now: DateTime<Utc>,
 ) -> Result<PropertySection, TwinError> {
+    let members = checked_reported_patch(patch)?;
+    current.patched(Section::Reported, members, now)
+}
+
+/// A device's reported patch as the members it merges, once it passes IoT Hub's checks:
+/// an object, no `$` keys, within the depth and size limits. A store that merges
+/// reported patches in its own form checks them here first, as the model does.
+pub fn checked_reported_patch(patch: &Value) -> Result<&Map<String, Value>, TwinError> {
     let Value::Object(members) = patch else {
         return Err(TwinError::Invalid {
             path: Section::Reported.path(),
@@ -77,7 +85,7 @@ fn patched_reported(
         });
     };
     validate_section_body(Section::Reported, members)?;
-    current.patched(Section::Reported, members, now)
+    Ok(members)
 }
 
 #[cfg(test)]

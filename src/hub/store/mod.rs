@@ -19,6 +19,7 @@ mod db;
 mod packed;
 mod paging;
 mod record;
+mod reported_write;
 mod scan;
 
 pub use commit::PendingCommit;
@@ -37,11 +38,10 @@ use super::identity::DeviceIdentity;
 use crate::twin::timestamp::parse_optional_timestamp;
 use crate::twin::{
     AuthenticationType, ConnectionState, DesiredChange, DeviceStatus, Twin, format_timestamp,
-    patch_reported_section,
 };
 use commit::{Change, Committer, DesiredSenders};
 use db::Database;
-use packed::{Names, Packed};
+use packed::{Names, NewValue, Packed};
 use record::DeviceRecord;
 
 /// Why the store could not be opened or written.
@@ -373,50 +373,6 @@ impl Store {
         })
     }
 
-    /// Device side (MQTT): merges a reported-properties patch and returns the new
-    /// reported `$version`.
-    pub fn write_reported(
-        &self,
-        device_id: &str,
-        patch: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<(u64, PendingCommit), HubError> {
-        self.with_record(device_id, |record| {
-            let names = self.names();
-            // Only the reported section, `version` and `etag` change: the rest of the
-            // twin is neither unpacked nor modelled.
-            let root = record.twin.root(names);
-            let section = root.member_at(&["properties", "reported"]);
-            let version = root
-                .member("version", false)
-                .map(|version| version.to_value());
-            let (Some(section), Some(version)) = (section, version.and_then(|v| v.as_u64())) else {
-                // Not a twin this hub wrote: the twin model says what is wrong.
-                let mut twin = record.twin_model(names)?;
-                let version = twin.apply_reported_patch(patch, now)?;
-                let packed = Packed::encode(&twin.to_json(), names);
-                return Ok((version, self.replace_twin(record, device_id, packed, None)));
-            };
-            let update = patch_reported_section(&section.to_value(), version, patch, now)?;
-            let (version, etag) = (Value::from(update.version), Value::from(update.etag));
-            let twin = record
-                .twin
-                .with_replaced(
-                    names,
-                    &[
-                        (&["version"], &version),
-                        (&["etag"], &etag),
-                        (&["properties", "reported"], &update.section),
-                    ],
-                )
-                .ok_or_else(|| {
-                    HubError::Server(format!("the stored twin of '{device_id}' has no etag"))
-                })?;
-            let pending = self.replace_twin(record, device_id, twin, None);
-            Ok((update.reported_version, pending))
-        })
-    }
-
     /// Records a device connecting or disconnecting: connection state, its time, and
     /// the last activity time, in both the identity and the twin.
     pub fn set_connection_state(
@@ -437,16 +393,16 @@ impl Store {
             let identity = record.identity.with_replaced(
                 names,
                 &[
-                    (&["connectionState"], &state),
-                    (&["connectionStateUpdatedTime"], &now),
-                    (&["lastActivityTime"], &now),
+                    (&["connectionState"], NewValue::Json(&state)),
+                    (&["connectionStateUpdatedTime"], NewValue::Json(&now)),
+                    (&["lastActivityTime"], NewValue::Json(&now)),
                 ],
             );
             let twin = record.twin.with_replaced(
                 names,
                 &[
-                    (&["connectionState"], &state),
-                    (&["lastActivityTime"], &now),
+                    (&["connectionState"], NewValue::Json(&state)),
+                    (&["lastActivityTime"], NewValue::Json(&now)),
                 ],
             );
             let (Some(identity), Some(twin)) = (identity, twin) else {

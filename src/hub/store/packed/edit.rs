@@ -9,7 +9,26 @@ use super::node::Node;
 use super::{Names, OBJECT, Packed, write_container, write_value};
 
 /// A member to replace: its path of names from the root, and its new value.
-pub type Replacement<'r> = (&'r [&'r str], &'r Value);
+pub type Replacement<'r> = (&'r [&'r str], NewValue<'r>);
+
+/// A replacement's new value: JSON to pack, or a value packed already (with the same
+/// names table).
+#[derive(Clone, Copy)]
+pub enum NewValue<'r> {
+    /// JSON, packed as it is written.
+    Json(&'r Value),
+    /// One packed value, copied as it is.
+    Packed(&'r [u8]),
+}
+
+impl NewValue<'_> {
+    fn write(self, out: &mut Vec<u8>, names: &Names) {
+        match self {
+            Self::Json(value) => write_value(out, value, names),
+            Self::Packed(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+}
 
 impl Packed {
     /// This document with the members at the given paths replaced. Every path must name
@@ -46,7 +65,7 @@ fn copy_replacing(
                 .map(|(path, new)| (path.get(1..).unwrap_or_default(), *new))
                 .collect();
             match below.iter().find(|(rest, _)| rest.is_empty()) {
-                Some((_, new)) => write_value(out, new, names),
+                Some((_, new)) => new.write(out, names),
                 None if below.is_empty() => out.extend_from_slice(value.raw()),
                 None => copy_replacing(out, value, names, &below),
             }
@@ -74,11 +93,25 @@ mod tests {
             .with_replaced(
                 &names,
                 &[
-                    (&["version"], &version),
-                    (&["properties", "reported"], &reported),
+                    (&["version"], NewValue::Json(&version)),
+                    (&["properties", "reported"], NewValue::Json(&reported)),
                 ],
             )
             .unwrap();
+        let reported_packed = Packed::encode(&reported, &names);
+        let spliced = packed
+            .with_replaced(
+                &names,
+                &[
+                    (&["version"], NewValue::Json(&version)),
+                    (
+                        &["properties", "reported"],
+                        NewValue::Packed(reported_packed.bytes()),
+                    ),
+                ],
+            )
+            .unwrap();
+        assert_eq!(spliced, edited, "packed and JSON replacements agree");
         let mut expected = twin.clone();
         expected["version"] = version;
         expected["properties"]["reported"] = reported;
@@ -91,12 +124,12 @@ mod tests {
         let missing = json!(1);
         assert!(
             packed
-                .with_replaced(&names, &[(&["nowhere"], &missing)])
+                .with_replaced(&names, &[(&["nowhere"], NewValue::Json(&missing))])
                 .is_none()
         );
         assert!(
             packed
-                .with_replaced(&names, &[(&["version", "deeper"], &missing)])
+                .with_replaced(&names, &[(&["version", "deeper"], NewValue::Json(&missing))])
                 .is_none()
         );
     }

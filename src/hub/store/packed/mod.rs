@@ -28,10 +28,13 @@
 mod edit;
 mod names;
 mod node;
+mod reported;
 mod ticks;
 
+pub use edit::NewValue;
 pub use names::Names;
 pub use node::Node;
+pub use reported::{members_size, patch_reported};
 
 use serde_json::{Map, Number, Value};
 
