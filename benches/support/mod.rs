@@ -17,6 +17,7 @@ pub fn from_env<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// A memory figure of a process in MB, from `/proc/{process}/status` (`None` where there
 /// is no /proc or the process is gone). `process` is `self` or a pid; `field` is
 /// `VmRSS` (resident now) or `VmHWM` (the peak resident so far).
+#[allow(dead_code)] // not every benchmark reads memory
 pub fn memory_megabytes(process: &str, field: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{process}/status"))
         .ok()

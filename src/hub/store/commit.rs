@@ -137,6 +137,12 @@ fn commit_batches(
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
+        // Writers that are running right now (on the other cores, or on this one once it
+        // yields) are about to submit: let them join this batch rather than the next.
+        // With a hundred devices writing at once this makes the batches several times
+        // larger and the round trips faster (benches/README.md); alone, a writer loses
+        // the microsecond of one system call.
+        std::thread::yield_now();
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
                 Ok(job) => batch.push(job),

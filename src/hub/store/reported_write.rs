@@ -11,8 +11,7 @@ use super::{PendingCommit, Store};
 use crate::hub::error::HubError;
 use crate::twin::limits::{Section, check_section_size};
 use crate::twin::{
-    TwinError, checked_reported_patch, etag_for_version, format_timestamp,
-    patch_reported_section,
+    TwinError, checked_reported_patch, etag_for_version, format_timestamp, patch_reported_section,
 };
 
 impl Store {

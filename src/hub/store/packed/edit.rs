@@ -129,7 +129,10 @@ mod tests {
         );
         assert!(
             packed
-                .with_replaced(&names, &[(&["version", "deeper"], NewValue::Json(&missing))])
+                .with_replaced(
+                    &names,
+                    &[(&["version", "deeper"], NewValue::Json(&missing))]
+                )
                 .is_none()
         );
     }

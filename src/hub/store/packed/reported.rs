@@ -103,7 +103,7 @@ impl<'a> SectionShape<'a> {
         }
         let mut members = section.members();
         let mut metadata = None;
-        while let Some((name, value)) = members.next() {
+        for (name, value) in members.by_ref() {
             if name == METADATA {
                 metadata = Some(value);
                 break;
@@ -121,7 +121,10 @@ impl<'a> SectionShape<'a> {
         let Scalar::Unsigned(version) = version.scalar() else {
             return None;
         };
-        members.next().is_none().then_some(Self { metadata, version })
+        members
+            .next()
+            .is_none()
+            .then_some(Self { metadata, version })
     }
 }
 
