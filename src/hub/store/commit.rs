@@ -135,20 +135,25 @@ fn commit_batches(
     desired: &DesiredSenders,
     queue: &mpsc::Receiver<Job>,
 ) {
+    let mut busy = false;
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
-        // Writers that are running right now (on the other cores, or on this one once it
-        // yields) are about to submit: let them join this batch rather than the next.
-        // With a hundred devices writing at once this makes the batches several times
-        // larger and the round trips faster (benches/README.md); alone, a writer loses
-        // the microsecond of one system call.
-        std::thread::yield_now();
+        // When writes come together (the last batch had several), writers running right
+        // now (on the other cores, or on this one once it yields) are about to submit:
+        // let them join this batch rather than the next. With a hundred devices writing
+        // at once this makes the batches four times larger and the round trips faster
+        // (benches/README.md). A lone writer is committed at once: yielding would let
+        // other threads run first.
+        if busy {
+            std::thread::yield_now();
+        }
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
+        busy = batch.len() > 1;
         let result = {
             let mut database = database.lock().unwrap_or_else(|e| e.into_inner());
             database
