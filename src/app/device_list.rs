@@ -53,6 +53,7 @@ impl DeviceList {
         self.toolbar_ui(ui, table);
         table.set_filter(&self.filter);
         table.refresh_view();
+        self.count_ui(ui, table);
         self.keyboard(ui, table, selected, intents);
         if !loading && self.shown_selection.as_deref() != selected {
             // Until the selected device is listed, try again.
@@ -123,17 +124,16 @@ impl DeviceList {
         if let Some(error) = &self.column_error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
-        let shown = table.view().len();
+    }
+
+    /// The count line, from the view as it will be drawn this frame.
+    fn count_ui(&self, ui: &mut Ui, table: &DeviceTable) {
         let marked = if self.marked.is_empty() {
             String::new()
         } else {
             format!(", {} marked", self.marked.len())
         };
-        if shown == table.len() {
-            ui.weak(format!("{} devices{marked}", table.len()));
-        } else {
-            ui.weak(format!("{shown} of {} devices{marked}", table.len()));
-        }
+        ui.weak(format!("{}{marked}", table.count_line()));
     }
 
     fn keyboard(

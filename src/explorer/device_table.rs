@@ -397,6 +397,16 @@ impl DeviceTable {
         self.rows.is_empty()
     }
 
+    /// The count line under the list: "N devices" with no filter, "M of N devices" with
+    /// one. Call after [`refresh_view`](Self::refresh_view), whose view it counts.
+    pub fn count_line(&self) -> String {
+        if self.filter.is_empty() {
+            format!("{} devices", self.rows.len())
+        } else {
+            format!("{} of {} devices", self.view.len(), self.rows.len())
+        }
+    }
+
     /// The row index of a device.
     pub fn position(&self, device_id: &str) -> Option<usize> {
         self.positions.get(device_id).copied()
@@ -518,6 +528,22 @@ mod tests {
         assert_eq!(row.last_activity, "2026-11-26 10:00:00");
         assert!(row.twin["properties"]["desired"].get("$metadata").is_none());
         assert_eq!(table.row(1).unwrap().last_activity, "");
+    }
+
+    #[test]
+    fn the_count_line_counts_every_row_without_a_filter_and_matches_with_one() {
+        let mut table = sample();
+        table.refresh_view();
+        table.extend([twin("d", json!("Oslo"), "")]);
+        // Rows arrived this frame and the view is not refreshed yet: still every row.
+        assert_eq!(table.count_line(), "4 devices");
+        table.set_filter("oslo");
+        table.add_column("tags.location").unwrap();
+        table.refresh_view();
+        assert_eq!(table.count_line(), "2 of 4 devices");
+        table.set_filter("");
+        table.refresh_view();
+        assert_eq!(table.count_line(), "4 devices");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The event log: what happened, newest last, bounded so a chatty device cannot grow
-//! memory without end.
+//! memory without end. Every entry also goes to the process log (stderr), target
+//! `twinlens::events`, at its level, so a user in a terminal sees it too.
 
 use std::collections::VecDeque;
 
@@ -43,6 +44,12 @@ impl EventLog {
     }
 
     fn push_at(&mut self, time: String, level: LogLevel, text: String) {
+        // A terminal user sees the log too: informational entries at info level.
+        match level {
+            LogLevel::Info => tracing::info!(target: "twinlens::events", "{text}"),
+            LogLevel::Warning => tracing::warn!(target: "twinlens::events", "{text}"),
+            LogLevel::Error => tracing::error!(target: "twinlens::events", "{text}"),
+        }
         if level == LogLevel::Error {
             self.last_error = Some(text.clone());
         }
