@@ -173,7 +173,7 @@ impl<'a> Connection<'a> {
             }
             Ok(Received::Subscribed(codes)) => self.on_subscribed(&codes).await,
             Ok(Received::Nothing) => {}
-            Err(error) => self.failed = Some(error),
+            Err(error) => self.note(Err(error)),
         }
     }
 

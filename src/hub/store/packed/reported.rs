@@ -162,8 +162,20 @@ impl Stamping<'_> {
             child_count: 0,
         };
         let old_members = old.map(Node::members).into_iter().flatten();
+        // The model writes metadata children in its members' order, so each member's
+        // child is normally the next one: found in step, not by a search per member
+        // (which would make a write to a section of many members quadratic).
+        let mut children = old_metadata
+            .map(Node::members)
+            .into_iter()
+            .flatten()
+            .filter(|(name, _)| !name.starts_with('$'))
+            .peekable();
         for (name, value) in old_members.filter(|(name, _)| !(section && name.starts_with('$'))) {
-            let child = old_metadata.and_then(|metadata| metadata.member(name, false));
+            let child = match children.next_if(|(child_name, _)| *child_name == name) {
+                Some((_, child)) => Some(child),
+                None => old_metadata.and_then(|metadata| metadata.member(name, false)),
+            };
             match patch.get(name) {
                 None => {
                     write_name(&mut merged.members, name, self.names);
