@@ -9,7 +9,9 @@ use super::simulator::{desired_ack, telemetry_schedule};
 use super::status_bar::HubStatus;
 use super::{ExplorerApp, Job, RunningQuery, WorkTab};
 use crate::device::{Behaviours, parse_method_table};
-use crate::explorer::{MethodCall, MethodCallState, Requested, TwinEdit, host_name_of};
+use crate::explorer::{
+    MethodCall, MethodCallState, Requested, RowShape, TwinEdit, host_name_of, list_query,
+};
 use crate::worker::{Command, HubTarget, JobId};
 
 /// Rows asked for per query page.
@@ -40,10 +42,11 @@ impl ExplorerApp {
         match intent {
             Intent::RunQuery(query) => self.run_query(query),
             Intent::CancelQuery => {
-                if let Some(query) = self.query {
-                    self.send(Command::Cancel(query.job));
+                for running in [self.query, self.column_fetch].into_iter().flatten() {
+                    self.send(Command::Cancel(running.job));
                 }
             }
+            Intent::AddColumn(path) => self.add_column(&path),
             Intent::SelectDevice(device_id) => self.select(device_id),
             Intent::RefreshTwin => self.read_twin(),
             Intent::SaveTwin => self.save_twin(),
@@ -158,31 +161,82 @@ impl ExplorerApp {
     }
 
     fn run_query(&mut self, query: String) {
-        if !matches!(self.hub, HubStatus::Connected { .. }) {
+        let HubStatus::Connected { embedded, .. } = self.hub else {
             self.log
                 .warn("not connected to a hub yet; the query runs once connected");
             self.settings.remember_query(&query);
             return;
-        }
-        if let Some(running) = self.query.take() {
+        };
+        let plan = match list_query::plan(&query, self.devices.columns(), embedded) {
+            Ok(plan) => plan,
+            Err(error) => {
+                self.query_bar.error = Some(error.to_string());
+                self.log.warn(format!("The query was not run: {error}"));
+                return;
+            }
+        };
+        for running in [self.query.take(), self.column_fetch.take()]
+            .into_iter()
+            .flatten()
+        {
             self.jobs.remove(&running.job);
             self.send(Command::Cancel(running.job));
         }
         self.settings.remember_query(&query);
         self.query_bar.text.clone_from(&query);
         self.devices.clear();
+        for column in &plan.new_columns {
+            // Checked by the plan, which writes every column into the query.
+            let _ = self.devices.add_column(column);
+        }
         let job = self.new_job(Job::Query);
+        self.last_list_request = Some(plan.query.text.clone());
+        self.listing = Some((query, plan.query.shape));
         if self.send(Command::Query {
             job,
-            query,
+            query: plan.query.text,
             page_size: QUERY_PAGE_SIZE,
         }) {
-            self.query = Some(RunningQuery {
-                job,
-                loaded: 0,
-                total: None,
-                started: Instant::now(),
-            });
+            self.query = Some(RunningQuery::new(job));
+        }
+    }
+
+    /// Shows a new column; its values are read from the hub for the listed devices
+    /// (the whole list is read again while it is still loading, or when its rows came
+    /// from a query this explorer cannot rewrite).
+    fn add_column(&mut self, path: &str) {
+        let path = match self.devices.add_column(path) {
+            Ok(path) => path,
+            Err(error) => {
+                self.device_list.column_refused(error);
+                return;
+            }
+        };
+        self.device_list.column_added();
+        let Some((listed, shape)) = self.listing.clone() else {
+            return;
+        };
+        let fetch = match list_query::column_query(&listed, &path) {
+            Ok(Some(fetch)) if self.query.is_none() && shape != RowShape::Twins => fetch,
+            Ok(_) => return self.run_query(listed),
+            Err(error) => {
+                self.device_list.column_refused(error.to_string());
+                return;
+            }
+        };
+        if let Some(running) = self.column_fetch.take() {
+            self.jobs.remove(&running.job);
+            self.send(Command::Cancel(running.job));
+        }
+        let job = self.new_job(Job::FetchColumn { path: path.clone() });
+        self.log
+            .info(format!("Reading the column {path} for the listed devices…"));
+        if self.send(Command::Query {
+            job,
+            query: fetch.text,
+            page_size: QUERY_PAGE_SIZE,
+        }) {
+            self.column_fetch = Some(RunningQuery::new(job));
         }
     }
 
@@ -291,6 +345,8 @@ impl ExplorerApp {
         self.simulations.stop_all();
         self.devices.clear();
         self.query = None;
+        self.column_fetch = None;
+        self.listing = None;
         self.jobs.clear();
         self.selected = None;
         self.selected_gone = false;

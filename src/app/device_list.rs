@@ -50,7 +50,7 @@ impl DeviceList {
         loading: bool,
         intents: &mut Vec<Intent>,
     ) {
-        self.toolbar_ui(ui, table);
+        self.toolbar_ui(ui, intents);
         table.set_filter(&self.filter);
         table.refresh_view();
         self.count_ui(ui, table);
@@ -77,7 +77,18 @@ impl DeviceList {
         self.create = Some(CreateDialog::default());
     }
 
-    fn toolbar_ui(&mut self, ui: &mut Ui, table: &mut DeviceTable) {
+    /// The column asked for is shown: clear the field.
+    pub fn column_added(&mut self) {
+        self.new_column.clear();
+        self.column_error = None;
+    }
+
+    /// The column asked for cannot be shown, and why.
+    pub fn column_refused(&mut self, error: String) {
+        self.column_error = Some(error);
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
         ui.horizontal(|ui| {
             let label = ui.label("Filter");
             ui.add(
@@ -107,18 +118,12 @@ impl DeviceList {
             let entered = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             if (ui
                 .button("Add")
-                .on_hover_text("Show the value at this twin path as a column")
+                .on_hover_text("Show the value at this twin path as a column (read from the hub for the listed devices)")
                 .clicked()
                 || entered)
                 && !self.new_column.trim().is_empty()
             {
-                match table.add_column(&self.new_column) {
-                    Ok(()) => {
-                        self.new_column.clear();
-                        self.column_error = None;
-                    }
-                    Err(error) => self.column_error = Some(error),
-                }
+                intents.push(Intent::AddColumn(self.new_column.trim().to_owned()));
             }
         });
         if let Some(error) = &self.column_error {
@@ -171,7 +176,7 @@ impl DeviceList {
             None => 0,
         };
         if let Some(row) = table.view().get(next).and_then(|&index| table.row(index)) {
-            intents.push(Intent::SelectDevice(row.device_id.clone()));
+            intents.push(Intent::SelectDevice(row.device_id.to_owned()));
             self.scroll_to = Some((next, None));
         }
     }
@@ -264,17 +269,17 @@ impl DeviceList {
                     let Some(device) = table.row(index) else {
                         return;
                     };
-                    let is_selected = selected == Some(device.device_id.as_str());
-                    row.set_selected(is_selected || self.marked.contains(&device.device_id));
+                    let is_selected = selected == Some(device.device_id);
+                    row.set_selected(is_selected || self.marked.contains(device.device_id));
                     row.col(|ui| {
-                        ui.label(&device.device_id);
+                        ui.label(device.device_id);
                     });
                     row.col(|ui| {
-                        ui.label(&device.status);
+                        ui.label(device.status);
                     });
                     row.col(|ui| {
                         let connected = device.connection_state == "Connected";
-                        let text = RichText::new(&device.connection_state);
+                        let text = RichText::new(device.connection_state);
                         ui.label(if connected {
                             text.strong()
                         } else {
@@ -282,7 +287,7 @@ impl DeviceList {
                         });
                     });
                     row.col(|ui| {
-                        ui.label(&device.last_activity);
+                        ui.label(device.last_activity);
                     });
                     for column in 0..columns.len() {
                         row.col(|ui| {
@@ -292,14 +297,14 @@ impl DeviceList {
                     let response = row.response();
                     if response.clicked() {
                         if response.ctx.input(|i| i.modifiers.command) {
-                            if !self.marked.remove(&device.device_id) {
-                                self.marked.insert(device.device_id.clone());
+                            if !self.marked.remove(device.device_id) {
+                                self.marked.insert(device.device_id.to_owned());
                             }
                         } else {
-                            intents.push(Intent::SelectDevice(device.device_id.clone()));
+                            intents.push(Intent::SelectDevice(device.device_id.to_owned()));
                         }
                     }
-                    let device_id = device.device_id.clone();
+                    let device_id = device.device_id.to_owned();
                     response.context_menu(|ui| {
                         if ui.button("Open").clicked() {
                             intents.push(Intent::SelectDevice(device_id.clone()));

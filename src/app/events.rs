@@ -12,7 +12,7 @@ use super::status_bar::HubStatus;
 use super::{ExplorerApp, Job};
 use crate::device::DeviceEvent;
 use crate::explorer::simulation::Direction;
-use crate::explorer::{LinkState, MethodCallState};
+use crate::explorer::{LinkState, MethodCallState, RowShape};
 use crate::worker::{Command, Event, Failure, JobId, Outcome};
 
 /// How long a frame spends folding in worker events; the rest wait for the next frame.
@@ -68,28 +68,24 @@ impl ExplorerApp {
                 rows,
                 loaded,
                 total,
-            } => {
-                if let Some(query) = &mut self.query
-                    && query.job == job
-                {
-                    if query.total.is_none()
-                        && let Some(total) = total
-                    {
-                        self.devices.reserve(total);
-                    }
-                    query.loaded = loaded;
-                    query.total = total;
-                    self.devices.extend(rows);
-                }
-            }
+            } => self.query_page(job, rows, loaded, total),
             Event::QueryDone { job, loaded } => {
-                self.jobs.remove(&job);
+                let kind = self.jobs.remove(&job);
                 if let Some(query) = self.query.filter(|query| query.job == job) {
                     self.log.info(format!(
                         "{loaded} devices listed in {:.1} s",
                         query.started.elapsed().as_secs_f64()
                     ));
                     self.query = None;
+                }
+                if let (Some(fetch), Some(Job::FetchColumn { path })) =
+                    (self.column_fetch.filter(|fetch| fetch.job == job), kind)
+                {
+                    self.log.info(format!(
+                        "The column {path} read for {loaded} devices in {:.1} s",
+                        fetch.started.elapsed().as_secs_f64()
+                    ));
+                    self.column_fetch = None;
                 }
             }
             Event::Cancelled { job } => {
@@ -100,6 +96,11 @@ impl ExplorerApp {
                         self.devices.len()
                     ));
                     self.query = None;
+                }
+                if self.column_fetch.is_some_and(|fetch| fetch.job == job) {
+                    self.log
+                        .info("Reading the column cancelled; the rest of it stays empty");
+                    self.column_fetch = None;
                 }
             }
             Event::Finished { job, outcome } => {
@@ -155,8 +156,43 @@ impl ExplorerApp {
         }
     }
 
+    /// Folds a page of a list query or of a column read into the device list.
+    fn query_page(&mut self, job: JobId, rows: Vec<Value>, loaded: usize, total: Option<usize>) {
+        if let Some(query) = &mut self.query
+            && query.job == job
+        {
+            if query.total.is_none()
+                && let Some(total) = total
+            {
+                self.devices.reserve(total);
+            }
+            query.loaded = loaded;
+            query.total = total;
+            if let Some((_, shape)) = &self.listing {
+                self.devices.extend(rows, shape);
+            }
+        } else if let Some(fetch) = &mut self.column_fetch
+            && fetch.job == job
+            && let Some(Job::FetchColumn { path }) = self.jobs.get(&job)
+        {
+            fetch.loaded = loaded;
+            fetch.total = total;
+            let shape = RowShape::Projected(vec![path.clone()]);
+            self.devices.update_columns(rows, &shape);
+        }
+    }
+
     fn finished(&mut self, kind: Job, job: JobId, outcome: Result<Outcome, Failure>) {
         match kind {
+            Job::FetchColumn { path } => {
+                if self.column_fetch.is_some_and(|fetch| fetch.job == job) {
+                    self.column_fetch = None;
+                }
+                if let Err(failure) = outcome {
+                    self.log
+                        .error(format!("Reading the column {path} failed: {failure}"));
+                }
+            }
             Job::Query => {
                 if self.query.is_some_and(|query| query.job == job) {
                     self.query = None;
@@ -221,7 +257,7 @@ impl ExplorerApp {
                                 edit.saved(twin);
                             }
                         } else {
-                            self.devices.upsert(twin);
+                            self.devices.upsert(&twin);
                         }
                     }
                     Ok(_) => {}
@@ -354,7 +390,7 @@ impl ExplorerApp {
 
     /// Shows `twin` in the twin view and the device list.
     fn show_twin(&mut self, twin: Value) {
-        self.devices.upsert(twin.clone());
+        self.devices.upsert(&twin);
         if self.twin.latest() != Some(&twin) {
             self.twin_generation += 1;
         }

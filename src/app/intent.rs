@@ -40,6 +40,8 @@ pub enum Intent {
     RunQuery(String),
     /// Stop loading pages.
     CancelQuery,
+    /// Show the value at a twin path as a device-list column, read from the hub.
+    AddColumn(String),
     /// Open a device's twin.
     SelectDevice(String),
     /// Read the open twin again now.

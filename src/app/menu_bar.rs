@@ -95,7 +95,7 @@ impl ExplorerApp {
                     ui.label("Ctrl+click  mark devices for export");
                 });
             });
-            let progress = self.query.map(|query| QueryProgress {
+            let progress = self.query.or(self.column_fetch).map(|query| QueryProgress {
                 loaded: query.loaded,
                 total: query.total,
             });

@@ -36,7 +36,7 @@ use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 use serde_json::Value;
 
 use crate::explorer::{
-    DeviceTable, EventLog, MethodCalls, Requested, SavedConnection, Simulations, TwinEdit,
+    DeviceTable, EventLog, MethodCalls, Requested, RowShape, SavedConnection, Simulations, TwinEdit,
 };
 use crate::worker::{HubTarget, JobId, LocalHubAddress, Repaint, Worker};
 
@@ -91,7 +91,12 @@ enum WorkTab {
 /// What a job in flight was for, so its answer lands in the right place.
 #[derive(Debug, Clone)]
 enum Job {
+    /// Pages of the device list.
     Query,
+    /// One column's values for the listed devices.
+    FetchColumn {
+        path: String,
+    },
     ReadTwin {
         device_id: String,
     },
@@ -124,6 +129,17 @@ struct RunningQuery {
     started: Instant,
 }
 
+impl RunningQuery {
+    fn new(job: JobId) -> Self {
+        RunningQuery {
+            job,
+            loaded: 0,
+            total: None,
+            started: Instant::now(),
+        }
+    }
+}
+
 /// Top-level state of the explorer window.
 pub struct ExplorerApp {
     worker: Worker,
@@ -138,6 +154,12 @@ pub struct ExplorerApp {
     devices: DeviceTable,
     query_bar: QueryBar,
     query: Option<RunningQuery>,
+    /// A column being read for the listed devices.
+    column_fetch: Option<RunningQuery>,
+    /// The user's query behind the listed devices, and how its rows are shaped.
+    listing: Option<(String, RowShape)>,
+    /// The last query text sent for the device list, for tests and diagnostics.
+    last_list_request: Option<String>,
     device_list: DeviceList,
     selected: Option<String>,
     twin: Requested<Value>,
@@ -200,6 +222,9 @@ impl ExplorerApp {
             hub_unreachable: None,
             devices,
             query: None,
+            column_fetch: None,
+            listing: None,
+            last_list_request: None,
             device_list: DeviceList::default(),
             selected: None,
             twin: Requested::Idle,
@@ -253,9 +278,14 @@ impl ExplorerApp {
         ExplorerApp::new(options, Arc::new(move || context.request_repaint()))
     }
 
-    /// Shows `twins` in the device list as if a query had returned them.
-    pub fn list_twins(&mut self, twins: Vec<Value>) {
-        self.devices.extend(twins);
+    /// Shows `rows` in the device list as if a list query had returned them in `shape`.
+    pub fn list_rows(&mut self, rows: Vec<Value>, shape: &RowShape) {
+        self.devices.extend(rows, shape);
+    }
+
+    /// The last query the device list sent to the hub (a projection of its columns).
+    pub fn last_list_request(&self) -> Option<&str> {
+        self.last_list_request.as_deref()
     }
 
     /// Opens `twin` in the twin view and the editor.
@@ -268,6 +298,11 @@ impl ExplorerApp {
         self.edit = Some(TwinEdit::open(twin.clone()));
         self.twin.succeed(twin);
         self.twin_generation += 1;
+    }
+
+    /// How many devices the list holds (before its quick filter).
+    pub fn devices_listed(&self) -> usize {
+        self.devices.len()
     }
 
     /// How other programs reach the embedded hub, while connected to it.

@@ -1,11 +1,12 @@
 //! The query bar: the IoT Hub query language with history, checked before it is sent
-//! (a bad query shows where it is wrong), with page-loading progress and Cancel.
+//! (a bad query shows where it is wrong), with page-loading progress and Cancel. The
+//! query chooses the devices; the list asks the hub only for the columns it shows.
 
 use egui::{Key, Ui};
 
 use super::intent::Intent;
 use super::settings::Settings;
-use crate::query::{self, ItemType};
+use crate::explorer::list_query;
 
 /// The query bar's own state.
 #[derive(Debug, Default)]
@@ -116,28 +117,19 @@ impl QueryBar {
         intent
     }
 
-    /// The query as an intent when it parses and selects twins; otherwise the error.
-    /// A query this parser does not know is still sent to a remote hub (Azure's language
-    /// may be newer); the hub's own error is shown if it refuses it too.
+    /// The query as an intent when it can fill the device list (it selects devices or
+    /// twin paths of them); otherwise the error. A query this parser does not know is
+    /// still sent to a remote hub (Azure's language may be newer); the hub's own error
+    /// is shown if it refuses it too.
     fn checked(&mut self, checked_locally: bool) -> Option<Intent> {
         let text = self.text.trim().to_owned();
-        match query::parse(&text) {
-            Ok(parsed) if parsed.item_type() == ItemType::Twin => {
-                self.error = None;
-                Some(Intent::RunQuery(text))
-            }
+        match list_query::plan(&text, &[], checked_locally) {
             Ok(_) => {
-                self.error = Some(
-                    "the device list shows twins: use SELECT * FROM devices [WHERE ...]".into(),
-                );
-                None
-            }
-            Err(_) if !checked_locally => {
                 self.error = None;
                 Some(Intent::RunQuery(text))
             }
             Err(error) => {
-                self.error = Some(error.render_with_caret(&text));
+                self.error = Some(error.to_string());
                 None
             }
         }

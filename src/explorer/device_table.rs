@@ -1,55 +1,39 @@
 //! The device list's rows and how they are shown: the fixed columns (id, status,
 //! connection state, last activity) plus any twin path the user adds as a column,
-//! sorted by any column and narrowed by a quick text filter. The visible order is an
-//! index computed only when rows, sort or filter change, so drawing 100,000 rows costs
-//! only the rows on screen.
+//! sorted by any column and narrowed by a quick text filter.
+//!
+//! Rows are held compactly, not as JSON: each device id once (shared by the row and the
+//! id index), and each column as one number per row into that column's distinct texts,
+//! so 100,000 devices with a status column cost a few bytes a row for it. The visible
+//! order is an index computed only when rows, sort or filter change, so drawing 100,000
+//! rows costs only the rows on screen.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::list_query::RowShape;
 use super::text::cut;
-use crate::twin::strip_metadata;
 
 /// Longest text shown in a path column; longer values are cut with an ellipsis.
 const CELL_CHARS: usize = 80;
 
-/// One device as listed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeviceRow {
-    /// The device id.
-    pub device_id: String,
-    /// `enabled` or `disabled`.
-    pub status: String,
-    /// `Connected` or `Disconnected`.
-    pub connection_state: String,
-    /// The last activity time as shown (`2026-11-26 10:00:00`), empty when never.
-    pub last_activity: String,
-    /// The twin as listed, without `$metadata` (which the list never shows).
-    pub twin: Value,
-}
+/// Columns every row has before the path columns: status, connection state, last activity.
+const FIXED_COLUMNS: usize = 3;
 
-impl DeviceRow {
-    /// The row for a twin from a query or a read; `None` when it has no device id.
-    pub fn from_twin(mut twin: Value) -> Option<DeviceRow> {
-        let device_id = twin.get("deviceId")?.as_str()?.to_owned();
-        strip_metadata(&mut twin);
-        let text = |key: &str| {
-            twin.get(key)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let last_activity = display_time(&text("lastActivityTime"));
-        Some(DeviceRow {
-            device_id,
-            status: text("status"),
-            connection_state: text("connectionState"),
-            last_activity,
-            twin,
-        })
-    }
+/// One listed device as drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowView<'a> {
+    /// The device id.
+    pub device_id: &'a str,
+    /// `enabled` or `disabled`.
+    pub status: &'a str,
+    /// `Connected` or `Disconnected`.
+    pub connection_state: &'a str,
+    /// The last activity time as shown (`2026-11-26 10:00:00`), empty when never.
+    pub last_activity: &'a str,
 }
 
 /// What the table is sorted by.
@@ -67,16 +51,85 @@ pub enum SortKey {
     Path(usize),
 }
 
+/// One column's texts: each distinct text is held once and rows refer to it by number.
+#[derive(Debug, Clone)]
+struct CellColumn {
+    /// Per row, the number of its text.
+    cells: Vec<u32>,
+    /// The distinct texts; number 0 is the empty text.
+    texts: Vec<Arc<str>>,
+    numbers: HashMap<Arc<str>, u32>,
+}
+
+impl Default for CellColumn {
+    fn default() -> Self {
+        let empty: Arc<str> = Arc::from("");
+        CellColumn {
+            cells: Vec::new(),
+            texts: vec![Arc::clone(&empty)],
+            numbers: HashMap::from([(empty, 0)]),
+        }
+    }
+}
+
+impl CellColumn {
+    fn number_of(&mut self, text: &str) -> u32 {
+        if let Some(&number) = self.numbers.get(text) {
+            return number;
+        }
+        let number = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
+        let shared: Arc<str> = Arc::from(text);
+        self.texts.push(Arc::clone(&shared));
+        self.numbers.insert(shared, number);
+        number
+    }
+
+    fn push(&mut self, text: &str) {
+        let number = self.number_of(text);
+        self.cells.push(number);
+    }
+
+    /// Sets row `index` to `text`; says whether it changed.
+    fn set(&mut self, index: usize, text: &str) -> bool {
+        let number = self.number_of(text);
+        match self.cells.get_mut(index) {
+            Some(cell) if *cell != number => {
+                *cell = number;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn text(&self, index: usize) -> &str {
+        self.cells
+            .get(index)
+            .and_then(|&number| self.texts.get(number as usize))
+            .map_or("", |text| text)
+    }
+
+    /// Whether row `index` is empty, without looking at its text.
+    fn is_empty_at(&self, index: usize) -> bool {
+        self.cells.get(index).is_none_or(|&number| number == 0)
+    }
+
+    fn filled_for(rows: usize) -> Self {
+        let mut column = CellColumn::default();
+        column.cells.resize(rows, 0);
+        column
+    }
+}
+
 /// The device list.
 #[derive(Debug, Clone)]
 pub struct DeviceTable {
-    rows: Vec<DeviceRow>,
+    ids: Vec<Arc<str>>,
     /// Row index of every device id.
-    positions: HashMap<String, usize>,
+    positions: HashMap<Arc<str>, usize>,
     /// User-added twin paths, e.g. `tags.location`.
-    columns: Vec<String>,
-    /// `cells[column][row]`: each path column's text per row.
-    cells: Vec<Vec<String>>,
+    paths: Vec<String>,
+    /// The fixed columns, then one per path: each column's text per row.
+    columns: Vec<CellColumn>,
     sort: SortKey,
     ascending: bool,
     filter: String,
@@ -96,17 +149,24 @@ enum Stored {
     Added,
     /// A listed device whose shown fields changed.
     Changed,
-    /// A listed device, nothing shown changed.
+    /// A listed device, nothing shown changed; or a row that was not stored.
     Unchanged,
+}
+
+/// Whether a row may add a device or only update a listed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    AddOrUpdate,
+    UpdateOnly,
 }
 
 impl Default for DeviceTable {
     fn default() -> Self {
         DeviceTable {
-            rows: Vec::new(),
+            ids: Vec::new(),
             positions: HashMap::new(),
-            columns: Vec::new(),
-            cells: Vec::new(),
+            paths: Vec::new(),
+            columns: (0..FIXED_COLUMNS).map(|_| CellColumn::default()).collect(),
             sort: SortKey::Id,
             ascending: true,
             filter: String::new(),
@@ -121,12 +181,12 @@ impl Default for DeviceTable {
 impl DeviceTable {
     /// Forgets every row (a new query starts), keeping columns, sort and filter.
     pub fn clear(&mut self) {
-        self.rows.clear();
-        self.positions.clear();
-        for column in &mut self.cells {
-            column.clear();
+        self.ids = Vec::new();
+        self.positions = HashMap::new();
+        for column in &mut self.columns {
+            *column = CellColumn::default();
         }
-        self.view.clear();
+        self.view = Vec::new();
         self.viewed_rows = 0;
         self.view_invalid = false;
         self.view_stale = false;
@@ -141,34 +201,51 @@ impl DeviceTable {
     /// Makes room for `rows` devices in all, so a long query never pauses a frame to
     /// grow the table.
     pub fn reserve(&mut self, rows: usize) {
-        let more = rows.saturating_sub(self.rows.len());
-        self.rows.reserve(more);
+        let more = rows.saturating_sub(self.ids.len());
+        self.ids.reserve(more);
         self.positions.reserve(more);
-        for cells in &mut self.cells {
-            cells.reserve(more);
+        for column in &mut self.columns {
+            column.cells.reserve(more);
         }
     }
 
-    /// Adds a page of twins from a query; rows without a device id are skipped, and a
-    /// device already listed (read on its own meanwhile) is updated, not listed twice.
-    pub fn extend(&mut self, twins: impl IntoIterator<Item = Value>) {
-        for twin in twins {
-            if let Some(row) = DeviceRow::from_twin(twin) {
-                match self.put_row(row) {
-                    Stored::Added => self.view_stale = true,
-                    Stored::Changed => self.invalidate_view(),
-                    Stored::Unchanged => {}
-                }
-            }
-        }
+    /// Adds a page of rows from a list query, shaped as `shape` says; rows without a
+    /// device id are skipped, and a device already listed (read on its own meanwhile)
+    /// is updated, not listed twice.
+    pub fn extend(&mut self, rows: impl IntoIterator<Item = Value>, shape: &RowShape) {
+        self.store_all(rows, shape, Store::AddOrUpdate);
     }
 
-    /// Replaces the row of a device with a fresher twin, or adds it.
+    /// Updates the columns `shape` carries for the listed devices among `rows` (a
+    /// column fetched after the rows were listed); other rows are ignored.
+    pub fn update_columns(&mut self, rows: impl IntoIterator<Item = Value>, shape: &RowShape) {
+        self.store_all(rows, shape, Store::UpdateOnly);
+    }
+
+    /// Replaces the row of a device with what a fresher whole twin shows, or adds it.
     /// The order is computed again only when something shown changed, so the periodic
     /// re-read of an open twin costs no re-sort of a long list.
-    pub fn upsert(&mut self, twin: Value) {
-        if let Some(row) = DeviceRow::from_twin(twin) {
-            match self.put_row(row) {
+    pub fn upsert(&mut self, twin: &Value) {
+        self.store_all([twin], &RowShape::Twins, Store::AddOrUpdate);
+    }
+
+    fn store_all<R: std::borrow::Borrow<Value>>(
+        &mut self,
+        rows: impl IntoIterator<Item = R>,
+        shape: &RowShape,
+        store: Store,
+    ) {
+        let members: Vec<Option<String>> = self
+            .paths
+            .iter()
+            .map(|path| shape.member_for(path))
+            .collect();
+        let fixed = match shape {
+            RowShape::Twins => true,
+            RowShape::Projected(_) => store == Store::AddOrUpdate,
+        };
+        for row in rows {
+            match self.store_row(row.borrow(), &members, fixed, store) {
                 Stored::Added => self.view_stale = true,
                 Stored::Changed => self.invalidate_view(),
                 Stored::Unchanged => {}
@@ -176,26 +253,57 @@ impl DeviceTable {
         }
     }
 
-    /// Stores `row`, replacing the device's old one, and says whether it was new or
-    /// changed anything shown (a fixed column or a path cell).
-    fn put_row(&mut self, row: DeviceRow) -> Stored {
-        let Some(index) = self.position(&row.device_id) else {
-            self.push_row(row);
-            return Stored::Added;
+    /// Stores one row: the fixed columns when `fixed`, and each path column whose
+    /// member the row's shape carries.
+    fn store_row(
+        &mut self,
+        row: &Value,
+        members: &[Option<String>],
+        fixed: bool,
+        store: Store,
+    ) -> Stored {
+        let Some(device_id) = row.get("deviceId").and_then(Value::as_str) else {
+            return Stored::Unchanged;
+        };
+        let fixed_texts = fixed.then(|| {
+            let text = |key: &str| row.get(key).and_then(Value::as_str).unwrap_or_default();
+            [
+                text("status").to_owned(),
+                text("connectionState").to_owned(),
+                display_time(text("lastActivityTime")),
+            ]
+        });
+        let index = match (self.position(device_id), store) {
+            (Some(index), _) => index,
+            (None, Store::UpdateOnly) => return Stored::Unchanged,
+            (None, Store::AddOrUpdate) => {
+                let id: Arc<str> = Arc::from(device_id);
+                self.positions.insert(Arc::clone(&id), self.ids.len());
+                self.ids.push(id);
+                let texts = fixed_texts.unwrap_or_default();
+                for (column, text) in self.columns.iter_mut().zip(&texts) {
+                    column.push(text);
+                }
+                for (column, member) in self.columns[FIXED_COLUMNS..].iter_mut().zip(members) {
+                    let text = member
+                        .as_deref()
+                        .map(|member| cell_text(row, member))
+                        .unwrap_or_default();
+                    column.push(&text);
+                }
+                return Stored::Added;
+            }
         };
         let mut changed = false;
-        for (column, path) in self.columns.iter().enumerate() {
-            if let Some(cell) = self.cells.get_mut(column).and_then(|c| c.get_mut(index)) {
-                let text = cell_text(&row.twin, path);
-                changed |= *cell != text;
-                *cell = text;
+        if let Some(texts) = fixed_texts {
+            for (column, text) in self.columns.iter_mut().zip(&texts) {
+                changed |= column.set(index, text);
             }
         }
-        if let Some(slot) = self.rows.get_mut(index) {
-            changed |= slot.status != row.status
-                || slot.connection_state != row.connection_state
-                || slot.last_activity != row.last_activity;
-            *slot = row;
+        for (column, member) in self.columns[FIXED_COLUMNS..].iter_mut().zip(members) {
+            if let Some(member) = member {
+                changed |= column.set(index, &cell_text(row, member));
+            }
         }
         if changed {
             Stored::Changed
@@ -207,16 +315,16 @@ impl DeviceTable {
     /// Removes a deleted device.
     pub fn remove(&mut self, device_id: &str) {
         if let Some(index) = self.position(device_id) {
-            self.rows.remove(index);
+            self.ids.remove(index);
             self.positions = self
-                .rows
+                .ids
                 .iter()
                 .enumerate()
-                .map(|(index, row)| (row.device_id.clone(), index))
+                .map(|(index, id)| (Arc::clone(id), index))
                 .collect();
-            for column in &mut self.cells {
-                if index < column.len() {
-                    column.remove(index);
+            for column in &mut self.columns {
+                if index < column.cells.len() {
+                    column.cells.remove(index);
                 }
             }
             self.invalidate_view();
@@ -224,33 +332,32 @@ impl DeviceTable {
     }
 
     /// Adds a column showing the value at a twin path (`tags.location`,
-    /// `properties.reported.firmware.version`).
-    pub fn add_column(&mut self, path: &str) -> Result<(), String> {
+    /// `properties.reported.firmware.version`), empty until its values are read
+    /// ([`Self::update_columns`]). Returns the path as added.
+    pub fn add_column(&mut self, path: &str) -> Result<String, String> {
         let path = path.trim();
         if path.is_empty() || path.split('.').any(str::is_empty) {
             return Err(format!(
                 "'{path}' is not a twin path; write dotted keys such as tags.location or properties.reported.firmware"
             ));
         }
-        if self.columns.iter().any(|column| column == path) {
+        if let Err(why) = super::list_query::query_path(path) {
+            return Err(format!("the column {path} cannot be shown: {why}"));
+        }
+        if self.paths.iter().any(|column| column == path) {
             return Err(format!("the column {path} is already shown"));
         }
-        let cells = self
-            .rows
-            .iter()
-            .map(|row| cell_text(&row.twin, path))
-            .collect();
-        self.columns.push(path.to_owned());
-        self.cells.push(cells);
+        self.paths.push(path.to_owned());
+        self.columns.push(CellColumn::filled_for(self.ids.len()));
         self.invalidate_view();
-        Ok(())
+        Ok(path.to_owned())
     }
 
     /// Removes the path column at `index`.
     pub fn remove_column(&mut self, index: usize) {
-        if index < self.columns.len() {
-            self.columns.remove(index);
-            self.cells.remove(index);
+        if index < self.paths.len() {
+            self.paths.remove(index);
+            self.columns.remove(FIXED_COLUMNS + index);
             self.sort = match self.sort {
                 SortKey::Path(sorted) if sorted == index => SortKey::Id,
                 SortKey::Path(sorted) if sorted > index => SortKey::Path(sorted - 1),
@@ -262,7 +369,7 @@ impl DeviceTable {
 
     /// The user's path columns.
     pub fn columns(&self) -> &[String] {
-        &self.columns
+        &self.paths
     }
 
     /// Sorts by `key`; choosing the current key again flips the direction.
@@ -312,7 +419,7 @@ impl DeviceTable {
         } else {
             self.viewed_rows
         };
-        let mut added: Vec<usize> = (first_new..self.rows.len())
+        let mut added: Vec<usize> = (first_new..self.ids.len())
             .filter(|&index| needle.is_empty() || self.matches(index, &needle))
             .collect();
         added.sort_by(|&a, &b| self.order(a, b));
@@ -334,39 +441,42 @@ impl DeviceTable {
             merged
         };
         self.view = view;
-        self.viewed_rows = self.rows.len();
+        self.viewed_rows = self.ids.len();
         self.view_invalid = false;
         self.view_stale = false;
     }
 
+    /// The column a sort key reads; `None` for the device id.
+    fn sort_column(&self) -> Option<&CellColumn> {
+        let column = match self.sort {
+            SortKey::Id => return None,
+            SortKey::Status => 0,
+            SortKey::Connection => 1,
+            SortKey::LastActivity => 2,
+            SortKey::Path(path) => FIXED_COLUMNS + path,
+        };
+        self.columns.get(column)
+    }
+
     /// How rows `a` and `b` compare under the current sort (ties by device id).
     fn order(&self, a: usize, b: usize) -> Ordering {
-        let key = |index: usize| -> &str {
-            match self.sort {
-                SortKey::Id => self.rows.get(index).map_or("", |r| r.device_id.as_str()),
-                SortKey::Status => self.rows.get(index).map_or("", |r| r.status.as_str()),
-                SortKey::Connection => self
-                    .rows
-                    .get(index)
-                    .map_or("", |r| r.connection_state.as_str()),
-                SortKey::LastActivity => self
-                    .rows
-                    .get(index)
-                    .map_or("", |r| r.last_activity.as_str()),
-                SortKey::Path(column) => self
-                    .cells
-                    .get(column)
-                    .and_then(|cells| cells.get(index))
-                    .map_or("", String::as_str),
-            }
-        };
-        let id = |index: usize| self.rows.get(index).map_or("", |r| r.device_id.as_str());
-        let order = compare_cells(key(a), key(b)).then_with(|| id(a).cmp(id(b)));
+        let column = self.sort_column();
+        let order = match column {
+            // Equal texts are the same number: no need to read them.
+            Some(column) if column.cells.get(a) == column.cells.get(b) => Ordering::Equal,
+            Some(column) => compare_cells(column.text(a), column.text(b)),
+            None => Ordering::Equal,
+        }
+        .then_with(|| compare_cells(self.id(a), self.id(b)));
         if self.ascending {
             order
         } else {
             order.reverse()
         }
+    }
+
+    fn id(&self, index: usize) -> &str {
+        self.ids.get(index).map_or("", |id| id)
     }
 
     /// Row indices in the order shown (call [`Self::refresh_view`] first).
@@ -375,35 +485,40 @@ impl DeviceTable {
     }
 
     /// The row at an index from [`Self::view`].
-    pub fn row(&self, index: usize) -> Option<&DeviceRow> {
-        self.rows.get(index)
+    pub fn row(&self, index: usize) -> Option<RowView<'_>> {
+        let device_id = self.ids.get(index)?;
+        Some(RowView {
+            device_id,
+            status: self.columns[0].text(index),
+            connection_state: self.columns[1].text(index),
+            last_activity: self.columns[2].text(index),
+        })
     }
 
     /// The text of path column `column` for row `index`.
     pub fn cell(&self, column: usize, index: usize) -> &str {
-        self.cells
-            .get(column)
-            .and_then(|cells| cells.get(index))
-            .map_or("", String::as_str)
+        self.columns
+            .get(FIXED_COLUMNS + column)
+            .map_or("", |cells| cells.text(index))
     }
 
     /// How many devices are listed (before filtering).
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.ids.len()
     }
 
     /// Whether nothing is listed.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.ids.is_empty()
     }
 
     /// The count line under the list: "N devices" with no filter, "M of N devices" with
     /// one. Call after [`refresh_view`](Self::refresh_view), whose view it counts.
     pub fn count_line(&self) -> String {
         if self.filter.is_empty() {
-            format!("{} devices", self.rows.len())
+            format!("{} devices", self.ids.len())
         } else {
-            format!("{} of {} devices", self.view.len(), self.rows.len())
+            format!("{} of {} devices", self.view.len(), self.ids.len())
         }
     }
 
@@ -412,27 +527,22 @@ impl DeviceTable {
         self.positions.get(device_id).copied()
     }
 
-    fn push_row(&mut self, row: DeviceRow) {
-        for (column, path) in self.columns.iter().enumerate() {
-            if let Some(cells) = self.cells.get_mut(column) {
-                cells.push(cell_text(&row.twin, path));
-            }
-        }
-        self.positions
-            .insert(row.device_id.clone(), self.rows.len());
-        self.rows.push(row);
-    }
-
     fn matches(&self, index: usize, needle: &str) -> bool {
-        let Some(row) = self.rows.get(index) else {
-            return false;
-        };
-        row.device_id.to_lowercase().contains(needle)
-            || self.cells.iter().any(|cells| {
-                cells
-                    .get(index)
-                    .is_some_and(|cell| cell.to_lowercase().contains(needle))
+        contains_any_case(self.id(index), needle)
+            || self.columns[FIXED_COLUMNS..].iter().any(|column| {
+                !column.is_empty_at(index) && contains_any_case(column.text(index), needle)
             })
+    }
+}
+
+/// Whether `text` contains `needle` (already lower case) in any case.
+fn contains_any_case(text: &str, needle: &str) -> bool {
+    if text.is_ascii() && needle.is_ascii() {
+        text.as_bytes()
+            .windows(needle.len().max(1))
+            .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+    } else {
+        text.to_lowercase().contains(needle)
     }
 }
 
@@ -458,8 +568,8 @@ fn compare_cells(a: &str, b: &str) -> Ordering {
 }
 
 /// The text of the value at a dotted path, empty when absent.
-fn cell_text(twin: &Value, path: &str) -> String {
-    let mut value = twin;
+fn cell_text(row: &Value, path: &str) -> String {
+    let mut value = row;
     for key in path.split('.') {
         match value.get(key) {
             Some(inner) => value = inner,
@@ -506,39 +616,104 @@ mod tests {
         table
             .view()
             .iter()
-            .map(|&i| table.row(i).unwrap().device_id.clone())
+            .map(|&i| table.row(i).unwrap().device_id.to_owned())
             .collect()
     }
 
+    /// Three devices, listed with a tags.location column.
     fn sample() -> DeviceTable {
         let mut table = DeviceTable::default();
-        table.extend([
-            twin("b", json!("Oslo"), "2026-11-26T10:00:00.5Z"),
-            twin("a", json!(10), "0001-01-01T00:00:00Z"),
-            twin("c", json!(9), "2026-11-25T10:00:00Z"),
-        ]);
+        table.add_column("tags.location").unwrap();
+        table.extend(
+            [
+                twin("b", json!("Oslo"), "2026-11-26T10:00:00.5Z"),
+                twin("a", json!(10), "0001-01-01T00:00:00Z"),
+                twin("c", json!(9), "2026-11-25T10:00:00Z"),
+            ],
+            &RowShape::Twins,
+        );
         table
     }
 
     #[test]
-    fn rows_carry_the_fixed_columns_without_metadata() {
+    fn rows_carry_the_fixed_columns() {
         let table = sample();
         let row = table.row(0).unwrap();
+        assert_eq!(row.device_id, "b");
         assert_eq!(row.status, "enabled");
+        assert_eq!(row.connection_state, "Disconnected");
         assert_eq!(row.last_activity, "2026-11-26 10:00:00");
-        assert!(row.twin["properties"]["desired"].get("$metadata").is_none());
         assert_eq!(table.row(1).unwrap().last_activity, "");
+        assert_eq!(table.row(3), None);
+    }
+
+    #[test]
+    fn projected_rows_fill_columns_by_position_and_texts_are_held_once() {
+        let mut table = DeviceTable::default();
+        table.add_column("tags.location").unwrap();
+        table.add_column("properties.reported.location").unwrap();
+        let shape = RowShape::Projected(vec![
+            "properties.reported.location".to_owned(),
+            "tags.location".to_owned(),
+        ]);
+        table.extend(
+            (0..100).map(|n| {
+                json!({"deviceId": format!("d{n}"), "status": "enabled",
+                       "connectionState": "Connected", "lastActivityTime": "",
+                       "c0": "reported", "c1": if n % 2 == 0 { json!("Oslo") } else { json!(null) }})
+            }),
+            &shape,
+        );
+        let index = table.position("d2").unwrap();
+        assert_eq!(table.cell(0, index), "Oslo");
+        assert_eq!(table.cell(1, index), "reported");
+        assert_eq!(table.cell(0, table.position("d3").unwrap()), "");
+        assert_eq!(table.row(index).unwrap().connection_state, "Connected");
+        // Two statuses, two locations: every row refers to the same few texts.
+        assert_eq!(
+            table.columns[0].texts.len(),
+            2,
+            "the empty text and 'enabled'"
+        );
+        assert_eq!(table.columns[FIXED_COLUMNS].texts.len(), 2);
+        assert!(Arc::ptr_eq(
+            &table.ids[index],
+            table.positions.keys().find(|id| &***id == "d2").unwrap()
+        ));
+    }
+
+    #[test]
+    fn a_fetched_column_updates_listed_devices_only() {
+        let mut table = sample();
+        table.remove_column(0);
+        table.add_column("tags.floor").unwrap();
+        assert_eq!(table.cell(0, 0), "", "empty until read");
+        table.update_columns(
+            [
+                json!({"deviceId": "a", "c0": 3}),
+                json!({"deviceId": "zz", "c0": 4}),
+            ],
+            &RowShape::Projected(vec!["tags.floor".to_owned()]),
+        );
+        assert_eq!(table.len(), 3, "an unlisted device is not added");
+        assert_eq!(table.cell(0, table.position("a").unwrap()), "3");
+        assert_eq!(
+            table.row(table.position("a").unwrap()).unwrap().status,
+            "enabled",
+            "the fixed columns are kept"
+        );
+        table.sort_by(SortKey::Path(0));
+        assert_eq!(shown_ids(&mut table), ["a", "b", "c"]);
     }
 
     #[test]
     fn the_count_line_counts_every_row_without_a_filter_and_matches_with_one() {
         let mut table = sample();
         table.refresh_view();
-        table.extend([twin("d", json!("Oslo"), "")]);
+        table.extend([twin("d", json!("Oslo"), "")], &RowShape::Twins);
         // Rows arrived this frame and the view is not refreshed yet: still every row.
         assert_eq!(table.count_line(), "4 devices");
         table.set_filter("oslo");
-        table.add_column("tags.location").unwrap();
         table.refresh_view();
         assert_eq!(table.count_line(), "2 of 4 devices");
         table.set_filter("");
@@ -563,17 +738,18 @@ mod tests {
     #[test]
     fn path_columns_sort_numbers_as_numbers_and_text_after() {
         let mut table = sample();
-        table.add_column("tags.location").unwrap();
         table.sort_by(SortKey::Path(0));
         assert_eq!(shown_ids(&mut table), ["c", "a", "b"]);
         assert_eq!(table.cell(0, 1), "10");
+        table.add_column("tags.floor").unwrap();
+        assert_eq!(table.cell(1, 1), "", "a column is empty until read");
         table.remove_column(0);
         assert_eq!(table.sort().0, SortKey::Id);
     }
 
     #[test]
     fn bad_and_duplicate_columns_are_refused() {
-        let mut table = sample();
+        let mut table = DeviceTable::default();
         assert!(
             table
                 .add_column("tags..x")
@@ -593,7 +769,6 @@ mod tests {
     #[test]
     fn the_quick_filter_matches_ids_and_cells_in_any_case() {
         let mut table = sample();
-        table.add_column("tags.location").unwrap();
         table.set_filter("OSL");
         assert_eq!(shown_ids(&mut table), ["b"]);
         table.set_filter("c");
@@ -605,12 +780,11 @@ mod tests {
     #[test]
     fn upsert_replaces_and_remove_forgets() {
         let mut table = sample();
-        table.add_column("tags.location").unwrap();
-        table.upsert(twin("a", json!("Rome"), "2026-11-26T11:00:00Z"));
+        table.upsert(&twin("a", json!("Rome"), "2026-11-26T11:00:00Z"));
         assert_eq!(table.len(), 3);
         let index = table.position("a").unwrap();
         assert_eq!(table.cell(0, index), "Rome");
-        table.upsert(twin("d", json!("Lima"), ""));
+        table.upsert(&twin("d", json!("Lima"), ""));
         assert_eq!(table.len(), 4);
         table.remove("b");
         assert_eq!(shown_ids(&mut table), ["a", "c", "d"]);
@@ -620,21 +794,23 @@ mod tests {
     #[test]
     fn a_device_read_on_its_own_is_not_listed_twice() {
         let mut table = DeviceTable::default();
-        table.upsert(twin("b", json!("Oslo"), ""));
-        table.extend([twin("a", json!(1), ""), twin("b", json!("Rome"), "")]);
-        assert_eq!(shown_ids(&mut table), ["a", "b"]);
+        table.upsert(&twin("b", json!("Oslo"), ""));
         table.add_column("tags.location").unwrap();
+        table.extend(
+            [twin("a", json!(1), ""), twin("b", json!("Rome"), "")],
+            &RowShape::Twins,
+        );
+        assert_eq!(shown_ids(&mut table), ["a", "b"]);
         assert_eq!(table.cell(0, table.position("b").unwrap()), "Rome");
     }
 
     #[test]
     fn re_reading_an_unchanged_twin_keeps_the_order() {
         let mut table = sample();
-        table.add_column("tags.location").unwrap();
         table.refresh_view();
-        table.upsert(twin("b", json!("Oslo"), "2026-11-26T10:00:00.5Z"));
+        table.upsert(&twin("b", json!("Oslo"), "2026-11-26T10:00:00.5Z"));
         assert!(!table.is_view_stale(), "nothing shown changed");
-        table.upsert(twin("b", json!("Bergen"), "2026-11-26T10:00:00.5Z"));
+        table.upsert(&twin("b", json!("Bergen"), "2026-11-26T10:00:00.5Z"));
         assert!(table.is_view_stale());
     }
 
@@ -643,17 +819,23 @@ mod tests {
         let mut table = DeviceTable::default();
         table.add_column("tags.location").unwrap();
         table.sort_by(SortKey::Path(0));
-        table.extend([twin("a", json!(5), ""), twin("b", json!(1), "")]);
+        table.extend(
+            [twin("a", json!(5), ""), twin("b", json!(1), "")],
+            &RowShape::Twins,
+        );
         assert_eq!(shown_ids(&mut table), ["b", "a"]);
-        table.extend([
-            twin("c", json!(3), ""),
-            twin("d", json!(9), ""),
-            twin("e", json!("x"), ""),
-        ]);
+        table.extend(
+            [
+                twin("c", json!(3), ""),
+                twin("d", json!(9), ""),
+                twin("e", json!("x"), ""),
+            ],
+            &RowShape::Twins,
+        );
         assert_eq!(shown_ids(&mut table), ["b", "c", "a", "d", "e"]);
         table.set_filter("a");
         assert_eq!(shown_ids(&mut table), ["a"]);
-        table.extend([twin("aa", json!(0), "")]);
+        table.extend([twin("aa", json!(0), "")], &RowShape::Twins);
         assert_eq!(
             shown_ids(&mut table),
             ["aa", "a"],

@@ -139,6 +139,22 @@ pub(crate) struct Path {
 }
 
 impl Path {
+    /// The path as dotted member names (`tags.location`); `None` when a step is an
+    /// array index.
+    pub fn dotted(&self) -> Option<String> {
+        let mut text = self.root.text.clone();
+        for segment in &self.rest {
+            match segment {
+                Segment::Key(key) => {
+                    text.push('.');
+                    text.push_str(&key.text);
+                }
+                Segment::Index(_) => return None,
+            }
+        }
+        Some(text)
+    }
+
     /// The column name a projection of this path gets without an alias: its last
     /// member name, as IoT Hub does (`SELECT properties.reported.fw` gives `fw`).
     pub fn column_name(&self) -> Option<&str> {

@@ -166,15 +166,37 @@ impl Query {
         &self.text
     }
 
+    /// The query from its FROM clause on (`FROM devices WHERE ...`), to ask for other
+    /// columns of the same twins.
+    pub fn from_clauses(&self) -> String {
+        self.text.chars().skip(self.from_start).collect()
+    }
+
+    /// The property paths a projection selects, as dotted member names
+    /// (`SELECT deviceId, tags.location` gives `deviceId` and `tags.location`); `None`
+    /// for `SELECT *`, for aggregates, and when a column is not a plain path of member
+    /// names (an expression, an array index).
+    pub fn projected_paths(&self) -> Option<Vec<String>> {
+        let Selection::Columns(columns) = &self.selection else {
+            return None;
+        };
+        columns
+            .iter()
+            .map(|column| match &column.expr {
+                ast::Expr::Path(path) => path.dotted(),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// How to learn the number of rows this query returns without reading them, for
     /// progress displays: `None` for aggregates, whose rows are groups, not twins.
     pub fn row_count(&self) -> Option<RowCount> {
         if self.is_aggregate() {
             return None;
         }
-        let clauses: String = self.text.chars().skip(self.from_start).collect();
         Some(RowCount {
-            query: format!("SELECT COUNT() AS n {clauses}"),
+            query: format!("SELECT COUNT() AS n {}", self.from_clauses()),
             top: self.top,
         })
     }

@@ -51,6 +51,28 @@ fn row_counts_keep_from_and_where_and_respect_top() {
 }
 
 #[test]
+fn projected_paths_name_plain_paths_and_nothing_else() {
+    let paths = |text: &str| parse(text).unwrap().projected_paths();
+    assert_eq!(
+        paths("SELECT DeviceId, tags.location AS place, properties.reported.fw FROM devices"),
+        Some(vec![
+            "deviceId".to_owned(),
+            "tags.location".to_owned(),
+            "properties.reported.fw".to_owned()
+        ])
+    );
+    assert_eq!(paths("SELECT * FROM devices"), None);
+    assert_eq!(paths("SELECT tags.list[0] FROM devices"), None);
+    assert_eq!(paths("SELECT COUNT() AS n FROM devices"), None);
+    assert_eq!(
+        parse("SELECT TOP 5 * FROM devices WHERE status = 'enabled'")
+            .unwrap()
+            .from_clauses(),
+        "FROM devices WHERE status = 'enabled'"
+    );
+}
+
+#[test]
 fn top_limits_rows_in_order() {
     let twins = fleet();
     assert_eq!(
