@@ -41,19 +41,27 @@ struct CreateDialog {
 impl DeviceList {
     /// Draws the list; returns what the user asked. `loading` while query pages arrive
     /// (the order still changes, so a selection made elsewhere is brought into view
-    /// only once they are all in).
+    /// only once they are all in); `waiting` says what an empty list waits for (the
+    /// hub opening, the first page).
     pub fn ui(
         &mut self,
         ui: &mut Ui,
         table: &mut DeviceTable,
         selected: Option<&str>,
         loading: bool,
+        waiting: Option<&str>,
         intents: &mut Vec<Intent>,
     ) {
         self.toolbar_ui(ui, intents);
         table.set_filter(&self.filter);
         table.refresh_view();
         self.count_ui(ui, table);
+        if let Some(waiting) = waiting.filter(|_| table.is_empty()) {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(waiting);
+            });
+        }
         self.keyboard(ui, table, selected, intents);
         if !loading && self.shown_selection.as_deref() != selected {
             // Until the selected device is listed, try again.

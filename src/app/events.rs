@@ -34,6 +34,20 @@ impl ExplorerApp {
 
     fn handle_event(&mut self, event: Event) {
         match event {
+            Event::OpeningLocalHub { devices } => {
+                if matches!(self.hub, HubStatus::Connecting(_)) {
+                    self.hub = HubStatus::OpeningLocal(devices);
+                    if let Some(text) = self.hub.waiting_text() {
+                        let mut letters = text.chars();
+                        let capital: String = letters
+                            .next()
+                            .into_iter()
+                            .flat_map(char::to_uppercase)
+                            .collect();
+                        self.log.info(capital + letters.as_str());
+                    }
+                }
+            }
             Event::Connected {
                 host_name,
                 local_hub,

@@ -300,6 +300,16 @@ impl ExplorerApp {
         self.twin_generation += 1;
     }
 
+    /// Whether the device list is loading pages of a query.
+    pub fn is_listing(&self) -> bool {
+        self.query.is_some()
+    }
+
+    /// Whether the explorer is connected to a hub.
+    pub fn is_connected(&self) -> bool {
+        matches!(self.hub, HubStatus::Connected { .. })
+    }
+
     /// How many devices the list holds (before its quick filter).
     pub fn devices_listed(&self) -> usize {
         self.devices.len()
@@ -350,11 +360,17 @@ impl ExplorerApp {
             .default_size(470.0)
             .min_size(260.0)
             .show(ui, |ui| {
+                let waiting = self.hub.waiting_text().or_else(|| {
+                    self.query
+                        .filter(|query| query.loaded == 0)
+                        .map(|_| "listing devices…".to_owned())
+                });
                 self.device_list.ui(
                     ui,
                     &mut self.devices,
                     self.selected.as_deref(),
                     self.query.is_some(),
+                    waiting.as_deref(),
                     &mut intents,
                 );
             });

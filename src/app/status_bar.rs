@@ -8,6 +8,8 @@ use egui::{Color32, RichText, Ui};
 pub enum HubStatus {
     /// Connecting to this hub.
     Connecting(String),
+    /// The embedded hub is loading its store of this many devices (when known).
+    OpeningLocal(Option<u64>),
     /// Connected.
     Connected {
         /// The hub's host name.
@@ -19,6 +21,21 @@ pub enum HubStatus {
     Failed(String),
     /// Not connected to anything.
     Disconnected,
+}
+
+impl HubStatus {
+    /// What is being waited for, while connecting: "connecting to HOST…" or "opening the
+    /// local hub (100000 devices)…".
+    pub fn waiting_text(&self) -> Option<String> {
+        match self {
+            HubStatus::Connecting(hub) => Some(format!("connecting to {hub}…")),
+            HubStatus::OpeningLocal(Some(devices)) => {
+                Some(format!("opening the local hub ({devices} devices)…"))
+            }
+            HubStatus::OpeningLocal(None) => Some("opening the local hub…".to_owned()),
+            _ => None,
+        }
+    }
 }
 
 /// What the status bar shows.
@@ -39,9 +56,9 @@ pub struct StatusLine<'a> {
 pub fn status_bar_ui(ui: &mut Ui, status: &StatusLine<'_>) {
     ui.horizontal(|ui| {
         let (dot, text) = match status.hub {
-            HubStatus::Connecting(hub) => (
+            HubStatus::Connecting(_) | HubStatus::OpeningLocal(_) => (
                 Color32::from_rgb(220, 170, 40),
-                format!("connecting to {hub}…"),
+                status.hub.waiting_text().unwrap_or_default(),
             ),
             HubStatus::Connected {
                 host_name,

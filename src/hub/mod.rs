@@ -460,6 +460,13 @@ fn owner_key(store: &Store) -> Result<SharedAccessKey, HubStartError> {
     Ok(key)
 }
 
+/// How many devices the hub keeping its data in `data_dir` holds, read from its store
+/// without opening it for serving; `None` when there is no store yet or it cannot be
+/// read.
+pub fn stored_device_count(data_dir: &std::path::Path) -> Option<u64> {
+    store::count_devices(&data_dir.join(STORE_FILE))
+}
+
 fn seed_demo_devices(store: &Store, count: usize) -> Result<(), HubStartError> {
     if store.device_count() > 0 {
         tracing::info!("the store already has devices; --demo seeds only an empty store");

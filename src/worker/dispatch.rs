@@ -135,6 +135,22 @@ impl Dispatcher {
     async fn connect(&mut self, target: HubTarget) {
         self.simulations.clear();
         self.connection = None;
+        if let HubTarget::Embedded {
+            data_dir,
+            demo_devices,
+        } = &target
+        {
+            let folder = data_dir.clone();
+            let stored = tokio::task::spawn_blocking(move || hub::stored_device_count(&folder))
+                .await
+                .ok()
+                .flatten();
+            // An empty store is seeded with the demo devices, if asked for.
+            let devices = stored
+                .filter(|count| *count > 0)
+                .or_else(|| demo_devices.map(|count| count as u64));
+            self.events.send(Event::OpeningLocalHub { devices }).await;
+        }
         match open_connection(target).await {
             Ok(connection) => {
                 let local_hub = connection.embedded.as_ref().map(|hub| LocalHubAddress {

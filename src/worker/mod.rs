@@ -213,6 +213,8 @@ pub enum Outcome {
 /// What the worker tells the UI.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// The embedded hub is opening its store of this many devices (when known).
+    OpeningLocalHub { devices: Option<u64> },
     /// Connected to a hub; `local_hub` says how to reach the embedded hub, if it is one.
     Connected {
         host_name: String,

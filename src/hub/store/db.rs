@@ -57,6 +57,26 @@ fn stored_document(value: ValueRef<'_>) -> rusqlite::Result<StoredDocument> {
     }
 }
 
+/// How many devices the store file at `path` holds, read without loading it or taking
+/// the hub's lock (for an "opening N devices" display); `None` when there is no store
+/// there or it cannot be read.
+pub fn count_devices(path: &Path) -> Option<u64> {
+    if !path.is_file() {
+        return None;
+    }
+    let connection = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    connection
+        .query_row("SELECT COUNT(*) FROM devices", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .ok()
+        .and_then(|count| u64::try_from(count).ok())
+}
+
 impl Database {
     /// Opens (creating if needed) the store file and its tables.
     pub fn open(path: &Path) -> Result<Self, StoreError> {

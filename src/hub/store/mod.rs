@@ -23,6 +23,7 @@ mod reported_write;
 mod scan;
 
 pub use commit::PendingCommit;
+pub use db::count_devices;
 pub use paging::{PageCursor, QueryPage};
 
 use std::collections::{BTreeMap, HashMap};
