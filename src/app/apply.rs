@@ -9,9 +9,7 @@ use super::simulator::{desired_ack, telemetry_schedule};
 use super::status_bar::HubStatus;
 use super::{ExplorerApp, Job, RunningQuery, WorkTab};
 use crate::device::{Behaviours, parse_method_table};
-use crate::explorer::{
-    MethodCall, MethodCallState, Requested, RowShape, TwinEdit, host_name_of, list_query,
-};
+use crate::explorer::{MethodCall, MethodCallState, Requested, TwinEdit, host_name_of, list_query};
 use crate::worker::{Command, HubTarget, JobId};
 
 /// Rows asked for per query page.
@@ -191,11 +189,12 @@ impl ExplorerApp {
         }
         let job = self.new_job(Job::Query);
         self.last_list_request = Some(plan.query.text.clone());
-        self.listing = Some((query, plan.query.shape));
+        self.listing = Some((query, plan.query.reader.clone()));
         if self.send(Command::Query {
             job,
             query: plan.query.text,
             page_size: QUERY_PAGE_SIZE,
+            reader: plan.query.reader,
         }) {
             self.query = Some(RunningQuery::new(job));
         }
@@ -213,11 +212,11 @@ impl ExplorerApp {
             }
         };
         self.device_list.column_added();
-        let Some((listed, shape)) = self.listing.clone() else {
+        let Some((listed, reader)) = self.listing.clone() else {
             return;
         };
         let fetch = match list_query::column_query(&listed, &path) {
-            Ok(Some(fetch)) if self.query.is_none() && shape != RowShape::Twins => fetch,
+            Ok(Some(fetch)) if self.query.is_none() && reader.projected => fetch,
             Ok(_) => return self.run_query(listed),
             Err(error) => {
                 self.device_list.column_refused(error.to_string());
@@ -235,6 +234,7 @@ impl ExplorerApp {
             job,
             query: fetch.text,
             page_size: QUERY_PAGE_SIZE,
+            reader: fetch.reader,
         }) {
             self.column_fetch = Some(RunningQuery::new(job));
         }

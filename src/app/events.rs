@@ -12,7 +12,7 @@ use super::status_bar::HubStatus;
 use super::{ExplorerApp, Job};
 use crate::device::DeviceEvent;
 use crate::explorer::simulation::Direction;
-use crate::explorer::{LinkState, MethodCallState, RowShape};
+use crate::explorer::{LinkState, ListedRows, MethodCallState};
 use crate::worker::{Command, Event, Failure, JobId, Outcome};
 
 /// How long a frame spends folding in worker events; the rest wait for the next frame.
@@ -171,7 +171,7 @@ impl ExplorerApp {
     }
 
     /// Folds a page of a list query or of a column read into the device list.
-    fn query_page(&mut self, job: JobId, rows: Vec<Value>, loaded: usize, total: Option<usize>) {
+    fn query_page(&mut self, job: JobId, rows: ListedRows, loaded: usize, total: Option<usize>) {
         if let Some(query) = &mut self.query
             && query.job == job
         {
@@ -182,17 +182,13 @@ impl ExplorerApp {
             }
             query.loaded = loaded;
             query.total = total;
-            if let Some((_, shape)) = &self.listing {
-                self.devices.extend(rows, shape);
-            }
+            self.devices.extend(rows);
         } else if let Some(fetch) = &mut self.column_fetch
             && fetch.job == job
-            && let Some(Job::FetchColumn { path }) = self.jobs.get(&job)
         {
             fetch.loaded = loaded;
             fetch.total = total;
-            let shape = RowShape::Projected(vec![path.clone()]);
-            self.devices.update_columns(rows, &shape);
+            self.devices.update_columns(rows);
         }
     }
 

@@ -36,7 +36,8 @@ use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 use serde_json::Value;
 
 use crate::explorer::{
-    DeviceTable, EventLog, MethodCalls, Requested, RowShape, SavedConnection, Simulations, TwinEdit,
+    DeviceTable, EventLog, ListedRows, MethodCalls, Requested, RowReader, SavedConnection,
+    Simulations, TwinEdit,
 };
 use crate::worker::{HubTarget, JobId, LocalHubAddress, Repaint, Worker};
 
@@ -156,8 +157,8 @@ pub struct ExplorerApp {
     query: Option<RunningQuery>,
     /// A column being read for the listed devices.
     column_fetch: Option<RunningQuery>,
-    /// The user's query behind the listed devices, and how its rows are shaped.
-    listing: Option<(String, RowShape)>,
+    /// The user's query behind the listed devices, and how its rows are read.
+    listing: Option<(String, RowReader)>,
     /// The last query text sent for the device list, for tests and diagnostics.
     last_list_request: Option<String>,
     device_list: DeviceList,
@@ -278,9 +279,9 @@ impl ExplorerApp {
         ExplorerApp::new(options, Arc::new(move || context.request_repaint()))
     }
 
-    /// Shows `rows` in the device list as if a list query had returned them in `shape`.
-    pub fn list_rows(&mut self, rows: Vec<Value>, shape: &RowShape) {
-        self.devices.extend(rows, shape);
+    /// Shows `rows` in the device list as if a list query had returned them.
+    pub fn list_rows(&mut self, rows: ListedRows) {
+        self.devices.extend(rows);
     }
 
     /// The last query the device list sent to the hub (a projection of its columns).

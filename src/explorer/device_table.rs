@@ -14,11 +14,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::list_query::RowShape;
-use super::text::cut;
-
-/// Longest text shown in a path column; longer values are cut with an ellipsis.
-const CELL_CHARS: usize = 80;
+use super::list_query::{ListedRow, ListedRows, RowReader};
 
 /// Columns every row has before the path columns: status, connection state, last activity.
 const FIXED_COLUMNS: usize = 3;
@@ -209,43 +205,45 @@ impl DeviceTable {
         }
     }
 
-    /// Adds a page of rows from a list query, shaped as `shape` says; rows without a
-    /// device id are skipped, and a device already listed (read on its own meanwhile)
-    /// is updated, not listed twice.
-    pub fn extend(&mut self, rows: impl IntoIterator<Item = Value>, shape: &RowShape) {
-        self.store_all(rows, shape, Store::AddOrUpdate);
+    /// Adds a page of rows from a list query; a device already listed (read on its own
+    /// meanwhile) is updated, not listed twice.
+    pub fn extend(&mut self, listed: ListedRows) {
+        self.store_all(listed, Store::AddOrUpdate);
     }
 
-    /// Updates the columns `shape` carries for the listed devices among `rows` (a
-    /// column fetched after the rows were listed); other rows are ignored.
-    pub fn update_columns(&mut self, rows: impl IntoIterator<Item = Value>, shape: &RowShape) {
-        self.store_all(rows, shape, Store::UpdateOnly);
+    /// Updates the columns `listed` carries for the listed devices among its rows (a
+    /// column read after the rows were listed); other rows are ignored.
+    pub fn update_columns(&mut self, listed: ListedRows) {
+        self.store_all(listed, Store::UpdateOnly);
     }
 
     /// Replaces the row of a device with what a fresher whole twin shows, or adds it.
     /// The order is computed again only when something shown changed, so the periodic
     /// re-read of an open twin costs no re-sort of a long list.
     pub fn upsert(&mut self, twin: &Value) {
-        self.store_all([twin], &RowShape::Twins, Store::AddOrUpdate);
+        let reader = RowReader::twins(&self.paths);
+        if let Some(row) = reader.read_row(twin) {
+            self.store_all(
+                ListedRows {
+                    paths: reader.paths,
+                    fixed: true,
+                    rows: vec![row],
+                },
+                Store::AddOrUpdate,
+            );
+        }
     }
 
-    fn store_all<R: std::borrow::Borrow<Value>>(
-        &mut self,
-        rows: impl IntoIterator<Item = R>,
-        shape: &RowShape,
-        store: Store,
-    ) {
-        let members: Vec<Option<String>> = self
+    fn store_all(&mut self, listed: ListedRows, store: Store) {
+        // Where each of this table's path columns is among the rows' cells.
+        let sources: Vec<Option<usize>> = self
             .paths
             .iter()
-            .map(|path| shape.member_for(path))
+            .map(|path| listed.paths.iter().position(|carried| carried == path))
             .collect();
-        let fixed = match shape {
-            RowShape::Twins => true,
-            RowShape::Projected(_) => store == Store::AddOrUpdate,
-        };
-        for row in rows {
-            match self.store_row(row.borrow(), &members, fixed, store) {
+        let fixed = listed.fixed;
+        for row in listed.rows {
+            match self.store_row(row, &sources, fixed, store) {
                 Stored::Added => self.view_stale = true,
                 Stored::Changed => self.invalidate_view(),
                 Stored::Unchanged => {}
@@ -253,56 +251,47 @@ impl DeviceTable {
         }
     }
 
-    /// Stores one row: the fixed columns when `fixed`, and each path column whose
-    /// member the row's shape carries.
+    /// Stores one row: the fixed columns when it carries them, and each path column it
+    /// has a cell for (`sources`).
     fn store_row(
         &mut self,
-        row: &Value,
-        members: &[Option<String>],
+        row: ListedRow,
+        sources: &[Option<usize>],
         fixed: bool,
         store: Store,
     ) -> Stored {
-        let Some(device_id) = row.get("deviceId").and_then(Value::as_str) else {
-            return Stored::Unchanged;
+        let cell = |column: &Option<usize>| {
+            column
+                .and_then(|source| row.cells.get(source))
+                .map(String::as_str)
         };
-        let fixed_texts = fixed.then(|| {
-            let text = |key: &str| row.get(key).and_then(Value::as_str).unwrap_or_default();
-            [
-                text("status").to_owned(),
-                text("connectionState").to_owned(),
-                display_time(text("lastActivityTime")),
-            ]
-        });
-        let index = match (self.position(device_id), store) {
+        let index = match (self.position(&row.device_id), store) {
             (Some(index), _) => index,
             (None, Store::UpdateOnly) => return Stored::Unchanged,
             (None, Store::AddOrUpdate) => {
-                let id: Arc<str> = Arc::from(device_id);
+                let id: Arc<str> = Arc::from(row.device_id.as_str());
                 self.positions.insert(Arc::clone(&id), self.ids.len());
                 self.ids.push(id);
-                let texts = fixed_texts.unwrap_or_default();
-                for (column, text) in self.columns.iter_mut().zip(&texts) {
-                    column.push(text);
+                let (fixed_columns, path_columns) = self.columns.split_at_mut(FIXED_COLUMNS);
+                for (column, text) in fixed_columns.iter_mut().zip(&row.fixed) {
+                    column.push(if fixed { text } else { "" });
                 }
-                for (column, member) in self.columns[FIXED_COLUMNS..].iter_mut().zip(members) {
-                    let text = member
-                        .as_deref()
-                        .map(|member| cell_text(row, member))
-                        .unwrap_or_default();
-                    column.push(&text);
+                for (column, source) in path_columns.iter_mut().zip(sources) {
+                    column.push(cell(source).unwrap_or_default());
                 }
                 return Stored::Added;
             }
         };
         let mut changed = false;
-        if let Some(texts) = fixed_texts {
-            for (column, text) in self.columns.iter_mut().zip(&texts) {
+        let (fixed_columns, path_columns) = self.columns.split_at_mut(FIXED_COLUMNS);
+        if fixed {
+            for (column, text) in fixed_columns.iter_mut().zip(&row.fixed) {
                 changed |= column.set(index, text);
             }
         }
-        for (column, member) in self.columns[FIXED_COLUMNS..].iter_mut().zip(members) {
-            if let Some(member) = member {
-                changed |= column.set(index, &cell_text(row, member));
+        for (column, source) in path_columns.iter_mut().zip(sources) {
+            if let Some(text) = cell(source) {
+                changed |= column.set(index, text);
             }
         }
         if changed {
@@ -567,34 +556,6 @@ fn compare_cells(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// The text of the value at a dotted path, empty when absent.
-fn cell_text(row: &Value, path: &str) -> String {
-    let mut value = row;
-    for key in path.split('.') {
-        match value.get(key) {
-            Some(inner) => value = inner,
-            None => return String::new(),
-        }
-    }
-    let text = match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    cut(text, CELL_CHARS)
-}
-
-/// `2026-11-26T10:00:00.1234567Z` as `2026-11-26 10:00:00`; the never-active
-/// `0001-01-01...` as empty.
-fn display_time(time: &str) -> String {
-    if time.is_empty() || time.starts_with("0001-01-01") {
-        return String::new();
-    }
-    let mut shown: String = time.chars().take(19).collect();
-    shown = shown.replacen('T', " ", 1);
-    shown
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -611,6 +572,12 @@ mod tests {
         })
     }
 
+    /// Lists whole twins, as a query the explorer cannot rewrite returns them.
+    fn list(table: &mut DeviceTable, twins: impl IntoIterator<Item = Value>) {
+        let twins: Vec<Value> = twins.into_iter().collect();
+        table.extend(RowReader::twins(table.columns()).read(&twins));
+    }
+
     fn shown_ids(table: &mut DeviceTable) -> Vec<String> {
         table.refresh_view();
         table
@@ -624,13 +591,13 @@ mod tests {
     fn sample() -> DeviceTable {
         let mut table = DeviceTable::default();
         table.add_column("tags.location").unwrap();
-        table.extend(
+        list(
+            &mut table,
             [
                 twin("b", json!("Oslo"), "2026-11-26T10:00:00.5Z"),
                 twin("a", json!(10), "0001-01-01T00:00:00Z"),
                 twin("c", json!(9), "2026-11-25T10:00:00Z"),
             ],
-            &RowShape::Twins,
         );
         table
     }
@@ -648,22 +615,36 @@ mod tests {
     }
 
     #[test]
-    fn projected_rows_fill_columns_by_position_and_texts_are_held_once() {
+    fn rows_fill_columns_by_path_and_texts_are_held_once() {
         let mut table = DeviceTable::default();
         table.add_column("tags.location").unwrap();
         table.add_column("properties.reported.location").unwrap();
-        let shape = RowShape::Projected(vec![
+        // The rows carry the columns in another order, and one the table does not show.
+        let paths: Arc<[String]> = vec![
             "properties.reported.location".to_owned(),
+            "tags.other".to_owned(),
             "tags.location".to_owned(),
-        ]);
-        table.extend(
-            (0..100).map(|n| {
-                json!({"deviceId": format!("d{n}"), "status": "enabled",
-                       "connectionState": "Connected", "lastActivityTime": "",
-                       "c0": "reported", "c1": if n % 2 == 0 { json!("Oslo") } else { json!(null) }})
-            }),
-            &shape,
-        );
+        ]
+        .into();
+        table.extend(ListedRows {
+            paths,
+            fixed: true,
+            rows: (0..100)
+                .map(|n| ListedRow {
+                    device_id: format!("d{n}"),
+                    fixed: ["enabled".into(), "Connected".into(), String::new()],
+                    cells: vec![
+                        "reported".into(),
+                        "other".into(),
+                        if n % 2 == 0 {
+                            "Oslo".into()
+                        } else {
+                            String::new()
+                        },
+                    ],
+                })
+                .collect(),
+        });
         let index = table.position("d2").unwrap();
         assert_eq!(table.cell(0, index), "Oslo");
         assert_eq!(table.cell(1, index), "reported");
@@ -688,13 +669,18 @@ mod tests {
         table.remove_column(0);
         table.add_column("tags.floor").unwrap();
         assert_eq!(table.cell(0, 0), "", "empty until read");
-        table.update_columns(
-            [
-                json!({"deviceId": "a", "c0": 3}),
-                json!({"deviceId": "zz", "c0": 4}),
-            ],
-            &RowShape::Projected(vec!["tags.floor".to_owned()]),
-        );
+        table.update_columns(ListedRows {
+            paths: vec!["tags.floor".to_owned()].into(),
+            fixed: false,
+            rows: ["a", "zz"]
+                .iter()
+                .map(|id| ListedRow {
+                    device_id: (*id).to_owned(),
+                    fixed: Default::default(),
+                    cells: vec!["3".into()],
+                })
+                .collect(),
+        });
         assert_eq!(table.len(), 3, "an unlisted device is not added");
         assert_eq!(table.cell(0, table.position("a").unwrap()), "3");
         assert_eq!(
@@ -710,7 +696,7 @@ mod tests {
     fn the_count_line_counts_every_row_without_a_filter_and_matches_with_one() {
         let mut table = sample();
         table.refresh_view();
-        table.extend([twin("d", json!("Oslo"), "")], &RowShape::Twins);
+        list(&mut table, [twin("d", json!("Oslo"), "")]);
         // Rows arrived this frame and the view is not refreshed yet: still every row.
         assert_eq!(table.count_line(), "4 devices");
         table.set_filter("oslo");
@@ -796,9 +782,9 @@ mod tests {
         let mut table = DeviceTable::default();
         table.upsert(&twin("b", json!("Oslo"), ""));
         table.add_column("tags.location").unwrap();
-        table.extend(
+        list(
+            &mut table,
             [twin("a", json!(1), ""), twin("b", json!("Rome"), "")],
-            &RowShape::Twins,
         );
         assert_eq!(shown_ids(&mut table), ["a", "b"]);
         assert_eq!(table.cell(0, table.position("b").unwrap()), "Rome");
@@ -819,23 +805,23 @@ mod tests {
         let mut table = DeviceTable::default();
         table.add_column("tags.location").unwrap();
         table.sort_by(SortKey::Path(0));
-        table.extend(
+        list(
+            &mut table,
             [twin("a", json!(5), ""), twin("b", json!(1), "")],
-            &RowShape::Twins,
         );
         assert_eq!(shown_ids(&mut table), ["b", "a"]);
-        table.extend(
+        list(
+            &mut table,
             [
                 twin("c", json!(3), ""),
                 twin("d", json!(9), ""),
                 twin("e", json!("x"), ""),
             ],
-            &RowShape::Twins,
         );
         assert_eq!(shown_ids(&mut table), ["b", "c", "a", "d", "e"]);
         table.set_filter("a");
         assert_eq!(shown_ids(&mut table), ["a"]);
-        table.extend([twin("aa", json!(0), "")], &RowShape::Twins);
+        list(&mut table, [twin("aa", json!(0), "")]);
         assert_eq!(
             shown_ids(&mut table),
             ["aa", "a"],
@@ -844,16 +830,5 @@ mod tests {
         table.set_filter("");
         table.remove("c");
         assert_eq!(shown_ids(&mut table), ["aa", "b", "a", "d", "e"]);
-    }
-
-    #[test]
-    fn long_values_are_cut() {
-        let long = "x".repeat(200);
-        assert_eq!(
-            cell_text(&json!({"a": long}), "a").chars().count(),
-            CELL_CHARS
-        );
-        assert_eq!(cell_text(&json!({"a": {"b": [1]}}), "a"), "{\"b\":[1]}");
-        assert_eq!(cell_text(&json!({"a": 1}), "b.c"), "");
     }
 }

@@ -7,34 +7,105 @@
 //! two paths can end in the same member name.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
+use serde_json::Value;
+
+use super::text::cut;
 use crate::query;
+
+/// Longest text kept for a cell; longer values are cut with an ellipsis.
+const CELL_CHARS: usize = 80;
 
 /// The members every listed row carries, as IoT Hub names them in a projection.
 pub const FIXED_MEMBERS: [&str; 4] = ["deviceId", "status", "connectionState", "lastActivityTime"];
 
-/// How the rows of a list query hold the path columns.
+/// How to read the rows of a list query into the list's compact form: which column
+/// paths they carry, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RowShape {
-    /// Whole twins: each column's value is at its path.
-    Twins,
-    /// A projection of these column paths, each under the name [`column_name`] of its
-    /// position.
-    Projected(Vec<String>),
+pub struct RowReader {
+    /// The column paths the rows carry, in order.
+    pub paths: Arc<[String]>,
+    /// Rows are projections naming each path's value by position ([`column_name`]);
+    /// otherwise whole twins, holding each value at its path.
+    pub projected: bool,
+    /// Rows carry the fixed members (status, connection state, last activity); a
+    /// column read on its own carries only the device id.
+    pub fixed: bool,
 }
 
-impl RowShape {
-    /// Where a row of this shape holds the value of the column at `path`, as a dotted
-    /// path into the row; `None` when the rows do not carry that column.
-    pub fn member_for(&self, path: &str) -> Option<String> {
-        match self {
-            RowShape::Twins => Some(path.to_owned()),
-            RowShape::Projected(paths) => paths
-                .iter()
-                .position(|fetched| fetched == path)
-                .map(column_name),
+impl RowReader {
+    /// Reads whole twins for these column paths.
+    pub fn twins(paths: &[String]) -> Self {
+        RowReader {
+            paths: paths.into(),
+            projected: false,
+            fixed: true,
         }
     }
+
+    /// Reads a page of rows; rows without a device id are skipped.
+    pub fn read(&self, rows: &[Value]) -> ListedRows {
+        ListedRows {
+            paths: Arc::clone(&self.paths),
+            fixed: self.fixed,
+            rows: rows.iter().filter_map(|row| self.read_row(row)).collect(),
+        }
+    }
+
+    /// Reads one row; `None` without a device id.
+    pub fn read_row(&self, row: &Value) -> Option<ListedRow> {
+        let device_id = row.get("deviceId")?.as_str()?.to_owned();
+        let text = |key: &str| row.get(key).and_then(Value::as_str).unwrap_or_default();
+        let fixed = if self.fixed {
+            [
+                text("status").to_owned(),
+                text("connectionState").to_owned(),
+                display_time(text("lastActivityTime")),
+            ]
+        } else {
+            Default::default()
+        };
+        let cells = self
+            .paths
+            .iter()
+            .enumerate()
+            .map(|(position, path)| {
+                if self.projected {
+                    cell_text(row, &column_name(position))
+                } else {
+                    cell_text(row, path)
+                }
+            })
+            .collect();
+        Some(ListedRow {
+            device_id,
+            fixed,
+            cells,
+        })
+    }
+}
+
+/// Rows of a list query, read off the UI thread into what the list keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedRows {
+    /// The column paths each row's cells are for, in order.
+    pub paths: Arc<[String]>,
+    /// Whether the rows carry the fixed columns.
+    pub fixed: bool,
+    /// The rows.
+    pub rows: Vec<ListedRow>,
+}
+
+/// One listed device as read from a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedRow {
+    /// The device id.
+    pub device_id: String,
+    /// Status, connection state and last activity as shown (empty when not carried).
+    pub fixed: [String; 3],
+    /// The text of each column path, in the order of [`ListedRows::paths`].
+    pub cells: Vec<String>,
 }
 
 /// The name the list gives the projected column at `position`.
@@ -42,13 +113,42 @@ pub fn column_name(position: usize) -> String {
     format!("c{position}")
 }
 
-/// A query the list sends, and how its rows are shaped.
+/// The text of the value at a dotted path, empty when absent or null, cut to
+/// [`CELL_CHARS`].
+fn cell_text(row: &Value, path: &str) -> String {
+    let mut value = row;
+    for key in path.split('.') {
+        match value.get(key) {
+            Some(inner) => value = inner,
+            None => return String::new(),
+        }
+    }
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    cut(text, CELL_CHARS)
+}
+
+/// `2026-11-26T10:00:00.1234567Z` as `2026-11-26 10:00:00`; the never-active
+/// `0001-01-01...` as empty.
+fn display_time(time: &str) -> String {
+    if time.is_empty() || time.starts_with("0001-01-01") {
+        return String::new();
+    }
+    let mut shown: String = time.chars().take(19).collect();
+    shown = shown.replacen('T', " ", 1);
+    shown
+}
+
+/// A query the list sends, and how its rows are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     /// The query text sent to the hub.
     pub text: String,
-    /// How its rows hold the columns.
-    pub shape: RowShape,
+    /// How its rows are read.
+    pub reader: RowReader,
 }
 
 /// What the list makes of the user's query.
@@ -92,7 +192,7 @@ pub fn plan(
             return Ok(ListPlan {
                 query: ListQuery {
                     text: query_text.to_owned(),
-                    shape: RowShape::Twins,
+                    reader: RowReader::twins(columns),
                 },
                 new_columns: Vec::new(),
             });
@@ -167,7 +267,11 @@ fn projection(
     text.push_str(from);
     Ok(ListQuery {
         text,
-        shape: RowShape::Projected(paths.to_vec()),
+        reader: RowReader {
+            paths: paths.into(),
+            projected: true,
+            fixed: with_fixed,
+        },
     })
 }
 
@@ -203,6 +307,8 @@ pub fn query_path(path: &str) -> Result<String, &'static str> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn columns(paths: &[&str]) -> Vec<String> {
@@ -223,13 +329,24 @@ mod tests {
              properties.reported.firmware.version AS c1 FROM devices WHERE tags.location = 'Oslo'"
         );
         assert!(plan.new_columns.is_empty());
+        let listed = plan.query.reader.read(&[
+            json!({"deviceId": "d1", "status": "enabled", "connectionState": "Connected",
+                   "lastActivityTime": "2026-11-26T10:00:00.1234567Z", "c0": "Oslo", "c1": 2}),
+            json!({"status": "enabled"}),
+        ]);
+        assert_eq!(listed.rows.len(), 1, "a row without a device id is skipped");
         assert_eq!(
-            plan.query
-                .shape
-                .member_for("properties.reported.firmware.version"),
-            Some("c1".to_owned())
+            listed.rows[0],
+            ListedRow {
+                device_id: "d1".into(),
+                fixed: [
+                    "enabled".into(),
+                    "Connected".into(),
+                    "2026-11-26 10:00:00".into()
+                ],
+                cells: vec!["Oslo".into(), "2".into()],
+            }
         );
-        assert_eq!(plan.query.shape.member_for("tags.other"), None);
         let rows = crate::query::parse(&plan.query.text).unwrap();
         assert_eq!(rows.item_type(), crate::query::ItemType::Json);
     }
@@ -264,8 +381,18 @@ mod tests {
             plan("SELECT * FROM devices WHERE", &[], true),
             Err(ListQueryError::Invalid(_))
         ));
-        let remote = plan("SELECT * FROM devices WHERE NEWFUNC(x)", &[], false).unwrap();
-        assert_eq!(remote.query.shape, RowShape::Twins);
+        let remote = plan(
+            "SELECT * FROM devices WHERE NEWFUNC(x)",
+            &columns(&["tags.a.b"]),
+            false,
+        )
+        .unwrap();
+        assert!(!remote.query.reader.projected);
+        let twin = json!({"deviceId": "d1", "lastActivityTime": "0001-01-01T00:00:00Z",
+                          "tags": {"a": {"b": {"c": [1]}}}});
+        let row = remote.query.reader.read_row(&twin).unwrap();
+        assert_eq!(row.cells, ["{\"c\":[1]}"]);
+        assert_eq!(row.fixed[2], "", "never active");
         assert_eq!(remote.query.text, "SELECT * FROM devices WHERE NEWFUNC(x)");
     }
 
@@ -278,7 +405,18 @@ mod tests {
             fetch.text,
             "SELECT deviceId, tags.x AS c0 FROM devices WHERE status = 'enabled'"
         );
+        assert!(!fetch.reader.fixed);
         assert_eq!(column_query("SELECT ??", "tags.x").unwrap(), None);
+        let long = "x".repeat(200);
+        let row = fetch
+            .reader
+            .read_row(&json!({"deviceId": "d", "c0": long}))
+            .unwrap();
+        assert_eq!(
+            row.cells[0].chars().count(),
+            CELL_CHARS,
+            "long values are cut"
+        );
     }
 
     #[test]

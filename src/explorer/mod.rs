@@ -20,7 +20,7 @@ pub use connections::{ConnectionsError, SavedConnection, host_name_of, mask_conn
 pub use device_table::{DeviceTable, RowView, SortKey};
 pub use drift::{DriftEntry, drift};
 pub use event_log::{EventLog, LogLevel};
-pub use list_query::{ListQuery, RowShape};
+pub use list_query::{ListQuery, ListedRows, RowReader};
 pub use method_calls::{MethodCall, MethodCallState, MethodCalls};
 pub use request::Requested;
 pub use simulation::{LinkState, SimulatedDeviceView, Simulations};

@@ -383,6 +383,7 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
             job,
             query,
             page_size,
+            reader,
         } => {
             let total = client
                 .count_matching(&query)
@@ -394,12 +395,11 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
             while let Some(page) = pages.next().await {
                 match page {
                     Ok(page) => {
-                        // Smaller pieces than the hub's pages, so the UI folds each one
-                        // into its list within a frame's budget.
-                        let mut rows = page.rows;
-                        while !rows.is_empty() {
-                            let rest = rows.split_off(rows.len().min(super::QUERY_EVENT_ROWS));
-                            loaded += rows.len();
+                        // Read here, off the UI thread, in pieces the UI folds into its
+                        // list well within a frame's budget.
+                        for piece in page.rows.chunks(super::QUERY_EVENT_ROWS) {
+                            let rows = reader.read(piece);
+                            loaded += piece.len();
                             events
                                 .send(Event::QueryPage {
                                     job,
@@ -408,7 +408,6 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
                                     total,
                                 })
                                 .await;
-                            rows = rest;
                         }
                     }
                     Err(error) => {

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::device::{Behaviours, DeviceCommand, DeviceEvent};
+use crate::explorer::{ListedRows, RowReader};
 use crate::service::MethodResult;
 use crate::snapshot::compare::Comparison;
 use crate::snapshot::{ImportOptions, ImportPlan, ImportReport, SnapshotHeader};
@@ -108,11 +109,12 @@ impl std::fmt::Debug for RemoteHub {
 pub enum Command {
     /// Connect to a hub (replacing the current one).
     Connect(HubTarget),
-    /// Run a query, page by page.
+    /// Run a list query, page by page, reading its rows with `reader`.
     Query {
         job: JobId,
         query: String,
         page_size: u32,
+        reader: RowReader,
     },
     /// Stop a running job; it ends with [`Event::Cancelled`].
     Cancel(JobId),
@@ -225,7 +227,7 @@ pub enum Event {
     /// One more page of a query.
     QueryPage {
         job: JobId,
-        rows: Vec<Value>,
+        rows: ListedRows,
         loaded: usize,
         /// Rows the query selects, when the hub could count them.
         total: Option<usize>,

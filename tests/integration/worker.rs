@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use twinlens::device::{Behaviours, MethodReply, MethodTable};
+use twinlens::explorer::list_query;
 use twinlens::worker::{Command, Event, Failure, HubTarget, JobId, Outcome, Worker};
 
 async fn next(worker: &mut Worker) -> Event {
@@ -48,6 +49,12 @@ async fn connected_worker(demo: usize) -> (tempfile::TempDir, Worker, Arc<Atomic
     };
     worker.send(Command::Connect(target)).unwrap();
     match next(&mut worker).await {
+        Event::OpeningLocalHub { devices } => {
+            assert_eq!(devices, Some(demo as u64), "an empty store is seeded");
+        }
+        other => panic!("expected OpeningLocalHub, got {other:?}"),
+    }
+    match next(&mut worker).await {
         Event::Connected { local_hub, .. } => assert!(local_hub.is_some()),
         other => panic!("expected Connected, got {other:?}"),
     }
@@ -58,11 +65,18 @@ async fn connected_worker(demo: usize) -> (tempfile::TempDir, Worker, Arc<Atomic
 async fn queries_report_progress_and_every_event_repaints() {
     let (_dir, mut worker, repaints) = connected_worker(2500).await;
     let job = JobId(1);
+    let plan = list_query::plan(
+        "SELECT * FROM devices",
+        &["tags.location.city".to_owned()],
+        true,
+    )
+    .unwrap();
     worker
         .send(Command::Query {
             job,
-            query: "SELECT * FROM devices".into(),
+            query: plan.query.text,
             page_size: 1000,
+            reader: plan.query.reader,
         })
         .unwrap();
     let mut progress = Vec::new();
@@ -75,7 +89,11 @@ async fn queries_report_progress_and_every_event_repaints() {
                 total,
             } => {
                 assert_eq!(page_job, job);
-                assert!(!rows.is_empty());
+                assert!(!rows.rows.is_empty());
+                for row in &rows.rows {
+                    assert_eq!(row.fixed[0], "enabled", "{row:?}");
+                    assert!(!row.cells[0].is_empty(), "the city is read: {row:?}");
+                }
                 assert_eq!(total, Some(2500), "the hub counted the rows first");
                 progress.push(loaded);
             }
@@ -91,9 +109,9 @@ async fn queries_report_progress_and_every_event_repaints() {
         .map(|piece| piece * twinlens::worker::QUERY_EVENT_ROWS)
         .collect();
     assert_eq!(progress, expected);
-    // Connected, the pieces and QueryDone: each was followed by a repaint request (which
+    // Opening, Connected, the pieces and QueryDone: each was followed by a repaint request (which
     // the worker makes just after sending, so the last may still be on its way).
-    let events = 1 + progress.len() + 1;
+    let events = 2 + progress.len() + 1;
     for _ in 0..100 {
         if repaints.load(Ordering::Relaxed) >= events {
             return;
@@ -219,6 +237,7 @@ async fn long_jobs_can_be_cancelled() {
             job,
             query: "SELECT * FROM devices".into(),
             page_size: 1,
+            reader: twinlens::explorer::RowReader::twins(&[]),
         })
         .unwrap();
     worker.send(Command::Cancel(job)).unwrap();
