@@ -15,15 +15,25 @@ use crate::explorer::simulation::Direction;
 use crate::explorer::{LinkState, ListedRows, MethodCallState};
 use crate::worker::{Command, Event, Failure, JobId, Outcome};
 
-/// How long a frame spends folding in worker events; the rest wait for the next frame.
-const DRAIN_BUDGET: Duration = Duration::from_millis(2);
+/// The share of the time between frames spent folding in worker events: at 60 frames a
+/// second about 0.8 ms, so frames stay short; when drawing is slow (software rendering)
+/// each frame folds more, so a long list still loads in seconds.
+const DRAIN_SHARE: u32 = 20;
+/// The least and most a frame spends folding in worker events.
+const DRAIN_BUDGET: (Duration, Duration) = (Duration::from_micros(500), Duration::from_millis(20));
 
 impl ExplorerApp {
-    /// Takes waiting events from the worker for at most [`DRAIN_BUDGET`]; returns
-    /// whether some were left for the next frame.
+    /// Takes waiting events from the worker for a budget sized to the time since the
+    /// last frame (see [`DRAIN_SHARE`]); returns whether some were left for the next
+    /// frame.
     pub(super) fn drain_events(&mut self) -> bool {
         let started = Instant::now();
-        while started.elapsed() < DRAIN_BUDGET {
+        let since_last = self
+            .last_frame
+            .replace(started)
+            .map_or(Duration::ZERO, |last| started - last);
+        let budget = (since_last / DRAIN_SHARE).clamp(DRAIN_BUDGET.0, DRAIN_BUDGET.1);
+        while started.elapsed() < budget {
             match self.worker.try_next_event() {
                 Some(event) => self.handle_event(event),
                 None => return false,

@@ -161,6 +161,8 @@ pub struct ExplorerApp {
     listing: Option<(String, RowReader)>,
     /// The last query text sent for the device list, for tests and diagnostics.
     last_list_request: Option<String>,
+    /// When the last frame started, to size the next frame's share of event folding.
+    last_frame: Option<Instant>,
     device_list: DeviceList,
     selected: Option<String>,
     twin: Requested<Value>,
@@ -226,6 +228,7 @@ impl ExplorerApp {
             column_fetch: None,
             listing: None,
             last_list_request: None,
+            last_frame: None,
             device_list: DeviceList::default(),
             selected: None,
             twin: Requested::Idle,

@@ -12,6 +12,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use foldhash::fast::RandomState;
+
 use serde_json::Value;
 
 use super::list_query::{ListedRow, ListedRows, RowReader};
@@ -54,7 +56,7 @@ struct CellColumn {
     cells: Vec<u32>,
     /// The distinct texts; number 0 is the empty text.
     texts: Vec<Arc<str>>,
-    numbers: HashMap<Arc<str>, u32>,
+    numbers: HashMap<Arc<str>, u32, RandomState>,
 }
 
 impl Default for CellColumn {
@@ -63,7 +65,7 @@ impl Default for CellColumn {
         CellColumn {
             cells: Vec::new(),
             texts: vec![Arc::clone(&empty)],
-            numbers: HashMap::from([(empty, 0)]),
+            numbers: [(empty, 0)].into_iter().collect(),
         }
     }
 }
@@ -121,7 +123,7 @@ impl CellColumn {
 pub struct DeviceTable {
     ids: Vec<Arc<str>>,
     /// Row index of every device id.
-    positions: HashMap<Arc<str>, usize>,
+    positions: HashMap<Arc<str>, usize, RandomState>,
     /// User-added twin paths, e.g. `tags.location`.
     paths: Vec<String>,
     /// The fixed columns, then one per path: each column's text per row.
@@ -160,7 +162,7 @@ impl Default for DeviceTable {
     fn default() -> Self {
         DeviceTable {
             ids: Vec::new(),
-            positions: HashMap::new(),
+            positions: HashMap::default(),
             paths: Vec::new(),
             columns: (0..FIXED_COLUMNS).map(|_| CellColumn::default()).collect(),
             sort: SortKey::Id,
@@ -178,7 +180,7 @@ impl DeviceTable {
     /// Forgets every row (a new query starts), keeping columns, sort and filter.
     pub fn clear(&mut self) {
         self.ids = Vec::new();
-        self.positions = HashMap::new();
+        self.positions = HashMap::default();
         for column in &mut self.columns {
             *column = CellColumn::default();
         }
@@ -420,7 +422,16 @@ impl DeviceTable {
             let mut merged = Vec::with_capacity(self.view.len() + added.len());
             let mut rest = self.view.as_slice();
             for new in added {
-                let before = rest.partition_point(|&old| self.order(old, new) != Ordering::Greater);
+                // Rows often arrive in the order shown (by id, as hubs return them):
+                // then one comparison with the last row places them.
+                let after_all = rest
+                    .last()
+                    .is_none_or(|&last| self.order(last, new) != Ordering::Greater);
+                let before = if after_all {
+                    rest.len()
+                } else {
+                    rest.partition_point(|&old| self.order(old, new) != Ordering::Greater)
+                };
                 let (head, tail) = rest.split_at(before);
                 merged.extend_from_slice(head);
                 merged.push(new);
