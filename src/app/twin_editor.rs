@@ -81,8 +81,9 @@ pub fn twin_editor_ui(
         .id_salt("twin-editor")
         .max_height((ui.available_height() - preview_height).max(120.0))
         .show(ui, |ui| {
+            let place = egui::Id::new("twin-editor-layout");
             let mut layouter = |ui: &Ui, buffer: &dyn TextBuffer, wrap_width: f32| {
-                json_layout(ui, buffer.as_str(), wrap_width)
+                json_layout(ui, place, buffer.as_str(), wrap_width)
             };
             let response = ui.add(
                 egui::TextEdit::multiline(edit.text_mut())
