@@ -81,7 +81,7 @@ pub fn twin_editor_ui(
         .id_salt("twin-editor")
         .max_height((ui.available_height() - preview_height).max(120.0))
         .show(ui, |ui| {
-            let place = egui::Id::new("twin-editor-layout");
+            let place = egui::Id::unique("twin-editor-layout");
             let mut layouter = |ui: &Ui, buffer: &dyn TextBuffer, wrap_width: f32| {
                 json_layout(ui, place, buffer.as_str(), wrap_width)
             };

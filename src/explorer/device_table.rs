@@ -224,16 +224,7 @@ impl DeviceTable {
     /// re-read of an open twin costs no re-sort of a long list.
     pub fn upsert(&mut self, twin: &Value) {
         let reader = RowReader::twins(&self.paths);
-        if let Some(row) = reader.read_row(twin) {
-            self.store_all(
-                ListedRows {
-                    paths: reader.paths,
-                    fixed: true,
-                    rows: vec![row],
-                },
-                Store::AddOrUpdate,
-            );
-        }
+        self.store_all(reader.read(std::slice::from_ref(twin)), Store::AddOrUpdate);
     }
 
     fn store_all(&mut self, listed: ListedRows, store: Store) {
@@ -243,9 +234,8 @@ impl DeviceTable {
             .iter()
             .map(|path| listed.paths.iter().position(|carried| carried == path))
             .collect();
-        let fixed = listed.fixed;
-        for row in listed.rows {
-            match self.store_row(row, &sources, fixed, store) {
+        for row in listed.rows() {
+            match self.store_row(row, &sources, listed.fixed, store) {
                 Stored::Added => self.view_stale = true,
                 Stored::Changed => self.invalidate_view(),
                 Stored::Unchanged => {}
@@ -257,25 +247,25 @@ impl DeviceTable {
     /// has a cell for (`sources`).
     fn store_row(
         &mut self,
-        row: ListedRow,
+        row: ListedRow<'_>,
         sources: &[Option<usize>],
         fixed: bool,
         store: Store,
     ) -> Stored {
-        let cell = |column: &Option<usize>| {
-            column
-                .and_then(|source| row.cells.get(source))
-                .map(String::as_str)
-        };
-        let index = match (self.position(&row.device_id), store) {
+        let cell = |column: &Option<usize>| column.and_then(|source| row.cell(source));
+        let device_id = row.device_id();
+        if device_id.is_empty() {
+            return Stored::Unchanged;
+        }
+        let index = match (self.position(device_id), store) {
             (Some(index), _) => index,
             (None, Store::UpdateOnly) => return Stored::Unchanged,
             (None, Store::AddOrUpdate) => {
-                let id: Arc<str> = Arc::from(row.device_id.as_str());
+                let id: Arc<str> = Arc::from(device_id);
                 self.positions.insert(Arc::clone(&id), self.ids.len());
                 self.ids.push(id);
                 let (fixed_columns, path_columns) = self.columns.split_at_mut(FIXED_COLUMNS);
-                for (column, text) in fixed_columns.iter_mut().zip(&row.fixed) {
+                for (column, text) in fixed_columns.iter_mut().zip(row.fixed()) {
                     column.push(if fixed { text } else { "" });
                 }
                 for (column, source) in path_columns.iter_mut().zip(sources) {
@@ -287,7 +277,7 @@ impl DeviceTable {
         let mut changed = false;
         let (fixed_columns, path_columns) = self.columns.split_at_mut(FIXED_COLUMNS);
         if fixed {
-            for (column, text) in fixed_columns.iter_mut().zip(&row.fixed) {
+            for (column, text) in fixed_columns.iter_mut().zip(row.fixed()) {
                 changed |= column.set(index, text);
             }
         }
@@ -637,25 +627,16 @@ mod tests {
             "tags.location".to_owned(),
         ]
         .into();
-        table.extend(ListedRows {
-            paths,
-            fixed: true,
-            rows: (0..100)
-                .map(|n| ListedRow {
-                    device_id: format!("d{n}"),
-                    fixed: ["enabled".into(), "Connected".into(), String::new()],
-                    cells: vec![
-                        "reported".into(),
-                        "other".into(),
-                        if n % 2 == 0 {
-                            "Oslo".into()
-                        } else {
-                            String::new()
-                        },
-                    ],
-                })
-                .collect(),
-        });
+        let mut listed = ListedRows::new(paths, true);
+        for n in 0..100 {
+            let location = if n % 2 == 0 { "Oslo" } else { "" };
+            listed.push(
+                &format!("d{n}"),
+                ["enabled", "Connected", ""],
+                ["reported", "other", location],
+            );
+        }
+        table.extend(listed);
         let index = table.position("d2").unwrap();
         assert_eq!(table.cell(0, index), "Oslo");
         assert_eq!(table.cell(1, index), "reported");
@@ -680,18 +661,11 @@ mod tests {
         table.remove_column(0);
         table.add_column("tags.floor").unwrap();
         assert_eq!(table.cell(0, 0), "", "empty until read");
-        table.update_columns(ListedRows {
-            paths: vec!["tags.floor".to_owned()].into(),
-            fixed: false,
-            rows: ["a", "zz"]
-                .iter()
-                .map(|id| ListedRow {
-                    device_id: (*id).to_owned(),
-                    fixed: Default::default(),
-                    cells: vec!["3".into()],
-                })
-                .collect(),
-        });
+        let mut listed = ListedRows::new(vec!["tags.floor".to_owned()].into(), false);
+        for id in ["a", "zz"] {
+            listed.push(id, ["", "", ""], ["3"]);
+        }
+        table.update_columns(listed);
         assert_eq!(table.len(), 3, "an unlisted device is not added");
         assert_eq!(table.cell(0, table.position("a").unwrap()), "3");
         assert_eq!(

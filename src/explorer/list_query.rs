@@ -46,16 +46,18 @@ impl RowReader {
 
     /// Reads a page of rows; rows without a device id are skipped.
     pub fn read(&self, rows: &[Value]) -> ListedRows {
-        ListedRows {
-            paths: Arc::clone(&self.paths),
-            fixed: self.fixed,
-            rows: rows.iter().filter_map(|row| self.read_row(row)).collect(),
+        let mut listed = ListedRows::new(Arc::clone(&self.paths), self.fixed);
+        for row in rows {
+            self.read_into(row, &mut listed);
         }
+        listed
     }
 
-    /// Reads one row; `None` without a device id.
-    pub fn read_row(&self, row: &Value) -> Option<ListedRow> {
-        let device_id = row.get("deviceId")?.as_str()?.to_owned();
+    /// Reads one row into `listed`; a row without a device id is skipped.
+    fn read_into(&self, row: &Value, listed: &mut ListedRows) {
+        let Some(device_id) = row.get("deviceId").and_then(Value::as_str) else {
+            return;
+        };
         let text = |key: &str| row.get(key).and_then(Value::as_str).unwrap_or_default();
         let fixed = if self.fixed {
             [
@@ -66,7 +68,7 @@ impl RowReader {
         } else {
             Default::default()
         };
-        let cells = self
+        let cells: Vec<String> = self
             .paths
             .iter()
             .enumerate()
@@ -78,34 +80,133 @@ impl RowReader {
                 }
             })
             .collect();
-        Some(ListedRow {
+        listed.push(
             device_id,
-            fixed,
-            cells,
-        })
+            fixed.each_ref().map(String::as_str),
+            cells.iter().map(String::as_str),
+        );
     }
 }
 
-/// Rows of a list query, read off the UI thread into what the list keeps.
+/// Rows of a list query, read off the UI thread into what the list keeps, packed into
+/// one text so that handing a page to the UI and dropping it costs two allocations,
+/// not several per row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedRows {
     /// The column paths each row's cells are for, in order.
     pub paths: Arc<[String]>,
     /// Whether the rows carry the fixed columns.
     pub fixed: bool,
-    /// The rows.
-    pub rows: Vec<ListedRow>,
+    /// Every text of every row, one after the other.
+    text: String,
+    /// Per row, the ends in `text` of its id, its three fixed texts and its cells.
+    ends: Vec<u32>,
 }
 
+impl ListedRows {
+    /// No rows yet, with cells for `paths`.
+    pub fn new(paths: Arc<[String]>, fixed: bool) -> Self {
+        ListedRows {
+            paths,
+            fixed,
+            text: String::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Texts per row: the id, the three fixed texts, the cells.
+    fn stride(&self) -> usize {
+        1 + FIXED_TEXTS + self.paths.len()
+    }
+
+    /// Adds a row; `cells` are taken in the order of [`Self::paths`] (missing ones are
+    /// empty, extra ones ignored).
+    pub fn push<'t>(
+        &mut self,
+        device_id: &str,
+        fixed: [&str; FIXED_TEXTS],
+        cells: impl IntoIterator<Item = &'t str>,
+    ) {
+        let mut cells = cells.into_iter();
+        let wanted = self.paths.len();
+        let texts = std::iter::once(device_id)
+            .chain(fixed)
+            .chain((0..wanted).map(|_| cells.next().unwrap_or_default()));
+        for text in texts {
+            self.text.push_str(text);
+            self.ends
+                .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// How many rows there are.
+    pub fn len(&self) -> usize {
+        self.ends.len() / self.stride()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The rows in order.
+    pub fn rows(&self) -> impl Iterator<Item = ListedRow<'_>> {
+        self.ends
+            .chunks_exact(self.stride())
+            .enumerate()
+            .map(move |(index, ends)| ListedRow {
+                text: &self.text,
+                start: if index == 0 {
+                    0
+                } else {
+                    self.ends[index * self.stride() - 1]
+                },
+                ends,
+            })
+    }
+}
+
+/// Texts a row carries before its cells: status, connection state, last activity.
+const FIXED_TEXTS: usize = 3;
+
 /// One listed device as read from a row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedRow {
+#[derive(Debug, Clone, Copy)]
+pub struct ListedRow<'a> {
+    text: &'a str,
+    /// Where the row's first text starts.
+    start: u32,
+    ends: &'a [u32],
+}
+
+impl<'a> ListedRow<'a> {
+    /// The `index`th text of the row (0: the id, then the fixed texts, then the cells).
+    fn text(&self, index: usize) -> &'a str {
+        let start = match index {
+            0 => self.start,
+            _ => self.ends[index - 1],
+        };
+        let end = self.ends[index];
+        self.text
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+    }
+
     /// The device id.
-    pub device_id: String,
+    pub fn device_id(&self) -> &'a str {
+        self.text(0)
+    }
+
     /// Status, connection state and last activity as shown (empty when not carried).
-    pub fixed: [String; 3],
-    /// The text of each column path, in the order of [`ListedRows::paths`].
-    pub cells: Vec<String>,
+    pub fn fixed(&self) -> [&'a str; FIXED_TEXTS] {
+        [self.text(1), self.text(2), self.text(3)]
+    }
+
+    /// The text of the cell for the column path at `position` in
+    /// [`ListedRows::paths`].
+    pub fn cell(&self, position: usize) -> Option<&'a str> {
+        let index = 1 + FIXED_TEXTS + position;
+        (index < self.ends.len()).then(|| self.text(index))
+    }
 }
 
 /// The name the list gives the projected column at `position`.
@@ -334,18 +435,13 @@ mod tests {
                    "lastActivityTime": "2026-11-26T10:00:00.1234567Z", "c0": "Oslo", "c1": 2}),
             json!({"status": "enabled"}),
         ]);
-        assert_eq!(listed.rows.len(), 1, "a row without a device id is skipped");
+        assert_eq!(listed.len(), 1, "a row without a device id is skipped");
+        let row = listed.rows().next().unwrap();
+        assert_eq!(row.device_id(), "d1");
+        assert_eq!(row.fixed(), ["enabled", "Connected", "2026-11-26 10:00:00"]);
         assert_eq!(
-            listed.rows[0],
-            ListedRow {
-                device_id: "d1".into(),
-                fixed: [
-                    "enabled".into(),
-                    "Connected".into(),
-                    "2026-11-26 10:00:00".into()
-                ],
-                cells: vec!["Oslo".into(), "2".into()],
-            }
+            (row.cell(0), row.cell(1), row.cell(2)),
+            (Some("Oslo"), Some("2"), None)
         );
         let rows = crate::query::parse(&plan.query.text).unwrap();
         assert_eq!(rows.item_type(), crate::query::ItemType::Json);
@@ -390,9 +486,10 @@ mod tests {
         assert!(!remote.query.reader.projected);
         let twin = json!({"deviceId": "d1", "lastActivityTime": "0001-01-01T00:00:00Z",
                           "tags": {"a": {"b": {"c": [1]}}}});
-        let row = remote.query.reader.read_row(&twin).unwrap();
-        assert_eq!(row.cells, ["{\"c\":[1]}"]);
-        assert_eq!(row.fixed[2], "", "never active");
+        let listed = remote.query.reader.read(&[twin]);
+        let row = listed.rows().next().unwrap();
+        assert_eq!(row.cell(0), Some("{\"c\":[1]}"));
+        assert_eq!(row.fixed()[2], "", "never active");
         assert_eq!(remote.query.text, "SELECT * FROM devices WHERE NEWFUNC(x)");
     }
 
@@ -408,14 +505,34 @@ mod tests {
         assert!(!fetch.reader.fixed);
         assert_eq!(column_query("SELECT ??", "tags.x").unwrap(), None);
         let long = "x".repeat(200);
-        let row = fetch
-            .reader
-            .read_row(&json!({"deviceId": "d", "c0": long}))
-            .unwrap();
+        let listed = fetch.reader.read(&[json!({"deviceId": "d", "c0": long})]);
+        let row = listed.rows().next().unwrap();
         assert_eq!(
-            row.cells[0].chars().count(),
+            row.cell(0).unwrap().chars().count(),
             CELL_CHARS,
             "long values are cut"
+        );
+    }
+
+    #[test]
+    fn packed_rows_give_back_what_was_pushed() {
+        let mut listed = ListedRows::new(vec!["a".to_owned(), "b".to_owned()].into(), true);
+        assert!(listed.is_empty());
+        listed.push("d1", ["enabled", "", "x"], ["1", "2"]);
+        listed.push("", ["", "", ""], ["only one"]);
+        listed.push("d3", ["s", "c", "t"], ["é", "ü", "extra"]);
+        assert_eq!(listed.len(), 3);
+        let rows: Vec<_> = listed
+            .rows()
+            .map(|row| (row.device_id(), row.fixed(), row.cell(0), row.cell(1)))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("d1", ["enabled", "", "x"], Some("1"), Some("2")),
+                ("", ["", "", ""], Some("only one"), Some("")),
+                ("d3", ["s", "c", "t"], Some("é"), Some("ü")),
+            ]
         );
     }
 

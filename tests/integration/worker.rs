@@ -89,10 +89,13 @@ async fn queries_report_progress_and_every_event_repaints() {
                 total,
             } => {
                 assert_eq!(page_job, job);
-                assert!(!rows.rows.is_empty());
-                for row in &rows.rows {
-                    assert_eq!(row.fixed[0], "enabled", "{row:?}");
-                    assert!(!row.cells[0].is_empty(), "the city is read: {row:?}");
+                assert!(!rows.is_empty());
+                for row in rows.rows() {
+                    assert_eq!(row.fixed()[0], "enabled", "{row:?}");
+                    assert!(
+                        row.cell(0).is_some_and(|city| !city.is_empty()),
+                        "the city is read: {row:?}"
+                    );
                 }
                 assert_eq!(total, Some(2500), "the hub counted the rows first");
                 progress.push(loaded);
