@@ -16,11 +16,11 @@ use crate::explorer::{LinkState, ListedRows, MethodCallState};
 use crate::worker::{Command, Event, Failure, JobId, Outcome};
 
 /// The share of the time between frames spent folding in worker events: at 60 frames a
-/// second about 0.8 ms, so frames stay short; when drawing is slow (software rendering)
+/// second about 0.4 ms, so frames stay short; when drawing is slow (software rendering)
 /// each frame folds more, so a long list still loads in seconds.
-const DRAIN_SHARE: u32 = 20;
+const DRAIN_SHARE: u32 = 40;
 /// The least and most a frame spends folding in worker events.
-const DRAIN_BUDGET: (Duration, Duration) = (Duration::from_micros(500), Duration::from_millis(20));
+const DRAIN_BUDGET: (Duration, Duration) = (Duration::from_micros(300), Duration::from_millis(20));
 
 impl ExplorerApp {
     /// Takes waiting events from the worker for a budget sized to the time since the

@@ -30,7 +30,7 @@ pub type Repaint = Arc<dyn Fn() + Send + Sync>;
 /// Commands the UI may queue before the worker has taken them.
 pub const COMMAND_QUEUE: usize = 256;
 /// Rows per [`Event::QueryPage`]: a hub page (up to 1,000) is sent in pieces this big.
-pub const QUERY_EVENT_ROWS: usize = 250;
+pub const QUERY_EVENT_ROWS: usize = 100;
 /// Events the worker may queue before the UI has drained them.
 pub const EVENT_QUEUE: usize = 4096;
 

@@ -108,9 +108,9 @@ async fn queries_report_progress_and_every_event_repaints() {
         }
     }
     // Hub pages of 1,000 arrive in pieces of QUERY_EVENT_ROWS.
-    let expected: Vec<usize> = (1..=10)
-        .map(|piece| piece * twinlens::worker::QUERY_EVENT_ROWS)
-        .collect();
+    let piece = twinlens::worker::QUERY_EVENT_ROWS;
+    assert_eq!(1000 % piece, 0, "pieces divide a hub page");
+    let expected: Vec<usize> = (1..=2500 / piece).map(|n| n * piece).collect();
     assert_eq!(progress, expected);
     // Opening, Connected, the pieces and QueryDone: each was followed by a repaint request (which
     // the worker makes just after sending, so the last may still be on its way).
