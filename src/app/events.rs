@@ -48,13 +48,7 @@ impl ExplorerApp {
                 if matches!(self.hub, HubStatus::Connecting(_)) {
                     self.hub = HubStatus::OpeningLocal(devices);
                     if let Some(text) = self.hub.waiting_text() {
-                        let mut letters = text.chars();
-                        let capital: String = letters
-                            .next()
-                            .into_iter()
-                            .flat_map(char::to_uppercase)
-                            .collect();
-                        self.log.info(capital + letters.as_str());
+                        self.log.info(crate::explorer::text::sentence(&text));
                     }
                 }
             }

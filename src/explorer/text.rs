@@ -12,6 +12,17 @@ pub fn cut(text: String, max_chars: usize) -> String {
     shown
 }
 
+/// `text` with its first letter in upper case, to start a sentence with a phrase.
+pub fn sentence(text: &str) -> String {
+    let mut letters = text.chars();
+    letters
+        .next()
+        .into_iter()
+        .flat_map(char::to_uppercase)
+        .chain(letters)
+        .collect()
+}
+
 /// Compact JSON of `value`, cut like [`cut`].
 pub fn compact_json(value: &Value, max_chars: usize) -> String {
     cut(value.to_string(), max_chars)
@@ -30,5 +41,12 @@ mod tests {
         assert_eq!(cut("ééééé".into(), 2), "é…");
         assert_eq!(compact_json(&json!({"a": [1, 2]}), 80), "{\"a\":[1,2]}");
         assert_eq!(compact_json(&json!("x".repeat(50)), 10).chars().count(), 10);
+    }
+
+    #[test]
+    fn a_phrase_becomes_a_sentence() {
+        assert_eq!(sentence("opening the hub…"), "Opening the hub…");
+        assert_eq!(sentence("été"), "Été");
+        assert_eq!(sentence(""), "");
     }
 }
