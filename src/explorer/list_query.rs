@@ -317,13 +317,7 @@ pub fn plan(
         }
     };
     let all: Vec<String> = columns.iter().chain(&new_columns).cloned().collect();
-    let top = parsed.top().map(|top| format!("TOP {top} "));
-    let query = projection(
-        top.as_deref().unwrap_or(""),
-        &all,
-        &parsed.from_clauses(),
-        true,
-    )?;
+    let query = projection(&parsed, &all, true)?;
     Ok(ListPlan { query, new_columns })
 }
 
@@ -334,25 +328,20 @@ pub fn column_query(query_text: &str, path: &str) -> Result<Option<ListQuery>, L
     let Ok(parsed) = query::parse(query_text) else {
         return Ok(None);
     };
-    let top = parsed.top().map(|top| format!("TOP {top} "));
-    projection(
-        top.as_deref().unwrap_or(""),
-        &[path.to_owned()],
-        &parsed.from_clauses(),
-        false,
-    )
-    .map(Some)
+    projection(&parsed, &[path.to_owned()], false).map(Some)
 }
 
-/// `SELECT <top>deviceId[, status, connectionState, lastActivityTime], <path> AS c0, ...
-/// <from>`.
+/// `SELECT [TOP n] deviceId[, status, connectionState, lastActivityTime], <path> AS c0, ...
+/// <FROM ...>` for the devices `parsed` selects.
 fn projection(
-    top: &str,
+    parsed: &query::Query,
     paths: &[String],
-    from: &str,
     with_fixed: bool,
 ) -> Result<ListQuery, ListQueryError> {
-    let mut text = format!("SELECT {top}");
+    let mut text = match parsed.top() {
+        Some(top) => format!("SELECT TOP {top} "),
+        None => "SELECT ".to_owned(),
+    };
     let fixed = if with_fixed {
         &FIXED_MEMBERS[..]
     } else {
@@ -365,7 +354,7 @@ fn projection(
         let _ = write!(text, ", {written} AS {}", column_name(position));
     }
     text.push(' ');
-    text.push_str(from);
+    text.push_str(&parsed.from_clauses());
     Ok(ListQuery {
         text,
         reader: RowReader {
