@@ -1,19 +1,15 @@
-//! The device list (left): a virtual-scrolling table of the listed devices with the
-//! fixed columns and any twin path the user adds, sortable by any column, narrowed by a
-//! quick filter; create and delete with confirmation. Up/Down move the selection when
-//! no text field has the keyboard; Ctrl+click marks several devices for export.
+//! The device list (left): the quick filter, twin-path columns to add, the count line
+//! and the table of listed devices (drawn by `device_rows`); create and delete with
+//! confirmation. Up/Down move the selection when no text field has the keyboard.
 
 use std::collections::BTreeSet;
 
-use egui::{Key, RichText, Sense, Ui};
-use egui_extras::{Column, TableBuilder};
+use egui::{Key, Ui};
 
+use super::device_rows::{DeviceRows, RowAction, RowsFrame};
 use super::intent::Intent;
-use crate::explorer::{DeviceTable, SortKey};
+use crate::explorer::DeviceTable;
 use crate::hub::identity::validate_device_id;
-
-/// Height of one table row.
-const ROW_HEIGHT: f32 = 20.0;
 
 /// The device list's own state.
 #[derive(Debug, Default)]
@@ -30,6 +26,7 @@ pub struct DeviceList {
     scroll_to: Option<(usize, Option<egui::Align>)>,
     /// The selection last drawn, to bring a device selected elsewhere into view.
     shown_selection: Option<String>,
+    rows: DeviceRows,
 }
 
 #[derive(Debug, Default)]
@@ -196,142 +193,27 @@ impl DeviceList {
         selected: Option<&str>,
         intents: &mut Vec<Intent>,
     ) {
-        let columns = table.columns().to_vec();
-        let (sort, ascending) = table.sort();
-        // Clicks on a row's text select the device rather than start a text selection.
-        ui.style_mut().interaction.selectable_labels = false;
-        let mut builder = TableBuilder::new(ui)
-            .id_salt("device-table")
-            .striped(true)
-            .resizable(true)
-            .sense(Sense::click())
-            .column(Column::initial(150.0).at_least(60.0).clip(true))
-            .column(Column::initial(64.0).clip(true))
-            .column(Column::initial(96.0).clip(true))
-            .column(Column::initial(140.0).clip(true));
-        for _ in &columns {
-            builder = builder.column(Column::initial(110.0).at_least(40.0).clip(true));
-        }
-        if let Some((position, align)) = self.scroll_to.take() {
-            builder = builder.scroll_to_row(position, align);
-        }
-        let mut sort_clicked = None;
-        let mut remove_column = None;
-        let header = |title: &str, key: SortKey| {
-            let arrow = match (sort == key, ascending) {
-                (true, true) => " (asc)",
-                (true, false) => " (desc)",
-                _ => "",
-            };
-            format!("{title}{arrow}")
+        let frame = RowsFrame {
+            selected,
+            marked: &self.marked,
+            scroll_to: self.scroll_to.take(),
         };
-        builder
-            .header(ROW_HEIGHT + 2.0, |mut row| {
-                for (title, key) in [
-                    ("Device", SortKey::Id),
-                    ("Status", SortKey::Status),
-                    ("Connection", SortKey::Connection),
-                    ("Last activity", SortKey::LastActivity),
-                ] {
-                    row.col(|ui| {
-                        if ui
-                            .selectable_label(
-                                sort == key,
-                                RichText::new(header(title, key)).strong(),
-                            )
-                            .on_hover_text(format!("Sort by {}", title.to_lowercase()))
-                            .clicked()
-                        {
-                            sort_clicked = Some(key);
-                        }
-                    });
-                }
-                for (index, path) in columns.iter().enumerate() {
-                    row.col(|ui| {
-                        let key = SortKey::Path(index);
-                        let response = ui
-                            .selectable_label(
-                                sort == key,
-                                RichText::new(header(path, key)).strong(),
-                            )
-                            .on_hover_text(format!(
-                                "Sort by {path}; right-click to remove the column"
-                            ));
-                        if response.clicked() {
-                            sort_clicked = Some(key);
-                        }
-                        response.context_menu(|ui| {
-                            if ui.button("Remove column").clicked() {
-                                remove_column = Some(index);
-                            }
-                        });
-                    });
-                }
-            })
-            .body(|body| {
-                let view = table.view();
-                body.rows(ROW_HEIGHT, view.len(), |mut row| {
-                    let Some(&index) = view.get(row.index()) else {
-                        return;
-                    };
-                    let Some(device) = table.row(index) else {
-                        return;
-                    };
-                    let is_selected = selected == Some(device.device_id);
-                    row.set_selected(is_selected || self.marked.contains(device.device_id));
-                    row.col(|ui| {
-                        ui.label(device.device_id);
-                    });
-                    row.col(|ui| {
-                        ui.label(device.status);
-                    });
-                    row.col(|ui| {
-                        let connected = device.connection_state == "Connected";
-                        let text = RichText::new(device.connection_state);
-                        ui.label(if connected {
-                            text.strong()
-                        } else {
-                            text.weak()
-                        });
-                    });
-                    row.col(|ui| {
-                        ui.label(device.last_activity);
-                    });
-                    for column in 0..columns.len() {
-                        row.col(|ui| {
-                            ui.label(table.cell(column, index));
-                        });
+        for action in self.rows.ui(ui, table, &frame) {
+            match action {
+                RowAction::Sort(key) => table.sort_by(key),
+                RowAction::RemoveColumn(index) => table.remove_column(index),
+                RowAction::Select(device_id) => intents.push(Intent::SelectDevice(device_id)),
+                RowAction::ToggleMark(device_id) => {
+                    if !self.marked.remove(&device_id) {
+                        self.marked.insert(device_id);
                     }
-                    let response = row.response();
-                    if response.clicked() {
-                        if response.ctx.input(|i| i.modifiers.command) {
-                            if !self.marked.remove(device.device_id) {
-                                self.marked.insert(device.device_id.to_owned());
-                            }
-                        } else {
-                            intents.push(Intent::SelectDevice(device.device_id.to_owned()));
-                        }
-                    }
-                    let device_id = device.device_id.to_owned();
-                    response.context_menu(|ui| {
-                        if ui.button("Open").clicked() {
-                            intents.push(Intent::SelectDevice(device_id.clone()));
-                        }
-                        if ui.button("Simulate this device").clicked() {
-                            intents.push(Intent::SelectDevice(device_id.clone()));
-                            intents.push(Intent::StartSimulation(device_id.clone()));
-                        }
-                        if ui.button("Delete…").clicked() {
-                            self.confirm_delete = Some(device_id.clone());
-                        }
-                    });
-                });
-            });
-        if let Some(key) = sort_clicked {
-            table.sort_by(key);
-        }
-        if let Some(index) = remove_column {
-            table.remove_column(index);
+                }
+                RowAction::Simulate(device_id) => {
+                    intents.push(Intent::SelectDevice(device_id.clone()));
+                    intents.push(Intent::StartSimulation(device_id));
+                }
+                RowAction::Delete(device_id) => self.confirm_delete = Some(device_id),
+            }
         }
     }
 

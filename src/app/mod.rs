@@ -8,6 +8,7 @@
 mod apply;
 mod connections;
 mod device_list;
+mod device_rows;
 mod diff_view;
 mod drift;
 mod event_log;

@@ -5,6 +5,8 @@
 //! thrown away without being asked; they merge their edits onto the newer twin,
 //! overwrite it, or discard their edits.
 
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -41,7 +43,42 @@ pub struct Conflict {
 /// A check of the editor's text running on a helper thread.
 #[derive(Debug)]
 struct BackgroundCheck {
-    answer: std::sync::mpsc::Receiver<EditCheck>,
+    answer: Receiver<EditCheck>,
+}
+
+/// A text for the checking thread to check against the twin's editable part.
+struct CheckRequest {
+    text: String,
+    base: Arc<Value>,
+    answer: Sender<EditCheck>,
+}
+
+/// Sends `text` to the thread that checks editors' texts (started on first use and
+/// kept: starting a thread at every pause cost more than the rest of that frame);
+/// `None` if that thread cannot be started, so the caller checks in place.
+fn check_in_background(text: String, base: Arc<Value>) -> Option<Receiver<EditCheck>> {
+    static CHECKER: OnceLock<Option<Sender<CheckRequest>>> = OnceLock::new();
+    let checker = CHECKER.get_or_init(|| {
+        let (sender, requests) = mpsc::channel::<CheckRequest>();
+        std::thread::Builder::new()
+            .name("twinlens-check".into())
+            .spawn(move || {
+                for request in requests {
+                    // The editor may have moved on; then nobody waits for this answer.
+                    let _ = request
+                        .answer
+                        .send(check_text(&request.text, &request.base));
+                }
+            })
+            .ok()
+            .map(|_| sender)
+    });
+    let (answer, receiver) = mpsc::channel();
+    checker
+        .as_ref()?
+        .send(CheckRequest { text, base, answer })
+        .ok()?;
+    Some(receiver)
 }
 
 /// One twin being edited.
@@ -49,7 +86,7 @@ struct BackgroundCheck {
 pub struct TwinEdit {
     base: Value,
     /// [`editable`] of `base`, computed once.
-    base_editable: std::sync::Arc<Value>,
+    base_editable: Arc<Value>,
     base_text: String,
     text: String,
     check: EditCheck,
@@ -63,7 +100,7 @@ pub struct TwinEdit {
 impl TwinEdit {
     /// Starts editing `twin` (as the service API returns it).
     pub fn open(twin: Value) -> TwinEdit {
-        let base_editable = std::sync::Arc::new(editable(&twin));
+        let base_editable = Arc::new(editable(&twin));
         let base_text = pretty(&base_editable);
         let mut edit = TwinEdit {
             base: twin,
@@ -134,8 +171,8 @@ impl TwinEdit {
                     self.unchecked_since = None;
                     self.background = None;
                 }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.recheck(),
+                Err(mpsc::TryRecvError::Empty) => {}
+                Err(mpsc::TryRecvError::Disconnected) => self.recheck(),
             }
             return;
         }
@@ -143,18 +180,10 @@ impl TwinEdit {
             .unchecked_since
             .is_some_and(|since| now.saturating_duration_since(since) >= CHECK_AFTER_PAUSE)
         {
-            let (sender, answer) = std::sync::mpsc::channel();
-            let text = self.text.clone();
-            let base = std::sync::Arc::clone(&self.base_editable);
-            let spawned = std::thread::Builder::new()
-                .name("twinlens-check".into())
-                .spawn(move || {
-                    // The editor may have moved on; then nobody waits for this answer.
-                    let _ = sender.send(check_text(&text, &base));
-                });
-            match spawned {
-                Ok(_) => self.background = Some(BackgroundCheck { answer }),
-                Err(_) => self.recheck(),
+            let base = Arc::clone(&self.base_editable);
+            match check_in_background(self.text.clone(), base) {
+                Some(answer) => self.background = Some(BackgroundCheck { answer }),
+                None => self.recheck(),
             }
         }
     }
