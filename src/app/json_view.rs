@@ -145,15 +145,8 @@ struct ChangedLines {
 
 fn changed_lines(old: &str, new: &str) -> ChangedLines {
     let (old, new) = (old.as_bytes(), new.as_bytes());
-    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
-    let longest_suffix = old.len().min(new.len()) - prefix;
-    let suffix = old
-        .iter()
-        .rev()
-        .zip(new.iter().rev())
-        .take(longest_suffix)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let prefix = common_prefix(old, new);
+    let suffix = common_suffix(&old[prefix..], &new[prefix..]);
     let newlines = |bytes: &[u8], range: Range<usize>| {
         bytes[range].iter().filter(|&&byte| byte == b'\n').count()
     };
@@ -167,6 +160,41 @@ fn changed_lines(old: &str, new: &str) -> ChangedLines {
         old_tail: tail,
         new_middle: new_lines - head - tail,
     }
+}
+
+/// Bytes compared a block at a time before the byte that differs is looked for.
+const COMPARED_AT_ONCE: usize = 64;
+
+/// How many bytes `a` and `b` start with in common.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let blocks = a
+        .chunks(COMPARED_AT_ONCE)
+        .zip(b.chunks(COMPARED_AT_ONCE))
+        .take_while(|(a, b)| a == b)
+        .count();
+    let start = (blocks * COMPARED_AT_ONCE).min(a.len().min(b.len()));
+    start
+        + a[start..]
+            .iter()
+            .zip(&b[start..])
+            .take_while(|(a, b)| a == b)
+            .count()
+}
+
+/// How many bytes `a` and `b` end with in common.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let blocks = a
+        .rchunks(COMPARED_AT_ONCE)
+        .zip(b.rchunks(COMPARED_AT_ONCE))
+        .take_while(|(a, b)| a == b)
+        .count();
+    let end = (blocks * COMPARED_AT_ONCE).min(a.len().min(b.len()));
+    end + a[..a.len() - end]
+        .iter()
+        .rev()
+        .zip(b[..b.len() - end].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count()
 }
 
 /// Read-only, selectable, highlighted JSON, labelled for screen readers and tests (its
@@ -274,6 +302,22 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn common_ends_are_found_a_block_at_a_time(
+            a in proptest::collection::vec(0u8..3, 0..300),
+            at in 0usize..300,
+            removed in 0usize..4,
+            inserted in proptest::collection::vec(0u8..3, 0..4),
+        ) {
+            let at = at.min(a.len());
+            let end = (at + removed).min(a.len());
+            let b: Vec<u8> = [&a[..at], &inserted, &a[end..]].concat();
+            let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+            prop_assert_eq!(common_prefix(&a, &b), prefix);
+            let suffix = a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count();
+            prop_assert_eq!(common_suffix(&a, &b), suffix);
+        }
+
         #[test]
         fn the_lines_kept_are_the_lines_the_texts_share(
             old in "[ab\n{}\"é]{0,40}",
