@@ -1,19 +1,22 @@
 //! The device list's table: a header of sortable, resizable columns over a body that
-//! lays out only the rows in view. Each row is one widget painted cell by cell (not a
-//! child layout and a label per cell), so a frame costs the same few microseconds a
-//! visible row however many devices are listed. A row's accessible name is its device
-//! id and its accessible description names every cell ("Status: enabled; ..."). A click
-//! opens the device, Ctrl+click marks several for export, right-click offers open,
-//! simulate and delete.
+//! draws only the rows in view. The rows are painted cell by cell (no child layout or
+//! label per cell) under one widget that places clicks by the pointer, and each cell's
+//! layout is kept while it stays the same, so a frame costs the same few microseconds a
+//! visible row however many devices are listed. For assistive technology each row is a
+//! node named by its device id and described by its cells ("Status: enabled; ...").
+//! A click opens the device, Ctrl+click marks several for export, right-click offers
+//! open, simulate and delete.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use egui::emath::GuiRounding as _;
 use egui::text::{LayoutJob, TextWrapping};
 use egui::{
-    Align, Color32, CursorIcon, FontId, Layout, Painter, Rangef, Rect, RichText, ScrollArea, Sense,
-    TextFormat, TextStyle, Ui, UiBuilder, WidgetInfo, pos2, vec2,
+    Align, Color32, CursorIcon, FontId, Galley, Layout, Pos2, Rangef, Rect, RichText, ScrollArea,
+    Sense, Shape, TextFormat, TextStyle, Ui, UiBuilder, pos2, vec2,
 };
+use foldhash::fast::RandomState;
 
 use crate::explorer::{DeviceTable, RowView, SortKey};
 
@@ -62,11 +65,15 @@ pub struct RowsFrame<'a> {
     pub scroll_to: Option<(usize, Option<Align>)>,
 }
 
-/// The table's own state: column widths as the user left them.
+/// The table's own state: column widths as the user left them, the layouts of the
+/// cells last drawn, and the device whose context menu is open.
 #[derive(Debug, Default)]
 pub struct DeviceRows {
     /// The fixed columns' widths, then each twin-path column's.
     widths: Vec<f32>,
+    /// By row index and column.
+    cell_layouts: HashMap<(usize, usize), Arc<Galley>, RandomState>,
+    menu_device: Option<String>,
 }
 
 impl DeviceRows {
@@ -79,7 +86,7 @@ impl DeviceRows {
         }
         let mut actions = Vec::new();
         let columns = self.header_ui(ui, table, &mut actions);
-        body_ui(ui, table, &columns, frame, &mut actions);
+        self.body_ui(ui, table, &columns, frame, &mut actions);
         for action in &actions {
             if let RowAction::RemoveColumn(index) = action {
                 self.widths.remove(FIXED_COLUMNS.len() + index);
@@ -197,143 +204,227 @@ fn initial_width(column: usize) -> f32 {
         .map_or(PATH_COLUMN_WIDTH, |&(_, _, width)| width)
 }
 
-/// The rows in view, in a vertical scroll area as tall as all of them.
-fn body_ui(
-    ui: &mut Ui,
-    table: &DeviceTable,
-    columns: &[Rangef],
-    frame: &RowsFrame,
-    actions: &mut Vec<RowAction>,
-) {
-    let view = table.view();
-    let font = TextStyle::Body.resolve(ui.style());
-    let padding = ui.spacing().button_padding.x;
-    ScrollArea::vertical()
-        .id_salt("device-rows")
-        .auto_shrink(false)
-        .show_viewport(ui, |ui, viewport| {
-            let origin = ui.max_rect().min;
-            let width = columns
-                .last()
-                .map_or(0.0, |last| last.max - origin.x)
-                .max(ui.available_width());
-            ui.set_min_size(vec2(width, view.len() as f32 * ROW_HEIGHT));
-            let row_rect = |position: usize| {
-                Rect::from_min_size(
-                    origin + vec2(0.0, position as f32 * ROW_HEIGHT),
-                    vec2(width, ROW_HEIGHT),
-                )
-            };
-            if let Some((position, align)) = frame.scroll_to {
-                ui.scroll_to_rect(row_rect(position), align);
-            }
-            let cells: Vec<(Painter, Rangef)> = columns
-                .iter()
-                .map(|&extent| {
-                    let clip = Rect::from_x_y_ranges(extent, ui.clip_rect().y_range());
-                    let text = Rangef::new(extent.min + padding, extent.max);
-                    (
-                        ui.painter().with_clip_rect(clip.intersect(ui.clip_rect())),
-                        text,
+impl DeviceRows {
+    /// The rows in view, in a vertical scroll area as tall as all of them. The rows in
+    /// view share one widget (a click is placed on its row by the pointer), each cell's
+    /// layout is kept while its text, width and colour stay, and each column's texts go
+    /// to the painter at once: a frame's cost is a few lookups a visible cell.
+    fn body_ui(
+        &mut self,
+        ui: &mut Ui,
+        table: &DeviceTable,
+        columns: &[Rangef],
+        frame: &RowsFrame,
+        actions: &mut Vec<RowAction>,
+    ) {
+        let view = table.view();
+        let font = TextStyle::Body.resolve(ui.style());
+        let padding = ui.spacing().button_padding.x;
+        let mut kept = std::mem::take(&mut self.cell_layouts);
+        ScrollArea::vertical()
+            .id_salt("device-rows")
+            .auto_shrink(false)
+            .show_viewport(ui, |ui, viewport| {
+                let origin = ui.max_rect().min;
+                let width = columns
+                    .last()
+                    .map_or(0.0, |last| last.max - origin.x)
+                    .max(ui.available_width());
+                ui.set_min_size(vec2(width, view.len() as f32 * ROW_HEIGHT));
+                let row_rect = |position: usize| {
+                    Rect::from_min_size(
+                        origin + vec2(0.0, position as f32 * ROW_HEIGHT),
+                        vec2(width, ROW_HEIGHT),
                     )
-                })
-                .collect();
-            let first = (viewport.min.y / ROW_HEIGHT).floor().max(0.0) as usize;
-            let end = ((viewport.max.y / ROW_HEIGHT).ceil().max(0.0) as usize).min(view.len());
-            for (position, &index) in view.iter().enumerate().take(end).skip(first) {
-                let Some(device) = table.row(index) else {
-                    continue;
                 };
-                let rect = row_rect(position);
-                let response =
-                    ui.interact(rect, ui.scope_id().with(device.device_id), Sense::click());
-                let is_selected = frame.selected == Some(device.device_id);
-                let highlighted = is_selected || frame.marked.contains(device.device_id);
+                if let Some((position, align)) = frame.scroll_to {
+                    ui.scroll_to_rect(row_rect(position), align);
+                }
+                let body = Rect::from_min_size(origin, vec2(width, view.len() as f32 * ROW_HEIGHT))
+                    .intersect(ui.clip_rect());
+                let response = ui.interact(body, ui.scope_id().with("rows"), Sense::click());
+                let position_at = |pos: Option<Pos2>| {
+                    pos.filter(|pos| body.contains(*pos))
+                        .map(|pos| ((pos.y - origin.y) / ROW_HEIGHT).floor() as usize)
+                        .filter(|&position| position < view.len())
+                };
+                let hovered = position_at(response.hover_pos());
+                let first = (viewport.min.y / ROW_HEIGHT).floor().max(0.0) as usize;
+                let end = ((viewport.max.y / ROW_HEIGHT).ceil().max(0.0) as usize).min(view.len());
                 let visuals = ui.visuals();
-                let fill = if highlighted {
-                    Some(visuals.selection.bg_fill)
-                } else if response.hovered() {
-                    Some(visuals.widgets.hovered.bg_fill)
-                } else {
-                    (position % 2 == 1).then_some(visuals.faint_bg_color)
-                };
-                if let Some(fill) = fill {
-                    ui.painter().rect_filled(rect, 0.0, fill);
+                let mut fills = Vec::new();
+                let mut texts: Vec<Vec<Shape>> = vec![Vec::new(); columns.len()];
+                for (position, &index) in view.iter().enumerate().take(end).skip(first) {
+                    let Some(device) = table.row(index) else {
+                        continue;
+                    };
+                    let rect = row_rect(position);
+                    let is_selected = frame.selected == Some(device.device_id);
+                    let highlighted = is_selected || frame.marked.contains(device.device_id);
+                    let fill = if highlighted {
+                        Some(visuals.selection.bg_fill)
+                    } else if hovered == Some(position) {
+                        Some(visuals.widgets.hovered.bg_fill)
+                    } else {
+                        (position % 2 == 1).then_some(visuals.faint_bg_color)
+                    };
+                    if let Some(fill) = fill {
+                        fills.push(Shape::rect_filled(rect, 0.0, fill));
+                    }
+                    let text_color = if highlighted {
+                        visuals.selection.stroke.color
+                    } else {
+                        visuals.text_color()
+                    };
+                    let connection_color = match (highlighted, device.connection_state) {
+                        (true, _) => text_color,
+                        (false, "Connected") => visuals.strong_text_color(),
+                        (false, _) => visuals.weak_text_color(),
+                    };
+                    let fixed = [
+                        (device.device_id, text_color),
+                        (device.status, text_color),
+                        (device.connection_state, connection_color),
+                        (device.last_activity, text_color),
+                    ];
+                    let paths = (0..table.columns().len())
+                        .map(|column| (table.cell(column, index), text_color));
+                    for (column, (text, color)) in fixed.into_iter().chain(paths).enumerate() {
+                        let Some(&extent) = columns.get(column) else {
+                            break;
+                        };
+                        if text.is_empty() {
+                            continue;
+                        }
+                        let text_width = (extent.span() - padding).max(0.0);
+                        let galley = match kept.remove(&(index, column)) {
+                            Some(galley)
+                                if galley.text() == text
+                                    && galley.job.wrap.max_width == text_width
+                                    && galley.job.sections.first().map(|s| s.format.color)
+                                        == Some(color) =>
+                            {
+                                galley
+                            }
+                            _ => cell_layout(ui, text, text_width, &font, color),
+                        };
+                        let top = (rect.center().y - galley.size().y / 2.0)
+                            .round_to_pixels(ui.pixels_per_point());
+                        texts[column].push(Shape::galley(
+                            pos2(extent.min + padding, top),
+                            Arc::clone(&galley),
+                            color,
+                        ));
+                        self.cell_layouts.insert((index, column), galley);
+                    }
+                    accessible_row(
+                        ui,
+                        &response,
+                        rect,
+                        table,
+                        index,
+                        &device,
+                        is_selected,
+                        actions,
+                    );
                 }
-                let text_color = if highlighted {
-                    visuals.selection.stroke.color
-                } else {
-                    visuals.text_color()
-                };
-                let connection_color = match (highlighted, device.connection_state) {
-                    (true, _) => text_color,
-                    (false, "Connected") => visuals.strong_text_color(),
-                    (false, _) => visuals.weak_text_color(),
-                };
-                let texts = [
-                    (device.device_id, text_color),
-                    (device.status, text_color),
-                    (device.connection_state, connection_color),
-                    (device.last_activity, text_color),
-                ];
-                let path_texts = (0..table.columns().len())
-                    .map(|column| (table.cell(column, index), text_color));
-                for ((text, color), (painter, extent)) in
-                    texts.into_iter().chain(path_texts).zip(&cells)
-                {
-                    paint_cell(painter, *extent, rect, text, &font, color);
+                ui.painter().extend(fills);
+                for (shapes, extent) in texts.into_iter().zip(columns) {
+                    let clip = Rect::from_x_y_ranges(*extent, ui.clip_rect().y_range())
+                        .intersect(ui.clip_rect());
+                    ui.painter().with_clip_rect(clip).extend(shapes);
                 }
-                response.widget_info(|| {
-                    WidgetInfo::selected(egui::Role::Button, true, is_selected, device.device_id)
-                });
-                ui.ctx().accesskit_node_builder(response.id, |node| {
-                    node.set_description(describe(table, index, &device));
-                });
-                row_response(&response, device.device_id, actions);
+                self.row_response(&response, position_at, view, table, actions);
+            });
+    }
+
+    /// What a click or the context menu on the rows asks.
+    fn row_response(
+        &mut self,
+        response: &egui::Response,
+        position_at: impl Fn(Option<Pos2>) -> Option<usize>,
+        view: &[usize],
+        table: &DeviceTable,
+        actions: &mut Vec<RowAction>,
+    ) {
+        let device_at = |pos| {
+            position_at(pos)
+                .and_then(|position| table.row(view[position]))
+                .map(|device| device.device_id.to_owned())
+        };
+        if response.clicked()
+            && let Some(device_id) = device_at(response.interact_pointer_pos())
+        {
+            if response.ctx.input(|i| i.modifiers.command) {
+                actions.push(RowAction::ToggleMark(device_id));
+            } else {
+                actions.push(RowAction::Select(device_id));
+            }
+        }
+        if response.secondary_clicked() {
+            self.menu_device = device_at(response.interact_pointer_pos());
+        }
+        let Some(device_id) = self.menu_device.clone() else {
+            return;
+        };
+        response.context_menu(|ui| {
+            ui.weak(&device_id);
+            if ui.button("Open").clicked() {
+                actions.push(RowAction::Select(device_id.clone()));
+            }
+            if ui.button("Simulate this device").clicked() {
+                actions.push(RowAction::Simulate(device_id.clone()));
+            }
+            if ui.button("Delete…").clicked() {
+                actions.push(RowAction::Delete(device_id.clone()));
             }
         });
+    }
 }
 
-/// One cell's text, cut with "…" where the column ends.
-fn paint_cell(
-    painter: &Painter,
-    extent: Rangef,
-    row: Rect,
-    text: &str,
-    font: &FontId,
-    color: Color32,
-) {
-    if text.is_empty() {
-        return;
-    }
+/// One cell's text laid out, cut with "…" where the column ends.
+fn cell_layout(ui: &Ui, text: &str, width: f32, font: &FontId, color: Color32) -> Arc<Galley> {
     let mut job =
         LayoutJob::single_section(text.to_owned(), TextFormat::simple(font.clone(), color));
-    job.wrap = TextWrapping::truncate_at_width(extent.span().max(0.0));
-    let galley = painter.layout_job(job);
-    let top = (row.center().y - galley.size().y / 2.0).round_to_pixels(painter.pixels_per_point());
-    painter.galley(pos2(extent.min, top), galley, color);
+    job.wrap = TextWrapping::truncate_at_width(width);
+    ui.fonts_mut(|fonts| fonts.layout_job(job))
 }
 
-/// What a click or the context menu on a row asks.
-fn row_response(response: &egui::Response, device_id: &str, actions: &mut Vec<RowAction>) {
-    if response.clicked() {
-        if response.ctx.input(|i| i.modifiers.command) {
-            actions.push(RowAction::ToggleMark(device_id.to_owned()));
+/// A row's node for assistive technology (only built while one listens): named by its
+/// device id, described by its cells, placed where the row is drawn; its click action
+/// opens the device.
+#[allow(clippy::too_many_arguments)]
+fn accessible_row(
+    ui: &Ui,
+    rows: &egui::Response,
+    rect: Rect,
+    table: &DeviceTable,
+    index: usize,
+    device: &RowView,
+    is_selected: bool,
+    actions: &mut Vec<RowAction>,
+) {
+    let id = rows.id.with(device.device_id);
+    ui.ctx().accesskit_node_builder(id, |node| {
+        node.set_role(egui::accesskit::Role::Button);
+        node.set_label(device.device_id);
+        node.set_description(describe(table, index, device));
+        node.set_toggled(if is_selected {
+            egui::accesskit::Toggled::True
         } else {
-            actions.push(RowAction::Select(device_id.to_owned()));
-        }
-    }
-    response.context_menu(|ui| {
-        if ui.button("Open").clicked() {
-            actions.push(RowAction::Select(device_id.to_owned()));
-        }
-        if ui.button("Simulate this device").clicked() {
-            actions.push(RowAction::Simulate(device_id.to_owned()));
-        }
-        if ui.button("Delete…").clicked() {
-            actions.push(RowAction::Delete(device_id.to_owned()));
-        }
+            egui::accesskit::Toggled::False
+        });
+        node.set_bounds(egui::accesskit::Rect {
+            x0: rect.min.x.into(),
+            y0: rect.min.y.into(),
+            x1: rect.max.x.into(),
+            y1: rect.max.y.into(),
+        });
+        node.add_action(egui::accesskit::Action::Click);
     });
+    if ui.input(|i| i.has_accesskit_action_request(id, egui::accesskit::Action::Click)) {
+        actions.push(RowAction::Select(device.device_id.to_owned()));
+    }
 }
 
 /// A row's cells for assistive technology: "Status: enabled; Connection: ...".

@@ -388,6 +388,52 @@ fn the_list_asks_only_for_its_columns_and_an_added_column_sorts_and_filters() {
     });
 }
 
+#[test]
+fn rows_mark_with_ctrl_click_and_open_from_their_context_menu() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    for device_id in ["demo-002", "demo-004"] {
+        harness
+            .get_by_label(device_id)
+            .click_modifiers(Modifiers::COMMAND);
+        harness.step();
+    }
+    harness.step();
+    assert!(has_text(&harness, "5 devices, 2 marked"), "two rows marked");
+    assert!(
+        harness.query_by_label("Twin editor").is_none(),
+        "Ctrl+click marks without opening"
+    );
+    harness
+        .get_by_label("demo-004")
+        .click_modifiers(Modifiers::COMMAND);
+    harness.step();
+    harness.step();
+    assert!(
+        has_text(&harness, "5 devices, 1 marked"),
+        "Ctrl+click again unmarks"
+    );
+
+    harness.get_by_label("demo-003").click_secondary();
+    wait_for(&mut harness, "the row's context menu", |h| {
+        h.query_by_label("Simulate this device").is_some()
+    });
+    assert_eq!(
+        harness.query_all_by_label("demo-003").count(),
+        2,
+        "the menu names the device it was opened on"
+    );
+    harness.get_by_label("Open").click();
+    wait_for(&mut harness, "demo-003's twin", |h| {
+        h.query_by_label("Twin editor").is_some() && has_text(h, "etag")
+    });
+    let identity = harness
+        .get_by_role_and_label(egui::Role::TextInput, "Identity")
+        .value()
+        .unwrap();
+    assert!(identity.contains("\"demo-003\""), "{identity}");
+}
+
 fn h_lists(harness: &Harness<'_, ExplorerApp>, device_id: &str) -> bool {
     harness.query_all_by_label(device_id).next().is_some()
 }
