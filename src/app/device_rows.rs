@@ -405,7 +405,7 @@ fn accessible_row(
     actions: &mut Vec<RowAction>,
 ) {
     let id = rows.id.with(device.device_id);
-    ui.ctx().accesskit_node_builder(id, |node| {
+    let listened = ui.ctx().accesskit_node_builder(id, |node| {
         node.set_role(egui::accesskit::Role::Button);
         node.set_label(device.device_id);
         node.set_description(describe(table, index, device));
@@ -422,7 +422,10 @@ fn accessible_row(
         });
         node.add_action(egui::accesskit::Action::Click);
     });
-    if ui.input(|i| i.has_accesskit_action_request(id, egui::accesskit::Action::Click)) {
+    // Action requests come only from assistive technology, which also builds the node.
+    if listened.is_some()
+        && ui.input(|i| i.has_accesskit_action_request(id, egui::accesskit::Action::Click))
+    {
         actions.push(RowAction::Select(device.device_id.to_owned()));
     }
 }
