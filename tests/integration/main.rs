@@ -10,6 +10,7 @@ mod export_cli;
 mod hub_durability;
 mod hub_hardening;
 mod hub_mqtt;
+mod hub_mqtt_sessions;
 mod hub_rest;
 mod import_cli;
 mod sdk_conformance;

@@ -120,13 +120,17 @@ where
         }
     };
     let mut connection = PacketStream::new(stream, PacketCodec::new(MAX_PACKET_BYTES), buffer);
-    let (ticket, evicted) = state.sessions.register(&device_id, || {
-        record_connection_state(&state, &device_id, true)
-    });
+    let registered = state
+        .sessions
+        .register(&device_id, connect.clean_session, || {
+            record_connection_state(&state, &device_id, true)
+        });
+    let ticket = registered.ticket;
+    let session_present = registered.resumed.is_some();
     if connection
         .write_packets([Packet::ConnAck(ConnAck::new(
             ConnectReturnCode::Success,
-            false,
+            session_present,
         ))])
         .await
         .is_err()
@@ -137,15 +141,15 @@ where
         return;
     }
     Activity::count(&state.activity.sessions_opened);
-    tracing::debug!(device_id, %peer, "device connected");
-    let ended = session::run(
-        &mut connection,
-        state.clone(),
-        device_id.clone(),
-        connect.keep_alive,
-        evicted,
-    )
-    .await;
+    tracing::debug!(device_id, %peer, session_present, "device connected");
+    let start = session::Start {
+        device_id: device_id.clone(),
+        keep_alive: connect.keep_alive,
+        ticket: &ticket,
+        evicted: registered.evicted,
+        resumed: registered.resumed,
+    };
+    let ended = session::run(&mut connection, state.clone(), start).await;
     // A session taken over leaves the state to its successor.
     state.sessions.end(&ticket, || {
         record_connection_state(&state, &device_id, false);

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, oneshot};
 use tokio::time::{Instant, sleep_until};
 
-use super::sessions::Eviction;
+use super::sessions::{Eviction, SessionTicket, Subscriptions};
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::methods::{MethodCall, MethodResponse, MethodSubscription};
@@ -43,42 +43,58 @@ pub enum Ended {
 }
 
 /// The per-connection state besides the socket.
-struct Session {
+struct Session<'t> {
     device_id: String,
     state: HubState,
+    ticket: &'t SessionTicket,
     next_packet_id: u16,
     next_rid: u64,
-    twin_qos: QoS,
-    desired_qos: QoS,
-    methods_qos: QoS,
+    subscriptions: Subscriptions,
     desired: Option<broadcast::Receiver<DesiredChange>>,
     methods: Option<MethodSubscription>,
     pending_methods: HashMap<String, oneshot::Sender<MethodResponse>>,
 }
 
+/// How a session starts.
+pub struct Start<'t> {
+    /// The authenticated device.
+    pub device_id: String,
+    /// The CONNECT's keep-alive, in seconds.
+    pub keep_alive: u16,
+    /// The session's place in the registry.
+    pub ticket: &'t SessionTicket,
+    /// Completes when the session must close.
+    pub evicted: oneshot::Receiver<Eviction>,
+    /// The subscriptions of the persistent session this connection resumes.
+    pub resumed: Option<Subscriptions>,
+}
+
 /// Serves a connected, authenticated device until the session ends.
-pub async fn run<S>(
-    connection: &mut PacketStream<S>,
-    state: HubState,
-    device_id: String,
-    keep_alive: u16,
-    mut evicted: oneshot::Receiver<Eviction>,
-) -> Ended
+pub async fn run<S>(connection: &mut PacketStream<S>, state: HubState, start: Start<'_>) -> Ended
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let Start {
+        device_id,
+        keep_alive,
+        ticket,
+        mut evicted,
+        resumed,
+    } = start;
     let mut session = Session {
         device_id,
         state,
+        ticket,
         next_packet_id: 0,
         next_rid: 0,
-        twin_qos: QoS::AtMostOnce,
-        desired_qos: QoS::AtMostOnce,
-        methods_qos: QoS::AtMostOnce,
+        subscriptions: Subscriptions::default(),
         desired: None,
         methods: None,
         pending_methods: HashMap::new(),
     };
+    if let Some(resumed) = resumed {
+        session.resume(resumed);
+    }
     // MQTT 3.1.1: the server allows one and a half keep-alive periods.
     let grace = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
     let mut deadline = grace.map(|grace| Instant::now() + grace);
@@ -155,7 +171,7 @@ async fn expire(deadline: Option<Instant>) {
     }
 }
 
-impl Session {
+impl Session<'_> {
     /// Handles one packet from the device; returns the packets to send back.
     async fn handle(&mut self, packet: Packet) -> Result<Vec<Packet>, Ended> {
         match packet {
@@ -264,7 +280,8 @@ impl Session {
             version,
         }
         .to_topic();
-        self.outgoing(topic, self.twin_qos, body.into_bytes())
+        let qos = self.subscriptions.twin_responses.unwrap_or(QoS::AtMostOnce);
+        self.outgoing(topic, qos, body.into_bytes())
     }
 
     fn desired_push(&mut self, change: DesiredChange) -> Packet {
@@ -272,11 +289,11 @@ impl Session {
             version: change.version,
         }
         .to_topic();
-        self.outgoing(
-            topic,
-            self.desired_qos,
-            change.notification.to_string().into_bytes(),
-        )
+        let qos = self
+            .subscriptions
+            .desired_patches
+            .unwrap_or(QoS::AtMostOnce);
+        self.outgoing(topic, qos, change.notification.to_string().into_bytes())
     }
 
     fn method_request(&mut self, call: MethodCall) -> Option<Packet> {
@@ -290,11 +307,11 @@ impl Session {
         self.pending_methods
             .insert(rid.as_str().to_owned(), call.reply);
         let topic = HubTopic::MethodRequest { name, rid }.to_topic();
-        Some(self.outgoing(
-            topic,
-            self.methods_qos,
-            call.payload.to_string().into_bytes(),
-        ))
+        let qos = self
+            .subscriptions
+            .method_requests
+            .unwrap_or(QoS::AtMostOnce);
+        Some(self.outgoing(topic, qos, call.payload.to_string().into_bytes()))
     }
 
     fn method_response(&mut self, status: i64, rid: &RequestId, payload: &Bytes) {
@@ -335,40 +352,70 @@ impl Session {
                 } else {
                     QoS::AtLeastOnce
                 };
-                match subscription {
-                    Subscription::TwinResponses => self.twin_qos = qos,
-                    Subscription::DesiredPatches => {
-                        self.desired_qos = qos;
-                        if self.desired.is_none() {
-                            self.desired =
-                                Some(self.state.store.subscribe_desired(&self.device_id));
-                        }
-                    }
-                    Subscription::MethodRequests => {
-                        self.methods_qos = qos;
-                        if self.methods.is_none() {
-                            self.methods = Some(self.state.methods.subscribe(&self.device_id));
-                        }
-                    }
-                    // Cloud-to-device messages are not sent by this hub yet; the
-                    // subscription is accepted so SDKs that always make it can connect.
-                    Subscription::CloudToDevice => {}
-                }
+                self.grant(subscription, Some(qos));
                 SubscribeReasonCode::Success(qos)
             })
             .collect();
+        self.state
+            .sessions
+            .remember(self.ticket, self.subscriptions);
         Packet::SubAck(SubAck::new(subscribe.pkid, codes))
     }
 
     fn unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Packet {
         for filter in &unsubscribe.topics {
-            match parse_subscription(filter, &self.device_id, None) {
-                Ok(Subscription::DesiredPatches) => self.desired = None,
-                Ok(Subscription::MethodRequests) => self.methods = None,
-                _ => {}
+            if let Ok(subscription) = parse_subscription(filter, &self.device_id, None) {
+                self.grant(subscription, None);
             }
         }
+        self.state
+            .sessions
+            .remember(self.ticket, self.subscriptions);
         Packet::UnsubAck(UnsubAck::new(unsubscribe.pkid))
+    }
+
+    /// Takes up the subscriptions of a resumed persistent session.
+    fn resume(&mut self, resumed: Subscriptions) {
+        let Subscriptions {
+            twin_responses,
+            desired_patches,
+            method_requests,
+            cloud_to_device,
+        } = resumed;
+        self.grant(Subscription::TwinResponses, twin_responses);
+        self.grant(Subscription::DesiredPatches, desired_patches);
+        self.grant(Subscription::MethodRequests, method_requests);
+        self.grant(Subscription::CloudToDevice, cloud_to_device);
+    }
+
+    /// Subscribes at `qos`, or unsubscribes (`None`).
+    fn grant(&mut self, subscription: Subscription, qos: Option<QoS>) {
+        match subscription {
+            Subscription::TwinResponses => self.subscriptions.twin_responses = qos,
+            Subscription::DesiredPatches => {
+                self.subscriptions.desired_patches = qos;
+                match qos {
+                    None => self.desired = None,
+                    Some(_) if self.desired.is_none() => {
+                        self.desired = Some(self.state.store.subscribe_desired(&self.device_id));
+                    }
+                    Some(_) => {}
+                }
+            }
+            Subscription::MethodRequests => {
+                self.subscriptions.method_requests = qos;
+                match qos {
+                    None => self.methods = None,
+                    Some(_) if self.methods.is_none() => {
+                        self.methods = Some(self.state.methods.subscribe(&self.device_id));
+                    }
+                    Some(_) => {}
+                }
+            }
+            // Cloud-to-device messages are not sent by this hub yet; the subscription
+            // is accepted so SDKs that always make it can connect.
+            Subscription::CloudToDevice => self.subscriptions.cloud_to_device = qos,
+        }
     }
 
     fn outgoing(&mut self, topic: String, qos: QoS, payload: Vec<u8>) -> Packet {

@@ -50,7 +50,7 @@ pub async fn delete_device(
         .delete_device(&device_id, if_match.as_ref())?
         .durable()
         .await?;
-    state.sessions.revoke(&device_id);
+    state.sessions.forget(&device_id);
     state.telemetry.forget(&device_id);
     Activity::count(&state.activity.identity_writes);
     tracing::debug!(device_id, "device deleted");
