@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::HubError;
 use crate::twin::{UNSET_TIMESTAMP, format_timestamp};
@@ -138,6 +138,25 @@ pub struct DeviceIdentity {
     pub authentication: Authentication,
     /// Capabilities.
     pub capabilities: Capabilities,
+    /// The device's scope in an IoT Edge hierarchy: an IoT Edge device's own scope
+    /// (`ms-azure-iot-edge://{deviceId}-{generationId}`, set by the hub), or for another
+    /// device the scope of its parent IoT Edge device. Absent when it has neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_scope: Option<String>,
+    /// The scopes of the device's parent: the parent's scope for a device with a
+    /// parent, what the caller set for an IoT Edge device, otherwise empty.
+    #[serde(default)]
+    pub parent_scopes: Vec<String>,
+}
+
+/// How IoT Hub starts the scope of an IoT Edge device.
+pub const EDGE_SCOPE_PREFIX: &str = "ms-azure-iot-edge://";
+
+/// The IoT Edge device a scope names (`ms-azure-iot-edge://{deviceId}-{generationId}`).
+pub fn scope_device_id(scope: &str) -> Option<&str> {
+    let rest = scope.strip_prefix(EDGE_SCOPE_PREFIX)?;
+    let (device_id, generation) = rest.rsplit_once('-')?;
+    (!device_id.is_empty() && !generation.is_empty()).then_some(device_id)
 }
 
 impl DeviceIdentity {
@@ -165,6 +184,8 @@ impl DeviceIdentity {
                 x509_thumbprint: X509Thumbprints::default(),
             },
             capabilities: Capabilities::default(),
+            device_scope: None,
+            parent_scopes: Vec::new(),
         };
         identity.apply_request(body, now)?;
         // As on Azure, a new device's status has never been updated, whatever it says.
@@ -220,10 +241,70 @@ impl DeviceIdentity {
                 HubError::ArgumentInvalid(format!("The device capabilities are not valid: {e}"))
             })?;
         }
+        self.apply_scopes(body)?;
         if let Some(auth) = body.get("authentication").filter(|v| !v.is_null()) {
             self.apply_authentication(auth)?;
         }
         self.fill_missing_keys();
+        Ok(())
+    }
+
+    /// The scope rules of IoT Edge hierarchies, as IoT Hub applies them: an IoT Edge
+    /// device's `deviceScope` is its own and its `parentScopes` are what the caller set
+    /// (one parent at most); any other device's `deviceScope` names its parent and its
+    /// `parentScopes` follow it. Fields the body leaves out stay as they were.
+    fn apply_scopes(&mut self, body: &Map<String, Value>) -> Result<(), HubError> {
+        if self.capabilities.iot_edge {
+            let own = format!(
+                "{EDGE_SCOPE_PREFIX}{}-{}",
+                self.device_id, self.generation_id
+            );
+            if let Some(parents) = body.get("parentScopes") {
+                self.parent_scopes = scope_list(parents)?;
+            }
+            if self.parent_scopes.len() > 1 {
+                return Err(HubError::ArgumentInvalid(
+                    "An IoT Edge device has at most one parent; give parentScopes one scope".into(),
+                ));
+            }
+            if self.parent_scopes.contains(&own) {
+                return Err(HubError::ArgumentInvalid(format!(
+                    "The IoT Edge device '{}' cannot be its own parent",
+                    self.device_id
+                )));
+            }
+            self.device_scope = Some(own);
+        } else {
+            let was_own_scope = self
+                .device_scope
+                .as_deref()
+                .and_then(scope_device_id)
+                .is_some_and(|id| id == self.device_id);
+            match body.get("deviceScope") {
+                Some(Value::Null) => self.device_scope = None,
+                Some(Value::String(scope)) => {
+                    self.device_scope = (!scope.is_empty()).then(|| scope.clone());
+                }
+                Some(other) => {
+                    return Err(HubError::ArgumentInvalid(format!(
+                        "The deviceScope must be a string, not {other}"
+                    )));
+                }
+                // No longer an IoT Edge device: its own scope goes.
+                None if was_own_scope => self.device_scope = None,
+                None => {}
+            }
+            self.parent_scopes = self.device_scope.iter().cloned().collect();
+        }
+        for scope in self.device_scope.iter().chain(&self.parent_scopes) {
+            if scope_device_id(scope).is_none() {
+                return Err(HubError::ArgumentInvalid(format!(
+                    "The scope '{scope}' is not an IoT Edge device scope \
+                     ({EDGE_SCOPE_PREFIX}{{deviceId}}-{{number}}); copy the deviceScope of the \
+                     parent IoT Edge device"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -267,6 +348,24 @@ impl DeviceIdentity {
             keys.primary_key = None;
             keys.secondary_key = None;
         }
+    }
+}
+
+/// A `parentScopes` value: an array of scope strings (`null` for none).
+fn scope_list(value: &Value) -> Result<Vec<String>, HubError> {
+    let refuse = || {
+        HubError::ArgumentInvalid(format!(
+            "The parentScopes must be an array of scope strings, not {value}"
+        ))
+    };
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .iter()
+            .filter(|item| item.as_str() != Some(""))
+            .map(|item| item.as_str().map(str::to_owned).ok_or_else(refuse))
+            .collect(),
+        _ => Err(refuse()),
     }
 }
 

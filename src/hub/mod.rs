@@ -36,6 +36,7 @@ pub mod rest;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod websocket;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -114,6 +115,24 @@ pub enum HubStartError {
         "could not listen on {address} for the {what}: {source}; choose another port or 0 for any free port"
     )]
     Bind {
+        /// The address and port.
+        address: SocketAddr,
+        /// Which endpoint.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The OS keeps the port for privileged programs (ports below 1024 on Linux).
+    #[error(
+        "could not listen on {address} for the {what}: {source}. This system lets only \
+         privileged programs use ports below 1024, such as 443 (which SDKs that cannot take a \
+         port in HostName dial). On Linux, allow it with \
+         `sudo setcap cap_net_bind_service=+ep \"$(command -v twinlens)\"` or \
+         `sudo sysctl net.ipv4.ip_unprivileged_port_start={}`; see \"Serving on port 443\" \
+         in the README. Or choose a port from 1024 up, or 0 for any free port",
+        .address.port()
+    )]
+    PrivilegedPort {
         /// The address and port.
         address: SocketAddr,
         /// Which endpoint.
@@ -397,11 +416,23 @@ async fn bind(ip: IpAddr, port: u16, what: &'static str) -> Result<TcpListener, 
     let address = SocketAddr::new(ip, port);
     TcpListener::bind(address)
         .await
-        .map_err(|source| HubStartError::Bind {
+        .map_err(|source| bind_error(address, what, source))
+}
+
+fn bind_error(address: SocketAddr, what: &'static str, source: std::io::Error) -> HubStartError {
+    if source.kind() == std::io::ErrorKind::PermissionDenied && address.port() < 1024 {
+        HubStartError::PrivilegedPort {
             address,
             what,
             source,
-        })
+        }
+    } else {
+        HubStartError::Bind {
+            address,
+            what,
+            source,
+        }
+    }
 }
 
 fn local_port(listener: &TcpListener) -> u16 {
@@ -497,6 +528,26 @@ mod tests {
             let bind: IpAddr = bind.parse().unwrap();
             assert_eq!(advertised_host(bind), host, "{bind}");
         }
+    }
+
+    #[test]
+    fn a_refused_privileged_port_says_how_to_allow_it() {
+        let address = SocketAddr::from(([127, 0, 0, 1], 443));
+        let denied = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let message = bind_error(address, "service API", denied()).to_string();
+        assert!(message.contains("cap_net_bind_service"), "{message}");
+        assert!(
+            message.contains("ip_unprivileged_port_start=443"),
+            "{message}"
+        );
+        let taken = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let message = bind_error(address, "service API", taken).to_string();
+        assert!(message.contains("choose another port"), "{message}");
+        let high = SocketAddr::from(([127, 0, 0, 1], 8443));
+        assert!(matches!(
+            bind_error(high, "service API", denied()),
+            HubStartError::Bind { .. }
+        ));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub(crate) enum Function {
     Lower,
     Upper,
     Length,
+    ArrayContains,
 }
 
 /// An aggregate function, computed over all twins of a group.
@@ -55,6 +56,7 @@ const FUNCTIONS: &[(&str, Function)] = &[
     ("LOWER", Function::Lower),
     ("UPPER", Function::Upper),
     ("LENGTH", Function::Length),
+    ("ARRAY_CONTAINS", Function::ArrayContains),
 ];
 
 const AGGREGATES: &[(&str, Aggregate)] = &[
@@ -92,7 +94,7 @@ impl Function {
     /// How many arguments the function takes.
     pub fn arity(self) -> usize {
         match self {
-            Self::StartsWith | Self::EndsWith | Self::Contains => 2,
+            Self::StartsWith | Self::EndsWith | Self::Contains | Self::ArrayContains => 2,
             _ => 1,
         }
     }
@@ -133,6 +135,17 @@ impl Function {
             },
             Self::Length => match first {
                 Text(text) => Number(text.chars().count() as f64),
+                _ => Undefined,
+            },
+            // Whether an item of the array equals the value (primitives only, compared
+            // as `=` compares them); undefined when the first argument is no array.
+            Self::ArrayContains => match first {
+                Array(items) => Bool(
+                    (0..)
+                        .map_while(|index| items.item(index))
+                        .map(Datum::from_document)
+                        .any(|item| item.compare(&second) == Some(std::cmp::Ordering::Equal)),
+                ),
                 _ => Undefined,
             },
         }

@@ -19,10 +19,13 @@ pub const MAX_MESSAGE_CHARS: usize = 500;
 /// IoT Hub's numeric error codes and their names, for filling in whichever one an answer
 /// left out (the reference's list, from Azure's docs and the C# SDK's `ErrorCode` enum).
 const KNOWN_CODES: &[(u32, &str)] = &[
+    (400001, "InvalidProtocolVersion"),
     (400004, "ArgumentInvalid"),
+    (400103, "InvalidContentEncodingOrType"),
     (400027, "ConnectionForcefullyClosedOnNewConnection"),
     (401002, "IotHubUnauthorizedAccess"),
     (403002, "IotHubQuotaExceeded"),
+    (403100, "TwinSectionSizeExceeded"),
     (404001, "DeviceNotFound"),
     (404010, "ModuleNotFound"),
     (404103, "DeviceNotOnline"),

@@ -12,6 +12,8 @@ mod hub_hardening;
 mod hub_mqtt;
 mod hub_mqtt_sessions;
 mod hub_rest;
+mod hub_rest_clients;
+mod hub_tls;
 mod import_cli;
 mod sdk_conformance;
 mod service_azure_shapes;

@@ -20,7 +20,7 @@ use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::methods::{MethodCall, MethodResponse, MethodSubscription};
 use crate::hub::rest::HubState;
-use crate::mqtt_wire::PacketStream;
+use crate::mqtt_wire::{FrameError, PacketStream};
 use crate::topics::{
     DeviceTopic, HubTopic, MethodName, RequestId, Subscription, parse_device_topic,
     parse_subscription,
@@ -106,6 +106,9 @@ where
                 }
                 match packet {
                     None => return Ended::Closed("the device closed the connection".into()),
+                    // A socket error is a closed connection, not a broken protocol: a TLS
+                    // client that closes without close_notify is the common case.
+                    Some(Err(FrameError::Io(error))) => return Ended::Closed(format!("the connection failed: {error}")),
                     Some(Err(error)) => return Ended::Violation(format!("unreadable packet: {error}")),
                     Some(Ok(packet)) => match session.handle(packet).await {
                         Ok(outgoing) => outgoing,

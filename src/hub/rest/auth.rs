@@ -31,8 +31,11 @@ impl HubAuth {
         }
     }
 
-    /// Checks an `Authorization` header value.
-    pub fn check(&self, header: Option<&str>, now: u64) -> Result<(), HubError> {
+    /// Checks the `Authorization` header value of a request for `path` (its URL path,
+    /// still percent-encoded). As on IoT Hub, a token covers the request when its
+    /// resource (`sr`) is a whole-segment prefix of the request's `{host}{path}`: the hub
+    /// (`sr` = host) covers every request, `{host}/devices/d1` covers `/devices/d1`.
+    pub fn check(&self, header: Option<&str>, path: &str, now: u64) -> Result<(), HubError> {
         let header = header.ok_or_else(|| {
             HubError::Unauthorized(
                 "The request has no Authorization header; send `SharedAccessSignature sr=..&sig=..&se=..&skn=..` \
@@ -60,7 +63,14 @@ impl HubAuth {
                 ));
             }
         }
-        let allowed: Vec<&str> = self.host_names.iter().map(String::as_str).collect();
+        let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+        let path = path.trim_end_matches('/');
+        let resources: Vec<String> = self
+            .host_names
+            .iter()
+            .map(|host| format!("{host}{path}"))
+            .collect();
+        let allowed: Vec<&str> = resources.iter().map(String::as_str).collect();
         token
             .verify(&self.owner_key, now, &allowed)
             .map_err(|e| HubError::Unauthorized(format!("The SAS token was refused: {e}")))
@@ -116,7 +126,7 @@ pub async fn require_service_token(
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-    match state.auth.check(header, now) {
+    match state.auth.check(header, request.uri().path(), now) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }
@@ -148,8 +158,32 @@ mod tests {
     fn owner_tokens_for_any_hub_name_pass() {
         for host in ["localhost:8443", "127.0.0.1:8443", "LOCALHOST:8443"] {
             let header = token(host, 1, Some(OWNER_POLICY), NOW + 3600);
-            auth().check(Some(&header), NOW).unwrap();
+            auth().check(Some(&header), "/devices/d1", NOW).unwrap();
         }
+    }
+
+    #[test]
+    fn a_token_for_a_narrower_resource_covers_the_requests_under_it() {
+        let header = token(
+            "localhost:8443/devices/d1",
+            1,
+            Some(OWNER_POLICY),
+            NOW + 3600,
+        );
+        for path in ["/devices/d1", "/devices/d1/", "/devices/d1/modules/m1"] {
+            auth().check(Some(&header), path, NOW).unwrap();
+        }
+        for path in ["/devices/d10", "/devices", "/twins/d1", "/devices/query"] {
+            let error = auth().check(Some(&header), path, NOW).unwrap_err();
+            assert_eq!(error.error_code(), 401002, "{path}");
+        }
+        let escaped = token(
+            "localhost:8443/devices/a%20b",
+            1,
+            Some(OWNER_POLICY),
+            NOW + 3600,
+        );
+        auth().check(Some(&escaped), "/devices/a%20b", NOW).unwrap();
     }
 
     #[test]
@@ -164,7 +198,9 @@ mod tests {
             Some(token("otherhub:8443", 1, Some(OWNER_POLICY), NOW + 3600)),
         ];
         for header in cases {
-            let error = auth().check(header.as_deref(), NOW).unwrap_err();
+            let error = auth()
+                .check(header.as_deref(), "/devices/d1", NOW)
+                .unwrap_err();
             assert_eq!(error.error_code(), 401002, "{header:?}");
         }
     }

@@ -1,7 +1,10 @@
-//! `GET`, `PUT` and `DELETE /devices/{id}`: the identity registry.
+//! `GET`, `PUT` and `DELETE /devices/{id}`, and `GET /devices?top=N`: the identity
+//! registry.
 
 use axum::Json;
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header::ETAG};
 use axum::response::{IntoResponse, Response};
 
@@ -9,7 +12,36 @@ use super::HubState;
 use super::extract::{DeviceIdPath, IfMatchHeader, JsonBody};
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
-use crate::hub::identity::DeviceIdentity;
+use crate::hub::identity::{DeviceIdentity, scope_device_id};
+use serde_json::Value;
+
+/// The most identities `GET /devices` returns, and what any `top` outside 1 to 1000
+/// means (Azure's "Devices - Get Devices").
+const MAX_LISTED_DEVICES: usize = 1000;
+
+/// `GET /devices?top=N`: the identities of up to `top` devices, as a JSON array. Azure
+/// keeps this route (the Node.js SDK's `Registry.list()` uses it) but recommends queries.
+pub async fn list_devices(
+    State(state): State<HubState>,
+    Query(parameters): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<DeviceIdentity>>, HubError> {
+    let top = match parameters.get("top") {
+        None => MAX_LISTED_DEVICES,
+        Some(top) => {
+            let top: i64 = top.trim().parse().map_err(|_| {
+                HubError::ArgumentInvalid(format!(
+                    "top is '{top}'; give the number of devices to list, from 1 to \
+                     {MAX_LISTED_DEVICES}"
+                ))
+            })?;
+            usize::try_from(top)
+                .ok()
+                .filter(|top| (1..=MAX_LISTED_DEVICES).contains(top))
+                .unwrap_or(MAX_LISTED_DEVICES)
+        }
+    };
+    Ok(Json(state.store.devices(top)?))
+}
 
 /// Reads a device identity.
 pub async fn get_device(
@@ -26,6 +58,7 @@ pub async fn put_device(
     IfMatchHeader(if_match): IfMatchHeader,
     JsonBody(body): JsonBody,
 ) -> Result<Response, HubError> {
+    check_parent_scopes(&state, &device_id, &body)?;
     let (identity, pending) =
         state
             .store
@@ -66,6 +99,39 @@ pub async fn get_telemetry(
 ) -> Result<Json<crate::hub::telemetry::DeviceTelemetry>, HubError> {
     state.store.device(&device_id)?;
     Ok(Json(state.telemetry.device(&device_id)))
+}
+
+/// Refuses a parent scope (`deviceScope` of a device, `parentScopes` of an IoT Edge
+/// device) that is not the scope of an IoT Edge device of this hub.
+fn check_parent_scopes(state: &HubState, device_id: &str, body: &Value) -> Result<(), HubError> {
+    let device_scope = body.get("deviceScope").and_then(Value::as_str);
+    let parent_scopes = body
+        .get("parentScopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str);
+    for scope in device_scope.into_iter().chain(parent_scopes) {
+        let Some(parent_id) = scope_device_id(scope) else {
+            // Malformed scopes are refused with the identity rules' message.
+            continue;
+        };
+        if parent_id == device_id {
+            // An IoT Edge device's own scope.
+            continue;
+        }
+        let parent = state.store.device(parent_id).ok();
+        let is_parent = parent.as_ref().is_some_and(|parent| {
+            parent.capabilities.iot_edge && parent.device_scope.as_deref() == Some(scope)
+        });
+        if !is_parent {
+            return Err(HubError::ArgumentInvalid(format!(
+                "The scope '{scope}' is not the deviceScope of an IoT Edge device of this hub; \
+                 a parent must be a registered device with capabilities.iotEdge true"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn identity_response(identity: DeviceIdentity) -> Response {

@@ -8,6 +8,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::HubState;
+use super::error::MethodRouteError;
 use super::extract::{DeviceIdPath, JsonBody};
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
@@ -28,7 +29,7 @@ pub async fn invoke_method(
     State(state): State<HubState>,
     DeviceIdPath(device_id): DeviceIdPath,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, HubError> {
+) -> Result<Json<Value>, MethodRouteError> {
     let name = body
         .get("methodName")
         .and_then(Value::as_str)
@@ -46,7 +47,8 @@ pub async fn invoke_method(
     if payload.to_string().len() > MAX_PAYLOAD_BYTES {
         return Err(HubError::MessageTooLarge(format!(
             "The method payload is larger than {MAX_PAYLOAD_BYTES} bytes"
-        )));
+        ))
+        .into());
     }
     let timeouts = MethodTimeouts {
         response: Duration::from_secs(seconds(
@@ -88,8 +90,15 @@ fn seconds(
 ) -> Result<u64, HubError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(default),
+        // The Azure CLI sends strings of digits ("30"), which IoT Hub accepts.
         Some(value) => value
             .as_u64()
+            .or_else(|| {
+                value
+                    .as_str()
+                    .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|text| text.parse().ok())
+            })
             .filter(|secs| allowed.contains(secs))
             .ok_or_else(|| {
                 HubError::ArgumentInvalid(format!(
@@ -98,5 +107,32 @@ fn seconds(
                     allowed.end()
                 ))
             }),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_numbers_or_strings_of_digits() {
+        let read = |value: Value| seconds(&json!({ "t": value }), "t", 30, 5..=300);
+        assert_eq!(read(json!(10)).unwrap(), 10);
+        assert_eq!(read(json!("30")).unwrap(), 30);
+        assert_eq!(read(Value::Null).unwrap(), 30);
+        for refused in [
+            json!("3"),
+            json!("301"),
+            json!(""),
+            json!("1e2"),
+            json!(" 30"),
+            json!(-5),
+            json!(7.5),
+            json!("-10"),
+        ] {
+            let error = read(refused.clone()).unwrap_err();
+            assert_eq!(error.error_code(), 400004, "{refused}");
+        }
     }
 }

@@ -28,6 +28,7 @@ use super::methods::MethodDispatcher;
 use super::mqtt::sessions::SessionRegistry;
 use super::store::Store;
 use super::telemetry::TelemetryLog;
+use super::websocket;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -51,6 +52,9 @@ pub struct HubState {
 /// The service API routes.
 pub fn router(state: HubState) -> Router {
     Router::new()
+        // The Node.js SDK asks for `/devices/`, others for `/devices`.
+        .route("/devices", get(devices::list_devices))
+        .route("/devices/", get(devices::list_devices))
         .route(
             "/devices/{id}",
             get(devices::get_device)
@@ -77,5 +81,7 @@ pub fn router(state: HubState) -> Router {
             state.clone(),
             auth::require_service_token,
         ))
+        // Devices authenticate in their MQTT CONNECT, not with a service token.
+        .route(websocket::PATH, get(websocket::upgrade))
         .with_state(state)
 }

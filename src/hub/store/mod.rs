@@ -277,6 +277,16 @@ impl Store {
         self.with_record(device_id, |record| record.identity(self.names()))
     }
 
+    /// The identities of the first `limit` devices in device-id order.
+    pub fn devices(&self, limit: usize) -> Result<Vec<DeviceIdentity>, HubError> {
+        let devices = self.read();
+        devices
+            .values()
+            .take(limit)
+            .map(|record| lock(record).identity(self.names()))
+            .collect()
+    }
+
     /// The twin of a device in its service JSON shape.
     pub fn twin(&self, device_id: &str) -> Result<Value, HubError> {
         self.with_record(device_id, |record| Ok(record.twin.to_value(self.names())))
@@ -558,7 +568,8 @@ fn not_found(device_id: &str) -> HubError {
     }
 }
 
-/// Copies the identity fields a twin repeats (status, authentication, capabilities).
+/// Copies the identity fields a twin repeats (status, authentication, capabilities,
+/// scopes).
 fn mirror_identity(twin: &mut Twin, identity: &DeviceIdentity) {
     twin.status = DeviceStatus::from_name(&identity.status).unwrap_or(DeviceStatus::Enabled);
     twin.status_reason = identity.status_reason.clone();
@@ -569,6 +580,22 @@ fn mirror_identity(twin: &mut Twin, identity: &DeviceIdentity) {
     twin.x509_thumbprint.primary_thumbprint = thumbprints.primary_thumbprint.clone();
     twin.x509_thumbprint.secondary_thumbprint = thumbprints.secondary_thumbprint.clone();
     twin.capabilities.iot_edge = identity.capabilities.iot_edge;
+    // IoT Edge hierarchies: queries find a parent's children by `parentScopes`.
+    match &identity.device_scope {
+        Some(scope) => {
+            twin.other_fields
+                .insert("deviceScope".into(), scope.clone().into());
+        }
+        None => {
+            twin.other_fields.remove("deviceScope");
+        }
+    }
+    if identity.parent_scopes.is_empty() {
+        twin.other_fields.remove("parentScopes");
+    } else {
+        twin.other_fields
+            .insert("parentScopes".into(), identity.parent_scopes.clone().into());
+    }
 }
 
 #[cfg(test)]

@@ -148,3 +148,31 @@ fn lower_upper_and_length_work_on_strings_only() {
         assert_eq!(one(function, Datum::Undefined), Datum::Undefined);
     }
 }
+
+#[test]
+fn array_contains_compares_items_as_equals_does() {
+    let scopes = json!(["ms-azure-iot-edge://e1-1", 7, null]);
+    let array = || Datum::Array(&scopes);
+    let contains = |value| Function::ArrayContains.apply(array(), value);
+    assert_eq!(
+        contains(text("ms-azure-iot-edge://e1-1")),
+        Datum::Bool(true)
+    );
+    assert_eq!(contains(Datum::Number(7.0)), Datum::Bool(true));
+    assert_eq!(contains(Datum::Null), Datum::Bool(true));
+    assert_eq!(contains(text("7")), Datum::Bool(false));
+    assert_eq!(contains(Datum::Undefined), Datum::Bool(false));
+    let empty = json!([]);
+    assert_eq!(
+        Function::ArrayContains.apply(Datum::Array(&empty), text("x")),
+        Datum::Bool(false)
+    );
+    assert_eq!(
+        Function::ArrayContains.apply(text("abc"), text("a")),
+        Datum::Undefined
+    );
+    assert_eq!(
+        Function::named("array_contains"),
+        Some(Function::ArrayContains)
+    );
+}

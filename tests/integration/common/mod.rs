@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -15,6 +15,19 @@ use twinlens::auth::ServiceConnectionString;
 /// The api-version every request uses.
 pub const API_VERSION: &str = "2021-04-12";
 
+/// Held by every test that binds a fixed port (443, 8883: the ports the Azure SDKs dial),
+/// so that the tests of this binary never race for one.
+static FIXED_PORTS: Mutex<()> = Mutex::new(());
+
+/// Waits until no other test of this binary uses the fixed ports (443, 8883), and keeps
+/// them for the caller until the guard is dropped (a test that failed holding them does
+/// not keep them from the others).
+pub fn lock_fixed_ports() -> MutexGuard<'static, ()> {
+    FIXED_PORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A hub process that is killed when dropped.
 pub struct HubProcess {
     child: Child,
@@ -22,17 +35,49 @@ pub struct HubProcess {
     pub ready: Value,
     /// The data directory it runs on.
     pub data_dir: PathBuf,
+    /// What it logged, when started by [`HubProcess::start_logging`].
+    log: Option<Arc<Mutex<String>>>,
 }
 
 impl HubProcess {
     /// Starts `twinlens hub` on `data_dir` with `extra` arguments, and waits for its
-    /// ready line. Ports not given in `extra` are chosen by the OS.
+    /// ready line. Ports not given in `extra` are chosen by the OS (a test giving a fixed
+    /// port holds [`lock_fixed_ports`]).
     pub fn start(data_dir: &Path, extra: &[&str]) -> HubProcess {
         Self::spawn(
             Command::new(env!("CARGO_BIN_EXE_twinlens")),
             data_dir,
             extra,
+            None,
         )
+    }
+
+    /// Like [`HubProcess::start`], keeping what the hub logs at `filter` (a `RUST_LOG`
+    /// value) for [`HubProcess::wait_for_log`].
+    pub fn start_logging(data_dir: &Path, extra: &[&str], filter: &str) -> HubProcess {
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_twinlens")),
+            data_dir,
+            extra,
+            Some(filter),
+        )
+    }
+
+    /// Waits (at most 10 s) for a log line containing `needle` and returns the whole
+    /// log so far.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let log = self.log.as_ref().expect("started by start_logging");
+        for _ in 0..200 {
+            let text = log.lock().unwrap().clone();
+            if text.contains(needle) {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "the hub did not log {needle:?} within 10 s:\n{}",
+            log.lock().unwrap()
+        );
     }
 
     /// Like [`HubProcess::start`], with the process allowed at most `limit` open files
@@ -44,20 +89,45 @@ impl HubProcess {
             &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
             env!("CARGO_BIN_EXE_twinlens"),
         ]);
-        Self::spawn(command, data_dir, extra)
+        Self::spawn(command, data_dir, extra, None)
     }
 
-    fn spawn(mut command: Command, data_dir: &Path, extra: &[&str]) -> HubProcess {
+    fn spawn(
+        mut command: Command,
+        data_dir: &Path,
+        extra: &[&str],
+        log_filter: Option<&str>,
+    ) -> HubProcess {
+        command.arg("hub");
+        if !extra.contains(&"--http-port") {
+            command.args(["--http-port", "0"]);
+        }
         let mut child = command
-            .args(["hub", "--http-port", "0", "--data-dir"])
+            .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_filter.unwrap_or("warn"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if log_filter.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("the twinlens binary starts");
+        let log = child.stderr.take().map(|stderr| {
+            let log = Arc::new(Mutex::new(String::new()));
+            let kept = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut kept = kept.lock().unwrap();
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            });
+            log
+        });
         let stdout = child.stdout.take().unwrap();
         let (lines, received) = mpsc::channel();
         std::thread::spawn(move || {
@@ -77,6 +147,7 @@ impl HubProcess {
             child,
             ready,
             data_dir: data_dir.to_owned(),
+            log,
         }
     }
 
@@ -195,7 +266,8 @@ pub fn client_for(ready: &Value) -> reqwest::Client {
         .unwrap()
 }
 
-/// Asserts an Azure error answer: status, numeric code in the body, name in the header.
+/// Asserts an Azure error answer: status, code (from the body, in either of Azure's
+/// forms), name in the header, a tracking id; returns the message.
 pub async fn assert_azure_error(response: reqwest::Response, status: u16, code: u32) -> String {
     assert_eq!(
         response.status().as_u16(),
@@ -208,13 +280,34 @@ pub async fn assert_azure_error(response: reqwest::Response, status: u16, code: 
         .get("iothub-errorcode")
         .map(|v| v.to_str().unwrap().to_owned())
         .expect("an iothub-errorcode header");
+    let body = response.bytes().await.unwrap();
+    // The body alone, without the header, must say which error it is.
+    let error = twinlens::service::AzureError::parse(status, None, &body);
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(error.code, Some(code), "{text}");
+    assert_eq!(error.code_name.as_deref(), Some(name.as_str()), "{text}");
+    assert!(error.tracking_id.is_some(), "{text}");
+    error.message
+}
+
+/// The `Message` of an Azure error body in the `ErrorCode` form, which the Node.js
+/// service SDK reads (`ErrorCode:<Name>;<text>`): its name and text.
+pub async fn error_code_form(response: reqwest::Response) -> (String, String) {
     let body: Value = response.json().await.unwrap();
-    let inner: Value = serde_json::from_str(body["Message"].as_str().unwrap()).unwrap();
-    assert_eq!(inner["errorCode"], code, "{inner}");
-    assert!(inner["trackingId"].is_string());
-    assert_eq!(body["ExceptionMessage"], "");
-    let _ = name;
-    inner["message"].as_str().unwrap().to_owned()
+    let message = body["Message"].as_str().unwrap();
+    assert!(
+        body["ExceptionMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("Tracking ID:"),
+        "{body}"
+    );
+    let (name, text) = message
+        .strip_prefix("ErrorCode:")
+        .and_then(|rest| rest.split_once(';'))
+        .unwrap_or_else(|| panic!("not the ErrorCode form: {body}"));
+    assert!(!text.contains(';'), "{body}");
+    (name.to_owned(), text.to_owned())
 }
 pub mod device;
 pub mod local_hub;
