@@ -3,6 +3,7 @@
 //! everything they see until told to stop.
 
 use std::future::Future;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -58,6 +59,17 @@ pub enum FleetError {
         /// The count given.
         count: usize,
     },
+    /// The hub's host name does not resolve.
+    #[error(
+        "cannot find the hub's host '{host}': {reason}; check HostName (or GatewayHostName) \
+         in the connection string, and your network"
+    )]
+    UnresolvableHost {
+        /// The host the devices would dial.
+        host: String,
+        /// What the lookup said.
+        reason: String,
+    },
     /// A JSON document where the device id template belongs.
     #[error(
         "the device id template {template:?} looks like a JSON body: --template names the devices \
@@ -109,7 +121,12 @@ pub async fn run_headless(
                     count: options.count,
                 });
             }
-            (vec![device.clone()], device.connect_host_name().to_owned())
+            // `HostName=localhost:PORT` (how a local hub's connection strings name it):
+            // the port is the service API's; devices dial the MQTT port.
+            (
+                vec![device.clone()],
+                host_without_port(device.connect_host_name()).to_owned(),
+            )
         }
         ConnectionString::Service(service) => {
             let template = options
@@ -126,6 +143,7 @@ pub async fn run_headless(
             (devices, host_without_port(&service.host_name).to_owned())
         }
     };
+    check_resolvable(&host, options.mqtt_port).await?;
     let (stop, stopped) = watch::channel(false);
     let mut devices = JoinSet::new();
     for connection in connections {
@@ -143,6 +161,29 @@ pub async fn run_headless(
     let _ = stop.send(true);
     while devices.join_next().await.is_some() {}
     Ok(())
+}
+
+/// How long looking up the hub's host may take before the simulation gives up.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Looks the hub's host up once before any device starts: a name that does not resolve
+/// is a mistake in the connection string, and retrying it forever helps nobody.
+async fn check_resolvable(host: &str, port: u16) -> Result<(), FleetError> {
+    let unresolvable = |reason: String| FleetError::UnresolvableHost {
+        host: host.to_owned(),
+        reason,
+    };
+    match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(mut addresses)) => match addresses.next() {
+            Some(_) => Ok(()),
+            None => Err(unresolvable("it has no addresses".into())),
+        },
+        Ok(Err(error)) => Err(unresolvable(error.to_string())),
+        Err(_) => Err(unresolvable(format!(
+            "no answer within {} s",
+            RESOLVE_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// Logs what a running device does until `stopped` turns true, then stops it. It takes

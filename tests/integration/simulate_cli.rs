@@ -151,6 +151,45 @@ async fn a_device_connection_string_runs_one_existing_device() {
     assert!(answered.contains("delay"), "{answered}");
 }
 
+/// A device connection string naming the hub with its service port, as the Azure CLI
+/// prints them for a local hub: the host is taken and the MQTT port option used.
+#[tokio::test]
+async fn a_host_name_with_a_port_dials_the_mqtt_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &[]);
+    let key = register(&hub, "ported").await;
+    let host_name = hub.ready["host_name"].as_str().unwrap();
+    assert!(host_name.starts_with("localhost:"), "{host_name}");
+    let device = format!("HostName={host_name};DeviceId=ported;SharedAccessKey={key}");
+    let simulation = Simulation::start(&hub, &device, &[]);
+    simulation.wait_for_log_line(&["connected", "ported"]).await;
+    let identity: Value = hub.get_json("/devices/ported").await;
+    assert_eq!(identity["connectionState"], "Connected");
+}
+
+#[test]
+fn an_unresolvable_host_is_a_clear_error_not_a_retry_loop() {
+    let output = Command::new(env!("CARGO_BIN_EXE_twinlens"))
+        .args([
+            "simulate",
+            "--no-tls",
+            "--mqtt-port",
+            "1883",
+            "--connection-string",
+            "HostName=no-such-hub.invalid:8080;DeviceId=d;SharedAccessKey=a2V5a2V5a2V5a2V5a2V5",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot find the hub's host 'no-such-hub.invalid'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("check HostName"), "{stderr}");
+}
+
 #[test]
 fn a_bad_template_or_interval_is_refused_before_anything_runs() {
     let cases = [
