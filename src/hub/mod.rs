@@ -228,7 +228,11 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
     } else {
         None
     };
-    let host_name = format!("{}:{http_port}", advertised_host(config.bind));
+    let host_name = service_host_name(
+        &advertised_host(config.bind),
+        http_port,
+        certificates.is_some(),
+    );
     let connection_string = ServiceConnectionString {
         host_name: host_name.clone(),
         policy_name: rest::OWNER_POLICY.to_owned(),
@@ -439,6 +443,19 @@ fn local_port(listener: &TcpListener) -> u16 {
     listener.local_addr().map(|a| a.port()).unwrap_or(0)
 }
 
+/// The service API's host name as connection strings carry it: with the port, unless it
+/// is the scheme's own (443 for HTTPS, 80 for HTTP), which Azure's host names never
+/// carry and SDKs that take no port in `HostName` (the Azure CLI's device client copies
+/// it into device connection strings) cannot use.
+fn service_host_name(host: &str, port: u16, tls: bool) -> String {
+    let default_port = if tls { 443 } else { 80 };
+    if port == default_port {
+        host.to_owned()
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// The host clients are told to use: `localhost` when that reaches the hub (it listens on
 /// the usual loopback address or on every address), otherwise the address it is bound to.
 fn advertised_host(bind: IpAddr) -> String {
@@ -528,6 +545,14 @@ mod tests {
             let bind: IpAddr = bind.parse().unwrap();
             assert_eq!(advertised_host(bind), host, "{bind}");
         }
+    }
+
+    #[test]
+    fn the_schemes_own_port_is_left_out_of_the_host_name() {
+        assert_eq!(service_host_name("localhost", 443, true), "localhost");
+        assert_eq!(service_host_name("localhost", 443, false), "localhost:443");
+        assert_eq!(service_host_name("localhost", 80, false), "localhost");
+        assert_eq!(service_host_name("127.0.0.2", 8443, true), "127.0.0.2:8443");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! What other real clients rely on from the service API, as Azure IoT Hub serves it:
 //! `GET /devices?top=N` (the Node.js SDK's `Registry.list()`), each route's error body
 //! form (the Node.js SDK's typed errors), method timeouts as strings of digits and
-//! tokens for a narrower resource (the Azure CLI), and device scopes of IoT Edge
-//! hierarchies (the CLI's `children` and `parent` commands).
+//! tokens for a narrower resource and bulk key regeneration (the Azure CLI), and device
+//! scopes of IoT Edge hierarchies (the CLI's `children` and `parent` commands).
 
 use crate::common;
 
@@ -261,4 +261,71 @@ async fn device_scopes_describe_iot_edge_hierarchies() {
     assert_eq!(orphan["parentScopes"], json!([]));
     let twin = hub.get_json("/twins/leaf1").await;
     assert!(twin.get("parentScopes").is_none(), "{twin}");
+}
+
+#[tokio::test]
+async fn keys_are_regenerated_in_bulk() {
+    let (_dir, hub) = hub();
+    let d1 = created(&hub, json!({"deviceId": "d1"}), false).await;
+    let d2 = created(&hub, json!({"deviceId": "d2"}), false).await;
+    let keys = |device: &Value| {
+        let keys = &device["authentication"]["symmetricKey"];
+        (keys["primaryKey"].clone(), keys["secondaryKey"].clone())
+    };
+    // `az iot hub device-identity renew-key --kt primary`.
+    let request = json!({"policyKey": "primaryKey", "devices": [{"id": "d1"}, {"id": "d2"}]});
+    let response = hub
+        .send_json(Method::POST, "/devices/keys/regenerate", &request)
+        .await;
+    assert_eq!(response.status(), 200);
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["policyKey"], "primaryKey");
+    assert_eq!(result["errors"], json!([]));
+    let rotated = result["rotatedKeys"].as_array().unwrap();
+    assert_eq!(rotated.len(), 2);
+    for (before, after) in [&d1, &d2].into_iter().zip(rotated) {
+        let stored = hub
+            .get_json(&format!(
+                "/devices/{}",
+                before["deviceId"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(after["id"], before["deviceId"]);
+        assert_ne!(after["primaryKey"], keys(before).0, "a new primary key");
+        assert_eq!(
+            after["secondaryKey"],
+            keys(before).1,
+            "the secondary key kept"
+        );
+        assert_eq!(
+            keys(&stored),
+            (after["primaryKey"].clone(), after["secondaryKey"].clone())
+        );
+    }
+
+    // Some devices rotated: 207, with an error for each other one.
+    let request = json!({"policyKey": "both", "devices": [{"id": "d1"}, {"id": "nobody"}]});
+    let response = hub
+        .send_json(Method::POST, "/devices/keys/regenerate", &request)
+        .await;
+    assert_eq!(response.status(), 207);
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["rotatedKeys"].as_array().unwrap().len(), 1);
+    assert_eq!(result["errors"][0]["id"], "nobody");
+    assert_eq!(result["errors"][0]["errorCode"], "DeviceNotFound");
+    // None rotated: 400 with the same body.
+    let request = json!({"policyKey": "secondaryKey", "devices": [{"id": "nobody"}]});
+    let response = hub
+        .send_json(Method::POST, "/devices/keys/regenerate", &request)
+        .await;
+    assert_eq!(response.status(), 400);
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["errors"].as_array().unwrap().len(), 1);
+    // A request that cannot be read at all is an Azure error.
+    let request = json!({"policyKey": "primary", "devices": [{"id": "d1"}]});
+    let response = hub
+        .send_json(Method::POST, "/devices/keys/regenerate", &request)
+        .await;
+    let message = common::assert_azure_error(response, 400, 400004).await;
+    assert!(message.contains("policyKey"), "{message}");
 }

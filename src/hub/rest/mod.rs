@@ -11,6 +11,7 @@ mod auth;
 mod devices;
 mod error;
 mod extract;
+mod keys;
 mod methods;
 mod query;
 mod twins;
@@ -62,6 +63,7 @@ pub fn router(state: HubState) -> Router {
                 .delete(devices::delete_device),
         )
         .route("/devices/query", post(query::query_twins))
+        .route("/devices/keys/regenerate", post(keys::regenerate_keys))
         .route(
             "/twins/{id}",
             get(twins::get_twin)
