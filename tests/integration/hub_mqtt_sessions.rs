@@ -63,8 +63,7 @@ impl RawDevice {
     }
 
     async fn send(&mut self, packet: Packet) {
-        let mut bytes = BytesMut::new();
-        packet.write(&mut bytes, 1 << 20).unwrap();
+        let bytes = common::packet_bytes(packet);
         self.stream.write_all(&bytes).await.unwrap();
     }
 
@@ -72,10 +71,8 @@ impl RawDevice {
     async fn next(&mut self) -> Packet {
         tokio::time::timeout(Duration::from_secs(10), async {
             loop {
-                match Packet::read(&mut self.received, 1 << 20) {
-                    Ok(packet) => return packet,
-                    Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
-                    Err(error) => panic!("unreadable packet from the hub: {error}"),
+                if let Some(packet) = common::take_packet(&mut self.received) {
+                    return packet;
                 }
                 let read = self.stream.read_buf(&mut self.received).await.unwrap();
                 assert!(read > 0, "the hub closed the connection");

@@ -62,12 +62,6 @@ fn signed_connect(device_id: &str, key: &str) -> Packet {
     Packet::Connect(connect)
 }
 
-fn bytes_of(packet: Packet) -> Vec<u8> {
-    let mut bytes = BytesMut::new();
-    packet.write(&mut bytes, 1 << 20).unwrap();
-    bytes.to_vec()
-}
-
 /// A device speaking MQTT over a WebSocket, packet by packet.
 struct WebSocketDevice {
     socket: WebSocketStream<TlsStream<TcpStream>>,
@@ -106,10 +100,8 @@ impl WebSocketDevice {
     async fn next(&mut self) -> Packet {
         tokio::time::timeout(Duration::from_secs(10), async {
             loop {
-                match Packet::read(&mut self.received, 1 << 20) {
-                    Ok(packet) => return packet,
-                    Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
-                    Err(error) => panic!("unreadable packet from the hub: {error}"),
+                if let Some(packet) = common::take_packet(&mut self.received) {
+                    return packet;
                 }
                 match self.socket.next().await {
                     Some(Ok(Message::Binary(bytes))) => self.received.extend_from_slice(&bytes),
@@ -131,7 +123,7 @@ async fn mqtt_over_websockets_on_the_https_port() {
     let mut device = WebSocketDevice::open(&hub, Some("mqtt")).await.unwrap();
     // Message boundaries need not be packet boundaries: CONNECT in two messages, then
     // SUBSCRIBE and a twin GET in one.
-    let connect = bytes_of(signed_connect("ws1", &key));
+    let connect = common::packet_bytes(signed_connect("ws1", &key));
     let (head, tail) = connect.split_at(5);
     device.send(head.to_vec()).await;
     device.send(tail.to_vec()).await;
@@ -147,8 +139,8 @@ async fn mqtt_over_websockets_on_the_https_port() {
             .map(|path| SubscribeFilter::new(path.into(), QoS::AtMostOnce)),
     );
     subscribe.pkid = 1;
-    let mut both = bytes_of(Packet::Subscribe(subscribe));
-    both.extend(bytes_of(Packet::Publish(Publish::new(
+    let mut both = common::packet_bytes(Packet::Subscribe(subscribe));
+    both.extend(common::packet_bytes(Packet::Publish(Publish::new(
         "$iothub/twin/GET/?$rid=1",
         QoS::AtMostOnce,
         Vec::new(),
@@ -175,7 +167,9 @@ async fn mqtt_over_websockets_on_the_https_port() {
             QoS::AtMostOnce,
             request.payload.to_vec(),
         );
-        device.send(bytes_of(Packet::Publish(answer))).await;
+        device
+            .send(common::packet_bytes(Packet::Publish(answer)))
+            .await;
     };
     let (response, ()) = tokio::join!(calling, answering);
     assert_eq!(response.status(), 200);
@@ -218,7 +212,7 @@ async fn a_tls_client_closing_without_close_notify_is_not_a_protocol_violation()
     let port = u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap();
     let mut stream = tls_connect(&hub, port).await;
     stream
-        .write_all(&bytes_of(signed_connect("d1", &key)))
+        .write_all(&common::packet_bytes(signed_connect("d1", &key)))
         .await
         .unwrap();
     let mut connack = [0u8; 4];

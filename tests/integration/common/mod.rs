@@ -311,3 +311,20 @@ pub async fn error_code_form(response: reqwest::Response) -> (String, String) {
 }
 pub mod device;
 pub mod local_hub;
+
+/// Takes one whole MQTT packet off the front of `received`; `None` until one has fully
+/// arrived. Panics on bytes that are no MQTT packet.
+pub fn take_packet(received: &mut bytes::BytesMut) -> Option<rumqttc::mqttbytes::v4::Packet> {
+    match rumqttc::mqttbytes::v4::Packet::read(received, 1 << 20) {
+        Ok(packet) => Some(packet),
+        Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => None,
+        Err(error) => panic!("unreadable packet from the hub: {error}"),
+    }
+}
+
+/// The bytes of an MQTT packet, for tests that speak MQTT packet by packet.
+pub fn packet_bytes(packet: rumqttc::mqttbytes::v4::Packet) -> Vec<u8> {
+    let mut bytes = bytes::BytesMut::new();
+    packet.write(&mut bytes, 1 << 20).unwrap();
+    bytes.to_vec()
+}
