@@ -1,8 +1,11 @@
 """Conformance of the local hub with the official Python device SDK (azure-iot-device).
 
-Run by tests/sdk_conformance.rs against `twinlens hub --tls --mqtt-port 8883`. The
-device connects over MQTTS on 8883 (the port the SDK always uses) and trusts the hub's
-CA as `server_verification_cert`; the service side uses the Python service SDK.
+Run by tests/integration/sdk_conformance.rs against `twinlens hub --tls --mqtt-port 8883`:
+the device connects over MQTTS on 8883 (the port the SDK always uses) and trusts the
+hub's CA as `server_verification_cert`; the service side uses the Python service SDK.
+With TWINLENS_DEVICE_WEBSOCKETS=1 (against `twinlens hub --tls --http-port 443`) the
+device connects with `websockets=True`, i.e. MQTT over WebSockets on
+wss://localhost:443/$iothub/websocket, the port that SDK always dials for it.
 Exits non-zero, naming the step, on the first behaviour that differs from IoT Hub.
 """
 
@@ -21,7 +24,9 @@ from azure.iot.device import IoTHubDeviceClient, Message, MethodResponse
 from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import CloudToDeviceMethod, Twin, TwinProperties
 
-DEVICE_ID = "py-device-1"
+WEBSOCKETS = os.environ.get("TWINLENS_DEVICE_WEBSOCKETS") == "1"
+DEVICE_ID = "py-ws-device-1" if WEBSOCKETS else "py-device-1"
+ENDPOINT = "MQTT over WebSockets on 443" if WEBSOCKETS else "MQTTS on 8883"
 
 
 def check(condition, what):
@@ -47,7 +52,8 @@ def main():
     key = device.authentication.symmetric_key.primary_key
     device_cs = f"HostName=localhost;DeviceId={DEVICE_ID};SharedAccessKey={key}"
 
-    client = IoTHubDeviceClient.create_from_connection_string(device_cs, server_verification_cert=ca_pem)
+    client = IoTHubDeviceClient.create_from_connection_string(
+        device_cs, server_verification_cert=ca_pem, websockets=WEBSOCKETS)
     desired_patches = []
     desired_received = threading.Condition()
 
@@ -69,7 +75,7 @@ def main():
     client.on_twin_desired_properties_patch_received = on_desired
     client.on_method_request_received = on_method
     client.connect()
-    check(client.connected, "the device connects over MQTTS on 8883")
+    check(client.connected, f"the device connects over {ENDPOINT}")
     check(registry.get_twin(DEVICE_ID).connection_state == "Connected", "the twin shows the device connected")
 
     twin = client.get_twin()

@@ -1,46 +1,254 @@
-//! Conformance with the official Azure IoT Python SDKs: each test starts the real hub
-//! with `--tls` and runs a Python script that uses the SDK the way an application does.
-//! The SDKs must be installed (`pip install azure-iot-hub azure-iot-device`; `.ci/run`
-//! does it): a missing SDK fails the test rather than skipping it.
+//! Conformance with the official Azure IoT SDKs for Python and Node.js: each test starts
+//! the real hub with `--tls` and runs a script from `tests/conformance/` that uses the
+//! SDK the way an application does.
+//!
+//! The Python SDKs must be installed (`pip install azure-iot-hub azure-iot-device`;
+//! `.ci/run` does it). The Node.js SDKs are pinned in `tests/conformance/node/` and
+//! installed on first use with `npm ci` into `<target>/conformance/node/` (Node.js 20
+//! and npm must be installed). A missing SDK or tool fails the test rather than skipping
+//! it.
+//!
+//! The device SDKs dial fixed ports (8883 for MQTT, 443 for MQTT over WebSockets) and
+//! the Node service SDK reaches the hub only on 443, so those tests start the hub on
+//! those ports and hold [`common::lock_fixed_ports`] while they run.
 
 use crate::common;
 
-use std::process::Command;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use common::HubProcess;
+use common::{HubProcess, lock_fixed_ports};
 
-/// Runs `tests/conformance/{script}` with the hub's details in its environment.
-fn run_python(hub: &HubProcess, script: &str) {
+/// How long one conformance script may run before the test kills it.
+const SCRIPT_LIMIT: Duration = Duration::from_secs(150);
+
+/// The hub arguments for the Node.js SDKs and the WebSocket devices: HTTPS (and MQTT
+/// over WebSockets) on 443, MQTTS on 8883.
+const AZURE_PORTS: &[&str] = &["--tls", "--http-port", "443", "--mqtt-port", "8883"];
+
+/// Runs `tests/conformance/{script}` with the hub's details (and `env`) in its
+/// environment.
+fn run_python(hub: &HubProcess, script: &str, env: &[(&str, &str)]) {
     let path = format!("{}/tests/conformance/{script}", env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("python3")
+    let mut command = Command::new("python3");
+    command
         .arg(&path)
         .env(
             "TWINLENS_SERVICE_CS",
             hub.ready["service_connection_string"].as_str().unwrap(),
         )
         .env("REQUESTS_CA_BUNDLE", hub.ready["ca_cert"].as_str().unwrap())
-        .output()
-        .expect("python3 runs; install Python 3 and `pip install azure-iot-hub azure-iot-device`");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .envs(env.iter().copied());
+    let (status, stdout, stderr) = run_within(command, SCRIPT_LIMIT, script)
+        .unwrap_or_else(|error| panic!("python3 runs ({error}); {PYTHON_MISSING}"));
     println!("{stdout}");
     assert!(
-        output.status.success(),
-        "{script} failed ({}):\n{stdout}\n{stderr}\n(if a module is missing: pip install azure-iot-hub azure-iot-device)",
-        output.status
+        status.success(),
+        "{script} failed ({status}):\n{stdout}\n{stderr}\n(if a module is missing: {PYTHON_MISSING})",
     );
 }
+
+const PYTHON_MISSING: &str =
+    "install Python 3 and `pip install azure-iot-hub==2.7.0 azure-iot-device==2.14.0`";
 
 #[test]
 fn python_service_sdk_registry_manager() {
     let dir = tempfile::tempdir().unwrap();
     let hub = HubProcess::start(dir.path(), &["--tls"]);
-    run_python(&hub, "service_sdk.py");
+    run_python(&hub, "service_sdk.py", &[]);
 }
 
 #[test]
 fn python_device_sdk_over_mqtts_on_8883() {
+    let _ports = lock_fixed_ports();
     let dir = tempfile::tempdir().unwrap();
     let hub = HubProcess::start(dir.path(), &["--tls", "--mqtt-port", "8883"]);
-    run_python(&hub, "device_sdk.py");
+    run_python(&hub, "device_sdk.py", &[]);
+}
+
+#[test]
+fn python_device_sdk_over_websockets_on_443() {
+    let _ports = lock_fixed_ports();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &["--tls", "--http-port", "443"]);
+    run_python(
+        &hub,
+        "device_sdk.py",
+        &[("TWINLENS_DEVICE_WEBSOCKETS", "1")],
+    );
+}
+
+#[test]
+fn node_service_sdk_registry_twins_queries_and_methods() {
+    let modules = node_modules();
+    let _ports = lock_fixed_ports();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), AZURE_PORTS);
+    run_node(&hub, modules, "service_sdk.js", &[]);
+}
+
+#[test]
+fn node_device_sdk_over_mqtt_on_8883() {
+    let modules = node_modules();
+    let _ports = lock_fixed_ports();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), AZURE_PORTS);
+    run_node(&hub, modules, "device_sdk.js", &["mqtt"]);
+}
+
+#[test]
+fn node_device_sdk_over_mqtt_websockets_on_443() {
+    let modules = node_modules();
+    let _ports = lock_fixed_ports();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), AZURE_PORTS);
+    run_node(&hub, modules, "device_sdk.js", &["mqttws"]);
+}
+
+/// Runs `tests/conformance/node/{script}` with `args`, the hub's details in its
+/// environment and the pinned packages on `NODE_PATH`.
+fn run_node(hub: &HubProcess, modules: &Path, script: &str, args: &[&str]) {
+    let path = source_dir().join(script);
+    let mut command = Command::new("node");
+    command
+        .arg(&path)
+        .args(args)
+        .env("NODE_PATH", modules)
+        .env(
+            "NODE_EXTRA_CA_CERTS",
+            hub.ready["ca_cert"].as_str().unwrap(),
+        )
+        .env(
+            "TWINLENS_SERVICE_CS",
+            hub.ready["service_connection_string"].as_str().unwrap(),
+        );
+    let what = format!("node {script} {}", args.join(" "));
+    let (status, stdout, stderr) = run_within(command, SCRIPT_LIMIT, &what)
+        .unwrap_or_else(|error| panic!("node runs ({error}); {NODE_MISSING}"));
+    println!("{stdout}");
+    assert!(
+        status.success(),
+        "{what} failed ({status}):\n{stdout}\n{stderr}"
+    );
+}
+
+const NODE_MISSING: &str = "the Node.js conformance tests need Node.js 20 or newer and npm \
+     (Debian: apt-get install nodejs npm)";
+
+/// Where the Node.js scripts and the pinned `package.json` / `package-lock.json` are.
+fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/node")
+}
+
+/// The `node_modules` of the pinned Node.js packages, installed once per target
+/// directory: `npm ci` runs in `<target>/conformance/node/` when its `node_modules`
+/// is missing or was installed from another `package-lock.json`.
+fn node_modules() -> &'static Path {
+    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+    INSTALLED.get_or_init(install_node_packages)
+}
+
+fn install_node_packages() -> PathBuf {
+    for tool in ["node", "npm"] {
+        match Command::new(tool).arg("--version").output() {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => panic!(
+                "`{tool} --version` failed ({}): {}\n{NODE_MISSING}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            Err(error) => panic!("`{tool}` does not run ({error}): {NODE_MISSING}"),
+        }
+    }
+    let source = source_dir();
+    let lock = std::fs::read(source.join("package-lock.json")).unwrap();
+    let dir = target_dir().join("conformance").join("node");
+    let modules = dir.join("node_modules");
+    // Written into node_modules after a successful install (`npm ci` empties
+    // node_modules first, so an interrupted install leaves no stamp).
+    let stamp = modules.join(".twinlens-package-lock.json");
+    if std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
+        return modules;
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(source.join(file), dir.join(file)).unwrap();
+    }
+    println!(
+        "installing the pinned Node.js SDKs: npm ci in {}",
+        dir.display()
+    );
+    let output = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("npm runs ({error}); {NODE_MISSING}"));
+    assert!(
+        output.status.success(),
+        "`npm ci` in {} failed ({}):\n{}\n{}",
+        dir.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::write(&stamp, &lock).unwrap();
+    modules
+}
+
+/// The target directory: the parent of the profile directory holding the binary.
+fn target_dir() -> PathBuf {
+    let binary = Path::new(env!("CARGO_BIN_EXE_twinlens"));
+    binary
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("no target directory above {}", binary.display()))
+        .to_owned()
+}
+
+/// Runs `command` with its output captured; kills it (and fails the test with what it
+/// printed) when it runs longer than `limit`.
+fn run_within(
+    mut command: Command,
+    limit: Duration,
+    what: &str,
+) -> std::io::Result<(ExitStatus, String, String)> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = stdout.join().unwrap();
+    let stderr = stderr.join().unwrap();
+    match status {
+        Some(status) => Ok((status, stdout, stderr)),
+        None => panic!(
+            "{what} did not finish within {} s and was killed:\n{stdout}\n{stderr}",
+            limit.as_secs()
+        ),
+    }
 }

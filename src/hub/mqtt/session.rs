@@ -199,10 +199,12 @@ impl Session<'_> {
         let topic = parse_device_topic(&publish.topic, &self.device_id, None)
             .map_err(|e| Ended::Violation(format!("publish refused: {e}")))?;
         let mut replies = match topic {
-            DeviceTopic::TwinGet { rid } => vec![self.twin_get(rid)],
-            DeviceTopic::ReportedPatch { rid } => {
-                vec![self.reported_patch(rid, &publish.payload).await]
-            }
+            DeviceTopic::TwinGet { rid } => self.twin_get(rid).into_iter().collect(),
+            DeviceTopic::ReportedPatch { rid } => self
+                .reported_patch(rid, &publish.payload)
+                .await
+                .into_iter()
+                .collect(),
             DeviceTopic::MethodResponse { status, rid } => {
                 self.method_response(status, &rid, &publish.payload);
                 Vec::new()
@@ -229,7 +231,7 @@ impl Session<'_> {
         Ok(replies)
     }
 
-    fn twin_get(&mut self, rid: RequestId) -> Packet {
+    fn twin_get(&mut self, rid: RequestId) -> Option<Packet> {
         match self.state.store.device_twin(&self.device_id) {
             Ok(twin) => self.twin_response(200, rid, None, twin.to_string()),
             Err(error) => self.twin_error(rid, &error),
@@ -237,7 +239,7 @@ impl Session<'_> {
     }
 
     /// Writes a reported patch and answers once it is durable.
-    async fn reported_patch(&mut self, rid: RequestId, payload: &Bytes) -> Packet {
+    async fn reported_patch(&mut self, rid: RequestId, payload: &Bytes) -> Option<Packet> {
         let patch = match serde_json::from_slice::<Value>(payload) {
             Ok(patch) => patch,
             Err(error) => {
@@ -264,27 +266,36 @@ impl Session<'_> {
         }
     }
 
-    fn twin_error(&mut self, rid: RequestId, error: &HubError) -> Packet {
+    fn twin_error(&mut self, rid: RequestId, error: &HubError) -> Option<Packet> {
         tracing::debug!(device_id = self.device_id, "twin request refused: {error}");
         let body = json!({"errorCode": error.error_code(), "message": error.to_string()});
         self.twin_response(error.http_status(), rid, None, body.to_string())
     }
 
+    /// The answer to a twin request, sent only to a device subscribed to
+    /// `$iothub/twin/res/#`, as IoT Hub sends it (the request itself is still carried out).
     fn twin_response(
         &mut self,
         status: u16,
         rid: RequestId,
         version: Option<u64>,
         body: String,
-    ) -> Packet {
+    ) -> Option<Packet> {
+        let Some(qos) = self.subscriptions.twin_responses else {
+            tracing::debug!(
+                device_id = self.device_id,
+                status,
+                "twin response not sent: the device has not subscribed to $iothub/twin/res/#"
+            );
+            return None;
+        };
         let topic = HubTopic::TwinResponse {
             status,
             rid,
             version,
         }
         .to_topic();
-        let qos = self.subscriptions.twin_responses.unwrap_or(QoS::AtMostOnce);
-        self.outgoing(topic, qos, body.into_bytes())
+        Some(self.outgoing(topic, qos, body.into_bytes()))
     }
 
     fn desired_push(&mut self, change: DesiredChange) -> Packet {
