@@ -224,34 +224,46 @@ mod tests {
         assert_eq!(error.error_code(), 404103);
     }
 
-    #[tokio::test]
-    async fn a_silent_device_times_out() {
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_device_times_out_after_the_response_timeout() {
         let dispatcher = MethodDispatcher::default();
         let _subscription = dispatcher.subscribe("d1");
+        let started = Instant::now();
         let error = dispatcher
             .invoke("d1", "reboot", Value::Null, QUICK)
             .await
             .unwrap_err();
         assert_eq!(error.error_code(), 504101);
+        assert_eq!(started.elapsed(), QUICK.response);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_connect_timeout_waits_for_the_device() {
         let dispatcher = MethodDispatcher::default();
         let later = dispatcher.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_secs(3)).await;
             answer_calls(later.subscribe("d1"), 201);
         });
         let timeouts = MethodTimeouts {
             connect: Duration::from_secs(5),
             ..QUICK
         };
+        let started = Instant::now();
         let response = dispatcher
             .invoke("d1", "m", Value::Null, timeouts)
             .await
             .unwrap();
         assert_eq!(response.status, 201);
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+        // A device that does not come within the connect timeout is not online.
+        let started = Instant::now();
+        let error = dispatcher
+            .invoke("d2", "m", Value::Null, timeouts)
+            .await
+            .unwrap_err();
+        assert_eq!(error.error_code(), 404103);
+        assert_eq!(started.elapsed(), timeouts.connect);
     }
 
     #[tokio::test]

@@ -49,6 +49,21 @@ pub fn parse(text: &str) -> Result<Query, QueryError> {
     parser::parse_query(text)
 }
 
+/// `text` as a string literal of the query language: single-quoted, with `\` and `'`
+/// escaped, so any device id can be written into a query.
+pub fn string_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len() + 2);
+    literal.push('\'');
+    for character in text.chars() {
+        if matches!(character, '\\' | '\'') {
+            literal.push('\\');
+        }
+        literal.push(character);
+    }
+    literal.push('\'');
+    literal
+}
+
 impl Query {
     /// The collection the query reads, so the hub can pick device or module twins.
     pub fn source(&self) -> Source {

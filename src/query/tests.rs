@@ -314,3 +314,20 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Any device id written with `string_literal` selects exactly that device.
+    #[test]
+    fn a_string_literal_selects_exactly_its_text(id in "[ -~]{1,20}") {
+        let twins = vec![
+            json!({"deviceId": id.clone(), "properties": {"desired": {}, "reported": {}}}),
+            json!({"deviceId": format!("{id}x"), "properties": {"desired": {}, "reported": {}}}),
+        ];
+        let query = format!(
+            "SELECT deviceId FROM devices WHERE deviceId IN [{}]",
+            super::string_literal(&id)
+        );
+        let rows = run(&query, &twins);
+        prop_assert_eq!(rows, vec![json!({"deviceId": id})]);
+    }
+}

@@ -27,12 +27,11 @@ pub(super) async fn export(
     let query = match &source {
         ExportSource::Query(query) => query.clone(),
         // The query that selects the same devices again, so a comparison with the live
-        // hub can run it (an id holding a quote makes it unrunnable; the comparison then
-        // reads the devices one by one).
+        // hub can run it.
         ExportSource::Devices(ids) => format!(
             "SELECT * FROM devices WHERE deviceId IN [{}]",
             ids.iter()
-                .map(|id| format!("'{id}'"))
+                .map(|id| crate::query::string_literal(id))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

@@ -23,11 +23,13 @@ async fn acknowledged_patches_survive_sigkill() {
     assert_eq!(created.status(), 200);
 
     // Four writers patch concurrently until the process dies under them.
+    let acknowledged_so_far = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut writers = Vec::new();
     for writer in 0..4 {
         let client = hub.client();
         let url = hub.url("/twins/d1");
         let token = hub.token();
+        let counted = std::sync::Arc::clone(&acknowledged_so_far);
         writers.push(tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for n in 0.. {
@@ -40,14 +42,25 @@ async fn acknowledged_patches_survive_sigkill() {
                     .send()
                     .await;
                 match sent {
-                    Ok(response) if response.status() == 200 => acknowledged.push(key),
+                    Ok(response) if response.status() == 200 => {
+                        acknowledged.push(key);
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
                     _ => break,
                 }
             }
             acknowledged
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed once writes are flowing (however fast this machine is), while they go on.
+    let flowing = async {
+        while acknowledged_so_far.load(std::sync::atomic::Ordering::SeqCst) <= 20 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), flowing)
+        .await
+        .expect("20 patches acknowledged within a minute");
     hub.kill();
     let mut acknowledged = Vec::new();
     for writer in writers {
@@ -107,13 +120,29 @@ async fn sigterm_stops_the_hub_cleanly_and_a_data_dir_serves_one_hub() {
     let mut stalled = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
         .await
         .unwrap();
+    // A first request answered on the connection: the hub is serving it.
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stalled,
+        b"GET /devices/kept?api-version=2021-04-12 HTTP/1.1\r\nHost: local\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"}") {
+        let mut chunk = [0u8; 1024];
+        let read = tokio::io::AsyncReadExt::read(&mut stalled, &mut chunk)
+            .await
+            .unwrap();
+        assert!(read > 0, "the hub closed the connection: {answer:?}");
+        answer.extend_from_slice(&chunk[..read]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 401"), "{answer:?}");
     tokio::io::AsyncWriteExt::write_all(
         &mut stalled,
         b"POST /devices/query?api-version=2021-04-12 HTTP/1.1\r\nHost: local",
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let status = hub.terminate();
     assert!(status.success(), "exit status {status}");
 

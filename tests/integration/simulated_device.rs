@@ -176,6 +176,8 @@ async fn user_reported_patches_are_sent_and_refusals_reported() {
 struct Relay {
     port: u16,
     swallow: tokio::sync::watch::Sender<bool>,
+    /// Bytes from the device swallowed so far.
+    swallowed: tokio::sync::watch::Receiver<usize>,
     cut: tokio::sync::watch::Sender<bool>,
 }
 
@@ -184,6 +186,7 @@ impl Relay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (swallow, swallowing) = tokio::sync::watch::channel(false);
+        let (swallowed_bytes, swallowed) = tokio::sync::watch::channel(0usize);
         let (cut, mut cutting) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let (device, _) = listener.accept().await.unwrap();
@@ -199,7 +202,9 @@ impl Relay {
                     if read == 0 {
                         return;
                     }
-                    if !*swallowing.borrow() && to_hub.write_all(&buffer[..read]).await.is_err() {
+                    if *swallowing.borrow() {
+                        swallowed_bytes.send_modify(|total| *total += read);
+                    } else if to_hub.write_all(&buffer[..read]).await.is_err() {
                         return;
                     }
                 }
@@ -211,7 +216,12 @@ impl Relay {
                 _ = cutting.wait_for(|cut| *cut) => {}
             }
         });
-        Relay { port, swallow, cut }
+        Relay {
+            port,
+            swallow,
+            swallowed,
+            cut,
+        }
     }
 }
 
@@ -229,7 +239,15 @@ async fn a_reported_patch_lost_with_the_connection_is_reported_as_failed() {
     device
         .try_send(DeviceCommand::ReportPatch(json!({"valve": "open"})))
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The patch reached the relay and went no further.
+    let mut swallowed = relay.swallowed.clone();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        swallowed.wait_for(|bytes| *bytes > 0),
+    )
+    .await
+    .expect("the device sent its patch within 10 s")
+    .unwrap();
     relay.cut.send(true).unwrap();
     let failed = expect(&mut device, |e| {
         matches!(e, DeviceEvent::ReportedFailed { .. })
@@ -338,7 +356,16 @@ async fn telemetry_follows_the_template_until_stopped() {
         "{first}"
     );
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Four intervals without telemetry. The window only bounds how long the test looks:
+    // a slow machine looks less, it cannot fail a correct device.
+    let more = tokio::time::timeout(
+        Duration::from_millis(400),
+        expect(&mut device, |e| {
+            matches!(e, DeviceEvent::TelemetrySent { .. })
+        }),
+    )
+    .await;
+    assert!(more.is_err(), "telemetry went on after it was stopped");
     let after: Value = request(&hub, Method::GET, "/twinlens/devices/sensor/telemetry")
         .send()
         .await
