@@ -2,11 +2,10 @@
 //! the real hub with `--tls` and runs a script from `tests/conformance/` that uses the
 //! SDK the way an application does.
 //!
-//! The Python SDKs must be installed (`pip install azure-iot-hub azure-iot-device`;
-//! `.ci/run` does it). The Node.js SDKs are pinned in `tests/conformance/node/` and
-//! installed on first use with `npm ci` into `<target>/conformance/node/` (Node.js 20
-//! and npm must be installed). A missing SDK or tool fails the test rather than skipping
-//! it.
+//! The SDKs are pinned (`tests/conformance/requirements.txt`,
+//! `tests/conformance/node/package-lock.json`) and installed by the tests themselves on
+//! first use ([`common::conformance_env`]); Python 3 with venv and Node.js 20 with npm
+//! must be installed. A missing SDK or tool fails the test rather than skipping it.
 //!
 //! The device SDKs dial fixed ports (8883 for MQTT, 443 for MQTT over WebSockets) and
 //! the Node service SDK reaches the hub only on 443, so those tests start the hub on
@@ -15,11 +14,11 @@
 use crate::common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::conformance_env::{self, NODE_MISSING, PYTHON_MISSING};
 use common::{HubProcess, lock_fixed_ports};
 
 /// How long one conformance script may run before the test kills it.
@@ -32,8 +31,9 @@ const AZURE_PORTS: &[&str] = &["--tls", "--http-port", "443", "--mqtt-port", "88
 /// Runs `tests/conformance/{script}` with the hub's details (and `env`) in its
 /// environment.
 fn run_python(hub: &HubProcess, script: &str, env: &[(&str, &str)]) {
-    let path = format!("{}/tests/conformance/{script}", env!("CARGO_MANIFEST_DIR"));
-    let mut command = Command::new("python3");
+    let python = conformance_env::python();
+    let path = conformance_env::source_dir().join(script);
+    let mut command = Command::new(python);
     command
         .arg(&path)
         .env(
@@ -43,16 +43,13 @@ fn run_python(hub: &HubProcess, script: &str, env: &[(&str, &str)]) {
         .env("REQUESTS_CA_BUNDLE", hub.ready["ca_cert"].as_str().unwrap())
         .envs(env.iter().copied());
     let (status, stdout, stderr) = run_within(command, SCRIPT_LIMIT, script)
-        .unwrap_or_else(|error| panic!("python3 runs ({error}); {PYTHON_MISSING}"));
+        .unwrap_or_else(|error| panic!("{} runs ({error}); {PYTHON_MISSING}", python.display()));
     println!("{stdout}");
     assert!(
         status.success(),
-        "{script} failed ({status}):\n{stdout}\n{stderr}\n(if a module is missing: {PYTHON_MISSING})",
+        "{script} failed ({status}):\n{stdout}\n{stderr}",
     );
 }
-
-const PYTHON_MISSING: &str =
-    "install Python 3 and `pip install azure-iot-hub==2.7.0 azure-iot-device==2.14.0`";
 
 #[test]
 fn python_service_sdk_registry_manager() {
@@ -83,7 +80,7 @@ fn python_device_sdk_over_websockets_on_443() {
 
 #[test]
 fn node_service_sdk_registry_twins_queries_and_methods() {
-    let modules = node_modules();
+    let modules = conformance_env::node_modules();
     let _ports = lock_fixed_ports();
     let dir = tempfile::tempdir().unwrap();
     let hub = HubProcess::start(dir.path(), AZURE_PORTS);
@@ -92,7 +89,7 @@ fn node_service_sdk_registry_twins_queries_and_methods() {
 
 #[test]
 fn node_device_sdk_over_mqtt_on_8883() {
-    let modules = node_modules();
+    let modules = conformance_env::node_modules();
     let _ports = lock_fixed_ports();
     let dir = tempfile::tempdir().unwrap();
     let hub = HubProcess::start(dir.path(), AZURE_PORTS);
@@ -101,7 +98,7 @@ fn node_device_sdk_over_mqtt_on_8883() {
 
 #[test]
 fn node_device_sdk_over_mqtt_websockets_on_443() {
-    let modules = node_modules();
+    let modules = conformance_env::node_modules();
     let _ports = lock_fixed_ports();
     let dir = tempfile::tempdir().unwrap();
     let hub = HubProcess::start(dir.path(), AZURE_PORTS);
@@ -111,7 +108,7 @@ fn node_device_sdk_over_mqtt_websockets_on_443() {
 /// Runs `tests/conformance/node/{script}` with `args`, the hub's details in its
 /// environment and the pinned packages on `NODE_PATH`.
 fn run_node(hub: &HubProcess, modules: &Path, script: &str, args: &[&str]) {
-    let path = source_dir().join(script);
+    let path = conformance_env::source_dir().join("node").join(script);
     let mut command = Command::new("node");
     command
         .arg(&path)
@@ -133,80 +130,6 @@ fn run_node(hub: &HubProcess, modules: &Path, script: &str, args: &[&str]) {
         status.success(),
         "{what} failed ({status}):\n{stdout}\n{stderr}"
     );
-}
-
-const NODE_MISSING: &str = "the Node.js conformance tests need Node.js 20 or newer and npm \
-     (Debian: apt-get install nodejs npm)";
-
-/// Where the Node.js scripts and the pinned `package.json` / `package-lock.json` are.
-fn source_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/node")
-}
-
-/// The `node_modules` of the pinned Node.js packages, installed once per target
-/// directory: `npm ci` runs in `<target>/conformance/node/` when its `node_modules`
-/// is missing or was installed from another `package-lock.json`.
-fn node_modules() -> &'static Path {
-    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
-    INSTALLED.get_or_init(install_node_packages)
-}
-
-fn install_node_packages() -> PathBuf {
-    for tool in ["node", "npm"] {
-        match Command::new(tool).arg("--version").output() {
-            Ok(output) if output.status.success() => {}
-            Ok(output) => panic!(
-                "`{tool} --version` failed ({}): {}\n{NODE_MISSING}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            ),
-            Err(error) => panic!("`{tool}` does not run ({error}): {NODE_MISSING}"),
-        }
-    }
-    let source = source_dir();
-    let lock = std::fs::read(source.join("package-lock.json")).unwrap();
-    let dir = target_dir().join("conformance").join("node");
-    let modules = dir.join("node_modules");
-    // Written into node_modules after a successful install (`npm ci` empties
-    // node_modules first, so an interrupted install leaves no stamp).
-    let stamp = modules.join(".twinlens-package-lock.json");
-    if std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
-        return modules;
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    for file in ["package.json", "package-lock.json"] {
-        std::fs::copy(source.join(file), dir.join(file)).unwrap();
-    }
-    println!(
-        "installing the pinned Node.js SDKs: npm ci in {}",
-        dir.display()
-    );
-    let output = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|error| panic!("npm runs ({error}); {NODE_MISSING}"));
-    assert!(
-        output.status.success(),
-        "`npm ci` in {} failed ({}):\n{}\n{}",
-        dir.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    std::fs::write(&stamp, &lock).unwrap();
-    modules
-}
-
-/// The target directory: the parent of the profile directory holding the binary.
-fn target_dir() -> PathBuf {
-    let binary = Path::new(env!("CARGO_BIN_EXE_twinlens"));
-    binary
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("no target directory above {}", binary.display()))
-        .to_owned()
 }
 
 /// Runs `command` with its output captured; kills it (and fails the test with what it

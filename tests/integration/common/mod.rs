@@ -309,6 +309,7 @@ pub async fn error_code_form(response: reqwest::Response) -> (String, String) {
     assert!(!text.contains(';'), "{body}");
     (name.to_owned(), text.to_owned())
 }
+pub mod conformance_env;
 pub mod device;
 pub mod local_hub;
 
