@@ -35,6 +35,8 @@
 //!   with conflicts, drift, simulated-device views, method calls, event log, saved
 //!   connections), free of egui so they are tested without a window.
 //! - [`error_text`] owns how errors read: every cause once, and shared advice.
+//! - [`url_component`] owns the percent-encoding of URL components the Azure SDKs use
+//!   (SAS fields, MQTT properties and username parameters, service API paths).
 //! - [`app`] owns the egui user interface: one panel per file, drawing [`explorer`]
 //!   state and returning intents; it never performs I/O itself.
 //!
@@ -53,4 +55,5 @@ pub mod service;
 pub mod snapshot;
 pub mod topics;
 pub mod twin;
+pub mod url_component;
 pub mod worker;

@@ -5,14 +5,6 @@ use std::str::Utf8Error;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
-/// What Python's `urllib.parse.quote(value, safe="")` escapes, as the Python SDKs do for
-/// `sr` and `sig`: everything except `A-Z a-z 0-9 - . _ ~`, with upper-case hex.
-const QUOTE_ALL: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 /// What .NET's `WebUtility.UrlEncode` escapes (everything except `A-Z a-z 0-9 - _ . ! * ( )`).
 /// The C# device SDK runs device and module ids through it before it encodes the whole
 /// resource, so its `sr` decodes to `{host}/devices/{escaped id}`.
@@ -37,7 +29,7 @@ pub fn device_resource(host_name: &str, device_id: &str, module_id: Option<&str>
 
 /// URL-encodes one token field value (`sr`, `sig`, `skn`) the way the Python SDKs do.
 pub(super) fn encode_component(value: &str) -> String {
-    utf8_percent_encode(value, QUOTE_ALL).to_string()
+    crate::url_component::encode(value)
 }
 
 /// Decodes `%XX` escapes in a token field value. A `+` stays a `+`: device ids may contain

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, Response};
 use rustls_pki_types::CertificateDer;
@@ -22,16 +21,9 @@ use super::token::TokenCache;
 /// The service API version every request names.
 pub const API_VERSION: &str = "2021-04-12";
 
-/// What a path segment (a device id) must escape: everything but `A-Z a-z 0-9 - . _ ~`.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 /// Escapes one path segment, so that ids with `#`, `?`, `%` or `/` reach the right URL.
 pub(super) fn encode_segment(segment: &str) -> String {
-    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+    crate::url_component::encode(segment)
 }
 
 /// One API call, described before it is sent (possibly several times).

@@ -5,17 +5,11 @@
 //! Python SDK stopped encoding them for that reason. The property bag is the part after the
 //! channel level: `name=value` pairs joined by `&`, each name and value percent-encoded.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
+
+use crate::url_component::encode;
 
 use super::error::TopicError;
-
-/// Everything but RFC 3986's unreserved characters is encoded, exactly as the Python SDK's
-/// `quote(..., safe="")` does, so `$.ct=application/json` becomes `%24.ct=application%2Fjson`.
-const PROPERTY_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// One message property: system ones are named `$.ct`, `$.ce`, `$.mid` ...; application ones
 /// keep their own names. `None` is a name without `=`, which IoT Hub uses for a null value
@@ -44,12 +38,14 @@ pub(super) fn format_message_topic(
     let pairs: Vec<String> = properties
         .iter()
         .map(|(name, value)| {
-            let name = utf8_percent_encode(name, PROPERTY_ENCODE_SET);
+            // As the Python SDK writes them: `$.ct=application/json` becomes
+            // `%24.ct=application%2Fjson`.
+            let name = encode(name);
             match value {
                 Some(value) => {
-                    format!("{name}={}", utf8_percent_encode(value, PROPERTY_ENCODE_SET))
+                    format!("{name}={}", encode(value))
                 }
-                None => name.to_string(),
+                None => name,
             }
         })
         .collect();

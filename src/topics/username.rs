@@ -7,7 +7,9 @@
 //! contain `/`). IoT Edge documents `{host}/{deviceId}?api-version=...` without the slash;
 //! when a username has no `/?` at all, the parameters start at its first `?`.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
+
+use crate::url_component::encode;
 
 use super::error::TopicError;
 
@@ -16,14 +18,6 @@ pub const API_VERSION: &str = "2021-04-12";
 
 const API_VERSION_PARAM: &str = "api-version";
 const MODEL_ID_PARAM: &str = "model-id";
-
-/// Parameter names and values keep only RFC 3986's unreserved characters, as both the
-/// Python SDK (`urlencode(quote_via=quote)`) and the C SDK (`URL_EncodeString`) write them.
-const PARAM_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// A parsed CONNECT username. The hub checks `device_id` / `module_id` against the client id
 /// and the SAS token's resource; everything else is informational.
@@ -137,13 +131,7 @@ impl MqttUsername {
         let params: Vec<String> = api_version
             .chain(other)
             .chain(model_id)
-            .map(|(name, value)| {
-                format!(
-                    "{}={}",
-                    utf8_percent_encode(name, PARAM_ENCODE_SET),
-                    utf8_percent_encode(value, PARAM_ENCODE_SET)
-                )
-            })
+            .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
             .collect();
         username.push('?');
         username.push_str(&params.join("&"));
