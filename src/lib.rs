@@ -34,6 +34,8 @@
 //! - [`explorer`] owns the explorer's state and its rules (device table, twin editing
 //!   with conflicts, drift, simulated-device views, method calls, event log, saved
 //!   connections), free of egui so they are tested without a window.
+//! - [`backoff`] owns how long to wait before trying again (devices reconnecting,
+//!   throttled service calls).
 //! - [`error_text`] owns how errors read: every cause once, and shared advice.
 //! - [`url_component`] owns the percent-encoding of URL components the Azure SDKs use
 //!   (SAS fields, MQTT properties and username parameters, service API paths).
@@ -45,6 +47,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backoff;
 pub mod device;
 pub mod error_text;
 pub mod explorer;

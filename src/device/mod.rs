@@ -9,7 +9,7 @@
 //!
 //! # Layout
 //! - [`SimulatedDevice::spawn`] (`runner`): the device task, its reconnect loop with
-//!   [`Backoff`] (`backoff`), and token renewal (a reconnect with a fresh token).
+//!   [`Backoff`] (the crate's `backoff`), and token renewal (a reconnect with a fresh token).
 //! - `connection`: one MQTT connection: subscribe, twin GET, and every message exchanged,
 //!   over a `link` (the MQTT client side: packet ids, acknowledgements, keep-alive).
 //! - [`DeviceHandle`], [`DeviceCommand`], [`DeviceEvent`] (`handle`): the bounded channels.
@@ -18,7 +18,6 @@
 //! - [`Endpoint`], [`TlsMode`] (`transport`): where to dial and what to trust.
 //! - [`run_headless`] (`headless`) and `registration`: `twinlens simulate`.
 
-mod backoff;
 mod behaviours;
 mod connection;
 mod handle;
@@ -32,7 +31,7 @@ mod transport;
 
 use std::time::Duration;
 
-pub use backoff::Backoff;
+pub use crate::backoff::Backoff;
 pub use behaviours::{
     Behaviours, DesiredAck, MIN_TELEMETRY_INTERVAL, MethodReply, MethodTable, TelemetrySchedule,
 };

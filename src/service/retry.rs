@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::backoff::Backoff;
+
 /// The first backoff step; each retry doubles it.
 pub const BASE_DELAY: Duration = Duration::from_millis(200);
 /// The longest backoff between two attempts when the server named no wait.
@@ -41,9 +43,11 @@ pub fn delay(retry: u32, retry_after: Option<Duration>, jitter: f64) -> Option<D
     if let Some(wait) = retry_after {
         return (wait <= MAX_RETRY_AFTER).then_some(wait);
     }
-    let exponential = BASE_DELAY.saturating_mul(2u32.saturating_pow(retry));
-    let capped = exponential.min(MAX_DELAY);
-    Some(capped.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0)))
+    let backoff = Backoff {
+        initial: BASE_DELAY,
+        max: MAX_DELAY,
+    };
+    Some(backoff.delay_with_jitter(retry.saturating_add(1), jitter))
 }
 
 /// Reads a `Retry-After` value: whole seconds, or an HTTP date (e.g. `Wed, 21 Oct 2015
@@ -80,6 +84,7 @@ mod tests {
         assert_eq!(delay(30, None, 1.0), Some(MAX_DELAY));
         assert_eq!(delay(u32::MAX, None, 2.0), Some(MAX_DELAY));
         assert_eq!(delay(1, None, -1.0), Some(BASE_DELAY));
+        assert_eq!(delay(0, None, f64::NAN), Some(BASE_DELAY / 2));
     }
 
     #[test]

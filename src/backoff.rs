@@ -1,5 +1,7 @@
-//! How long a simulated device waits before reconnecting: exponential backoff, capped, with
-//! jitter so that a fleet restarted together does not reconnect in lockstep.
+//! How long to wait before trying again: exponential backoff, capped, with jitter so that
+//! clients failing together (a fleet restarted at once, callers throttled together) do not
+//! come back in lockstep. Simulated devices wait so before reconnecting, and the service
+//! client before retrying a call the hub throttled.
 
 use std::time::Duration;
 
