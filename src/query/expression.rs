@@ -3,35 +3,13 @@
 //! function calls and property paths. It also settles, at parse time, how a path is
 //! spelled: collection qualifiers are dropped and root names take their canonical case.
 
+use crate::twin::document::ROOT_FIELDS;
+
 use super::ast::{Arithmetic, Comparison, Expr, Literal, MemberName, Path, Segment};
 use super::error::QueryError;
 use super::functions::{Aggregate, Function, known_function_names};
 use super::lexer::TokenKind;
 use super::parser::{Parser, check_arity, is_reserved};
-
-/// Root properties of a device or module twin, in the spelling the twin uses; a root name
-/// written in any case is rewritten to one of these.
-const TWIN_ROOT_NAMES: &[&str] = &[
-    "deviceId",
-    "moduleId",
-    "etag",
-    "deviceEtag",
-    "version",
-    "status",
-    "statusReason",
-    "statusUpdateTime",
-    "connectionState",
-    "lastActivityTime",
-    "cloudToDeviceMessageCount",
-    "authenticationType",
-    "x509Thumbprint",
-    "modelId",
-    "capabilities",
-    "deviceScope",
-    "parentScopes",
-    "tags",
-    "properties",
-];
 
 /// The two sections under `properties`; system names, so matched case-insensitively too.
 const PROPERTY_SECTIONS: &[&str] = &["desired", "reported"];
@@ -379,7 +357,7 @@ fn canonical_path(mut steps: Vec<Step>) -> Path {
     }
     let mut steps = steps.into_iter();
     let root = match steps.next() {
-        Some(Step::Name(name)) => canonical(name, TWIN_ROOT_NAMES),
+        Some(Step::Name(name)) => canonical(name, &ROOT_FIELDS),
         _ => String::new(),
     };
     let is_properties = root == "properties";

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::document::{
-    AuthenticationType, Capabilities, ConnectionState, DeviceStatus, Twin, X509Thumbprint,
+    AuthenticationType, Capabilities, ConnectionState, DeviceStatus, ROOT_FIELDS, Twin,
+    UNINTERPRETED_ROOT_FIELDS, X509Thumbprint,
 };
 use super::error::TwinError;
 use super::limits::Section;
@@ -14,25 +15,10 @@ use super::path::JsonPath;
 use super::section::PropertySection;
 use super::timestamp::{format_optional_timestamp, parse_optional_timestamp};
 
-/// Top-level keys this model interprets; anything else lands in `other_fields`.
-const KNOWN_FIELDS: [&str; 16] = [
-    "deviceId",
-    "etag",
-    "deviceEtag",
-    "status",
-    "statusReason",
-    "statusUpdateTime",
-    "connectionState",
-    "lastActivityTime",
-    "cloudToDeviceMessageCount",
-    "authenticationType",
-    "x509Thumbprint",
-    "modelId",
-    "version",
-    "tags",
-    "properties",
-    "capabilities",
-];
+/// Whether [`Twin`] interprets a top-level key; anything else lands in `other_fields`.
+fn is_interpreted(key: &str) -> bool {
+    ROOT_FIELDS.contains(&key) && !UNINTERPRETED_ROOT_FIELDS.contains(&key)
+}
 
 impl Twin {
     /// The service view, in the key order a real hub uses (`deviceId`, `etag`, ...,
@@ -161,7 +147,7 @@ impl Twin {
             },
             other_fields: fields
                 .iter()
-                .filter(|(key, _)| !KNOWN_FIELDS.contains(&key.as_str()))
+                .filter(|(key, _)| !is_interpreted(key))
                 .map(|(key, value)| (key.clone(), value.clone()))
                 .collect(),
             tags: optional_object(fields, "tags")?.cloned(),

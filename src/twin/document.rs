@@ -131,6 +131,32 @@ pub struct DesiredChange {
     pub notification: Value,
 }
 
+/// The root fields of a device or module twin, in IoT Hub's spelling.
+pub const ROOT_FIELDS: [&str; 19] = [
+    "deviceId",
+    "moduleId",
+    "etag",
+    "deviceEtag",
+    "version",
+    "status",
+    "statusReason",
+    "statusUpdateTime",
+    "connectionState",
+    "lastActivityTime",
+    "cloudToDeviceMessageCount",
+    "authenticationType",
+    "x509Thumbprint",
+    "modelId",
+    "capabilities",
+    "deviceScope",
+    "parentScopes",
+    "tags",
+    "properties",
+];
+
+/// Root fields [`Twin`] keeps as they come, in `other_fields`, without interpreting them.
+pub(super) const UNINTERPRETED_ROOT_FIELDS: [&str; 3] = ["moduleId", "deviceScope", "parentScopes"];
+
 /// A device twin, as IoT Hub keeps it.
 ///
 /// Identity fields are plain public fields the hub keeps in step with the registry;
