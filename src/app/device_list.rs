@@ -8,8 +8,8 @@ use egui::{Key, Ui};
 
 use super::device_rows::{DeviceRows, RowAction, RowsFrame};
 use super::intent::Intent;
+use crate::auth::check_id;
 use crate::explorer::DeviceTable;
-use crate::hub::identity::validate_device_id;
 
 /// The device list's own state.
 #[derive(Debug, Default)]
@@ -242,7 +242,7 @@ impl DeviceList {
             ui.horizontal(|ui| {
                 if ui.button("Create").clicked() || entered {
                     let id = dialog.device_id.trim().to_owned();
-                    match validate_device_id(&id) {
+                    match check_id(&id) {
                         Ok(()) => {
                             intents.push(Intent::CreateDevice(id));
                             close = true;

@@ -11,6 +11,7 @@
 //!   [`ConnectionString`] (parse, render, masked render, token for the string's resource).
 //! - `sas`: [`SasToken`] (sign, parse, render, verify).
 //! - `resource`: how a resource is URL-encoded into `sr`, and which resources a token covers.
+//! - `identity_id`: IoT Hub's rules for device and module ids ([`check_id`]).
 //! - `error`: [`AuthError`], one error type for all of the above.
 //!
 //! # Rules, and where they come from
@@ -30,6 +31,7 @@
 
 mod connection_string;
 mod error;
+mod identity_id;
 mod key;
 mod resource;
 mod sas;
@@ -38,6 +40,7 @@ pub use connection_string::{
     ConnectionString, ConnectionStringKind, DeviceConnectionString, ServiceConnectionString,
 };
 pub use error::AuthError;
+pub use identity_id::{ID_PUNCTUATION, InvalidId, MAX_ID_LENGTH, check_id};
 pub use key::SharedAccessKey;
 pub use resource::device_resource;
 pub use sas::{CLOCK_SKEW_ALLOWANCE_SECS, SasToken};

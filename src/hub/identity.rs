@@ -12,12 +12,6 @@ use serde_json::{Map, Value};
 use super::error::HubError;
 use crate::twin::{UNSET_TIMESTAMP, format_timestamp};
 
-/// The longest device id IoT Hub accepts.
-pub const MAX_DEVICE_ID_LENGTH: usize = 128;
-
-/// Punctuation IoT Hub allows in device ids besides ASCII letters and digits.
-const DEVICE_ID_PUNCTUATION: &str = "-:.+%_#*?!(),=@;$'";
-
 /// Size of generated symmetric keys in bytes (as Azure generates them).
 const GENERATED_KEY_BYTES: usize = 32;
 
@@ -27,26 +21,9 @@ const KEY_BYTES: std::ops::RangeInclusive<usize> = 16..=64;
 /// Checks a device id against IoT Hub's rules, so a bad id fails with a message
 /// naming the character instead of a confusing 404 later.
 pub fn validate_device_id(device_id: &str) -> Result<(), HubError> {
-    if device_id.is_empty() {
-        return Err(HubError::ArgumentInvalid(
-            "The device id is empty; give an id of 1 to 128 characters".into(),
-        ));
-    }
-    if device_id.chars().count() > MAX_DEVICE_ID_LENGTH {
-        return Err(HubError::ArgumentInvalid(format!(
-            "The device id '{device_id}' is longer than {MAX_DEVICE_ID_LENGTH} characters"
-        )));
-    }
-    if let Some(bad) = device_id
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || DEVICE_ID_PUNCTUATION.contains(*c)))
-    {
-        return Err(HubError::ArgumentInvalid(format!(
-            "The device id '{device_id}' contains '{bad}'; device ids may hold ASCII letters, \
-             digits and {DEVICE_ID_PUNCTUATION}"
-        )));
-    }
-    Ok(())
+    crate::auth::check_id(device_id).map_err(|problem| {
+        HubError::ArgumentInvalid(format!("The device id is not valid: {problem}"))
+    })
 }
 
 /// A freshly generated symmetric key, base64-encoded as Azure shows keys.

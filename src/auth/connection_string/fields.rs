@@ -25,11 +25,6 @@ const KNOWN_NAMES: [&str; 8] = [
     X509,
 ];
 
-/// Punctuation IoT Hub allows in device and module ids, besides ASCII letters and digits.
-const ID_PUNCTUATION: &str = "-:.+%_#*?!(),=@;$'";
-/// The longest device or module id IoT Hub accepts.
-const MAX_ID_LENGTH: usize = 128;
-
 /// The parts of one connection string by name, each at most once and never empty.
 #[derive(Default)]
 pub(super) struct Fields<'a> {
@@ -161,18 +156,13 @@ pub(super) fn identity(
     field: &'static str,
     value: &str,
 ) -> Result<String, AuthError> {
-    let allowed =
-        |character: char| character.is_ascii_alphanumeric() || ID_PUNCTUATION.contains(character);
-    if value.len() <= MAX_ID_LENGTH && value.chars().all(allowed) {
-        Ok(value.to_owned())
-    } else {
-        Err(AuthError::InvalidField {
+    match crate::auth::check_id(value) {
+        Ok(()) => Ok(value.to_owned()),
+        Err(problem) => Err(AuthError::InvalidField {
             kind,
             field,
-            reason: format!(
-                "`{value}` is not a valid id; ids are 1 to {MAX_ID_LENGTH} ASCII letters, digits and `{ID_PUNCTUATION}`"
-            ),
-        })
+            reason: problem.to_string(),
+        }),
     }
 }
 
