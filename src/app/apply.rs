@@ -8,8 +8,9 @@ use super::intent::{Intent, Resolution};
 use super::simulator::{desired_ack, telemetry_schedule};
 use super::status_bar::HubStatus;
 use super::{ExplorerApp, Job, RunningQuery, WorkTab};
+use crate::auth::host_name_of;
 use crate::device::{Behaviours, parse_method_table};
-use crate::explorer::{MethodCall, MethodCallState, Requested, TwinEdit, host_name_of, list_query};
+use crate::explorer::{MethodCall, MethodCallState, Requested, TwinEdit, list_query};
 use crate::worker::{Command, HubTarget, JobId};
 
 /// Rows asked for per query page.

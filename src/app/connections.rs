@@ -5,7 +5,8 @@
 use egui::{RichText, Ui};
 
 use super::intent::Intent;
-use crate::explorer::{SavedConnection, host_name_of, mask_connection_string};
+use crate::auth::{host_name_of, mask_connection_string};
+use crate::explorer::SavedConnection;
 use crate::worker::{HubTarget, RemoteHub};
 
 /// The connections dialog's state.

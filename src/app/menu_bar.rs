@@ -57,7 +57,7 @@ impl ExplorerApp {
                                 "Device MQTT: 127.0.0.1:{} (no TLS)",
                                 local.mqtt_port
                             ));
-                            ui.monospace(crate::explorer::mask_connection_string(
+                            ui.monospace(crate::auth::mask_connection_string(
                                 &local.service_connection_string,
                             ));
                             if ui

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use fields::{
     DEVICE_ID, Fields, GATEWAY_HOST_NAME, HOST_NAME, MODULE_ID, SHARED_ACCESS_KEY,
-    SHARED_ACCESS_KEY_NAME, forbidden, required,
+    SHARED_ACCESS_KEY_NAME, SHARED_ACCESS_SIGNATURE, forbidden, required,
 };
 
 use super::error::AuthError;
@@ -19,6 +19,32 @@ use super::sas::SasToken;
 
 /// What a masked rendering shows instead of the key.
 const MASK: &str = "***";
+
+/// The `HostName` of a connection string, without parsing the rest: for showing strings
+/// that may not parse, and for default names (connecting checks the whole string).
+pub fn host_name_of(connection_string: &str) -> Option<&str> {
+    connection_string
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix(HOST_NAME)?.strip_prefix('='))
+}
+
+/// Any connection string, parsed or not, with its key or signature masked, for showing
+/// and logging.
+pub fn mask_connection_string(connection_string: &str) -> String {
+    connection_string
+        .split(';')
+        .map(|part| match part.split_once('=') {
+            Some((name, _))
+                if name.eq_ignore_ascii_case(SHARED_ACCESS_KEY)
+                    || name.eq_ignore_ascii_case(SHARED_ACCESS_SIGNATURE) =>
+            {
+                format!("{name}={MASK}")
+            }
+            _ => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
 
 /// Which kind of connection string was expected, so that errors can show a valid example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

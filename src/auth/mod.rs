@@ -38,6 +38,7 @@ mod sas;
 
 pub use connection_string::{
     ConnectionString, ConnectionStringKind, DeviceConnectionString, ServiceConnectionString,
+    host_name_of, mask_connection_string,
 };
 pub use error::AuthError;
 pub use identity_id::{ID_PUNCTUATION, InvalidId, MAX_ID_LENGTH, check_id};

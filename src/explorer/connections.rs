@@ -89,60 +89,10 @@ pub fn save_connections(
     Ok(())
 }
 
-/// The `HostName` of a connection string, without parsing the rest (for display and
-/// default names; connecting checks the whole string).
-pub fn host_name_of(connection_string: &str) -> Option<&str> {
-    connection_string
-        .split(';')
-        .find_map(|part| part.trim().strip_prefix("HostName="))
-}
-
-/// The connection string with its key replaced by dots, for display.
-pub fn mask_connection_string(connection_string: &str) -> String {
-    connection_string
-        .split(';')
-        .map(|part| match part.split_once('=') {
-            Some((name, _)) if name.eq_ignore_ascii_case("SharedAccessKey") => {
-                format!("{name}=••••••••")
-            }
-            Some((name, _)) if name.eq_ignore_ascii_case("SharedAccessSignature") => {
-                format!("{name}=••••••••")
-            }
-            _ => part.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(";")
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_host_name_is_found_anywhere_in_the_string() {
-        assert_eq!(
-            host_name_of("SharedAccessKeyName=k; HostName=h.azure-devices.net;SharedAccessKey=s"),
-            Some("h.azure-devices.net")
-        );
-        assert_eq!(host_name_of("SharedAccessKey=s"), None);
-    }
-
-    #[test]
-    fn keys_are_masked() {
-        assert_eq!(
-            mask_connection_string(
-                "HostName=h.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=c2VjcmV0"
-            ),
-            "HostName=h.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=••••••••"
-        );
-        assert!(
-            !mask_connection_string(
-                "HostName=h;SharedAccessSignature=SharedAccessSignature sr=x&sig=y"
-            )
-            .contains("sig=y")
-        );
-    }
 
     #[test]
     fn round_trip_with_owner_only_permissions() {

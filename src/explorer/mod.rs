@@ -16,7 +16,7 @@ pub mod text;
 pub mod twin_check;
 pub mod twin_edit;
 
-pub use connections::{ConnectionsError, SavedConnection, host_name_of, mask_connection_string};
+pub use connections::{ConnectionsError, SavedConnection};
 pub use device_table::{DeviceTable, RowView, SortKey};
 pub use drift::{DriftEntry, drift};
 pub use event_log::{EventLog, LogLevel};

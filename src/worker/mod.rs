@@ -95,7 +95,7 @@ impl std::fmt::Debug for RemoteHub {
         f.debug_struct("RemoteHub")
             .field(
                 "connection_string",
-                &crate::explorer::mask_connection_string(&self.connection_string),
+                &crate::auth::mask_connection_string(&self.connection_string),
             )
             .field("ca_pem", &self.ca_pem.as_ref().map(|_| "PEM"))
             .field("no_tls", &self.no_tls)

@@ -10,7 +10,7 @@ pub(super) const SHARED_ACCESS_KEY: &str = "SharedAccessKey";
 pub(super) const DEVICE_ID: &str = "DeviceId";
 pub(super) const MODULE_ID: &str = "ModuleId";
 pub(super) const GATEWAY_HOST_NAME: &str = "GatewayHostName";
-const SHARED_ACCESS_SIGNATURE: &str = "SharedAccessSignature";
+pub(super) const SHARED_ACCESS_SIGNATURE: &str = "SharedAccessSignature";
 const X509: &str = "x509";
 
 /// Every name Azure's SDKs accept, for "did you mean" hints on a name in the wrong case.

@@ -462,3 +462,28 @@ proptest! {
         let _ = ConnectionString::from_str(&text);
     }
 }
+
+#[test]
+fn the_host_name_is_found_anywhere_in_an_unparsed_string() {
+    assert_eq!(
+        host_name_of("SharedAccessKeyName=k; HostName=h.azure-devices.net;SharedAccessKey=s"),
+        Some("h.azure-devices.net")
+    );
+    assert_eq!(host_name_of("SharedAccessKey=s"), None);
+}
+
+#[test]
+fn keys_and_signatures_of_unparsed_strings_are_masked() {
+    assert_eq!(
+        mask_connection_string(
+            "HostName=h.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=c2VjcmV0"
+        ),
+        "HostName=h.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=***"
+    );
+    assert!(
+        !mask_connection_string(
+            "HostName=h;SharedAccessSignature=SharedAccessSignature sr=x&sig=y"
+        )
+        .contains("sig=y")
+    );
+}
