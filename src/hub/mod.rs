@@ -6,12 +6,17 @@
 //! - [`store`]: identities and twins as packed documents in memory, queried in place and
 //!   written through to SQLite.
 //! - [`identity`]: the device identity document and its rules.
+//! - [`state`]: what the service API and the device endpoints share.
+//! - [`access`]: who may use the hub (service tokens, device credentials).
 //! - [`rest`]: the service REST API (axum router, SAS auth, Azure error JSON).
 //! - [`http`]: serving those routes over HTTP/1.1 and HTTP/2, with timeouts.
 //! - [`admission`]: connection limits per listener and accept-error handling.
 //! - [`limits`]: every limit the hub enforces, with its default.
 //! - [`activity`]: counts of what the hub did, logged as a periodic summary.
 //! - [`mqtt`]: the device MQTT endpoint (twin, methods, telemetry sessions).
+//! - [`websocket`]: MQTT over WebSockets on the service API's port.
+//! - [`sessions`]: which device sessions are connected, takeover, revocation, and the
+//!   subscriptions persistent sessions keep.
 //! - [`methods`]: direct-method routing between service calls and device sessions.
 //! - [`telemetry`]: a bounded log of what devices sent.
 //! - [`tls`]: the locally generated CA and server certificate, and a TLS listener.
@@ -22,6 +27,7 @@
 //! [`start`] binds the listeners and returns a [`RunningHub`]; [`serve`] takes
 //! listeners the caller already bound, so tests can bind `127.0.0.1:0`.
 
+pub mod access;
 pub mod activity;
 pub mod admission;
 pub mod demo;
@@ -33,6 +39,8 @@ pub mod methods;
 pub mod mqtt;
 pub mod private_files;
 pub mod rest;
+pub mod sessions;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
@@ -50,12 +58,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::{ServiceConnectionString, SharedAccessKey};
+use access::{HubAuth, OWNER_POLICY};
 use activity::Activity;
 use admission::ConnectionLimit;
 use limits::{HubLimits, ListenerLimits};
 use methods::MethodDispatcher;
-use mqtt::sessions::SessionRegistry;
-use rest::{HubAuth, HubState};
+use sessions::SessionRegistry;
+use state::HubState;
 use store::{Store, StoreError};
 use telemetry::TelemetryLog;
 use tls::{HubCertificates, TlsListener};
@@ -235,7 +244,7 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
     );
     let connection_string = ServiceConnectionString {
         host_name: host_name.clone(),
-        policy_name: rest::OWNER_POLICY.to_owned(),
+        policy_name: OWNER_POLICY.to_owned(),
         key: owner_key.clone(),
     };
     let ready = ReadyInfo {

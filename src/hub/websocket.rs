@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use super::admission::ConnectionPermit;
 use super::error::HubError;
 use super::mqtt;
-use super::rest::HubState;
+use super::state::HubState;
 
 /// The path IoT Hub serves MQTT over WebSockets on.
 pub const PATH: &str = "/$iothub/websocket";

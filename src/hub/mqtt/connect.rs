@@ -9,7 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::hub::rest::HubState;
+use crate::hub::state::HubState;
 use crate::mqtt_wire::check_fixed_header;
 use crate::topics::{DeviceTopic, MqttUsername, parse_device_topic};
 

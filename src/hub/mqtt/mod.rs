@@ -5,11 +5,12 @@
 //!
 //! - [`connect`]: the first packet and device authentication.
 //! - [`session`]: one device's session after CONNECT.
-//! - [`sessions`]: one session per device, takeover and revocation.
+//!
+//! Which sessions are connected, and what persistent sessions keep, is the hub's shared
+//! [`crate::hub::sessions`].
 
 pub mod connect;
 pub mod session;
-pub mod sessions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use tokio::task::JoinSet;
 
 use super::activity::Activity;
 use super::admission::{self, ConnectionLimit, ConnectionPermit};
-use super::rest::HubState;
+use super::state::HubState;
 use super::tls::TlsListener;
 use crate::mqtt_wire::{PacketCodec, PacketStream};
 use connect::ConnectError;

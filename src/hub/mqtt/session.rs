@@ -15,11 +15,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, oneshot};
 use tokio::time::{Instant, sleep_until};
 
-use super::sessions::{Eviction, SessionTicket, Subscriptions};
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::methods::{MethodCall, MethodResponse, MethodSubscription};
-use crate::hub::rest::HubState;
+use crate::hub::sessions::{Eviction, SessionTicket, Subscriptions};
+use crate::hub::state::HubState;
 use crate::mqtt_wire::{FrameError, PacketStream};
 use crate::topics::{
     DeviceTopic, HubTopic, MethodName, RequestId, Subscription, parse_device_topic,

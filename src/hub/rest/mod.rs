@@ -16,39 +16,11 @@ mod methods;
 mod query;
 mod twins;
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use auth::{HubAuth, OWNER_POLICY};
-
-use super::activity::Activity;
-use super::methods::MethodDispatcher;
-use super::mqtt::sessions::SessionRegistry;
-use super::store::Store;
-use super::telemetry::TelemetryLog;
+pub use super::state::HubState;
 use super::websocket;
-
-/// What every request handler shares.
-#[derive(Clone)]
-pub struct HubState {
-    /// The registry.
-    pub store: Store,
-    /// Who may call the API.
-    pub auth: Arc<HubAuth>,
-    /// Direct-method routing to connected devices.
-    pub methods: MethodDispatcher,
-    /// Connected device sessions.
-    pub sessions: SessionRegistry,
-    /// Telemetry received from devices.
-    pub telemetry: TelemetryLog,
-    /// Counts of what the hub did, for the periodic summary in the log.
-    pub activity: Arc<Activity>,
-    /// How long a client may take to send a request body.
-    pub http_timeout: Duration,
-}
 
 /// The service API routes.
 pub fn router(state: HubState) -> Router {
