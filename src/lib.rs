@@ -42,6 +42,9 @@
 //! - [`app`] owns the egui user interface: one panel per file, drawing [`explorer`]
 //!   state and returning intents; it never performs I/O itself.
 //!
+//! The binary's own modules (the command line and its subcommands) are under
+//! `src/cli/`; `src/main.rs` starts the chosen role.
+//!
 //! The binary (`src/main.rs`) parses the command line and picks a role: the explorer
 //! window (the default) or one of the headless subcommands.
 

@@ -10,8 +10,8 @@ use twinlens::snapshot::compare::{
 };
 use twinlens::snapshot::{Snapshot, read_snapshot};
 
-use crate::cli::{DiffArgs, TwinSection};
-use crate::hub_client;
+use crate::cli::args::{DiffArgs, TwinSection};
+use crate::cli::hub_client;
 
 /// Runs the comparison; `Ok(true)` when the two sides differ.
 pub fn run(args: &DiffArgs) -> anyhow::Result<bool> {

@@ -8,7 +8,7 @@ use twinlens::explorer::connections::{default_connections_path, load_connections
 use twinlens::hub::HubConfig;
 use twinlens::worker::{HubTarget, RemoteHub};
 
-use crate::cli::ExplorerArgs;
+use crate::cli::args::ExplorerArgs;
 
 /// Opens the window and returns when it is closed.
 pub fn run(args: ExplorerArgs) -> anyhow::Result<()> {

@@ -8,8 +8,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use twinlens::snapshot::{SnapshotHeader, export_query};
 use twinlens::twin::format_timestamp;
 
-use crate::cli::ExportArgs;
-use crate::hub_client;
+use crate::cli::args::ExportArgs;
+use crate::cli::hub_client;
 
 /// Runs the export; returns the file written and how many twins it holds.
 pub fn run(args: &ExportArgs) -> anyhow::Result<(PathBuf, usize)> {

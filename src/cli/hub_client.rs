@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
-use twinlens::auth::{ConnectionString, ServiceConnectionString};
-use twinlens::service::{ClientOptions, ServiceClient};
+use anyhow::Context;
+use twinlens::auth::ServiceConnectionString;
+use twinlens::service::{ServiceClient, client_for};
 
 /// A client for the hub of a service connection string; `ca_cert` adds a trusted CA and
 /// `no_tls` switches to plain HTTP (a local hub started without `--tls`).
@@ -14,14 +14,6 @@ pub fn service_client(
     ca_cert: Option<&Path>,
     no_tls: bool,
 ) -> anyhow::Result<(ServiceConnectionString, ServiceClient)> {
-    let service = match connection_string.trim().parse::<ConnectionString>() {
-        Ok(ConnectionString::Service(service)) => service,
-        Ok(ConnectionString::Device(_)) => bail!(
-            "that is a device connection string; use the hub's service connection string \
-             (HostName=...;SharedAccessKeyName=...;SharedAccessKey=...)"
-        ),
-        Err(error) => bail!("the connection string is not valid: {error}"),
-    };
     let extra_ca_pem = match ca_cert {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -29,13 +21,7 @@ pub fn service_client(
         ),
         None => None,
     };
-    let options = ClientOptions {
-        base_url: no_tls.then(|| format!("http://{}", service.host_name)),
-        extra_ca_pem,
-        ..ClientOptions::default()
-    };
-    let client = ServiceClient::new(&service, options)?;
-    Ok((service, client))
+    Ok(client_for(connection_string, extra_ca_pem, no_tls)?)
 }
 
 /// The single-threaded async runtime a hub subcommand runs its requests on.

@@ -11,8 +11,8 @@ use twinlens::snapshot::{
     plan_import,
 };
 
-use crate::cli::ImportArgs;
-use crate::hub_client;
+use crate::cli::args::ImportArgs;
+use crate::cli::hub_client;
 
 /// Runs the import (or only its plan with `--dry-run`); fails when any device was in
 /// conflict or refused.
