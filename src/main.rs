@@ -1,11 +1,6 @@
 //! The twinlens binary: parses the command line and starts the chosen role.
 
 mod cli;
-mod diff_command;
-mod explorer_command;
-mod export_command;
-mod hub_client;
-mod import_command;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -13,11 +8,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{Cli, Command, HubArgs, SimulateArgs};
+use cli::{
+    Cli, Command, HubArgs, SimulateArgs, diff_command, explorer_command, export_command,
+    import_command,
+};
 use twinlens::auth::ConnectionString;
 use twinlens::device::{
-    self, Behaviours, DesiredAck, MIN_TELEMETRY_INTERVAL, TelemetrySchedule, TelemetryTemplate,
-    TlsMode,
+    self, Behaviours, DesiredAck, MIN_TELEMETRY_INTERVAL, ScheduleError, TelemetrySchedule, TlsMode,
 };
 use twinlens::hub::{self, HubConfig};
 
@@ -121,14 +118,14 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
         .connection_string
         .parse()
         .context("the --connection-string is not usable")?;
-    let tls = match (&args.ca_cert, args.no_tls) {
-        (_, true) => TlsMode::None,
-        (Some(path), false) => TlsMode::CustomCa(
+    let ca_pem = match &args.ca_cert {
+        Some(path) if !args.no_tls => Some(
             std::fs::read_to_string(path)
                 .with_context(|| format!("could not read the CA certificate {}", path.display()))?,
         ),
-        (None, false) => TlsMode::PublicRoots,
+        _ => None,
     };
+    let tls = TlsMode::chosen(args.no_tls, ca_pem);
     let mut behaviours = Behaviours::default();
     if args.pnp_ack {
         behaviours.desired_ack = DesiredAck::PlugAndPlay {
@@ -136,19 +133,16 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
         };
     }
     if let Some(template) = &args.telemetry {
-        let template =
-            TelemetryTemplate::parse(template).context("the --telemetry template is not usable")?;
-        let interval = std::time::Duration::try_from_secs_f64(args.interval)
-            .ok()
-            .filter(|interval| *interval >= MIN_TELEMETRY_INTERVAL)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--interval {} is not a usable number of seconds: pass at least {} (e.g. --interval 5)",
-                    args.interval,
-                    MIN_TELEMETRY_INTERVAL.as_secs_f64()
-                )
-            })?;
-        behaviours.telemetry = Some(TelemetrySchedule { template, interval });
+        let schedule = TelemetrySchedule::new(template, args.interval).map_err(|error| match error {
+            ScheduleError::Template(error) => {
+                anyhow::Error::new(error).context("the --telemetry template is not usable")
+            }
+            ScheduleError::Interval { seconds } => anyhow::anyhow!(
+                "--interval {seconds} is not a usable number of seconds: pass at least {} (e.g. --interval 5)",
+                MIN_TELEMETRY_INTERVAL.as_secs_f64()
+            ),
+        })?;
+        behaviours.telemetry = Some(schedule);
     }
     let options = device::HeadlessOptions {
         connection,

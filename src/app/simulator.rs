@@ -2,17 +2,12 @@
 //! simulated device, switch how it acknowledges desired properties, send a reported
 //! patch, edit its method table and telemetry, and watch its live log.
 
-use std::time::Duration;
-
 use egui::{Color32, RichText, Ui};
 use serde_json::Value;
 
 use super::intent::Intent;
 use super::json_view::code_field;
-use crate::device::{
-    DesiredAck, DeviceCommand, MIN_TELEMETRY_INTERVAL, TelemetrySchedule, TelemetryTemplate,
-    parse_method_table,
-};
+use crate::device::{DesiredAck, DeviceCommand, TelemetrySchedule, parse_method_table};
 use crate::explorer::simulation::Direction;
 use crate::explorer::{LinkState, SimulatedDeviceView};
 
@@ -207,10 +202,8 @@ pub fn desired_ack(view: &SimulatedDeviceView) -> DesiredAck {
 
 /// The telemetry the view asks for, or why it cannot be sent.
 pub fn telemetry_schedule(view: &SimulatedDeviceView) -> Result<TelemetrySchedule, String> {
-    let template = TelemetryTemplate::parse(&view.telemetry_text).map_err(|e| e.to_string())?;
-    let interval =
-        Duration::from_secs_f64(view.telemetry_interval_secs.max(0.0)).max(MIN_TELEMETRY_INTERVAL);
-    Ok(TelemetrySchedule { template, interval })
+    TelemetrySchedule::new(&view.telemetry_text, view.telemetry_interval_secs)
+        .map_err(|error| error.to_string())
 }
 
 fn show_error(ui: &mut Ui, error: &Option<String>) {

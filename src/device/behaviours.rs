@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::template::TelemetryTemplate;
+use super::template::{TelemetryTemplate, TemplateError};
 
 /// Everything a device does without being told, switchable at run time.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -163,9 +163,39 @@ pub struct TelemetrySchedule {
     pub interval: Duration,
 }
 
-/// The shortest telemetry interval a device accepts; shorter ones are raised to it so that a
-/// typo cannot flood a hub (IoT Hub throttles far below this on small tiers anyway).
+/// The shortest telemetry interval a device accepts, so that a typo cannot flood a hub
+/// (IoT Hub throttles far below this on small tiers anyway).
 pub const MIN_TELEMETRY_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Why a telemetry schedule cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScheduleError {
+    /// The body template does not parse.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// The interval is not a number of seconds, or shorter than [`MIN_TELEMETRY_INTERVAL`].
+    #[error(
+        "{seconds} s is not a usable telemetry interval: give at least {} s",
+        MIN_TELEMETRY_INTERVAL.as_secs_f64()
+    )]
+    Interval {
+        /// The interval given.
+        seconds: f64,
+    },
+}
+
+impl TelemetrySchedule {
+    /// The schedule of a template text sent every `seconds`; the command line and the
+    /// explorer both build schedules here, with the same rules.
+    pub fn new(template: &str, seconds: f64) -> Result<Self, ScheduleError> {
+        let template = TelemetryTemplate::parse(template)?;
+        let interval = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|interval| *interval >= MIN_TELEMETRY_INTERVAL)
+            .ok_or(ScheduleError::Interval { seconds })?;
+        Ok(Self { template, interval })
+    }
+}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -216,5 +246,19 @@ mod tests {
         assert_eq!(table.reply("reboot").delay, Duration::from_secs(1));
         assert_eq!(table.reply("Reboot").status, 404);
         assert_eq!(table.reply("other").delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn schedules_take_a_template_and_at_least_the_shortest_interval() {
+        let schedule = TelemetrySchedule::new(r#"{"n": {{counter}}}"#, 0.5).unwrap();
+        assert_eq!(schedule.interval, Duration::from_millis(500));
+        for seconds in [0.0, 0.001, -1.0, f64::NAN, f64::INFINITY] {
+            let error = TelemetrySchedule::new("{}", seconds).unwrap_err();
+            assert!(matches!(error, ScheduleError::Interval { .. }), "{seconds}");
+        }
+        assert!(matches!(
+            TelemetrySchedule::new("{{nope}}", 5.0),
+            Err(ScheduleError::Template(_))
+        ));
     }
 }

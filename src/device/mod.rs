@@ -33,7 +33,8 @@ use std::time::Duration;
 
 pub use crate::backoff::Backoff;
 pub use behaviours::{
-    Behaviours, DesiredAck, MIN_TELEMETRY_INTERVAL, MethodReply, MethodTable, TelemetrySchedule,
+    Behaviours, DesiredAck, MIN_TELEMETRY_INTERVAL, MethodReply, MethodTable, ScheduleError,
+    TelemetrySchedule,
 };
 pub use handle::{
     COMMAND_CAPACITY, DeviceCommand, DeviceCommandError, DeviceEvent, DeviceHandle, EVENT_CAPACITY,

@@ -40,6 +40,19 @@ pub enum TlsMode {
     CustomCa(String),
 }
 
+impl TlsMode {
+    /// The choice the command line and the explorer offer: plain MQTT (`no_tls`, a local
+    /// hub without TLS), else TLS trusting `ca_pem` when given (a local hub's CA), else
+    /// the public roots (Azure IoT Hub).
+    pub fn chosen(no_tls: bool, ca_pem: Option<String>) -> Self {
+        match (no_tls, ca_pem) {
+            (true, _) => Self::None,
+            (false, Some(pem)) => Self::CustomCa(pem),
+            (false, None) => Self::PublicRoots,
+        }
+    }
+}
+
 /// Where a device dials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {

@@ -21,6 +21,7 @@
 //!   twin patches are never repeated after a failure that might have reached the hub.
 
 mod azure_error;
+mod connect;
 mod devices;
 mod error;
 mod methods;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use azure_error::AzureError;
+pub use connect::{ClientSetupError, client_for};
 pub use error::ServiceError;
 pub use model::{
     Device, DeviceAuthentication, DeviceCapabilities, DeviceTwin, MethodResult, NewDevice,

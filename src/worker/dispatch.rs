@@ -14,15 +14,13 @@ use tokio::task::AbortHandle;
 use super::{
     Command, Event, Failure, HubTarget, JobId, LocalHubAddress, Outcome, Repaint, snapshots,
 };
-use crate::auth::{
-    ConnectionString, DeviceConnectionString, ServiceConnectionString, SharedAccessKey,
-};
+use crate::auth::{DeviceConnectionString, ServiceConnectionString, SharedAccessKey};
 use crate::device::{
     Behaviours, DeviceCommand, DeviceConfig, DeviceHandle, Endpoint, SimulatedDevice, TlsMode,
     host_without_port,
 };
 use crate::hub::{self, HubConfig, RunningHub};
-use crate::service::{ClientOptions, NewDevice, ServiceClient};
+use crate::service::{ClientOptions, NewDevice, ServiceClient, client_for};
 
 /// The worker's end of the event queue: every send wakes the UI.
 #[derive(Clone)]
@@ -296,23 +294,12 @@ async fn open_connection(target: HubTarget) -> Result<Connection, String> {
             Ok(connection)
         }
         HubTarget::Remote(remote) => {
-            let service = match remote.connection_string.trim().parse::<ConnectionString>() {
-                Ok(ConnectionString::Service(service)) => service,
-                Ok(ConnectionString::Device(_)) => {
-                    return Err("that is a device connection string; the explorer needs a service connection string \
-                                (HostName=...;SharedAccessKeyName=...;SharedAccessKey=...) from the hub's shared access policies"
-                        .into());
-                }
-                Err(error) => return Err(format!("the connection string is not valid: {error}")),
-            };
-            let options = ClientOptions {
-                base_url: remote
-                    .no_tls
-                    .then(|| format!("http://{}", service.host_name)),
-                extra_ca_pem: remote.ca_pem.clone(),
-                ..ClientOptions::default()
-            };
-            let client = ServiceClient::new(&service, options).map_err(|e| e.to_string())?;
+            let (service, client) = client_for(
+                &remote.connection_string,
+                remote.ca_pem.clone(),
+                remote.no_tls,
+            )
+            .map_err(|e| e.to_string())?;
             // Prove the connection works before reporting success.
             let probe = client.query("SELECT COUNT() AS n FROM devices", Some(1));
             futures_util::pin_mut!(probe);
@@ -326,11 +313,7 @@ async fn open_connection(target: HubTarget) -> Result<Connection, String> {
             let device_endpoint = Endpoint {
                 host: host.clone(),
                 port: remote.mqtt_port,
-                tls: match (remote.no_tls, remote.ca_pem) {
-                    (true, _) => TlsMode::None,
-                    (false, Some(pem)) => TlsMode::CustomCa(pem),
-                    (false, None) => TlsMode::PublicRoots,
-                },
+                tls: TlsMode::chosen(remote.no_tls, remote.ca_pem),
             };
             let connection = Connection {
                 client,
