@@ -50,6 +50,7 @@ pub fn check_id(id: &str) -> Result<(), InvalidId> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

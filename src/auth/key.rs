@@ -6,9 +6,8 @@ use std::str::FromStr;
 use base64::DecodeError;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::digest::{Key, KeyInit};
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::error::AuthError;
 
@@ -68,24 +67,9 @@ impl SharedAccessKey {
     }
 
     /// HMAC-SHA256 keyed with this key.
-    ///
-    /// HMAC (RFC 2104) replaces a key longer than the hash's block by its hash and pads it
-    /// with zeros to one block. Doing that here and handing the crate a whole block gives the
-    /// same MAC through the constructor that cannot fail, instead of one that returns a
-    /// `Result` for lengths that HMAC accepts anyway.
     fn mac(&self) -> HmacSha256 {
-        let mut block = Key::<HmacSha256>::default();
-        let hashed_key;
-        let key_bytes: &[u8] = if self.0.len() > block.len() {
-            hashed_key = Sha256::digest(&self.0);
-            &hashed_key
-        } else {
-            &self.0
-        };
-        for (slot, byte) in block.iter_mut().zip(key_bytes) {
-            *slot = *byte;
-        }
-        <HmacSha256 as KeyInit>::new(&block)
+        // HMAC (RFC 2104) takes keys of any length, so this never fails.
+        <HmacSha256 as Mac>::new_from_slice(&self.0).expect("HMAC accepts keys of any length")
     }
 }
 

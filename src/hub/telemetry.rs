@@ -2,33 +2,21 @@
 //! recent messages, so the explorer can show what a device sent. Memory stays bounded
 //! whatever devices send: by messages and bytes per device and by bytes for the whole
 //! hub ([`TelemetryLimits`]); the oldest messages go first, and every message dropped
-//! is counted. Nothing here is persisted.
+//! is counted. Nothing here is persisted. What a device's telemetry looks like on the
+//! wire (`GET /twinlens/devices/{id}/telemetry`) is the service model's
+//! [`DeviceTelemetry`].
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::limits::TelemetryLimits;
+use crate::service::model::{DeviceTelemetry, TelemetryMessage};
 
 /// What a kept message costs besides its body and properties (its timestamp and the
 /// bookkeeping around it), so that empty messages count too.
 const MESSAGE_OVERHEAD_BYTES: usize = 96;
-
-/// One telemetry message as received.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct TelemetryMessage {
-    /// When the hub received it (ISO-8601 UTC).
-    pub received_at: String,
-    /// System and application properties from the topic's property bag.
-    pub properties: Vec<(String, String)>,
-    /// The body as text when it is UTF-8.
-    pub body: Option<String>,
-    /// The body in base64 when it is not UTF-8.
-    pub body_base64: Option<String>,
-}
 
 impl TelemetryMessage {
     /// The bytes this message is counted as holding.
@@ -42,19 +30,6 @@ impl TelemetryMessage {
                 .map(|(name, value)| name.len() + value.len())
                 .sum::<usize>()
     }
-}
-
-/// What the hub holds for one device.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct DeviceTelemetry {
-    /// Messages received since the hub started.
-    pub count: u64,
-    /// Messages no longer kept (or never kept) to stay within the memory limits.
-    #[serde(default)]
-    pub dropped: u64,
-    /// The most recent messages, oldest first.
-    pub messages: VecDeque<TelemetryMessage>,
 }
 
 /// Telemetry of every device; clones share it.

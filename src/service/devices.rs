@@ -5,11 +5,11 @@ use reqwest::Method;
 use reqwest::header::IF_MATCH;
 use serde::Serialize;
 
+use super::model::DeviceTelemetry;
 use super::model::{Device, NewDevice};
 use super::retry::Idempotency;
 use super::transport::{Call, encode_segment, read_json};
 use super::{ServiceClient, ServiceError, check_device_id, if_match};
-use crate::hub::telemetry::DeviceTelemetry;
 
 /// The body of a create: the id plus what the caller chose.
 #[derive(Serialize)]

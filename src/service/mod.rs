@@ -39,8 +39,8 @@ pub use azure_error::AzureError;
 pub use connect::{ClientSetupError, client_for};
 pub use error::ServiceError;
 pub use model::{
-    Device, DeviceAuthentication, DeviceCapabilities, DeviceTwin, MethodResult, NewDevice,
-    QueryPage, SymmetricKeys, TwinProperties, X509Thumbprints,
+    Device, DeviceAuthentication, DeviceCapabilities, DeviceTelemetry, DeviceTwin, MethodResult,
+    NewDevice, QueryPage, SymmetricKeys, TelemetryMessage, TwinProperties, X509Thumbprints,
 };
 pub use token::{Clock, DEFAULT_RENEW_BEFORE, DEFAULT_TOKEN_LIFETIME, TokenSettings};
 pub use transport::API_VERSION;

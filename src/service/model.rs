@@ -1,11 +1,13 @@
 //! The documents the service API exchanges, as Azure IoT Hub writes them: device
-//! identities, twins and direct-method results.
+//! identities, twins and direct-method results; and the telemetry the local hub keeps,
+//! which it serves on a route of its own.
 //!
 //! Every field a hub may leave out is optional, and fields this client does not model are
 //! kept in `other` and written back unchanged, so an identity read from Azure (with
 //! `deviceScope`, `parentScopes`, ...) survives an update made through this client.
 //! Keys never appear in `Debug` output.
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -194,4 +196,32 @@ pub struct QueryPage {
     pub item_type: Option<String>,
     /// The token for the next page; `None` on the last page.
     pub continuation: Option<String>,
+}
+
+/// One telemetry message as the local hub received it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TelemetryMessage {
+    /// When the hub received it (ISO-8601 UTC).
+    pub received_at: String,
+    /// System and application properties from the topic's property bag.
+    pub properties: Vec<(String, String)>,
+    /// The body as text when it is UTF-8.
+    pub body: Option<String>,
+    /// The body in base64 when it is not UTF-8.
+    pub body_base64: Option<String>,
+}
+
+/// What `GET /twinlens/devices/{id}/telemetry` (a route of the local hub only) returns: how
+/// many messages the device sent since the hub started, and the most recent ones.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceTelemetry {
+    /// Messages received since the hub started.
+    pub count: u64,
+    /// Messages no longer kept (or never kept) to stay within the memory limits.
+    #[serde(default)]
+    pub dropped: u64,
+    /// The most recent messages, oldest first.
+    pub messages: VecDeque<TelemetryMessage>,
 }

@@ -754,11 +754,16 @@ fn a_separately_run_hub_is_reached_with_its_ca_and_its_loss_is_shown() {
         no_tls: false,
         mqtt_port: u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap(),
     };
+    // Refreshes every half second, so the loss shows without waiting out the default.
+    let settings = Settings {
+        twin_refresh_secs: 0.5,
+        ..Settings::default()
+    };
     let mut harness = explorer_on(
         folder.path(),
         HubTarget::Remote(remote),
         no_dialogs(),
-        Settings::default(),
+        settings,
     );
     wait_for(&mut harness, "the remote hub's devices", |h| {
         h_lists(h, "demo-003")

@@ -96,7 +96,7 @@ pub async fn delete_device(
 pub async fn get_telemetry(
     State(state): State<HubState>,
     DeviceIdPath(device_id): DeviceIdPath,
-) -> Result<Json<crate::hub::telemetry::DeviceTelemetry>, HubError> {
+) -> Result<Json<crate::service::model::DeviceTelemetry>, HubError> {
     state.store.device(&device_id)?;
     Ok(Json(state.telemetry.device(&device_id)))
 }

@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::TlsError;
 
@@ -40,50 +39,42 @@ pub(super) fn read_if_present(dir: &Path, file: &'static str) -> Result<Option<S
 }
 
 /// Replaces `dir/file` with `contents`: written and synced to a temporary file in the
-/// same folder (created with its final permissions), then renamed over the old one.
+/// same folder (created with its final permissions), then renamed over the old one; a
+/// failed write removes its temporary file.
 pub(super) fn write_atomically(
     dir: &Path,
     file: &'static str,
     contents: &str,
     access: Access,
 ) -> Result<(), TlsError> {
-    // Unique per process and call, so concurrent writers never share a temporary file.
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    let write = WRITES.fetch_add(1, Ordering::Relaxed);
-    let temporary = dir.join(format!(".{file}.{}.{write}.tmp", std::process::id()));
-    let result = write_new(&temporary, contents, access)
-        .and_then(|()| std::fs::rename(&temporary, dir.join(file)));
-    if result.is_err() {
-        // Best effort: the error that matters is the one reported below.
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result.map_err(|source| TlsError::Write {
+    let write = || -> std::io::Result<()> {
+        let prefix = format!(".{file}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = match access {
+                Access::OwnerOnly => 0o600,
+                Access::Public => 0o644,
+            };
+            builder.permissions(std::fs::Permissions::from_mode(mode));
+        }
+        #[cfg(not(unix))]
+        let _ = access;
+        let mut temporary = builder.tempfile_in(dir)?;
+        temporary.write_all(contents.as_bytes())?;
+        temporary.as_file().sync_all()?;
+        temporary
+            .persist(dir.join(file))
+            .map(drop)
+            .map_err(|error| error.error)
+    };
+    write().map_err(|source| TlsError::Write {
         dir: dir.to_owned(),
         file,
         source,
     })
-}
-
-/// Creates `path` afresh and writes `contents` durably. A leftover of a crashed process
-/// that had the same id is removed first, so the permissions asked for are the ones the
-/// file gets.
-fn write_new(path: &Path, contents: &str, access: Access) -> std::io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-        _ => {}
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    if access == Access::OwnerOnly {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = access;
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
 }
 
 #[cfg(test)]
@@ -92,18 +83,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_leftover_temporary_file_is_replaced_with_the_permissions_asked_for() {
+    fn files_get_the_permissions_asked_for() {
         let dir = tempfile::tempdir().unwrap();
-        let leftover = dir.path().join(".server-key.pem.1.0.tmp");
-        std::fs::write(&leftover, "stale").unwrap();
-        write_new(&leftover, "fresh", Access::OwnerOnly).unwrap();
-        assert_eq!(std::fs::read_to_string(&leftover).unwrap(), "fresh");
+        write_atomically(dir.path(), SERVER_KEY, "old", Access::OwnerOnly).unwrap();
+        write_atomically(dir.path(), SERVER_KEY, "fresh", Access::OwnerOnly).unwrap();
+        write_atomically(dir.path(), CA_CERT, "pem", Access::Public).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(SERVER_KEY)).unwrap(),
+            "fresh"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&leftover).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+            let mode = |file| {
+                std::fs::metadata(dir.path().join(file))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777
+            };
+            assert_eq!(mode(SERVER_KEY), 0o600);
+            assert_eq!(mode(CA_CERT), 0o644);
         }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
     #[test]
