@@ -399,18 +399,11 @@ mod tests {
     }
 
     #[test]
-    fn device_ids_follow_iot_hub_rules() {
-        for good in [
-            "d1",
-            "a-b:c.d+e%f_g#h*i?j!k(l)m,n=o@p;q$r's",
-            &"x".repeat(128),
-        ] {
-            assert!(validate_device_id(good).is_ok(), "{good}");
-        }
-        for bad in ["", "has space", "slash/", "é", &"x".repeat(129)] {
-            let error = validate_device_id(bad).unwrap_err();
-            assert_eq!(error.error_code(), 400004, "{bad}");
-        }
+    fn bad_device_ids_are_argument_errors() {
+        assert!(validate_device_id("d1").is_ok());
+        let error = validate_device_id("has space").unwrap_err();
+        assert_eq!(error.error_code(), 400004);
+        assert!(error.to_string().contains("contains ' '"), "{error}");
     }
 
     #[test]
