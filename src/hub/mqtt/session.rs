@@ -410,20 +410,24 @@ impl Session<'_> {
                 self.subscriptions.desired_patches = qos;
                 match qos {
                     None => self.desired = None,
-                    Some(_) if self.desired.is_none() => {
-                        self.desired = Some(self.state.store.subscribe_desired(&self.device_id));
+                    Some(_) => {
+                        let store = &self.state.store;
+                        let device_id = &self.device_id;
+                        self.desired
+                            .get_or_insert_with(|| store.subscribe_desired(device_id));
                     }
-                    Some(_) => {}
                 }
             }
             Subscription::MethodRequests => {
                 self.subscriptions.method_requests = qos;
                 match qos {
                     None => self.methods = None,
-                    Some(_) if self.methods.is_none() => {
-                        self.methods = Some(self.state.methods.subscribe(&self.device_id));
+                    Some(_) => {
+                        let methods = &self.state.methods;
+                        let device_id = &self.device_id;
+                        self.methods
+                            .get_or_insert_with(|| methods.subscribe(device_id));
                     }
-                    Some(_) => {}
                 }
             }
             // Cloud-to-device messages are not sent by this hub yet; the subscription
