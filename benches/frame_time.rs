@@ -51,7 +51,8 @@ use twinlens::app::file_dialog::{FilePicker, PickedFile};
 use twinlens::app::settings::Settings;
 use twinlens::app::{ExplorerApp, StartOptions};
 use twinlens::explorer::twin_edit;
-use twinlens::worker::{HubTarget, RemoteHub};
+use twinlens::service::DeviceTwin;
+use twinlens::worker::{HubTarget, RemoteHub, WorkerOptions};
 
 const DEFAULT_DEVICES: &str = "100000,1000000";
 /// The fleet size the size-dependent targets are set for.
@@ -442,6 +443,7 @@ fn options(hub: HubTarget, embedded: HubTarget) -> StartOptions {
             twin_refresh_secs: TWIN_REFRESH_SECS,
             ..Settings::default()
         },
+        worker: WorkerOptions::default(),
     }
 }
 
@@ -518,6 +520,8 @@ impl Headless {
     fn twin_frames(&mut self, twin: Value, devices: usize) -> Vec<Value> {
         // Opening a twin reads it from the hub once; its answer lands while this runs
         // and replaces the twin, which is then opened again.
+        let twin: DeviceTwin =
+            serde_json::from_value(twin).expect("the generated twin has the service's shape");
         self.app.open_twin(twin.clone());
         let settling = Instant::now();
         let mut pacer = Pacer::new();

@@ -8,8 +8,9 @@
 //! - [`twin`] owns the twin document: merge patches, `$metadata`/`$version`
 //!   bookkeeping, IoT Hub's validation limits and a structural JSON diff. It is pure
 //!   data logic: no I/O, no clock, no UI.
-//! - [`auth`] owns connection strings and SAS tokens, both signing (clients) and
-//!   verifying (the local hub), so the two sides can never drift apart.
+//! - [`auth`] owns connection strings, SAS tokens and the rules for device and module
+//!   ids, both signing (clients) and verifying (the local hub), so the two sides can
+//!   never drift apart.
 //! - [`query`] owns the IoT Hub query language: a parser with positioned errors and an
 //!   evaluator over twins in their service JSON shape.
 //! - [`snapshot`] owns twin snapshot files (`docs/snapshot-format.md`): atomic,
@@ -30,10 +31,11 @@
 //!   hub alike: identities, twins, paged queries, direct methods, with SAS tokens renewed
 //!   before expiry and retries on throttling.
 //! - [`worker`] is the bridge between the UI thread and all I/O: commands in, events
-//!   out, a repaint after every event.
-//! - [`explorer`] owns the explorer's state and its rules (device table, twin editing
-//!   with conflicts, drift, simulated-device views, method calls, event log, saved
-//!   connections), free of egui so they are tested without a window.
+//!   out, each request answered by a reply of its own kind, a repaint after every event.
+//! - [`explorer`] owns the explorer's state and its rules (device table, the open twin
+//!   with what is in flight for it, twin editing with conflicts, drift, simulated-device
+//!   views, method calls, event log, saved connections), free of egui so they are
+//!   tested without a window.
 //! - [`backoff`] owns how long to wait before trying again (devices reconnecting,
 //!   throttled service calls).
 //! - [`error_text`] owns how errors read: every cause once, and shared advice.
@@ -43,10 +45,8 @@
 //!   state and returning intents; it never performs I/O itself.
 //!
 //! The binary's own modules (the command line and its subcommands) are under
-//! `src/cli/`; `src/main.rs` starts the chosen role.
-//!
-//! The binary (`src/main.rs`) parses the command line and picks a role: the explorer
-//! window (the default) or one of the headless subcommands.
+//! `src/cli/`; `src/main.rs` parses the command line and starts the chosen role: the
+//! explorer window (the default) or one of the headless subcommands.
 
 pub mod app;
 pub mod auth;

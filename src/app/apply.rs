@@ -7,22 +7,27 @@ use super::file_dialog::PendingPick;
 use super::intent::{Intent, Resolution};
 use super::simulator::{desired_ack, telemetry_schedule};
 use super::status_bar::HubStatus;
-use super::{ExplorerApp, Job, RunningQuery, WorkTab};
+use super::{ExplorerApp, JobProgress, RunningQuery, WorkTab};
 use crate::auth::host_name_of;
 use crate::device::{Behaviours, parse_method_table};
-use crate::explorer::{MethodCall, MethodCallState, Requested, TwinEdit, list_query};
-use crate::worker::{Command, HubTarget, JobId};
+use crate::explorer::{MethodCall, MethodCallState, list_query};
+use crate::worker::{Command, HubTarget, JobId, Request};
 
 /// Rows asked for per query page.
 const QUERY_PAGE_SIZE: u32 = 1000;
 
 impl ExplorerApp {
-    /// Records what a new job is for and returns its id.
-    pub(super) fn new_job(&mut self, job: Job) -> JobId {
-        let id = JobId(self.next_job);
+    /// Sends a request of the connected hub as a new job; its id, when the worker took
+    /// it. The answer is expected while the connection lasts.
+    pub(super) fn request(&mut self, request: Request) -> Option<JobId> {
+        let job = JobId(self.next_job);
         self.next_job += 1;
-        self.jobs.insert(id, job);
-        id
+        if self.send(Command::Request { job, request }) {
+            self.pending.insert(job);
+            Some(job)
+        } else {
+            None
+        }
     }
 
     /// Queues a command; a full or stopped worker is logged, never a blocked frame.
@@ -41,8 +46,13 @@ impl ExplorerApp {
         match intent {
             Intent::RunQuery(query) => self.run_query(query),
             Intent::CancelQuery => {
-                for running in [self.query, self.column_fetch].into_iter().flatten() {
-                    self.send(Command::Cancel(running.job));
+                let running: Vec<JobId> = [&self.query, &self.column_fetch]
+                    .into_iter()
+                    .flatten()
+                    .map(|running| running.job)
+                    .collect();
+                for job in running {
+                    self.send(Command::Cancel(job));
                 }
             }
             Intent::AddColumn(path) => self.add_column(&path),
@@ -51,10 +61,7 @@ impl ExplorerApp {
             Intent::SaveTwin => self.save_twin(),
             Intent::ResolveConflict(resolution) => self.resolve(resolution),
             Intent::CreateDevice(device_id) => {
-                let job = self.new_job(Job::CreateDevice {
-                    device_id: device_id.clone(),
-                });
-                self.send(Command::CreateDevice { job, device_id });
+                self.request(Request::CreateDevice { device_id });
             }
             Intent::DeleteDevice(device_id) => {
                 if self
@@ -66,10 +73,7 @@ impl ExplorerApp {
                         device_id: device_id.clone(),
                     });
                 }
-                let job = self.new_job(Job::DeleteDevice {
-                    device_id: device_id.clone(),
-                });
-                self.send(Command::DeleteDevice { job, device_id });
+                self.request(Request::DeleteDevice { device_id });
             }
             Intent::Connect(target) => self.connect(target),
             Intent::SaveConnections(connections) => {
@@ -96,60 +100,55 @@ impl ExplorerApp {
                 payload,
                 response_timeout,
             } => {
-                let job = self.new_job(Job::Method {
+                let sent = self.request(Request::InvokeMethod {
                     device_id: device_id.clone(),
-                });
-                self.method_calls.started(
-                    &device_id,
-                    MethodCall {
-                        call_id: job.0,
-                        method: method.clone(),
-                        payload: payload.clone(),
-                        response_timeout,
-                        time: chrono::Local::now().format("%H:%M:%S").to_string(),
-                        state: MethodCallState::Pending,
-                    },
-                );
-                self.send(Command::InvokeMethod {
-                    job,
-                    device_id,
-                    method,
-                    payload,
+                    method: method.clone(),
+                    payload: payload.clone(),
                     response_timeout,
                 });
+                if let Some(job) = sent {
+                    self.method_calls.started(
+                        &device_id,
+                        MethodCall {
+                            // The job id is the call's id in the method history.
+                            call_id: job.0,
+                            method,
+                            payload,
+                            response_timeout,
+                            time: chrono::Local::now().format("%H:%M:%S").to_string(),
+                            state: MethodCallState::Pending,
+                        },
+                    );
+                }
             }
             Intent::Export { source, path } => {
                 if self.export_progress.is_some() {
                     return;
                 }
-                let job = self.new_job(Job::Export);
                 self.log.info(format!("Exporting to {}…", path.display()));
-                if self.send(Command::Export { job, source, path }) {
-                    self.export_progress = Some((job, 0, None));
-                }
+                self.export_progress = self
+                    .request(Request::Export { source, path })
+                    .map(JobProgress::new);
             }
             Intent::CompareSnapshot(path) => {
-                let job = self.new_job(Job::Snapshot);
-                if self.send(Command::CompareSnapshot { job, path }) {
-                    self.snapshot_progress = Some((job, 0, None));
-                }
+                self.snapshot_progress = self
+                    .request(Request::CompareSnapshot { path })
+                    .map(JobProgress::new);
             }
             Intent::PlanImport { path, options } => {
-                let job = self.new_job(Job::Snapshot);
-                if self.send(Command::PlanImport { job, path, options }) {
-                    self.snapshot_progress = Some((job, 0, None));
-                }
+                self.snapshot_progress = self
+                    .request(Request::PlanImport { path, options })
+                    .map(JobProgress::new);
             }
             Intent::ApplyImport(plan) => {
-                let job = self.new_job(Job::Snapshot);
                 self.log.info(format!(
                     "Importing {} devices from a snapshot of {}…",
                     plan.devices.len(),
                     plan.header.hub_host_name
                 ));
-                if self.send(Command::ApplyImport { job, plan }) {
-                    self.snapshot_progress = Some((job, 0, None));
-                }
+                self.snapshot_progress = self
+                    .request(Request::ApplyImport { plan })
+                    .map(JobProgress::new);
             }
             Intent::PickFile(purpose, request) => {
                 let repaint = self.repaint.clone();
@@ -178,7 +177,7 @@ impl ExplorerApp {
             .into_iter()
             .flatten()
         {
-            self.jobs.remove(&running.job);
+            self.pending.remove(&running.job);
             self.send(Command::Cancel(running.job));
         }
         self.settings.remember_query(&query);
@@ -188,17 +187,15 @@ impl ExplorerApp {
             // Checked by the plan, which writes every column into the query.
             let _ = self.devices.add_column(column);
         }
-        let job = self.new_job(Job::Query);
         self.last_list_request = Some(plan.query.text.clone());
         self.listing = Some((query, plan.query.reader.clone()));
-        if self.send(Command::Query {
-            job,
-            query: plan.query.text,
-            page_size: QUERY_PAGE_SIZE,
-            reader: plan.query.reader,
-        }) {
-            self.query = Some(RunningQuery::new(job));
-        }
+        self.query = self
+            .request(Request::Query {
+                query: plan.query.text,
+                page_size: QUERY_PAGE_SIZE,
+                reader: plan.query.reader,
+            })
+            .map(|job| RunningQuery::new(job, None));
     }
 
     /// Shows a new column; its values are read from the hub for the listed devices
@@ -225,103 +222,65 @@ impl ExplorerApp {
             }
         };
         if let Some(running) = self.column_fetch.take() {
-            self.jobs.remove(&running.job);
+            self.pending.remove(&running.job);
             self.send(Command::Cancel(running.job));
         }
-        let job = self.new_job(Job::FetchColumn { path: path.clone() });
         self.log
             .info(format!("Reading the column {path} for the listed devices…"));
-        if self.send(Command::Query {
-            job,
-            query: fetch.text,
-            page_size: QUERY_PAGE_SIZE,
-            reader: fetch.reader,
-        }) {
-            self.column_fetch = Some(RunningQuery::new(job));
-        }
+        self.column_fetch = self
+            .request(Request::Query {
+                query: fetch.text,
+                page_size: QUERY_PAGE_SIZE,
+                reader: fetch.reader,
+            })
+            .map(|job| RunningQuery::new(job, Some(path)));
     }
 
     fn select(&mut self, device_id: String) {
-        if self.selected.as_deref() == Some(device_id.as_str()) && !self.selected_gone {
-            return;
+        if self.open.select(&device_id) {
+            self.read_twin();
         }
-        // Unsaved edits are kept per device and come back when the device is reopened.
-        if let Some(edit) = self.edit.take()
-            && edit.is_dirty()
-        {
-            self.drafts.insert(edit.device_id().to_owned(), edit);
-        }
-        self.edit = self.drafts.remove(&device_id);
-        self.selected = Some(device_id);
-        self.selected_gone = false;
-        self.twin = Requested::Idle;
-        self.twin_generation += 1;
-        self.twin_read = None;
-        self.save_error = None;
-        self.read_twin();
     }
 
     fn read_twin(&mut self) {
-        let Some(device_id) = self.selected.clone() else {
+        let Some(device_id) = self.open.to_read().map(str::to_owned) else {
             return;
         };
-        if self.twin_read.is_some() {
-            return;
-        }
-        let job = self.new_job(Job::ReadTwin {
-            device_id: device_id.clone(),
-        });
-        self.last_twin_read = Some(Instant::now());
-        if self.send(Command::GetTwin { job, device_id }) {
-            self.twin.start();
-            self.twin_read = Some(job);
+        let now = Instant::now();
+        match self.request(Request::GetTwin { device_id }) {
+            Some(job) => self.open.read_sent(job, now),
+            None => self.open.read_not_sent(now),
         }
     }
 
     fn save_twin(&mut self) {
-        if self.save.is_some() {
-            return;
-        }
-        let Some(edit) = &mut self.edit else {
-            return;
-        };
-        if edit.check_pending() {
-            edit.recheck();
-        }
-        let Some((patch, etag)) = edit.patch_to_send() else {
-            let why = if edit.conflict().is_some() {
-                "resolve the conflict first (merge, overwrite or discard)"
-            } else if edit.is_dirty() {
-                "fix the error shown in the editor first"
-            } else {
-                "there are no changes to save"
-            };
-            self.log.warn(format!("Nothing saved: {why}"));
-            return;
-        };
-        let device_id = edit.device_id().to_owned();
-        let job = self.new_job(Job::SaveTwin {
-            device_id: device_id.clone(),
-        });
-        if self.send(Command::PatchTwin {
-            job,
-            device_id,
-            patch,
-            etag,
-        }) {
-            self.save = Some(job);
-            self.save_error = None;
+        match self.open.to_save() {
+            Ok(save) => {
+                let sent = self.request(Request::PatchTwin {
+                    device_id: save.device_id,
+                    patch: save.patch,
+                    etag: save.etag,
+                });
+                if let Some(job) = sent {
+                    self.open.save_sent(job);
+                }
+            }
+            Err(why) => {
+                if let Some(why) = why.explanation() {
+                    self.log.warn(format!("Nothing saved: {why}"));
+                }
+            }
         }
     }
 
     fn resolve(&mut self, resolution: Resolution) {
-        let Some(edit) = &mut self.edit else {
+        let Some(edit) = self.open.edit_mut() else {
             return;
         };
         match resolution {
             Resolution::Merge => {
                 if let Err(error) = edit.merge_onto_theirs() {
-                    self.save_error = Some(format!("cannot merge: {error}"));
+                    self.open.set_save_error(format!("cannot merge: {error}"));
                 }
             }
             Resolution::Overwrite => {
@@ -348,14 +307,8 @@ impl ExplorerApp {
         self.query = None;
         self.column_fetch = None;
         self.listing = None;
-        self.jobs.clear();
-        self.selected = None;
-        self.selected_gone = false;
-        self.twin = Requested::Idle;
-        self.twin_read = None;
-        self.save = None;
-        self.edit = None;
-        self.drafts.clear();
+        self.pending.clear();
+        self.open.reset();
         self.export_progress = None;
         self.snapshot_progress = None;
         self.send(Command::Connect(target));
@@ -390,17 +343,5 @@ impl ExplorerApp {
             device_id,
             behaviours,
         });
-    }
-
-    /// Restores a stashed draft or opens `twin` in the editor.
-    pub(super) fn edit_twin(&mut self, twin: serde_json::Value) {
-        match &mut self.edit {
-            Some(edit)
-                if Some(edit.device_id()) == twin.get("deviceId").and_then(|v| v.as_str()) =>
-            {
-                edit.refreshed(twin);
-            }
-            _ => self.edit = Some(TwinEdit::open(twin)),
-        }
     }
 }

@@ -2,13 +2,13 @@
 //! and the value reported (or that nothing is reported).
 
 use egui::{RichText, Ui};
-use serde_json::Value;
 
 use super::diff_view::short;
 use crate::explorer::drift;
+use crate::service::DeviceTwin;
 
 /// Draws the drift of `twin`.
-pub fn drift_ui(ui: &mut Ui, twin: Option<&Value>) {
+pub fn drift_ui(ui: &mut Ui, twin: Option<&DeviceTwin>) {
     let Some(twin) = twin else {
         ui.weak("Select a device to see its drift.");
         return;

@@ -4,16 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::connections::ConnectionsDialog;
 use super::intent::Intent;
 use super::status_bar::HubStatus;
-use super::{ExplorerApp, Job};
+use super::{ExplorerApp, JobProgress};
 use crate::device::DeviceEvent;
 use crate::explorer::simulation::Direction;
-use crate::explorer::{LinkState, ListedRows, MethodCallState};
-use crate::worker::{Command, Event, Failure, JobId, Outcome};
+use crate::explorer::{AfterAnswer, LinkState, ListedRows, MethodCallState, TwinAnswer};
+use crate::service::DeviceTwin;
+use crate::worker::{Compared, Event, Failure, JobId, MethodAnswer, Reply, Request};
 
 /// The share of the time between frames spent folding in worker events: at 60 frames a
 /// second about 0.4 ms, so frames stay short; when drawing is slow (software rendering)
@@ -88,42 +87,44 @@ impl ExplorerApp {
                 total,
             } => self.query_page(job, rows, loaded, total),
             Event::QueryDone { job, loaded } => {
-                let kind = self.jobs.remove(&job);
-                if let Some(query) = self.query.filter(|query| query.job == job) {
+                self.pending.remove(&job);
+                if let Some(query) = self.query.take_if(|query| query.job == job) {
                     self.log.info(format!(
                         "{loaded} devices listed in {:.1} s",
                         query.started.elapsed().as_secs_f64()
                     ));
-                    self.query = None;
                 }
-                if let (Some(fetch), Some(Job::FetchColumn { path })) =
-                    (self.column_fetch.filter(|fetch| fetch.job == job), kind)
-                {
+                if let Some(fetch) = self.column_fetch.take_if(|fetch| fetch.job == job) {
                     self.log.info(format!(
-                        "The column {path} read for {loaded} devices in {:.1} s",
+                        "The column {} read for {loaded} devices in {:.1} s",
+                        fetch.column.unwrap_or_default(),
                         fetch.started.elapsed().as_secs_f64()
                     ));
-                    self.column_fetch = None;
                 }
             }
             Event::Cancelled { job } => {
-                self.jobs.remove(&job);
-                if self.query.is_some_and(|query| query.job == job) {
+                self.pending.remove(&job);
+                if self.query.as_ref().is_some_and(|query| query.job == job) {
                     self.log.info(format!(
                         "Query cancelled; {} devices listed",
                         self.devices.len()
                     ));
                     self.query = None;
                 }
-                if self.column_fetch.is_some_and(|fetch| fetch.job == job) {
+                if self
+                    .column_fetch
+                    .as_ref()
+                    .is_some_and(|fetch| fetch.job == job)
+                {
                     self.log
                         .info("Reading the column cancelled; the rest of it stays empty");
                     self.column_fetch = None;
                 }
             }
-            Event::Finished { job, outcome } => {
-                if let Some(kind) = self.jobs.remove(&job) {
-                    self.finished(kind, job, outcome);
+            Event::Finished { job, reply } => {
+                // Answers to requests of an earlier connection are dropped.
+                if self.pending.remove(&job) {
+                    self.finished(job, reply);
                 }
             }
             Event::Simulation { device_id, event } => {
@@ -134,9 +135,9 @@ impl ExplorerApp {
                         | DeviceEvent::DesiredReceived { .. }
                 );
                 self.simulations.view_mut(&device_id).apply(&event);
-                if twin_changed && self.selected.as_deref() == Some(device_id.as_str()) {
+                if twin_changed && self.open.is_open(&device_id) {
                     // Read the twin on the next frame to show the device's effect.
-                    self.last_twin_read = None;
+                    self.open.read_soon();
                 }
             }
             Event::SimulationFailed { device_id, error } => {
@@ -162,8 +163,8 @@ impl ExplorerApp {
                     .into_iter()
                     .flatten()
                 {
-                    if progress.0 == job {
-                        *progress = (job, done, total);
+                    if progress.job == job {
+                        *progress = JobProgress { job, done, total };
                     }
                 }
             }
@@ -196,106 +197,12 @@ impl ExplorerApp {
         }
     }
 
-    fn finished(&mut self, kind: Job, job: JobId, outcome: Result<Outcome, Failure>) {
-        match kind {
-            Job::FetchColumn { path } => {
-                if self.column_fetch.is_some_and(|fetch| fetch.job == job) {
-                    self.column_fetch = None;
-                }
-                if let Err(failure) = outcome {
-                    self.log
-                        .error(format!("Reading the column {path} failed: {failure}"));
-                }
-            }
-            Job::Query => {
-                if self.query.is_some_and(|query| query.job == job) {
-                    self.query = None;
-                }
-                if let Err(failure) = outcome {
-                    self.query_bar.error = Some(failure.message.clone());
-                    self.log.error(format!("The query failed: {failure}"));
-                }
-            }
-            Job::ReadTwin { device_id } => {
-                if self.twin_read == Some(job) {
-                    self.twin_read = None;
-                }
-                if self.selected.as_deref() != Some(device_id.as_str()) {
-                    return;
-                }
-                // A read the hub answered, even with an error, proves it is reachable.
-                self.hub_unreachable = match &outcome {
-                    Err(failure) if failure.status.is_none() => Some(failure.message.clone()),
-                    _ => None,
-                };
-                match outcome {
-                    Ok(Outcome::Twin(twin)) => self.twin_arrived(twin),
-                    Ok(_) => {}
-                    Err(failure) if failure.is_not_found() => self.device_gone(&device_id),
-                    Err(failure) => {
-                        if self.twin.error() != Some(failure.message.as_str()) {
-                            self.log.error(format!(
-                                "Reading the twin of {device_id} failed: {failure}"
-                            ));
-                        }
-                        self.twin.fail(failure.message);
-                    }
-                }
-            }
-            Job::ReadAfterConflict { device_id } => {
-                if self.selected.as_deref() != Some(device_id.as_str()) {
-                    return;
-                }
-                match outcome {
-                    Ok(Outcome::Twin(twin)) => {
-                        self.show_twin(twin.clone());
-                        if let Some(edit) = &mut self.edit {
-                            edit.save_refused(twin);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(failure) if failure.is_not_found() => self.device_gone(&device_id),
-                    Err(failure) => self.save_error = Some(failure.message),
-                }
-            }
-            Job::SaveTwin { device_id } => {
-                self.save = None;
-                match outcome {
-                    Ok(Outcome::Twin(twin)) => {
-                        let version = twin.get("version").and_then(Value::as_u64).unwrap_or(0);
-                        self.log
-                            .info(format!("Saved the twin of {device_id} (version {version})"));
-                        if self.selected.as_deref() == Some(device_id.as_str()) {
-                            self.show_twin(twin.clone());
-                            if let Some(edit) = &mut self.edit {
-                                edit.saved(twin);
-                            }
-                        } else {
-                            self.devices.upsert(&twin);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(failure) if failure.is_precondition_failed() => {
-                        self.log.warn(format!(
-                            "The twin of {device_id} changed since it was read; showing what changed"
-                        ));
-                        let read = self.new_job(Job::ReadAfterConflict {
-                            device_id: device_id.clone(),
-                        });
-                        self.send(Command::GetTwin {
-                            job: read,
-                            device_id,
-                        });
-                    }
-                    Err(failure) if failure.is_not_found() => self.device_gone(&device_id),
-                    Err(failure) => {
-                        self.log
-                            .error(format!("Saving the twin of {device_id} failed: {failure}"));
-                        self.save_error = Some(failure.message);
-                    }
-                }
-            }
-            Job::CreateDevice { device_id } => match outcome {
+    /// Folds in the reply to a request of this connection.
+    fn finished(&mut self, job: JobId, reply: Reply) {
+        match reply {
+            Reply::QueryFailed(failure) => self.query_failed(job, &failure),
+            Reply::Twin { device_id, result } => self.twin_answered(job, &device_id, result),
+            Reply::DeviceCreated { device_id, result } => match result {
                 Ok(_) => {
                     self.log.info(format!("Created device {device_id}"));
                     self.apply(Intent::SelectDevice(device_id));
@@ -304,25 +211,20 @@ impl ExplorerApp {
                     .log
                     .error(format!("Creating device {device_id} failed: {failure}")),
             },
-            Job::DeleteDevice { device_id } => match outcome {
-                Ok(_) => {
+            Reply::DeviceDeleted { device_id, result } => match result {
+                Ok(()) => {
                     self.log.info(format!("Deleted device {device_id}"));
                     self.devices.remove(&device_id);
                     self.device_list.marked.remove(&device_id);
-                    self.drafts.remove(&device_id);
-                    if self.selected.as_deref() == Some(device_id.as_str()) {
-                        self.selected = None;
-                        self.edit = None;
-                        self.twin = crate::explorer::Requested::Idle;
-                    }
+                    self.open.device_deleted(&device_id);
                 }
                 Err(failure) => self
                     .log
                     .error(format!("Deleting device {device_id} failed: {failure}")),
             },
-            Job::Method { device_id } => {
-                let state = match outcome {
-                    Ok(Outcome::Method { result, latency }) => {
+            Reply::Method { device_id, result } => {
+                let state = match result {
+                    Ok(MethodAnswer { result, latency }) => {
                         self.log.info(format!(
                             "{device_id} answered a method with status {}",
                             result.status
@@ -333,7 +235,6 @@ impl ExplorerApp {
                             latency,
                         }
                     }
-                    Ok(_) => return,
                     Err(failure) => {
                         self.log
                             .error(format!("Method call to {device_id} failed: {failure}"));
@@ -342,84 +243,134 @@ impl ExplorerApp {
                 };
                 self.method_calls.finished(&device_id, job.0, state);
             }
-            Job::Snapshot => self.snapshot_finished(outcome),
-            Job::Export => {
+            Reply::Exported(result) => {
                 self.export_progress = None;
-                match outcome {
-                    Ok(Outcome::Exported { path, count }) => {
-                        self.log
-                            .info(format!("Exported {count} twins to {}", path.display()));
+                match result {
+                    Ok(exported) => {
+                        self.log.info(format!(
+                            "Exported {} twins to {}",
+                            exported.count,
+                            exported.path.display()
+                        ));
                         self.export_dialog = None;
                     }
-                    Ok(_) => {}
                     Err(failure) => self.log.error(format!("Export failed: {failure}")),
                 }
             }
+            Reply::Compared(result) => {
+                self.snapshot_progress = None;
+                match result {
+                    Ok(Compared {
+                        header,
+                        devices,
+                        comparison,
+                    }) => {
+                        self.log.info(format!(
+                            "Compared a snapshot of {devices} devices: {} differ",
+                            comparison.len()
+                        ));
+                        if let Some(dialog) = &mut self.snapshot_dialog {
+                            dialog.compared(header, devices, comparison);
+                        }
+                    }
+                    Err(failure) => self.log.error(format!("Snapshot: {failure}")),
+                }
+            }
+            Reply::ImportPlanned(result) => {
+                self.snapshot_progress = None;
+                match result {
+                    Ok(plan) => {
+                        if let Some(dialog) = &mut self.snapshot_dialog {
+                            dialog.planned(plan);
+                        }
+                    }
+                    Err(failure) => self.log.error(format!("Snapshot: {failure}")),
+                }
+            }
+            Reply::Imported(result) => {
+                self.snapshot_progress = None;
+                match result {
+                    Ok(report) => {
+                        let counts = report.counts();
+                        self.log.info(format!(
+                            "Imported a snapshot: {} updated, {} created, {} conflicts, {} failed",
+                            counts.updated, counts.created, counts.conflicts, counts.failed
+                        ));
+                        if let Some(dialog) = &mut self.snapshot_dialog {
+                            dialog.imported(report);
+                        }
+                        self.apply(Intent::RunQuery(self.settings.query.clone()));
+                        self.open.read_soon();
+                    }
+                    Err(failure) => self.log.error(format!("Snapshot: {failure}")),
+                }
+            }
         }
     }
 
-    fn snapshot_finished(&mut self, outcome: Result<Outcome, Failure>) {
-        self.snapshot_progress = None;
-        match outcome {
-            Ok(Outcome::Compared {
-                header,
-                devices,
-                comparison,
-            }) => {
+    /// A list query or a column read stopped on an error.
+    fn query_failed(&mut self, job: JobId, failure: &Failure) {
+        if self.query.take_if(|query| query.job == job).is_some() {
+            self.query_bar.error = Some(failure.message.clone());
+            self.log.error(format!("The query failed: {failure}"));
+        }
+        if let Some(fetch) = self.column_fetch.take_if(|fetch| fetch.job == job) {
+            self.log.error(format!(
+                "Reading the column {} failed: {failure}",
+                fetch.column.unwrap_or_default()
+            ));
+        }
+    }
+
+    /// A read or save of `device_id`'s twin ended.
+    fn twin_answered(
+        &mut self,
+        job: JobId,
+        device_id: &str,
+        result: Result<Box<DeviceTwin>, Failure>,
+    ) {
+        // A request the hub answered, even with an error, proves it is reachable.
+        self.hub_unreachable = match &result {
+            Err(failure) if failure.status.is_none() => Some(failure.message.clone()),
+            _ => None,
+        };
+        let answer = match result {
+            Ok(twin) => TwinAnswer::Twin(twin),
+            Err(failure) if failure.is_not_found() => TwinAnswer::NotFound,
+            Err(failure) if failure.is_precondition_failed() => TwinAnswer::Changed,
+            Err(failure) => TwinAnswer::Failed(failure.message),
+        };
+        match self.open.answer(job, device_id, answer) {
+            AfterAnswer::Nothing => {}
+            AfterAnswer::Read(twin) => self.devices.upsert(&twin),
+            AfterAnswer::Saved { twin, .. } => {
                 self.log.info(format!(
-                    "Compared a snapshot of {devices} devices: {} differ",
-                    comparison.len()
+                    "Saved the twin of {device_id} (version {})",
+                    twin.version.unwrap_or(0)
                 ));
-                if let Some(dialog) = &mut self.snapshot_dialog {
-                    dialog.compared(header, devices, comparison);
-                }
+                self.devices.upsert(&twin);
             }
-            Ok(Outcome::ImportPlanned(plan)) => {
-                if let Some(dialog) = &mut self.snapshot_dialog {
-                    dialog.planned(plan);
-                }
-            }
-            Ok(Outcome::Imported(report)) => {
-                let counts = report.counts();
-                self.log.info(format!(
-                    "Imported a snapshot: {} updated, {} created, {} conflicts, {} failed",
-                    counts.updated, counts.created, counts.conflicts, counts.failed
+            AfterAnswer::ReadTheirs { device_id } => {
+                self.log.warn(format!(
+                    "The twin of {device_id} changed since it was read; showing what changed"
                 ));
-                if let Some(dialog) = &mut self.snapshot_dialog {
-                    dialog.imported(report);
+                if let Some(read) = self.request(Request::GetTwin { device_id }) {
+                    self.open.conflict_read_sent(read);
                 }
-                self.apply(Intent::RunQuery(self.settings.query.clone()));
-                self.last_twin_read = None;
             }
-            Ok(_) => {}
-            Err(failure) => self.log.error(format!("Snapshot: {failure}")),
+            AfterAnswer::Gone { device_id, message } => {
+                self.log.warn(message);
+                self.devices.remove(&device_id);
+            }
+            AfterAnswer::ReadFailed { message, repeated } => {
+                if !repeated {
+                    self.log
+                        .error(format!("Reading the twin of {device_id} failed: {message}"));
+                }
+            }
+            AfterAnswer::SaveFailed { device_id, message } => self
+                .log
+                .error(format!("Saving the twin of {device_id} failed: {message}")),
         }
-    }
-
-    /// A fresh read of the open twin.
-    fn twin_arrived(&mut self, twin: Value) {
-        self.show_twin(twin.clone());
-        self.edit_twin(twin);
-    }
-
-    /// Shows `twin` in the twin view and the device list.
-    fn show_twin(&mut self, twin: Value) {
-        self.devices.upsert(&twin);
-        if self.twin.latest() != Some(&twin) {
-            self.twin_generation += 1;
-        }
-        self.twin.succeed(twin);
-    }
-
-    /// The open device no longer exists: say so in place and stop reading it. The
-    /// editor's text stays, so nothing typed is lost.
-    fn device_gone(&mut self, device_id: &str) {
-        let message = format!(
-            "{device_id} no longer exists on the hub (deleted elsewhere?); your edits, if any, are still in the editor to copy"
-        );
-        self.log.warn(message.clone());
-        self.twin.fail(message);
-        self.selected_gone = true;
-        self.devices.remove(device_id);
     }
 }

@@ -21,7 +21,7 @@ impl ExplorerApp {
                     if ui.button("New device…").clicked() {
                         self.device_list.open_create();
                     }
-                    if let Some(device_id) = self.selected.clone()
+                    if let Some(device_id) = self.open.device_id().map(str::to_owned)
                         && ui.button(format!("Delete {device_id}…")).clicked()
                     {
                         self.device_list.confirm_delete(&device_id);
@@ -95,10 +95,14 @@ impl ExplorerApp {
                     ui.label("Ctrl+click  mark devices for export");
                 });
             });
-            let progress = self.query.or(self.column_fetch).map(|query| QueryProgress {
-                loaded: query.loaded,
-                total: query.total,
-            });
+            let progress = self
+                .query
+                .as_ref()
+                .or(self.column_fetch.as_ref())
+                .map(|query| QueryProgress {
+                    loaded: query.loaded,
+                    total: query.total,
+                });
             let embedded = matches!(self.hub, HubStatus::Connected { embedded: true, .. });
             if let Some(intent) = self.query_bar.ui(ui, &self.settings, progress, embedded) {
                 intents.push(intent);

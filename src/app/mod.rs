@@ -28,19 +28,19 @@ mod status_bar;
 mod twin_editor;
 mod twin_view;
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
-use serde_json::Value;
 
 use crate::explorer::{
-    DeviceTable, EventLog, ListedRows, MethodCalls, Requested, RowReader, SavedConnection,
-    Simulations, TwinEdit,
+    DeviceTable, EventLog, ListedRows, MethodCalls, OpenTwin, RowReader, SavedConnection,
+    Simulations,
 };
-use crate::worker::{HubTarget, JobId, LocalHubAddress, Repaint, Worker};
+use crate::service::DeviceTwin;
+use crate::worker::{HubTarget, JobId, LocalHubAddress, Repaint, Worker, WorkerOptions};
 
 use connections::ConnectionsDialog;
 use device_list::DeviceList;
@@ -79,6 +79,8 @@ pub struct StartOptions {
     pub picker: FilePicker,
     /// Settings remembered from the last run.
     pub settings: Settings,
+    /// How the worker talks to hubs.
+    pub worker: WorkerOptions,
 }
 
 /// The right-hand tabs.
@@ -90,55 +92,52 @@ enum WorkTab {
     Methods,
 }
 
-/// What a job in flight was for, so its answer lands in the right place.
+/// A query loading pages into the device list, or one column's values for the listed
+/// devices.
 #[derive(Debug, Clone)]
-enum Job {
-    /// Pages of the device list.
-    Query,
-    /// One column's values for the listed devices.
-    FetchColumn {
-        path: String,
-    },
-    ReadTwin {
-        device_id: String,
-    },
-    ReadAfterConflict {
-        device_id: String,
-    },
-    SaveTwin {
-        device_id: String,
-    },
-    CreateDevice {
-        device_id: String,
-    },
-    DeleteDevice {
-        device_id: String,
-    },
-    /// A direct-method call; the job id is the call's id in the method history.
-    Method {
-        device_id: String,
-    },
-    Export,
-    Snapshot,
-}
-
-/// A query loading pages into the device list.
-#[derive(Debug, Clone, Copy)]
 struct RunningQuery {
     job: JobId,
+    /// The column being read, when this reads one column for the listed devices.
+    column: Option<String>,
     loaded: usize,
     total: Option<usize>,
     started: Instant,
 }
 
 impl RunningQuery {
-    fn new(job: JobId) -> Self {
+    fn new(job: JobId, column: Option<String>) -> Self {
         RunningQuery {
             job,
+            column,
             loaded: 0,
             total: None,
             started: Instant::now(),
         }
+    }
+}
+
+/// How far a long job (an export, a snapshot comparison or import) got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct JobProgress {
+    job: JobId,
+    /// Twins done so far.
+    done: usize,
+    /// Twins in all, when known.
+    total: Option<usize>,
+}
+
+impl JobProgress {
+    fn new(job: JobId) -> Self {
+        JobProgress {
+            job,
+            done: 0,
+            total: None,
+        }
+    }
+
+    /// Done and in all, as the dialogs show it.
+    fn counts(self) -> (usize, Option<usize>) {
+        (self.done, self.total)
     }
 }
 
@@ -165,18 +164,7 @@ pub struct ExplorerApp {
     /// When the last frame started, to size the next frame's share of event folding.
     last_frame: Option<Instant>,
     device_list: DeviceList,
-    selected: Option<String>,
-    twin: Requested<Value>,
-    twin_generation: u64,
-    twin_read: Option<JobId>,
-    last_twin_read: Option<Instant>,
-    edit: Option<TwinEdit>,
-    /// Unsaved edits of devices not open right now, restored when reopened.
-    drafts: HashMap<String, TwinEdit>,
-    /// The open device was deleted on the hub; stop reading it.
-    selected_gone: bool,
-    save: Option<JobId>,
-    save_error: Option<String>,
+    open: OpenTwin,
     twin_view: TwinView,
     tab: WorkTab,
     simulations: Simulations,
@@ -184,15 +172,16 @@ pub struct ExplorerApp {
     methods_panel: MethodsPanel,
     method_calls: MethodCalls,
     log: EventLog,
-    jobs: HashMap<JobId, Job>,
+    /// Requests of the current connection still to be answered.
+    pending: HashSet<JobId>,
     next_job: u64,
     connections_path: Option<PathBuf>,
     saved_connections: Vec<SavedConnection>,
     connections_dialog: Option<ConnectionsDialog>,
     export_dialog: Option<ExportDialog>,
-    export_progress: Option<(JobId, usize, Option<usize>)>,
+    export_progress: Option<JobProgress>,
     snapshot_dialog: Option<SnapshotDialog>,
-    snapshot_progress: Option<(JobId, usize, Option<usize>)>,
+    snapshot_progress: Option<JobProgress>,
     picker: FilePicker,
     pending_pick: Option<(FilePurpose, PendingPick)>,
     open_when_connected: Option<String>,
@@ -205,7 +194,7 @@ impl ExplorerApp {
         options: StartOptions,
         repaint: Repaint,
     ) -> Result<Self, crate::worker::WorkerError> {
-        let worker = Worker::start(Arc::clone(&repaint))?;
+        let worker = Worker::start(Arc::clone(&repaint), options.worker)?;
         let mut devices = DeviceTable::default();
         for column in &options.settings.columns {
             // Columns were valid when saved; a damaged entry is simply not shown.
@@ -231,16 +220,7 @@ impl ExplorerApp {
             last_list_request: None,
             last_frame: None,
             device_list: DeviceList::default(),
-            selected: None,
-            twin: Requested::Idle,
-            twin_generation: 0,
-            twin_read: None,
-            last_twin_read: None,
-            edit: None,
-            drafts: HashMap::new(),
-            selected_gone: false,
-            save: None,
-            save_error: None,
+            open: OpenTwin::default(),
             twin_view: TwinView::default(),
             tab: WorkTab::Edit,
             simulations: Simulations::default(),
@@ -248,7 +228,7 @@ impl ExplorerApp {
             methods_panel: MethodsPanel::default(),
             method_calls: MethodCalls::default(),
             log: EventLog::default(),
-            jobs: HashMap::new(),
+            pending: HashSet::new(),
             next_job: 1,
             connections_path: options.connections_path,
             saved_connections: options.saved_connections,
@@ -293,16 +273,9 @@ impl ExplorerApp {
         self.last_list_request.as_deref()
     }
 
-    /// Opens `twin` in the twin view and the editor.
-    pub fn open_twin(&mut self, twin: Value) {
-        let device_id = twin
-            .get("deviceId")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        self.selected = device_id;
-        self.edit = Some(TwinEdit::open(twin.clone()));
-        self.twin.succeed(twin);
-        self.twin_generation += 1;
+    /// Opens `twin` in the twin view and the editor, as if it had just been read.
+    pub fn open_twin(&mut self, twin: DeviceTwin) {
+        self.open.open_read(Box::new(twin));
     }
 
     /// Whether the device list is loading pages of a query.
@@ -367,13 +340,14 @@ impl ExplorerApp {
             .show(ui, |ui| {
                 let waiting = self.hub.waiting_text().or_else(|| {
                     self.query
+                        .as_ref()
                         .filter(|query| query.loaded == 0)
                         .map(|_| "listing devices…".to_owned())
                 });
                 self.device_list.ui(
                     ui,
                     &mut self.devices,
-                    self.selected.as_deref(),
+                    self.open.device_id(),
                     self.query.is_some(),
                     waiting.as_deref(),
                     &mut intents,
@@ -387,9 +361,9 @@ impl ExplorerApp {
         egui::CentralPanel::default().show(ui, |ui| {
             self.twin_view.ui(
                 ui,
-                self.selected.as_deref(),
-                &self.twin,
-                self.twin_generation,
+                self.open.device_id(),
+                self.open.twin(),
+                self.open.generation(),
                 self.settings.show_metadata,
                 &mut intents,
             );
@@ -409,24 +383,28 @@ impl ExplorerApp {
             ui.selectable_value(&mut self.tab, WorkTab::Methods, "Methods");
         });
         ui.separator();
-        let Some(device_id) = self.selected.clone() else {
+        let Some(device_id) = self.open.device_id().map(str::to_owned) else {
             ui.weak("Select a device in the list.");
             return;
         };
         match self.tab {
-            WorkTab::Edit => match &mut self.edit {
-                Some(edit) => twin_editor::twin_editor_ui(
-                    ui,
-                    edit,
-                    self.save.is_some(),
-                    self.save_error.as_deref(),
-                    intents,
-                ),
-                None => {
-                    ui.weak("Reading the twin…");
+            WorkTab::Edit => {
+                let saving = self.open.is_saving();
+                let save_error = self.open.save_error().map(str::to_owned);
+                match self.open.edit_mut() {
+                    Some(edit) => twin_editor::twin_editor_ui(
+                        ui,
+                        edit,
+                        saving,
+                        save_error.as_deref(),
+                        intents,
+                    ),
+                    None => {
+                        ui.weak("Reading the twin…");
+                    }
                 }
-            },
-            WorkTab::Drift => drift::drift_ui(ui, self.twin.latest()),
+            }
+            WorkTab::Drift => drift::drift_ui(ui, self.open.twin().latest()),
             WorkTab::Simulate => {
                 let view = self.simulations.view_mut(&device_id);
                 self.simulator.ui(ui, &device_id, view, intents);
@@ -449,7 +427,7 @@ impl ExplorerApp {
                 HubStatus::Connected { host_name, .. } => host_name.as_str(),
                 _ => "the hub",
             };
-            let progress = self.snapshot_progress.map(|(_, done, total)| (done, total));
+            let progress = self.snapshot_progress.map(JobProgress::counts);
             if dialog.ui(ui, host_name, progress, intents) {
                 self.snapshot_dialog = Some(dialog);
             }
@@ -464,7 +442,7 @@ impl ExplorerApp {
 
     fn export_context(&self) -> ExportContext<'_> {
         ExportContext {
-            open_device: self.selected.as_deref(),
+            open_device: self.open.device_id(),
             marked: self.device_list.marked.iter().cloned().collect(),
             query: &self.settings.query,
             listed: self.devices.len(),
@@ -472,9 +450,7 @@ impl ExplorerApp {
                 HubStatus::Connected { host_name, .. } => host_name,
                 _ => "hub",
             },
-            progress: self
-                .export_progress
-                .map(|(_, written, total)| (written, total)),
+            progress: self.export_progress.map(JobProgress::counts),
         }
     }
 
@@ -534,17 +510,11 @@ impl ExplorerApp {
 
     /// Reads the open twin again every few seconds, so changes made elsewhere show up.
     fn refresh_twin_periodically(&mut self, ctx: &egui::Context) {
-        if self.selected.is_none()
-            || self.selected_gone
-            || !matches!(self.hub, HubStatus::Connected { .. })
-        {
+        if self.open.device_id().is_none() || !matches!(self.hub, HubStatus::Connected { .. }) {
             return;
         }
         let interval = Duration::from_secs_f32(self.settings.twin_refresh_secs.max(0.5));
-        let due = self
-            .last_twin_read
-            .is_none_or(|last| last.elapsed() >= interval);
-        if due && self.twin_read.is_none() && self.save.is_none() {
+        if self.open.read_due(Instant::now(), interval) {
             self.apply(Intent::RefreshTwin);
         }
         ctx.request_repaint_after(interval);

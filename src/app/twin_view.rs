@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::intent::Intent;
 use super::json_view::json_block;
 use crate::explorer::Requested;
+use crate::service::DeviceTwin;
 use crate::twin::strip_metadata;
 
 /// Fields shown in the identity section, in this order.
@@ -36,7 +37,7 @@ impl TwinView {
         &mut self,
         ui: &mut Ui,
         device_id: Option<&str>,
-        twin: &Requested<Value>,
+        twin: &Requested<DeviceTwin>,
         generation: u64,
         show_metadata: bool,
         intents: &mut Vec<Intent>,
@@ -89,34 +90,37 @@ impl TwinView {
     }
 }
 
-fn sections(twin: &Value, show_metadata: bool) -> Vec<(&'static str, String)> {
+fn sections(twin: &DeviceTwin, show_metadata: bool) -> Vec<(&'static str, String)> {
+    let document = twin.to_json();
     let identity: Map<String, Value> = IDENTITY_FIELDS
         .iter()
         .filter_map(|field| {
-            twin.get(*field)
+            document
+                .get(*field)
                 .map(|value| ((*field).to_owned(), value.clone()))
         })
         .collect();
-    let section = |value: Option<&Value>| {
-        let mut value = value.cloned().unwrap_or_else(|| Value::Object(Map::new()));
+    let section = |members: Option<&Map<String, Value>>| {
+        let mut value = Value::Object(members.cloned().unwrap_or_default());
         if !show_metadata {
             strip_metadata(&mut value);
         }
         serde_json::to_string_pretty(&value).unwrap_or_default()
     };
+    let properties = twin.properties.as_ref();
     vec![
         (
             "Identity",
             serde_json::to_string_pretty(&identity).unwrap_or_default(),
         ),
-        ("Tags", section(twin.get("tags"))),
+        ("Tags", section(twin.tags.as_ref())),
         (
             "Desired properties",
-            section(twin.pointer("/properties/desired")),
+            section(properties.map(|p| &p.desired)),
         ),
         (
             "Reported properties",
-            section(twin.pointer("/properties/reported")),
+            section(properties.map(|p| &p.reported)),
         ),
     ]
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use twinlens::app::{self, StartOptions, file_dialog};
 use twinlens::explorer::connections::{default_connections_path, load_connections};
 use twinlens::hub::HubConfig;
-use twinlens::worker::{HubTarget, RemoteHub};
+use twinlens::worker::{HubTarget, RemoteHub, WorkerOptions};
 
 use crate::cli::args::ExplorerArgs;
 
@@ -55,6 +55,7 @@ pub fn run(args: ExplorerArgs) -> anyhow::Result<()> {
         saved_connections,
         picker: file_dialog::native_picker(),
         settings: app::settings::Settings::default(),
+        worker: WorkerOptions::default(),
     };
     app::run(options).map_err(|error| {
         anyhow::anyhow!(

@@ -21,7 +21,12 @@ pub fn service_client(
         ),
         None => None,
     };
-    Ok(client_for(connection_string, extra_ca_pem, no_tls)?)
+    Ok(client_for(
+        connection_string,
+        extra_ca_pem,
+        no_tls,
+        twinlens::service::DEFAULT_MAX_RETRIES,
+    )?)
 }
 
 /// The single-threaded async runtime a hub subcommand runs its requests on.

@@ -14,9 +14,8 @@ use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
-use serde_json::Value;
-
 use super::list_query::{ListedRow, ListedRows, RowReader};
+use crate::service::DeviceTwin;
 
 /// Columns every row has before the path columns: status, connection state, last activity.
 const FIXED_COLUMNS: usize = 3;
@@ -222,9 +221,9 @@ impl DeviceTable {
     /// Replaces the row of a device with what a fresher whole twin shows, or adds it.
     /// The order is computed again only when something shown changed, so the periodic
     /// re-read of an open twin costs no re-sort of a long list.
-    pub fn upsert(&mut self, twin: &Value) {
+    pub fn upsert(&mut self, twin: &DeviceTwin) {
         let reader = RowReader::twins(&self.paths);
-        self.store_all(reader.read(std::slice::from_ref(twin)), Store::AddOrUpdate);
+        self.store_all(reader.read(&[twin.to_json()]), Store::AddOrUpdate);
     }
 
     fn store_all(&mut self, listed: ListedRows, store: Store) {
@@ -566,7 +565,7 @@ fn compare_cells(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -577,6 +576,10 @@ mod tests {
             "tags": {"location": location},
             "properties": {"desired": {"$metadata": {"x": 1}, "interval": 5}}
         })
+    }
+
+    fn typed(twin: Value) -> DeviceTwin {
+        serde_json::from_value(twin).unwrap()
     }
 
     /// Lists whole twins, as a query the explorer cannot rewrite returns them.
@@ -757,11 +760,11 @@ mod tests {
     #[test]
     fn upsert_replaces_and_remove_forgets() {
         let mut table = sample();
-        table.upsert(&twin("a", json!("Rome"), "2026-11-26T11:00:00Z"));
+        table.upsert(&typed(twin("a", json!("Rome"), "2026-11-26T11:00:00Z")));
         assert_eq!(table.len(), 3);
         let index = table.position("a").unwrap();
         assert_eq!(table.cell(0, index), "Rome");
-        table.upsert(&twin("d", json!("Lima"), ""));
+        table.upsert(&typed(twin("d", json!("Lima"), "")));
         assert_eq!(table.len(), 4);
         table.remove("b");
         assert_eq!(shown_ids(&mut table), ["a", "c", "d"]);
@@ -771,7 +774,7 @@ mod tests {
     #[test]
     fn a_device_read_on_its_own_is_not_listed_twice() {
         let mut table = DeviceTable::default();
-        table.upsert(&twin("b", json!("Oslo"), ""));
+        table.upsert(&typed(twin("b", json!("Oslo"), "")));
         table.add_column("tags.location").unwrap();
         list(
             &mut table,
@@ -785,9 +788,9 @@ mod tests {
     fn re_reading_an_unchanged_twin_keeps_the_order() {
         let mut table = sample();
         table.refresh_view();
-        table.upsert(&twin("b", json!("Oslo"), "2026-11-26T10:00:00.5Z"));
+        table.upsert(&typed(twin("b", json!("Oslo"), "2026-11-26T10:00:00.5Z")));
         assert!(!table.is_view_stale(), "nothing shown changed");
-        table.upsert(&twin("b", json!("Bergen"), "2026-11-26T10:00:00.5Z"));
+        table.upsert(&typed(twin("b", json!("Bergen"), "2026-11-26T10:00:00.5Z")));
         assert!(table.is_view_stale());
     }
 

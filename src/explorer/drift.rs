@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::service::DeviceTwin;
+
 /// One desired property out of step with reported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DriftEntry {
@@ -17,11 +19,12 @@ pub struct DriftEntry {
 }
 
 /// Every desired leaf of `twin` whose reported counterpart is missing or differs.
-pub fn drift(twin: &Value) -> Vec<DriftEntry> {
+pub fn drift(twin: &DeviceTwin) -> Vec<DriftEntry> {
     let mut entries = Vec::new();
-    if let Some(desired) = twin.pointer("/properties/desired") {
-        let reported = twin.pointer("/properties/reported");
-        walk(desired, reported, "", &mut entries);
+    if let Some(properties) = &twin.properties {
+        let desired = Value::Object(properties.desired.clone());
+        let reported = Value::Object(properties.reported.clone());
+        walk(&desired, Some(&reported), "", &mut entries);
     }
     entries
 }
@@ -60,17 +63,22 @@ fn is_taken(desired: &Value, reported: Option<&Value>) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
 
     use super::*;
 
+    fn twin(document: Value) -> DeviceTwin {
+        serde_json::from_value(document).unwrap()
+    }
+
     #[test]
     fn lists_missing_and_different_leaves_only() {
-        let twin = json!({"properties": {
+        let twin = twin(json!({"deviceId": "d", "properties": {
             "desired": {"a": 1, "b": {"c": "x", "d": true}, "e": [1], "$version": 4, "$metadata": {}},
             "reported": {"a": 1, "b": {"c": "y"}, "e": [1], "$version": 2}
-        }});
+        }}));
         let entries = drift(&twin);
         assert_eq!(
             entries,
@@ -91,10 +99,10 @@ mod tests {
 
     #[test]
     fn plug_and_play_acknowledgements_count_as_taken() {
-        let twin = json!({"properties": {
+        let twin = twin(json!({"deviceId": "d", "properties": {
             "desired": {"speed": 3, "mode": "eco"},
             "reported": {"speed": {"value": 3, "ac": 200, "av": 2}, "mode": {"value": "fast", "ac": 200}}
-        }});
+        }}));
         let entries = drift(&twin);
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].path, "mode");
@@ -102,7 +110,8 @@ mod tests {
 
     #[test]
     fn no_desired_means_no_drift() {
-        assert!(drift(&json!({"properties": {"desired": {"$version": 1}}})).is_empty());
-        assert!(drift(&json!({})).is_empty());
+        let only_version = json!({"deviceId": "d", "properties": {"desired": {"$version": 1}}});
+        assert!(drift(&twin(only_version)).is_empty());
+        assert!(drift(&twin(json!({"deviceId": "d"}))).is_empty());
     }
 }

@@ -1,5 +1,5 @@
 //! The explorer's state, free of egui and of I/O: what the window shows and edits
-//! (the device table, the twin being edited, simulated devices, method calls, the event
+//! (the device table, the open twin and its edit, simulated devices, method calls, the event
 //! log, saved connections) and the rules that change it. The panels in `crate::app`
 //! draw this state and turn clicks into intents; the worker does the I/O. Keeping the
 //! rules here lets them be tested without a window.
@@ -10,6 +10,7 @@ pub mod drift;
 pub mod event_log;
 pub mod list_query;
 pub mod method_calls;
+pub mod open_twin;
 pub mod request;
 pub mod simulation;
 pub mod text;
@@ -22,6 +23,7 @@ pub use drift::{DriftEntry, drift};
 pub use event_log::{EventLog, LogLevel};
 pub use list_query::{ListQuery, ListedRows, RowReader};
 pub use method_calls::{MethodCall, MethodCallState, MethodCalls};
-pub use request::Requested;
+pub use open_twin::{AfterAnswer, NothingToSave, OpenTwin, TwinAnswer, TwinSave};
+pub use request::{JobId, Requested};
 pub use simulation::{LinkState, SimulatedDeviceView, Simulations};
 pub use twin_edit::{EditCheck, EditError, TwinEdit};

@@ -2,6 +2,11 @@
 //! the worker works, then ready or failed. The previous value stays visible while a
 //! refresh is in flight, so a view never flickers to empty.
 
+/// Identifies one request or long job the explorer asked of the worker; the explorer
+/// chooses it, so an answer can be matched to what asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobId(pub u64);
+
 /// The state of one requested value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Requested<T> {

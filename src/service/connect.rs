@@ -26,11 +26,13 @@ pub enum ClientSetupError {
 }
 
 /// A client for the hub of `connection_string`, trusting `ca_pem` besides the public
-/// roots, or over plain HTTP when `no_tls`.
+/// roots, or over plain HTTP when `no_tls`; a failed request is tried again up to
+/// `max_retries` times ([`super::DEFAULT_MAX_RETRIES`] unless there is a reason).
 pub fn client_for(
     connection_string: &str,
     ca_pem: Option<String>,
     no_tls: bool,
+    max_retries: u32,
 ) -> Result<(ServiceConnectionString, ServiceClient), ClientSetupError> {
     let service = match connection_string.trim().parse::<ConnectionString>()? {
         ConnectionString::Service(service) => service,
@@ -39,6 +41,7 @@ pub fn client_for(
     let options = ClientOptions {
         base_url: no_tls.then(|| format!("http://{}", service.host_name)),
         extra_ca_pem: ca_pem,
+        max_retries,
         ..ClientOptions::default()
     };
     let client = ServiceClient::new(&service, options)?;
@@ -53,18 +56,19 @@ mod tests {
     fn only_a_service_connection_string_makes_a_client() {
         let device = "HostName=h;DeviceId=d;SharedAccessKey=a2V5a2V5a2V5a2V5";
         assert!(matches!(
-            client_for(device, None, false),
+            client_for(device, None, false, 0),
             Err(ClientSetupError::DeviceConnectionString)
         ));
         assert!(matches!(
-            client_for("not one", None, false),
+            client_for("not one", None, false, 0),
             Err(ClientSetupError::Invalid(_))
         ));
         let service = "HostName=localhost:8080;SharedAccessKeyName=iothubowner;SharedAccessKey=a2V5a2V5a2V5a2V5";
-        let (parsed, _client) = client_for(service, None, true).unwrap_or_else(|e| panic!("{e}"));
+        let (parsed, _client) =
+            client_for(service, None, true, 0).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.host_name, "localhost:8080");
         assert!(matches!(
-            client_for(service, Some("not a certificate".into()), false),
+            client_for(service, Some("not a certificate".into()), false, 0),
             Err(ClientSetupError::Client(_))
         ));
     }

@@ -166,6 +166,15 @@ pub struct DeviceTwin {
     pub other: Map<String, Value>,
 }
 
+impl DeviceTwin {
+    /// The twin as the service API writes it (camelCase JSON), for views that show or
+    /// edit the document itself.
+    pub fn to_json(&self) -> Value {
+        // Strings, numbers and JSON values under string keys: serializing cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
 /// The two property sections, each with its `$version` and `$metadata` inside.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TwinProperties {

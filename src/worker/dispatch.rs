@@ -1,18 +1,20 @@
 //! The worker's side: a dispatcher on the tokio runtime that owns the hub connection,
 //! runs each request as its own task, tracks jobs for cancellation, and drives the
-//! simulated devices. Every event it sends wakes the UI.
+//! simulated devices. Anything that may wait on a hub or a disk (connecting, requests,
+//! a simulated device's start-up, file writes) runs as a task of its own, so the
+//! dispatcher takes the next command at once. Every event it sends wakes the UI.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use super::{
-    Command, Event, Failure, HubTarget, JobId, LocalHubAddress, Outcome, Repaint, snapshots,
+    Command, Event, Failure, HubTarget, JobId, LocalHubAddress, MethodAnswer, Repaint, Reply,
+    Request, WorkerOptions, snapshots,
 };
 use crate::auth::{DeviceConnectionString, ServiceConnectionString, SharedAccessKey};
 use crate::device::{
@@ -62,29 +64,60 @@ struct Connection {
 
 struct Dispatcher {
     events: Events,
+    options: WorkerOptions,
     connection: Option<Arc<Connection>>,
+    /// The connection being opened, answering the latest connect command.
+    connecting: Option<AbortHandle>,
+    /// Counts connect commands, so only the latest one's connection is kept.
+    connect_generation: u64,
+    /// Where connecting tasks hand over their connection.
+    opened: mpsc::Sender<Opened>,
     jobs: HashMap<JobId, AbortHandle>,
     /// Commands for each simulated device's driver task; dropping one stops the device.
     simulations: HashMap<String, mpsc::Sender<DeviceCommand>>,
 }
 
-pub(super) async fn run(mut commands: mpsc::Receiver<Command>, events: Events) {
+/// A connecting task's result, for the connect command counted `generation`.
+struct Opened {
+    generation: u64,
+    result: Result<Connection, String>,
+}
+
+pub(super) async fn run(
+    mut commands: mpsc::Receiver<Command>,
+    events: Events,
+    options: WorkerOptions,
+) {
+    let (opened, mut opened_queue) = mpsc::channel(1);
     let mut dispatcher = Dispatcher {
         events,
+        options,
         connection: None,
+        connecting: None,
+        connect_generation: 0,
+        opened,
         jobs: HashMap::new(),
         simulations: HashMap::new(),
     };
-    while let Some(command) = commands.recv().await {
-        dispatcher.jobs.retain(|_, job| !job.is_finished());
-        dispatcher.handle(command).await;
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(command) => {
+                    dispatcher.jobs.retain(|_, job| !job.is_finished());
+                    dispatcher.handle(command).await;
+                }
+                None => break,
+            },
+            Some(opened) = opened_queue.recv() => dispatcher.opened(opened).await,
+        }
     }
 }
 
 impl Dispatcher {
     async fn handle(&mut self, command: Command) {
         match command {
-            Command::Connect(target) => self.connect(target).await,
+            Command::Connect(target) => self.connect(target),
+            Command::Request { job, request } => self.spawn_request(job, request).await,
             Command::Cancel(job) => {
                 if let Some(handle) = self.jobs.remove(&job) {
                     handle.abort();
@@ -111,13 +144,16 @@ impl Dispatcher {
                 behaviours,
             } => self.start_simulation(device_id, behaviours).await,
             Command::SaveConnections { path, connections } => {
-                let result = tokio::task::spawn_blocking(move || {
-                    crate::explorer::connections::save_connections(&path, &connections)
-                        .map_err(|e| e.to_string())
-                })
-                .await
-                .unwrap_or_else(|e| Err(format!("saving the connections stopped: {e}")));
-                self.events.send(Event::ConnectionsSaved { result }).await;
+                let events = self.events.clone();
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || {
+                        crate::explorer::connections::save_connections(&path, &connections)
+                            .map_err(|e| e.to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("saving the connections stopped: {e}")));
+                    events.send(Event::ConnectionsSaved { result }).await;
+                });
             }
             Command::StopSimulation { device_id } => {
                 if self.simulations.remove(&device_id).is_some() {
@@ -126,30 +162,54 @@ impl Dispatcher {
                         .await;
                 }
             }
-            request => self.spawn_request(request).await,
         }
     }
 
-    async fn connect(&mut self, target: HubTarget) {
+    /// Drops the current hub and opens `target` in a task of its own; a newer connect
+    /// command supersedes one still opening.
+    fn connect(&mut self, target: HubTarget) {
         self.simulations.clear();
         self.connection = None;
-        if let HubTarget::Embedded {
-            data_dir,
-            demo_devices,
-        } = &target
-        {
-            let folder = data_dir.clone();
-            let stored = tokio::task::spawn_blocking(move || hub::stored_device_count(&folder))
-                .await
-                .ok()
-                .flatten();
-            // An empty store is seeded with the demo devices, if asked for.
-            let devices = stored
-                .filter(|count| *count > 0)
-                .or_else(|| demo_devices.map(|count| count as u64));
-            self.events.send(Event::OpeningLocalHub { devices }).await;
+        if let Some(previous) = self.connecting.take() {
+            previous.abort();
         }
-        match open_connection(target).await {
+        self.connect_generation += 1;
+        let generation = self.connect_generation;
+        let events = self.events.clone();
+        let opened = self.opened.clone();
+        let retries = self.options.service_retries;
+        let task = tokio::spawn(async move {
+            if let HubTarget::Embedded {
+                data_dir,
+                demo_devices,
+            } = &target
+            {
+                let folder = data_dir.clone();
+                let stored = tokio::task::spawn_blocking(move || hub::stored_device_count(&folder))
+                    .await
+                    .ok()
+                    .flatten();
+                // An empty store is seeded with the demo devices, if asked for.
+                let devices = stored
+                    .filter(|count| *count > 0)
+                    .or_else(|| demo_devices.map(|count| count as u64));
+                events.send(Event::OpeningLocalHub { devices }).await;
+            }
+            let result = open_connection(target, retries).await;
+            // The dispatcher outlives its tasks; if it is gone, so is the UI.
+            let _ = opened.send(Opened { generation, result }).await;
+        });
+        self.connecting = Some(task.abort_handle());
+    }
+
+    /// Keeps the connection a connecting task opened, if it answers the latest connect
+    /// command, and tells the UI.
+    async fn opened(&mut self, opened: Opened) {
+        if opened.generation != self.connect_generation {
+            return;
+        }
+        self.connecting = None;
+        match opened.result {
             Ok(connection) => {
                 let local_hub = connection.embedded.as_ref().map(|hub| LocalHubAddress {
                     http_url: hub.ready.http_url.clone(),
@@ -169,35 +229,20 @@ impl Dispatcher {
         }
     }
 
-    async fn spawn_request(&mut self, request: Command) {
-        let job = match &request {
-            Command::Query { job, .. }
-            | Command::GetTwin { job, .. }
-            | Command::PatchTwin { job, .. }
-            | Command::CreateDevice { job, .. }
-            | Command::DeleteDevice { job, .. }
-            | Command::InvokeMethod { job, .. }
-            | Command::Export { job, .. }
-            | Command::CompareSnapshot { job, .. }
-            | Command::PlanImport { job, .. }
-            | Command::ApplyImport { job, .. } => *job,
-            _ => return,
-        };
+    async fn spawn_request(&mut self, job: JobId, request: Request) {
         let Some(connection) = self.connection.clone() else {
-            let error = Failure::local("not connected to a hub; connect first");
-            self.events
-                .send(Event::Finished {
-                    job,
-                    outcome: Err(error),
-                })
-                .await;
+            let reply = request.refused(Failure::local("not connected to a hub; connect first"));
+            self.events.send(Event::Finished { job, reply }).await;
             return;
         };
         let events = self.events.clone();
-        let task = tokio::spawn(async move { run_request(request, &connection, &events).await });
+        let task =
+            tokio::spawn(async move { run_request(job, request, &connection, &events).await });
         self.jobs.insert(job, task.abort_handle());
     }
 
+    /// Starts simulating `device_id`: its keys are read and it connects in a task of its
+    /// own; commands sent meanwhile wait for it.
     async fn start_simulation(&mut self, device_id: String, behaviours: Behaviours) {
         let Some(connection) = self.connection.clone() else {
             let error = "not connected to a hub; connect first".to_owned();
@@ -206,23 +251,20 @@ impl Dispatcher {
                 .await;
             return;
         };
-        self.simulations.remove(&device_id);
-        match device_config(&connection, &device_id, behaviours).await {
-            Ok(config) => {
-                let (commands, queue) = mpsc::channel(crate::device::COMMAND_CAPACITY);
-                tokio::spawn(drive_simulation(
-                    SimulatedDevice::spawn(config),
-                    queue,
-                    self.events.clone(),
-                ));
-                self.simulations.insert(device_id, commands);
+        let (commands, queue) = mpsc::channel(crate::device::COMMAND_CAPACITY);
+        // Replacing the sender of an earlier simulation of this device stops it.
+        self.simulations.insert(device_id.clone(), commands);
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            match device_config(&connection, &device_id, behaviours).await {
+                Ok(config) => drive_simulation(SimulatedDevice::spawn(config), queue, events).await,
+                Err(error) => {
+                    events
+                        .send(Event::SimulationFailed { device_id, error })
+                        .await
+                }
             }
-            Err(error) => {
-                self.events
-                    .send(Event::SimulationFailed { device_id, error })
-                    .await
-            }
-        }
+        });
     }
 }
 
@@ -253,7 +295,7 @@ async fn drive_simulation(
     device.shutdown().await;
 }
 
-async fn open_connection(target: HubTarget) -> Result<Connection, String> {
+async fn open_connection(target: HubTarget, retries: u32) -> Result<Connection, String> {
     match target {
         HubTarget::Embedded {
             data_dir,
@@ -276,6 +318,7 @@ async fn open_connection(target: HubTarget) -> Result<Connection, String> {
                 })?;
             let options = ClientOptions {
                 base_url: Some(hub.ready.http_url.clone()),
+                max_retries: retries,
                 ..ClientOptions::default()
             };
             let client = ServiceClient::new(&service, options).map_err(|e| e.to_string())?;
@@ -298,6 +341,7 @@ async fn open_connection(target: HubTarget) -> Result<Connection, String> {
                 &remote.connection_string,
                 remote.ca_pem.clone(),
                 remote.no_tls,
+                retries,
             )
             .map_err(|e| e.to_string())?;
             // Prove the connection works before reporting success.
@@ -359,89 +403,57 @@ async fn device_config(
     Ok(config)
 }
 
-async fn run_request(request: Command, connection: &Connection, events: &Events) {
+/// Runs one request to its end and sends its reply.
+async fn run_request(job: JobId, request: Request, connection: &Connection, events: &Events) {
     let client = &connection.client;
-    let (job, outcome) = match request {
-        Command::Query {
-            job,
+    let reply = match request {
+        Request::Query {
             query,
             page_size,
             reader,
-        } => {
-            let total = client
-                .count_matching(&query)
-                .await
-                .and_then(|total| usize::try_from(total).ok());
-            let pages = client.query(&query, Some(page_size));
-            futures_util::pin_mut!(pages);
-            let mut loaded = 0;
-            while let Some(page) = pages.next().await {
-                match page {
-                    Ok(page) => {
-                        // Read here, off the UI thread, in pieces the UI folds into its
-                        // list well within a frame's budget.
-                        for piece in page.rows.chunks(super::QUERY_EVENT_ROWS) {
-                            let rows = reader.read(piece);
-                            loaded += piece.len();
-                            events
-                                .send(Event::QueryPage {
-                                    job,
-                                    rows,
-                                    loaded,
-                                    total,
-                                })
-                                .await;
-                        }
-                    }
-                    Err(error) => {
-                        events
-                            .send(Event::Finished {
-                                job,
-                                outcome: Err(error.into()),
-                            })
-                            .await;
-                        return;
-                    }
-                }
+        } => match run_query(job, client, &query, page_size, &reader, events).await {
+            Ok(loaded) => {
+                events.send(Event::QueryDone { job, loaded }).await;
+                return;
             }
-            events.send(Event::QueryDone { job, loaded }).await;
-            return;
-        }
-        Command::GetTwin { job, device_id } => {
-            (job, twin_outcome(client.get_twin(&device_id).await))
-        }
-        Command::PatchTwin {
-            job,
+            Err(failure) => Reply::QueryFailed(failure),
+        },
+        Request::GetTwin { device_id } => Reply::Twin {
+            result: client
+                .get_twin(&device_id)
+                .await
+                .map(Box::new)
+                .map_err(Failure::from),
+            device_id,
+        },
+        Request::PatchTwin {
             device_id,
             patch,
             etag,
-        } => (
-            job,
-            twin_outcome(client.patch_twin(&device_id, &patch, etag.as_deref()).await),
-        ),
-        Command::CreateDevice { job, device_id } => {
-            let created = client
+        } => Reply::Twin {
+            result: client
+                .patch_twin(&device_id, &patch, etag.as_deref())
+                .await
+                .map(Box::new)
+                .map_err(Failure::from),
+            device_id,
+        },
+        Request::CreateDevice { device_id } => Reply::DeviceCreated {
+            result: client
                 .create_device(&device_id, &NewDevice::default())
-                .await;
-            (
-                job,
-                created
-                    .map(|device| {
-                        Outcome::DeviceCreated(serde_json::to_value(device).unwrap_or(Value::Null))
-                    })
-                    .map_err(Failure::from),
-            )
-        }
-        Command::DeleteDevice { job, device_id } => (
-            job,
-            client
+                .await
+                .map(Box::new)
+                .map_err(Failure::from),
+            device_id,
+        },
+        Request::DeleteDevice { device_id } => Reply::DeviceDeleted {
+            result: client
                 .delete_device(&device_id, None)
                 .await
-                .map(|()| Outcome::DeviceDeleted)
                 .map_err(Failure::from),
-        ),
-        Command::InvokeMethod {
-            job,
+            device_id,
+        },
+        Request::InvokeMethod {
             device_id,
             method,
             payload,
@@ -457,18 +469,17 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
                     Duration::ZERO,
                 )
                 .await;
-            (
-                job,
-                result
-                    .map(|result| Outcome::Method {
+            Reply::Method {
+                result: result
+                    .map(|result| MethodAnswer {
                         result,
                         latency: started.elapsed(),
                     })
                     .map_err(Failure::from),
-            )
+                device_id,
+            }
         }
-        Command::Export { job, source, path } => (
-            job,
+        Request::Export { source, path } => Reply::Exported(
             snapshots::export(
                 job,
                 client,
@@ -479,25 +490,50 @@ async fn run_request(request: Command, connection: &Connection, events: &Events)
             )
             .await,
         ),
-        Command::CompareSnapshot { job, path } => {
-            (job, snapshots::compare(job, client, &path, events).await)
+        Request::CompareSnapshot { path } => {
+            Reply::Compared(snapshots::compare(job, client, &path, events).await)
         }
-        Command::PlanImport { job, path, options } => {
-            (job, snapshots::plan(client, &path, options).await)
+        Request::PlanImport { path, options } => {
+            Reply::ImportPlanned(snapshots::plan(client, &path, options).await)
         }
-        Command::ApplyImport { job, plan } => {
-            (job, snapshots::apply(job, client, &plan, events).await)
+        Request::ApplyImport { plan } => {
+            Reply::Imported(snapshots::apply(job, client, &plan, events).await)
         }
-        _ => return,
     };
-    events.send(Event::Finished { job, outcome }).await;
+    events.send(Event::Finished { job, reply }).await;
 }
 
-fn twin_outcome<T: serde::Serialize>(
-    result: Result<T, crate::service::ServiceError>,
-) -> Result<Outcome, Failure> {
-    let twin = result?;
-    serde_json::to_value(twin)
-        .map(Outcome::Twin)
-        .map_err(|e| Failure::local(format!("the twin could not be read: {e}")))
+/// Sends a query's rows as they come, in pieces the UI folds into its list well within
+/// a frame's budget; returns how many rows it delivered.
+async fn run_query(
+    job: JobId,
+    client: &ServiceClient,
+    query: &str,
+    page_size: u32,
+    reader: &crate::explorer::RowReader,
+    events: &Events,
+) -> Result<usize, Failure> {
+    let total = client
+        .count_matching(query)
+        .await
+        .and_then(|total| usize::try_from(total).ok());
+    let pages = client.query(query, Some(page_size));
+    futures_util::pin_mut!(pages);
+    let mut loaded = 0;
+    while let Some(page) = pages.next().await {
+        // Read here, off the UI thread.
+        for piece in page?.rows.chunks(super::QUERY_EVENT_ROWS) {
+            let rows = reader.read(piece);
+            loaded += piece.len();
+            events
+                .send(Event::QueryPage {
+                    job,
+                    rows,
+                    loaded,
+                    total,
+                })
+                .await;
+        }
+    }
+    Ok(loaded)
 }

@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use super::dispatch::Events;
-use super::{Event, ExportSource, Failure, JobId, Outcome};
+use super::{Compared, Event, ExportSource, Exported, Failure, JobId};
 use crate::service::ServiceClient;
 use crate::snapshot::compare::{Sections, compare_twins};
 use crate::snapshot::{
-    ImportOptions, ImportPlan, SnapshotHeader, apply_import, export_devices, export_query,
-    live_twins, plan_import, read_snapshot,
+    ImportOptions, ImportPlan, ImportReport, SnapshotHeader, apply_import, export_devices,
+    export_query, live_twins, plan_import, read_snapshot,
 };
 use crate::twin::format_timestamp;
 
@@ -23,7 +23,7 @@ pub(super) async fn export(
     source: ExportSource,
     path: PathBuf,
     events: &Events,
-) -> Result<Outcome, Failure> {
+) -> Result<Exported, Failure> {
     let query = match &source {
         ExportSource::Query(query) => query.clone(),
         // The query that selects the same devices again, so a comparison with the live
@@ -55,7 +55,7 @@ pub(super) async fn export(
     let count = written.map_err(|error| {
         Failure::local(format!("could not export to {}: {error}", path.display()))
     })?;
-    Ok(Outcome::Exported { path, count })
+    Ok(Exported { path, count })
 }
 
 /// Compares the twins of the snapshot at `path` with the same devices' live twins.
@@ -64,7 +64,7 @@ pub(super) async fn compare(
     client: &ServiceClient,
     path: &Path,
     events: &Events,
-) -> Result<Outcome, Failure> {
+) -> Result<Compared, Failure> {
     let file = path.to_owned();
     let snapshot = tokio::task::spawn_blocking(move || read_snapshot(&file))
         .await
@@ -85,7 +85,7 @@ pub(super) async fn compare(
     )
     .await?;
     let comparison = compare_twins(&snapshot.twins, &live, Sections::ALL);
-    Ok(Outcome::Compared {
+    Ok(Compared {
         header: snapshot.header,
         devices: total,
         comparison,
@@ -97,10 +97,10 @@ pub(super) async fn plan(
     client: &ServiceClient,
     path: &Path,
     options: ImportOptions,
-) -> Result<Outcome, Failure> {
+) -> Result<Box<ImportPlan>, Failure> {
     plan_import(client, path, options)
         .await
-        .map(|plan| Outcome::ImportPlanned(Box::new(plan)))
+        .map(Box::new)
         .map_err(|e| Failure::local(e.to_string()))
 }
 
@@ -110,7 +110,7 @@ pub(super) async fn apply(
     client: &ServiceClient,
     plan: &ImportPlan,
     events: &Events,
-) -> Result<Outcome, Failure> {
+) -> Result<ImportReport, Failure> {
     apply_import(client, plan, |done, total| {
         events.try_send(Event::Progress {
             job,
@@ -119,6 +119,5 @@ pub(super) async fn apply(
         });
     })
     .await
-    .map(Outcome::Imported)
     .map_err(|e| Failure::local(e.to_string()))
 }

@@ -17,7 +17,7 @@ use twinlens::app::file_dialog::{FilePicker, PickedFile};
 use twinlens::app::settings::Settings;
 use twinlens::auth::ServiceConnectionString;
 use twinlens::service::{ClientOptions, ServiceClient};
-use twinlens::worker::{HubTarget, RemoteHub};
+use twinlens::worker::{HubTarget, RemoteHub, WorkerOptions};
 
 /// Longest wait for the worker to show an answer.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -57,6 +57,8 @@ fn explorer_on(
         saved_connections: Vec::new(),
         picker,
         settings,
+        // A hub that stops answering shows up after one retry, not four.
+        worker: WorkerOptions { service_retries: 1 },
     };
     let app = ExplorerApp::new(options, Arc::new(|| {})).unwrap();
     Harness::builder()

@@ -1,6 +1,7 @@
 //! The UI worker against an embedded local hub: connect, query with progress, twin
-//! reads and writes, direct methods on a simulated device, cancellation, and a repaint
-//! after every event.
+//! reads and writes with their typed replies, direct methods on a simulated device,
+//! cancellation, a repaint after every event, and a connect that hangs holding up
+//! nothing else.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +10,9 @@ use std::time::Duration;
 use serde_json::json;
 use twinlens::device::{Behaviours, MethodReply, MethodTable};
 use twinlens::explorer::list_query;
-use twinlens::worker::{Command, Event, Failure, HubTarget, JobId, Outcome, Worker};
+use twinlens::worker::{
+    Command, Event, HubTarget, JobId, RemoteHub, Reply, Request, Worker, WorkerOptions,
+};
 
 async fn next(worker: &mut Worker) -> Event {
     tokio::time::timeout(Duration::from_secs(30), worker.next_event())
@@ -27,21 +30,26 @@ async fn wait_for<T>(worker: &mut Worker, mut accept: impl FnMut(Event) -> Optio
     }
 }
 
-async fn finished(worker: &mut Worker, job: JobId) -> Result<Outcome, Failure> {
+/// Sends `request` as `job` and waits for its reply.
+async fn ask(worker: &mut Worker, job: JobId, request: Request) -> Reply {
+    worker.send(Command::Request { job, request }).unwrap();
     wait_for(worker, |event| match event {
-        Event::Finished { job: done, outcome } if done == job => Some(outcome),
+        Event::Finished { job: done, reply } if done == job => Some(reply),
         _ => None,
     })
     .await
 }
 
+fn started(repaint: twinlens::worker::Repaint) -> Worker {
+    Worker::start(repaint, WorkerOptions::default()).unwrap()
+}
+
 async fn connected_worker(demo: usize) -> (tempfile::TempDir, Worker, Arc<AtomicUsize>) {
     let repaints = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&repaints);
-    let mut worker = Worker::start(Arc::new(move || {
+    let mut worker = started(Arc::new(move || {
         counter.fetch_add(1, Ordering::Relaxed);
-    }))
-    .unwrap();
+    }));
     let dir = tempfile::tempdir().unwrap();
     let target = HubTarget::Embedded {
         data_dir: dir.path().to_owned(),
@@ -71,14 +79,12 @@ async fn queries_report_progress_and_every_event_repaints() {
         true,
     )
     .unwrap();
-    worker
-        .send(Command::Query {
-            job,
-            query: plan.query.text,
-            page_size: 1000,
-            reader: plan.query.reader,
-        })
-        .unwrap();
+    let request = Request::Query {
+        query: plan.query.text,
+        page_size: 1000,
+        reader: plan.query.reader,
+    };
+    worker.send(Command::Request { job, request }).unwrap();
     let mut progress = Vec::new();
     loop {
         match next(&mut worker).await {
@@ -127,66 +133,78 @@ async fn queries_report_progress_and_every_event_repaints() {
     );
 }
 
+/// The twin in a twin reply for `device_id`.
+fn twin_of(reply: Reply, device_id: &str) -> twinlens::service::DeviceTwin {
+    match reply {
+        Reply::Twin {
+            device_id: replied,
+            result: Ok(twin),
+        } if replied == device_id => *twin,
+        other => panic!("expected the twin of {device_id}, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn twins_are_read_and_patched_with_etags() {
     let (_dir, mut worker, _) = connected_worker(3).await;
-    worker
-        .send(Command::GetTwin {
-            job: JobId(1),
-            device_id: "demo-001".into(),
-        })
-        .unwrap();
-    let Ok(Outcome::Twin(twin)) = finished(&mut worker, JobId(1)).await else {
-        panic!("no twin")
+    let get = |device_id: &str| Request::GetTwin {
+        device_id: device_id.into(),
     };
-    let etag = twin["etag"].as_str().unwrap().to_owned();
+    let twin = twin_of(
+        ask(&mut worker, JobId(1), get("demo-001")).await,
+        "demo-001",
+    );
+    let etag = twin.etag.clone().unwrap();
     let patch = json!({"properties": {"desired": {"interval": 5}}});
-    worker
-        .send(Command::PatchTwin {
-            job: JobId(2),
-            device_id: "demo-001".into(),
-            patch: patch.clone(),
-            etag: Some(etag.clone()),
-        })
-        .unwrap();
-    let Ok(Outcome::Twin(patched)) = finished(&mut worker, JobId(2)).await else {
-        panic!("patch failed")
+    let patch_request = Request::PatchTwin {
+        device_id: "demo-001".into(),
+        patch: patch.clone(),
+        etag: Some(etag.clone()),
     };
-    assert_eq!(patched["properties"]["desired"]["interval"], 5);
+    let patched = twin_of(ask(&mut worker, JobId(2), patch_request).await, "demo-001");
+    assert_eq!(patched.properties.unwrap().desired["interval"], 5);
+    assert_eq!(patched.version, twin.version.map(|version| version + 1));
     // The old etag now conflicts; the error says so.
-    worker
-        .send(Command::PatchTwin {
-            job: JobId(3),
-            device_id: "demo-001".into(),
-            patch,
-            etag: Some(etag),
-        })
-        .unwrap();
-    let error = finished(&mut worker, JobId(3)).await.unwrap_err();
+    let stale = Request::PatchTwin {
+        device_id: "demo-001".into(),
+        patch,
+        etag: Some(etag),
+    };
+    let Reply::Twin {
+        result: Err(error), ..
+    } = ask(&mut worker, JobId(3), stale).await
+    else {
+        panic!("a stale etag was accepted")
+    };
     assert!(error.is_precondition_failed(), "{error:?}");
     assert!(error.message.contains("412"), "{error}");
-    worker
-        .send(Command::GetTwin {
-            job: JobId(4),
-            device_id: "nobody".into(),
-        })
-        .unwrap();
-    assert!(finished(&mut worker, JobId(4)).await.is_err());
+    let Reply::Twin {
+        device_id,
+        result: Err(error),
+    } = ask(&mut worker, JobId(4), get("nobody")).await
+    else {
+        panic!("a twin of nobody")
+    };
+    assert_eq!(device_id, "nobody");
+    assert!(error.is_not_found(), "{error:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_simulated_device_answers_methods_invoked_through_the_worker() {
     let (_dir, mut worker, _) = connected_worker(0).await;
-    worker
-        .send(Command::CreateDevice {
-            job: JobId(1),
-            device_id: "sim-1".into(),
-        })
-        .unwrap();
-    assert!(matches!(
-        finished(&mut worker, JobId(1)).await,
-        Ok(Outcome::DeviceCreated(_))
-    ));
+    let create = Request::CreateDevice {
+        device_id: "sim-1".into(),
+    };
+    match ask(&mut worker, JobId(1), create).await {
+        Reply::DeviceCreated {
+            device_id,
+            result: Ok(device),
+        } => {
+            assert_eq!(device_id, "sim-1");
+            assert_eq!(device.device_id, "sim-1");
+        }
+        other => panic!("{other:?}"),
+    }
     let methods =
         MethodTable::default().with("reboot", MethodReply::new(200, json!({"rebooting": true})));
     let behaviours = Behaviours {
@@ -208,41 +226,39 @@ async fn a_simulated_device_answers_methods_invoked_through_the_worker() {
         _ => None,
     })
     .await;
-    let invoke = Command::InvokeMethod {
-        job: JobId(2),
+    let invoke = Request::InvokeMethod {
         device_id: "sim-1".into(),
         method: "reboot".into(),
         payload: json!({}),
         response_timeout: Duration::from_secs(10),
     };
-    worker.send(invoke).unwrap();
-    let outcome = wait_for(&mut worker, |event| match event {
-        Event::Finished {
-            job: JobId(2),
-            outcome,
-        } => Some(outcome),
-        _ => None,
-    })
-    .await;
-    let Ok(Outcome::Method { result, .. }) = outcome else {
-        panic!("{outcome:?}")
+    let Reply::Method {
+        result: Ok(answer), ..
+    } = ask(&mut worker, JobId(2), invoke).await
+    else {
+        panic!("the method was not answered")
     };
-    assert_eq!(result.status, 200);
-    assert_eq!(result.payload, json!({"rebooting": true}));
+    assert_eq!(answer.result.status, 200);
+    assert_eq!(answer.result.payload, json!({"rebooting": true}));
+    let delete = Request::DeleteDevice {
+        device_id: "sim-1".into(),
+    };
+    assert!(matches!(
+        ask(&mut worker, JobId(3), delete).await,
+        Reply::DeviceDeleted { result: Ok(()), .. }
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn long_jobs_can_be_cancelled() {
     let (_dir, mut worker, _) = connected_worker(3000).await;
     let job = JobId(9);
-    worker
-        .send(Command::Query {
-            job,
-            query: "SELECT * FROM devices".into(),
-            page_size: 1,
-            reader: twinlens::explorer::RowReader::twins(&[]),
-        })
-        .unwrap();
+    let request = Request::Query {
+        query: "SELECT * FROM devices".into(),
+        page_size: 1,
+        reader: twinlens::explorer::RowReader::twins(&[]),
+    };
+    worker.send(Command::Request { job, request }).unwrap();
     worker.send(Command::Cancel(job)).unwrap();
     wait_for(&mut worker, |event| match event {
         Event::Cancelled { job: cancelled } if cancelled == job => Some(()),
@@ -250,4 +266,64 @@ async fn long_jobs_can_be_cancelled() {
         _ => None,
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hub_that_never_answers_holds_up_no_other_command() {
+    // A server that takes the connection and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut worker = started(Arc::new(|| {}));
+    let key = "c2lsZW50LWh1Yi1rZXktZm9yLXRlc3Rpbmctb25seQ==";
+    let remote = RemoteHub {
+        connection_string: format!(
+            "HostName=127.0.0.1:{port};SharedAccessKeyName=iothubowner;SharedAccessKey={key}"
+        ),
+        ca_pem: None,
+        no_tls: true,
+        mqtt_port: 0,
+    };
+    worker
+        .send(Command::Connect(HubTarget::Remote(remote)))
+        .unwrap();
+    // While the connect waits on the silent hub, other commands are still taken.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("connections.json");
+    worker
+        .send(Command::SaveConnections {
+            path: path.clone(),
+            connections: Vec::new(),
+        })
+        .unwrap();
+    let get = Request::GetTwin {
+        device_id: "d".into(),
+    };
+    worker
+        .send(Command::Request {
+            job: JobId(1),
+            request: get,
+        })
+        .unwrap();
+    let mut saved = false;
+    let mut refused = false;
+    while !(saved && refused) {
+        match next(&mut worker).await {
+            Event::ConnectionsSaved { result } => {
+                result.unwrap();
+                saved = true;
+            }
+            Event::Finished {
+                job: JobId(1),
+                reply: Reply::Twin {
+                    result: Err(error), ..
+                },
+            } => {
+                assert!(error.message.contains("not connected"), "{error}");
+                refused = true;
+            }
+            other => panic!("the connect to a silent hub ended: {other:?}"),
+        }
+    }
+    assert!(path.exists());
+    drop(silent);
 }
