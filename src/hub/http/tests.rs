@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,12 +14,15 @@ use super::*;
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 
-fn router() -> Router {
+/// `/hello`, and `/slow`, which tells `slow_started` when a request reached it and
+/// answers 300 ms later.
+fn router(slow_started: Arc<tokio::sync::Notify>) -> Router {
     Router::new()
         .route("/hello", axum::routing::get(|| async { "hello" }))
         .route(
             "/slow",
-            axum::routing::get(|| async {
+            axum::routing::get(move || async move {
+                slow_started.notify_one();
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 "slow"
             }),
@@ -33,7 +37,7 @@ async fn plain_server(max_connections: usize) -> (SocketAddr, tokio::sync::onesh
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(serve(
         HttpListener::Plain(listener, limit),
-        router(),
+        router(Arc::default()),
         TIMEOUT,
         async {
             let _ = stopped.await;
@@ -131,9 +135,10 @@ async fn https_speaks_http2_or_http1_as_alpn_asks_and_stops_gracefully() {
     let limit = ConnectionLimit::new("test API", 100);
     let listener = TlsListener::new(tcp, certificates.http_acceptor(), limit);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let slow_started = Arc::new(tokio::sync::Notify::new());
     let server = tokio::spawn(serve(
         HttpListener::Tls(listener),
-        router(),
+        router(Arc::clone(&slow_started)),
         TIMEOUT,
         async {
             let _ = stopped.await;
@@ -169,7 +174,7 @@ async fn https_speaks_http2_or_http1_as_alpn_asks_and_stops_gracefully() {
             .get(format!("https://localhost:{}/slow", address.port()))
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    slow_started.notified().await;
     stop.send(()).unwrap();
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.text().await.unwrap(), "slow");
