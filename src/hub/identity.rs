@@ -34,14 +34,14 @@ pub fn generate_key() -> String {
 }
 
 /// A new opaque etag for an identity document.
-fn generate_etag() -> String {
+pub(super) fn generate_etag() -> String {
     let mut bytes = [0u8; 8];
     rand::rng().fill_bytes(&mut bytes);
     STANDARD.encode(u64::from_be_bytes(bytes).to_string())
 }
 
 /// A generation id: distinguishes devices that reused an id after a delete.
-fn generate_generation_id() -> String {
+pub(super) fn generate_generation_id() -> String {
     let value = rand::rng().next_u64() % 1_000_000_000_000_000_000;
     format!("{value:018}")
 }
@@ -66,7 +66,7 @@ pub struct X509Thumbprints {
     pub secondary_thumbprint: Option<String>,
 }
 
-/// How a device authenticates.
+/// How a device or module authenticates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Authentication {
@@ -77,6 +77,74 @@ pub struct Authentication {
     pub symmetric_key: SymmetricKey,
     /// Thumbprints of a `selfSigned` device.
     pub x509_thumbprint: X509Thumbprints,
+}
+
+impl Authentication {
+    /// SAS authentication with keys still to be generated ([`Self::fill_missing_keys`]).
+    pub(super) fn sas() -> Self {
+        Authentication {
+            kind: "sas".into(),
+            symmetric_key: SymmetricKey {
+                primary_key: None,
+                secondary_key: None,
+            },
+            x509_thumbprint: X509Thumbprints::default(),
+        }
+    }
+
+    /// The primary and secondary keys of SAS authentication, for verifying tokens.
+    pub fn symmetric_keys(&self) -> impl Iterator<Item = &str> {
+        let keys = &self.symmetric_key;
+        (self.kind == "sas")
+            .then_some([keys.primary_key.as_deref(), keys.secondary_key.as_deref()])
+            .into_iter()
+            .flatten()
+            .flatten()
+    }
+
+    /// Applies the `authentication` member of a request body.
+    pub(super) fn apply(&mut self, auth: &Value) -> Result<(), HubError> {
+        let kind = auth.get("type").and_then(Value::as_str).unwrap_or("sas");
+        let kind = match kind.to_ascii_lowercase().as_str() {
+            "sas" => "sas",
+            "selfsigned" => "selfSigned",
+            "certificateauthority" => "certificateAuthority",
+            "none" => "none",
+            _ => {
+                return Err(HubError::ArgumentInvalid(format!(
+                    "The authentication type '{kind}' is not valid; use sas, selfSigned, \
+                     certificateAuthority or none"
+                )));
+            }
+        };
+        self.kind = kind.into();
+        let keys = auth.get("symmetricKey");
+        let primary = optional_key(keys, "primaryKey")?;
+        let secondary = optional_key(keys, "secondaryKey")?;
+        self.symmetric_key = SymmetricKey {
+            primary_key: primary,
+            secondary_key: secondary,
+        };
+        if let Some(thumbprints) = auth.get("x509Thumbprint").filter(|v| !v.is_null()) {
+            self.x509_thumbprint = serde_json::from_value(thumbprints.clone()).map_err(|e| {
+                HubError::ArgumentInvalid(format!("The x509Thumbprint is not valid: {e}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Generates the keys SAS authentication lacks (a body may leave them out or empty,
+    /// as the Node.js SDK does); other kinds have none.
+    pub(super) fn fill_missing_keys(&mut self) {
+        let keys = &mut self.symmetric_key;
+        if self.kind == "sas" {
+            keys.primary_key.get_or_insert_with(generate_key);
+            keys.secondary_key.get_or_insert_with(generate_key);
+        } else {
+            keys.primary_key = None;
+            keys.secondary_key = None;
+        }
+    }
 }
 
 /// Device capabilities.
@@ -152,14 +220,7 @@ impl DeviceIdentity {
             status_updated_time: UNSET_TIMESTAMP.into(),
             last_activity_time: UNSET_TIMESTAMP.into(),
             cloud_to_device_message_count: 0,
-            authentication: Authentication {
-                kind: "sas".into(),
-                symmetric_key: SymmetricKey {
-                    primary_key: None,
-                    secondary_key: None,
-                },
-                x509_thumbprint: X509Thumbprints::default(),
-            },
+            authentication: Authentication::sas(),
             capabilities: Capabilities::default(),
             device_scope: None,
             parent_scopes: Vec::new(),
@@ -181,12 +242,7 @@ impl DeviceIdentity {
 
     /// The primary and secondary keys of a SAS device, for verifying its tokens.
     pub fn symmetric_keys(&self) -> impl Iterator<Item = &str> {
-        let keys = &self.authentication.symmetric_key;
-        (self.authentication.kind == "sas")
-            .then_some([keys.primary_key.as_deref(), keys.secondary_key.as_deref()])
-            .into_iter()
-            .flatten()
-            .flatten()
+        self.authentication.symmetric_keys()
     }
 
     fn apply_request(&mut self, body: &Value, now: DateTime<Utc>) -> Result<(), HubError> {
@@ -220,9 +276,9 @@ impl DeviceIdentity {
         }
         self.apply_scopes(body)?;
         if let Some(auth) = body.get("authentication").filter(|v| !v.is_null()) {
-            self.apply_authentication(auth)?;
+            self.authentication.apply(auth)?;
         }
-        self.fill_missing_keys();
+        self.authentication.fill_missing_keys();
         Ok(())
     }
 
@@ -284,48 +340,6 @@ impl DeviceIdentity {
         }
         Ok(())
     }
-
-    fn apply_authentication(&mut self, auth: &Value) -> Result<(), HubError> {
-        let kind = auth.get("type").and_then(Value::as_str).unwrap_or("sas");
-        let kind = match kind.to_ascii_lowercase().as_str() {
-            "sas" => "sas",
-            "selfsigned" => "selfSigned",
-            "certificateauthority" => "certificateAuthority",
-            "none" => "none",
-            _ => {
-                return Err(HubError::ArgumentInvalid(format!(
-                    "The authentication type '{kind}' is not valid; use sas, selfSigned, \
-                     certificateAuthority or none"
-                )));
-            }
-        };
-        self.authentication.kind = kind.into();
-        let keys = auth.get("symmetricKey");
-        let primary = optional_key(keys, "primaryKey")?;
-        let secondary = optional_key(keys, "secondaryKey")?;
-        self.authentication.symmetric_key = SymmetricKey {
-            primary_key: primary,
-            secondary_key: secondary,
-        };
-        if let Some(thumbprints) = auth.get("x509Thumbprint").filter(|v| !v.is_null()) {
-            self.authentication.x509_thumbprint = serde_json::from_value(thumbprints.clone())
-                .map_err(|e| {
-                    HubError::ArgumentInvalid(format!("The x509Thumbprint is not valid: {e}"))
-                })?;
-        }
-        Ok(())
-    }
-
-    fn fill_missing_keys(&mut self) {
-        let keys = &mut self.authentication.symmetric_key;
-        if self.authentication.kind == "sas" {
-            keys.primary_key.get_or_insert_with(generate_key);
-            keys.secondary_key.get_or_insert_with(generate_key);
-        } else {
-            keys.primary_key = None;
-            keys.secondary_key = None;
-        }
-    }
 }
 
 /// A `parentScopes` value: an array of scope strings (`null` for none).
@@ -346,7 +360,7 @@ fn scope_list(value: &Value) -> Result<Vec<String>, HubError> {
     }
 }
 
-fn check_body_device_id(device_id: &str, body: &Value) -> Result<(), HubError> {
+pub(super) fn check_body_device_id(device_id: &str, body: &Value) -> Result<(), HubError> {
     match body.get("deviceId") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(id)) if id == device_id => Ok(()),

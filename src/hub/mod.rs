@@ -6,6 +6,7 @@
 //! - [`store`]: identities and twins as packed documents in memory, queried in place and
 //!   written through to SQLite.
 //! - [`identity`]: the device identity document and its rules.
+//! - [`module_identity`]: the module identity document and its rules.
 //! - [`state`]: what the service API and the device endpoints share.
 //! - [`access`]: who may use the hub (service tokens, device credentials).
 //! - [`rest`]: the service REST API (axum router, SAS auth, Azure error JSON).
@@ -36,6 +37,7 @@ pub mod http;
 pub mod identity;
 pub mod limits;
 pub mod methods;
+pub mod module_identity;
 pub mod mqtt;
 pub mod private_files;
 pub mod rest;
