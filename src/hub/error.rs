@@ -31,6 +31,22 @@ pub enum HubError {
         /// The id that was asked for.
         device_id: String,
     },
+    /// The device exists but has no module with this id.
+    #[error("Module {module_id} is not registered on device {device_id}")]
+    ModuleNotFound {
+        /// The device asked for.
+        device_id: String,
+        /// The module id that was asked for.
+        module_id: String,
+    },
+    /// A create request names a module the device already has.
+    #[error("A module with ID '{module_id}' is already registered on device '{device_id}'")]
+    ModuleAlreadyExistsOnDevice {
+        /// The device.
+        device_id: String,
+        /// The id that is taken.
+        module_id: String,
+    },
     /// A direct method was invoked on a device that is not connected.
     #[error(
         "Timed out waiting for device {device_id} to connect: the device is not online \
@@ -82,6 +98,8 @@ impl HubError {
             HubError::Twin(error) => error.error_code(),
             HubError::Unauthorized(_) => 401002,
             HubError::DeviceNotFound { .. } => 404001,
+            HubError::ModuleNotFound { .. } => 404010,
+            HubError::ModuleAlreadyExistsOnDevice { .. } => 409301,
             HubError::DeviceNotOnline { .. } => 404103,
             HubError::DeviceAlreadyExists { .. } => 409001,
             HubError::PreconditionFailed { .. } => 412001,
@@ -100,6 +118,8 @@ impl HubError {
             HubError::Twin(error) => error.error_code_name(),
             HubError::Unauthorized(_) => "IotHubUnauthorizedAccess",
             HubError::DeviceNotFound { .. } => "DeviceNotFound",
+            HubError::ModuleNotFound { .. } => "ModuleNotFound",
+            HubError::ModuleAlreadyExistsOnDevice { .. } => "ModuleAlreadyExistsOnDevice",
             HubError::DeviceNotOnline { .. } => "DeviceNotOnline",
             HubError::DeviceAlreadyExists { .. } => "DeviceAlreadyExists",
             HubError::PreconditionFailed { .. } => "PreconditionFailed",
@@ -137,6 +157,22 @@ mod tests {
                 },
                 404,
                 404103,
+            ),
+            (
+                HubError::ModuleNotFound {
+                    device_id: "d".into(),
+                    module_id: "m".into(),
+                },
+                404,
+                404010,
+            ),
+            (
+                HubError::ModuleAlreadyExistsOnDevice {
+                    device_id: "d".into(),
+                    module_id: "m".into(),
+                },
+                409,
+                409301,
             ),
             (
                 HubError::DeviceAlreadyExists {

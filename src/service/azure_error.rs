@@ -30,6 +30,7 @@ const KNOWN_CODES: &[(u32, &str)] = &[
     (404010, "ModuleNotFound"),
     (404103, "DeviceNotOnline"),
     (409001, "DeviceAlreadyExists"),
+    (409301, "ModuleAlreadyExistsOnDevice"),
     (412001, "PreconditionFailed"),
     (412002, "DeviceMessageLockLost"),
     (413001, "MessageTooLarge"),

@@ -135,9 +135,14 @@ fn check_parent_scopes(state: &HubState, device_id: &str, body: &Value) -> Resul
 }
 
 fn identity_response(identity: DeviceIdentity) -> Response {
-    let etag = HeaderValue::from_str(&format!("\"{}\"", identity.etag)).ok();
-    let mut response = Json(identity).into_response();
-    if let Some(etag) = etag {
+    let etag = identity.etag.clone();
+    etagged(Json(identity), &etag)
+}
+
+/// `body` with its etag in the `ETag` header, quoted as Azure sends it.
+pub(super) fn etagged(body: impl IntoResponse, etag: &str) -> Response {
+    let mut response = body.into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{etag}\"")) {
         response.headers_mut().insert(ETAG, etag);
     }
     response

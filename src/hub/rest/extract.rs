@@ -34,6 +34,34 @@ impl<S: Send + Sync> FromRequestParts<S> for DeviceIdPath {
     }
 }
 
+/// The device and module ids of a `/devices/{id}/modules/{mid}...` or
+/// `/twins/{id}/modules/{mid}...` path, percent-decoded.
+pub struct ModulePath {
+    /// The device.
+    pub device_id: String,
+    /// The module.
+    pub module_id: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ModulePath {
+    type Rejection = HubError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(Path((device_id, module_id))) => Ok(ModulePath {
+                device_id,
+                module_id,
+            }),
+            Err(rejection) => Err(HubError::ArgumentInvalid(format!(
+                "The device or module id in the path {} cannot be read: {}; percent-encode \
+                 them as UTF-8",
+                parts.uri.path(),
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
 /// A JSON request body.
 pub struct JsonBody(pub Value);
 

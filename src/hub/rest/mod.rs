@@ -1,5 +1,6 @@
 //! The service REST API of the local hub (api-version 2021-04-12), as Azure IoT Hub
-//! serves it: device identities, twins, queries and direct methods. Every route is
+//! serves it: device and module identities, device and module twins, queries and
+//! direct methods. Every route is
 //! behind SAS authentication, and Azure's routes need an `api-version`; every error is
 //! Azure's error JSON.
 //!
@@ -13,6 +14,7 @@ mod error;
 mod extract;
 mod keys;
 mod methods;
+mod modules;
 mod query;
 mod twins;
 
@@ -34,6 +36,13 @@ pub fn router(state: HubState) -> Router {
                 .put(devices::put_device)
                 .delete(devices::delete_device),
         )
+        .route("/devices/{id}/modules", get(modules::list_modules))
+        .route(
+            "/devices/{id}/modules/{mid}",
+            get(modules::get_module)
+                .put(modules::put_module)
+                .delete(modules::delete_module),
+        )
         .route("/devices/query", post(query::query_twins))
         .route("/devices/keys/regenerate", post(keys::regenerate_keys))
         .route(
@@ -43,6 +52,12 @@ pub fn router(state: HubState) -> Router {
                 .put(twins::replace_twin),
         )
         .route("/twins/{id}/methods", post(methods::invoke_method))
+        .route(
+            "/twins/{id}/modules/{mid}",
+            get(modules::get_module_twin)
+                .patch(modules::patch_module_twin)
+                .put(modules::replace_module_twin),
+        )
         // Azure's routes need an api-version; this hub's own route below does not.
         .route_layer(axum::middleware::from_fn(api_version::require_api_version))
         .route(

@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header::ETAG};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -65,14 +64,10 @@ async fn write_twin(
     Ok(twin_response(twin))
 }
 
-fn twin_response(twin: Value) -> Response {
-    let etag = twin
-        .get("etag")
-        .and_then(Value::as_str)
-        .and_then(|etag| HeaderValue::from_str(&format!("\"{etag}\"")).ok());
-    let mut response = Json(twin).into_response();
-    if let Some(etag) = etag {
-        response.headers_mut().insert(ETAG, etag);
+/// A twin, with its etag in the `ETag` header.
+pub(super) fn twin_response(twin: Value) -> Response {
+    match twin.get("etag").and_then(Value::as_str).map(str::to_owned) {
+        Some(etag) => super::devices::etagged(Json(twin), &etag),
+        None => Json(twin).into_response(),
     }
-    response
 }

@@ -70,9 +70,12 @@ pub fn count_devices(path: &Path) -> Option<u64> {
     )
     .ok()?;
     connection
-        .query_row("SELECT COUNT(*) FROM devices", [], |row| {
-            row.get::<_, i64>(0)
-        })
+        // Modules are stored under `{deviceId}/{moduleId}`; device ids never hold a `/`.
+        .query_row(
+            "SELECT COUNT(*) FROM devices WHERE instr(device_id, '/') = 0",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
         .ok()
         .and_then(|count| u64::try_from(count).ok())
 }

@@ -16,6 +16,7 @@
 
 mod commit;
 mod db;
+mod modules;
 mod packed;
 mod paging;
 mod record;
@@ -136,6 +137,9 @@ type Registry = BTreeMap<Box<str>, Mutex<DeviceRecord>>;
 
 struct Inner {
     devices: RwLock<Registry>,
+    /// Every module by `{deviceId}/{moduleId}` (a device id never holds a `/`), each
+    /// behind its own lock. Stored in the devices table under that key.
+    modules: RwLock<Registry>,
     /// The member names the packed documents use.
     names: Arc<Names>,
     /// Changes queued in the order they were made; first to drop, so that what is
@@ -195,15 +199,22 @@ impl Store {
                 database.apply(&names, batch)?;
             }
         }
-        let devices: Registry = loaded
+        let (module_rows, device_rows): (Vec<_>, Vec<_>) = loaded
             .into_iter()
-            .map(|device| (device.device_id.into_boxed_str(), Mutex::new(device.record)))
-            .collect();
+            .partition(|loaded| modules::is_module_key(&loaded.device_id));
+        let registry = |rows: Vec<record::Loaded>| -> Registry {
+            rows.into_iter()
+                .map(|row| (row.device_id.into_boxed_str(), Mutex::new(row.record)))
+                .collect()
+        };
+        let devices = registry(device_rows);
+        let modules = registry(module_rows);
         let database = Arc::new(Mutex::new(database));
         let desired_changes: DesiredSenders = Arc::new(Mutex::new(HashMap::new()));
         Ok(Self {
             inner: Arc::new(Inner {
                 devices: RwLock::new(devices),
+                modules: RwLock::new(modules),
                 committer: Committer::start(
                     Arc::clone(&database),
                     Arc::clone(&names),
@@ -333,13 +344,14 @@ impl Store {
         Ok((identity, pending))
     }
 
-    /// `DELETE /devices/{id}`.
+    /// `DELETE /devices/{id}`: the device, and with it its modules.
     pub fn delete_device(
         &self,
         device_id: &str,
         if_match: Option<&IfMatch>,
     ) -> Result<PendingCommit, HubError> {
         let mut devices = self.write();
+        let mut modules = self.write_modules();
         let record = devices
             .get_mut(device_id)
             .ok_or_else(|| not_found(device_id))?;
@@ -348,6 +360,15 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner())
             .identity(self.names())?;
         IfMatch::check(if_match, &identity.etag)?;
+        for key in modules::keys_of_device(&modules, device_id) {
+            modules.remove(key.as_str());
+            // Committed in order before the device's own delete, which is awaited.
+            drop(
+                self.inner
+                    .committer
+                    .submit(Change::Delete { device_id: key }, None),
+            );
+        }
         let pending = self.inner.committer.submit(
             Change::Delete {
                 device_id: device_id.to_owned(),

@@ -13,6 +13,7 @@ use super::db::{self, Database, StoredDocument};
 use super::packed::{Names, Packed};
 use crate::hub::error::HubError;
 use crate::hub::identity::DeviceIdentity;
+use crate::hub::module_identity::ModuleIdentity;
 use crate::twin::{ConnectionState, Twin};
 
 /// One device: its identity and its twin in the service JSON shape (what queries read
@@ -24,10 +25,14 @@ pub(super) struct DeviceRecord {
 }
 
 impl DeviceRecord {
-    /// Packs a device's identity and twin.
-    pub fn pack(identity: &DeviceIdentity, twin: &Value, names: &Names) -> Result<Self, HubError> {
+    /// Packs an identity (a device's or a module's) and its twin.
+    pub fn pack(
+        identity: &impl serde::Serialize,
+        twin: &Value,
+        names: &Names,
+    ) -> Result<Self, HubError> {
         let identity = serde_json::to_value(identity)
-            .map_err(|e| HubError::Server(format!("could not serialize device identity: {e}")))?;
+            .map_err(|e| HubError::Server(format!("could not serialize an identity: {e}")))?;
         Ok(Self {
             identity: Packed::encode(&identity, names),
             twin: Packed::encode(twin, names),
@@ -38,6 +43,12 @@ impl DeviceRecord {
     pub fn identity(&self, names: &Names) -> Result<DeviceIdentity, HubError> {
         serde_json::from_value(self.identity.to_value(names))
             .map_err(|e| HubError::Server(format!("a stored device identity is damaged: {e}")))
+    }
+
+    /// The identity of a module's record, unpacked.
+    pub fn module_identity(&self, names: &Names) -> Result<ModuleIdentity, HubError> {
+        serde_json::from_value(self.identity.to_value(names))
+            .map_err(|e| HubError::Server(format!("a stored module identity is damaged: {e}")))
     }
 
     /// The twin model, for a write.
@@ -92,19 +103,28 @@ fn load_record(path: &Path, row: db::StoredDevice, names: &Names) -> Result<Load
         identity: unpack(row.identity, "identity")?,
         twin: unpack(row.twin, "twin")?,
     };
-    let twin_id = record
-        .twin
-        .root(names)
-        .member("deviceId", false)
-        .map(|id| id.to_value());
-    if twin_id.as_ref().and_then(Value::as_str) != Some(row.device_id.as_str()) {
+    let (device_id, module_id) = super::modules::split_key(&row.device_id);
+    let twin_field = |name: &str| {
+        record
+            .twin
+            .root(names)
+            .member(name, false)
+            .map(|id| id.to_value())
+    };
+    let twin_module = twin_field("moduleId");
+    if twin_field("deviceId").as_ref().and_then(Value::as_str) != Some(device_id)
+        || twin_module.as_ref().and_then(Value::as_str) != module_id
+    {
         return Err(damaged("the twin is not an object for this device".into()));
     }
     if !record.is_disconnected(names) {
-        let mut identity = record
-            .identity(names)
-            .map_err(|e| damaged(format!("identity: {e}")))?;
-        identity.connection_state = ConnectionState::Disconnected.as_str().to_owned();
+        let mut identity = record.identity.to_value(names);
+        if let Some(fields) = identity.as_object_mut() {
+            fields.insert(
+                "connectionState".into(),
+                Value::from(ConnectionState::Disconnected.as_str()),
+            );
+        }
         let mut twin = record.twin.to_value(names);
         if let Some(fields) = twin.as_object_mut() {
             fields.insert(
