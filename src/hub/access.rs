@@ -72,13 +72,15 @@ impl HubAuth {
 }
 
 impl HubAuth {
-    /// Checks a device's CONNECT password: a SAS token for `{host}/devices/{id}` under
-    /// any name of this hub, signed with one of the device's keys, or a token of the
-    /// owner policy (which may act for any device).
+    /// Checks a device's or a module's CONNECT password: a SAS token for
+    /// `{host}/devices/{id}` (`{host}/devices/{id}/modules/{mid}` for a module) under
+    /// any name of this hub, signed with one of its own keys, or a token of the owner
+    /// policy (which may act for any device).
     pub fn check_device<'k>(
         &self,
         password: &str,
         device_id: &str,
+        module_id: Option<&str>,
         device_keys: impl IntoIterator<Item = &'k str>,
         now: u64,
     ) -> Result<(), String> {
@@ -87,7 +89,7 @@ impl HubAuth {
         let resources: Vec<String> = self
             .host_names
             .iter()
-            .map(|host| crate::auth::device_resource(host, device_id, None))
+            .map(|host| crate::auth::device_resource(host, device_id, module_id))
             .collect();
         let allowed: Vec<&str> = resources.iter().map(String::as_str).collect();
         if token.key_name() == Some(OWNER_POLICY) {

@@ -1,9 +1,11 @@
-//! Module identities and module twins on the local hub's service REST API, against the
-//! real binary: create, read, list, update and delete with etags, the twin of each
-//! module apart from its device's, and Azure's status and error codes for the bad cases.
+//! Module identities and module twins on the local hub, against the real binary: create,
+//! read, list, update and delete with etags, the twin of each module apart from its
+//! device's, modules over MQTT with their own keys (twin, desired pushes, methods), and
+//! Azure's status and error codes for the bad cases.
 
 use crate::common;
 
+use common::device::{TestDevice, register};
 use common::{HubProcess, assert_azure_error};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -209,4 +211,164 @@ async fn a_module_twin_is_written_apart_from_its_device_and_goes_with_it() {
     assert_eq!(deleted.status(), 204);
     create_device(&hub, "d1").await;
     assert_eq!(hub.get_json("/devices/d1/modules").await, json!([]));
+}
+
+/// Registers module `module_id` on `device_id` and returns its primary key.
+async fn register_module(hub: &HubProcess, device_id: &str, module_id: &str) -> String {
+    let path = format!("/devices/{device_id}/modules/{module_id}");
+    let created: Value = put_module(hub, &path, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    created["authentication"]["symmetricKey"]["primaryKey"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_module_connects_with_its_own_keys_and_serves_its_own_twin_and_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &[]);
+    let device_key = register(&hub, "d1").await;
+    let module_key = register_module(&hub, "d1", "m1").await;
+
+    // A device key does not authenticate a module, nor the reverse.
+    let wrong = TestDevice::connect_module(&hub, "d1", "m1", &device_key).await;
+    assert!(wrong.is_err(), "a module connected with its device's key");
+    let wrong = TestDevice::connect(&hub, "d1", &module_key).await;
+    assert!(wrong.is_err(), "a device connected with its module's key");
+    let unknown = TestDevice::connect_module(&hub, "d1", "m9", &module_key).await;
+    assert!(unknown.is_err(), "an unregistered module connected");
+
+    let mut module = TestDevice::connect_module(&hub, "d1", "m1", &module_key)
+        .await
+        .unwrap();
+    assert_eq!(
+        hub.get_json("/twins/d1/modules/m1").await["connectionState"],
+        "Connected"
+    );
+    assert_eq!(
+        hub.get_json("/twins/d1").await["connectionState"],
+        "Disconnected"
+    );
+    module.subscribe("$iothub/twin/res/#").await;
+    module
+        .subscribe("$iothub/twin/PATCH/properties/desired/#")
+        .await;
+    module.subscribe("$iothub/methods/POST/#").await;
+
+    // Twin GET and a reported patch reach the module's twin only.
+    module.publish("$iothub/twin/GET/?$rid=1", " ").await;
+    let response = module.next_publish().await;
+    assert_eq!(response.topic, "$iothub/twin/res/200/?$rid=1");
+    module
+        .publish(
+            "$iothub/twin/PATCH/properties/reported/?$rid=2",
+            r#"{"filtered": 12}"#,
+        )
+        .await;
+    let response = module.next_publish().await;
+    assert!(
+        response.topic.starts_with("$iothub/twin/res/204/?$rid=2"),
+        "{}",
+        response.topic
+    );
+    let module_twin = hub.get_json("/twins/d1/modules/m1").await;
+    assert_eq!(module_twin["properties"]["reported"]["filtered"], 12);
+    let device_twin = hub.get_json("/twins/d1").await;
+    assert!(
+        device_twin["properties"]["reported"]
+            .get("filtered")
+            .is_none()
+    );
+
+    // A desired change of the module twin is pushed to the module.
+    let patched = hub
+        .request(Method::PATCH, "/twins/d1/modules/m1")
+        .json(&json!({"properties": {"desired": {"threshold": 9}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let push = module.next_publish().await;
+    assert!(
+        push.topic
+            .starts_with("$iothub/twin/PATCH/properties/desired/?$version=2"),
+        "{}",
+        push.topic
+    );
+    let pushed: Value = serde_json::from_slice(&push.payload).unwrap();
+    assert_eq!(pushed["threshold"], 9);
+
+    // A direct method on the module is answered by the module.
+    let call = tokio::spawn({
+        let request = hub
+            .request(Method::POST, "/twins/d1/modules/m1/methods")
+            .json(&json!({"methodName": "reset", "payload": {"hard": true}, "responseTimeoutInSeconds": 10}));
+        async move { request.send().await.unwrap() }
+    });
+    let invoked = module.next_publish().await;
+    assert!(
+        invoked
+            .topic
+            .starts_with("$iothub/methods/POST/reset/?$rid=")
+    );
+    let rid = invoked.topic.rsplit_once("$rid=").unwrap().1.to_owned();
+    module
+        .publish(
+            &format!("$iothub/methods/res/201/?$rid={rid}"),
+            r#"{"done": true}"#,
+        )
+        .await;
+    let answered = call.await.unwrap();
+    assert_eq!(answered.status(), 200);
+    let answered: Value = answered.json().await.unwrap();
+    assert_eq!(answered, json!({"status": 201, "payload": {"done": true}}));
+
+    // The device itself has no method subscriber: 404103, as for any device offline.
+    let offline = hub
+        .request(Method::POST, "/twins/d1/methods")
+        .json(&json!({"methodName": "reset", "responseTimeoutInSeconds": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_azure_error(offline, 404, 404103).await;
+
+    // Disabling the device ends its modules' sessions and keeps them out.
+    let disabled = hub
+        .request(Method::PUT, "/devices/d1")
+        .header("If-Match", "*")
+        .json(&json!({"deviceId": "d1", "status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200);
+    module.ended().await;
+    let refused = TestDevice::connect_module(&hub, "d1", "m1", &module_key).await;
+    assert!(refused.is_err(), "a module of a disabled device connected");
+}
+
+#[tokio::test]
+async fn deleting_a_module_ends_its_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &[]);
+    register(&hub, "d1").await;
+    let key = register_module(&hub, "d1", "m1").await;
+    let mut module = TestDevice::connect_module(&hub, "d1", "m1", &key)
+        .await
+        .unwrap();
+    let deleted = hub
+        .request(Method::DELETE, "/devices/d1/modules/m1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    module.ended().await;
+    assert!(
+        TestDevice::connect_module(&hub, "d1", "m1", &key)
+            .await
+            .is_err()
+    );
 }

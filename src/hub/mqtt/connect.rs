@@ -10,6 +10,7 @@ use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::hub::state::HubState;
+use crate::hub::store::client_key;
 use crate::mqtt_wire::check_fixed_header;
 use crate::topics::{DeviceTopic, MqttUsername, parse_device_topic};
 
@@ -149,64 +150,102 @@ pub async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, code: ConnectReturnCo
     }
 }
 
-/// Decides whether a CONNECT may open a session; returns the device id.
-pub fn authenticate(state: &HubState, connect: &Connect, now: u64) -> Result<String, ConnectError> {
+/// Who a CONNECT authenticated: a device, or a module of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// The device (the module's device, for a module).
+    pub device_id: String,
+    /// The module, when a module connected.
+    pub module_id: Option<String>,
+}
+
+impl Client {
+    /// The key the registry, the sessions and the method dispatcher know the client by.
+    pub fn key(&self) -> String {
+        client_key(&self.device_id, self.module_id.as_deref())
+    }
+}
+
+/// Decides whether a CONNECT may open a session, as a device (client id `{deviceId}`)
+/// or as a module (client id `{deviceId}/{moduleId}`), each with its own keys.
+pub fn authenticate(state: &HubState, connect: &Connect, now: u64) -> Result<Client, ConnectError> {
     let refused = |code, reason: String| ConnectError::Refused { code, reason };
-    let device_id = connect.client_id.clone();
+    let client_id = connect.client_id.clone();
     let Some(login) = &connect.login else {
         return Err(refused(
             ConnectReturnCode::NotAuthorized,
-            format!("device '{device_id}' sent no username and password"),
+            format!("client '{client_id}' sent no username and password"),
         ));
     };
     let username = MqttUsername::parse(&login.username)
         .map_err(|e| refused(ConnectReturnCode::BadUserNamePassword, e.to_string()))?;
-    if username.module_id.is_some() {
-        return Err(refused(
-            ConnectReturnCode::NotAuthorized,
-            "module identities are not supported by this hub yet".into(),
-        ));
-    }
-    if username.device_id != device_id {
+    let client = Client {
+        device_id: username.device_id.clone(),
+        module_id: username.module_id.clone(),
+    };
+    let named = client.key();
+    if named != client_id {
         return Err(refused(
             ConnectReturnCode::BadClientId,
-            format!(
-                "the username names device '{}' but the client id is '{device_id}'",
-                username.device_id
-            ),
+            format!("the username names '{named}' but the client id is '{client_id}'"),
         ));
     }
-    let identity = state.store.device(&device_id).map_err(|_| {
+    let device_id = &client.device_id;
+    let device = state.store.device(device_id).map_err(|_| {
         refused(
             ConnectReturnCode::NotAuthorized,
             format!("device '{device_id}' is not registered"),
         )
     })?;
-    if identity.status != "enabled" {
+    if device.status != "enabled" {
         return Err(refused(
             ConnectReturnCode::NotAuthorized,
             format!("device '{device_id}' is disabled"),
         ));
     }
+    let keys: Vec<String> = match &client.module_id {
+        None => device.symmetric_keys().map(str::to_owned).collect(),
+        Some(module_id) => state
+            .store
+            .module(device_id, module_id)
+            .map_err(|_| {
+                refused(
+                    ConnectReturnCode::NotAuthorized,
+                    format!("module '{module_id}' of device '{device_id}' is not registered"),
+                )
+            })?
+            .symmetric_keys()
+            .map(str::to_owned)
+            .collect(),
+    };
     state
         .auth
-        .check_device(&login.password, &device_id, identity.symmetric_keys(), now)
+        .check_device(
+            &login.password,
+            device_id,
+            client.module_id.as_deref(),
+            keys.iter().map(String::as_str),
+            now,
+        )
         .map_err(|reason| {
             refused(
                 ConnectReturnCode::NotAuthorized,
-                format!("device '{device_id}': {reason}"),
+                format!("'{client_id}': {reason}"),
             )
         })?;
-    Ok(device_id)
+    Ok(client)
 }
 
-/// The CONNECT's Will, which must be on the device's own telemetry topic, as IoT Hub
-/// requires (`devices/{deviceId}/messages/events/` with an optional property bag).
-pub fn will_of(connect: &Connect, device_id: &str) -> Result<Option<Will>, ConnectError> {
+/// The CONNECT's Will, which must be on the client's own telemetry topic, as IoT Hub
+/// requires (`devices/{deviceId}/messages/events/`, or
+/// `devices/{deviceId}/modules/{moduleId}/messages/events/` for a module, with an
+/// optional property bag).
+pub fn will_of(connect: &Connect, client: &Client) -> Result<Option<Will>, ConnectError> {
     let Some(will) = &connect.last_will else {
         return Ok(None);
     };
-    match parse_device_topic(&will.topic, device_id, None) {
+    let device_id = &client.device_id;
+    match parse_device_topic(&will.topic, device_id, client.module_id.as_deref()) {
         Ok(DeviceTopic::Telemetry { properties, .. }) => {
             let mut properties: Vec<(String, String)> = properties
                 .into_iter()
@@ -218,14 +257,23 @@ pub fn will_of(connect: &Connect, device_id: &str) -> Result<Option<Will>, Conne
                 payload: will.message.clone(),
             }))
         }
-        _ => Err(ConnectError::Refused {
-            code: ConnectReturnCode::NotAuthorized,
-            reason: format!(
-                "device '{device_id}' gave a Will on '{}'; IoT Hub takes a Will only on the \
-                 device's telemetry topic devices/{device_id}/messages/events/",
-                will.topic
-            ),
-        }),
+        _ => {
+            let own = match &client.module_id {
+                Some(module_id) => {
+                    format!("devices/{device_id}/modules/{module_id}/messages/events/")
+                }
+                None => format!("devices/{device_id}/messages/events/"),
+            };
+            Err(ConnectError::Refused {
+                code: ConnectReturnCode::NotAuthorized,
+                reason: format!(
+                    "'{}' gave a Will on '{}'; IoT Hub takes a Will only on the client's own \
+                     telemetry topic {own}",
+                    client.key(),
+                    will.topic
+                ),
+            })
+        }
     }
 }
 
@@ -307,15 +355,19 @@ mod tests {
     fn a_will_must_be_telemetry_of_the_device_itself() {
         use rumqttc::mqttbytes::QoS;
         use rumqttc::mqttbytes::v4::LastWill;
+        let device = Client {
+            device_id: "d1".into(),
+            module_id: None,
+        };
         let mut connect = Connect::new("d1");
-        assert_eq!(will_of(&connect, "d1").ok(), Some(None));
+        assert_eq!(will_of(&connect, &device).ok(), Some(None));
         connect.last_will = Some(LastWill::new(
             "devices/d1/messages/events/%24.ct=text%2Fplain&why=lost",
             "gone",
             QoS::AtLeastOnce,
             false,
         ));
-        let will = will_of(&connect, "d1").ok().flatten();
+        let will = will_of(&connect, &device).ok().flatten();
         assert_eq!(
             will,
             Some(Will {
@@ -329,14 +381,37 @@ mod tests {
         );
         for topic in [
             "devices/d2/messages/events/",
+            "devices/d1/modules/m1/messages/events/",
             "some/topic",
             "$iothub/twin/GET/?$rid=1",
         ] {
             connect.last_will = Some(LastWill::new(topic, "x", QoS::AtMostOnce, false));
             assert!(
-                matches!(will_of(&connect, "d1"), Err(ConnectError::Refused { .. })),
+                matches!(
+                    will_of(&connect, &device),
+                    Err(ConnectError::Refused { .. })
+                ),
                 "{topic}"
             );
         }
+        // A module's Will goes on the module's own telemetry topic.
+        let module = Client {
+            device_id: "d1".into(),
+            module_id: Some("m1".into()),
+        };
+        connect.last_will = Some(LastWill::new(
+            "devices/d1/modules/m1/messages/events/",
+            "gone",
+            QoS::AtLeastOnce,
+            false,
+        ));
+        assert!(matches!(will_of(&connect, &module), Ok(Some(_))));
+        connect.last_will = Some(LastWill::new(
+            "devices/d1/messages/events/",
+            "gone",
+            QoS::AtLeastOnce,
+            false,
+        ));
+        assert!(will_of(&connect, &module).is_err());
     }
 }

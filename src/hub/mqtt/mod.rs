@@ -106,11 +106,11 @@ where
         }
     };
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-    let accepted = connect::authenticate(&state, &connect, now).and_then(|device_id| {
-        let will = connect::will_of(&connect, &device_id)?;
-        Ok((device_id, will))
+    let accepted = connect::authenticate(&state, &connect, now).and_then(|client| {
+        let will = connect::will_of(&connect, &client)?;
+        Ok((client, will))
     });
-    let (device_id, will) = match accepted {
+    let (client, will) = match accepted {
         Ok(accepted) => accepted,
         Err(error) => {
             if let ConnectError::Refused { code, .. } = &error {
@@ -120,6 +120,9 @@ where
             return;
         }
     };
+    // Devices and modules are known by their key from here on: the device id, or
+    // `{deviceId}/{moduleId}` for a module.
+    let device_id = client.key();
     let mut connection = PacketStream::new(stream, PacketCodec::new(MAX_PACKET_BYTES), buffer);
     let registered = state
         .sessions
@@ -144,7 +147,7 @@ where
     Activity::count(&state.activity.sessions_opened);
     tracing::debug!(device_id, %peer, session_present, "device connected");
     let start = session::Start {
-        device_id: device_id.clone(),
+        client,
         keep_alive: connect.keep_alive,
         ticket: &ticket,
         evicted: registered.evicted,

@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, oneshot};
 use tokio::time::{Instant, sleep_until};
 
+use super::connect::Client;
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::methods::{MethodCall, MethodResponse, MethodSubscription};
@@ -44,7 +45,10 @@ pub enum Ended {
 
 /// The per-connection state besides the socket.
 struct Session<'t> {
+    /// The device id, or `{deviceId}/{moduleId}` for a module: the registry's key.
     device_id: String,
+    /// The client as it authenticated, for its topics.
+    client: Client,
     state: HubState,
     ticket: &'t SessionTicket,
     next_packet_id: u16,
@@ -57,8 +61,8 @@ struct Session<'t> {
 
 /// How a session starts.
 pub struct Start<'t> {
-    /// The authenticated device.
-    pub device_id: String,
+    /// The authenticated device or module.
+    pub client: Client,
     /// The CONNECT's keep-alive, in seconds.
     pub keep_alive: u16,
     /// The session's place in the registry.
@@ -75,14 +79,15 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let Start {
-        device_id,
+        client,
         keep_alive,
         ticket,
         mut evicted,
         resumed,
     } = start;
     let mut session = Session {
-        device_id,
+        device_id: client.key(),
+        client,
         state,
         ticket,
         next_packet_id: 0,
@@ -196,8 +201,12 @@ impl Session<'_> {
         if publish.qos == QoS::ExactlyOnce {
             return Err(Ended::Violation("QoS 2 is not supported by IoT Hub".into()));
         }
-        let topic = parse_device_topic(&publish.topic, &self.device_id, None)
-            .map_err(|e| Ended::Violation(format!("publish refused: {e}")))?;
+        let topic = parse_device_topic(
+            &publish.topic,
+            &self.client.device_id,
+            self.client.module_id.as_deref(),
+        )
+        .map_err(|e| Ended::Violation(format!("publish refused: {e}")))?;
         let mut replies = match topic {
             DeviceTopic::TwinGet { rid } => self.twin_get(rid).into_iter().collect(),
             DeviceTopic::ReportedPatch { rid } => self
@@ -351,8 +360,11 @@ impl Session<'_> {
             .filters
             .iter()
             .map(|filter| {
-                let Ok(subscription) = parse_subscription(&filter.path, &self.device_id, None)
-                else {
+                let Ok(subscription) = parse_subscription(
+                    &filter.path,
+                    &self.client.device_id,
+                    self.client.module_id.as_deref(),
+                ) else {
                     tracing::info!(
                         device_id = self.device_id,
                         filter = filter.path,
@@ -378,7 +390,11 @@ impl Session<'_> {
 
     fn unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Packet {
         for filter in &unsubscribe.topics {
-            if let Ok(subscription) = parse_subscription(filter, &self.device_id, None) {
+            if let Ok(subscription) = parse_subscription(
+                filter,
+                &self.client.device_id,
+                self.client.module_id.as_deref(),
+            ) {
                 self.grant(subscription, None);
             }
         }

@@ -13,6 +13,7 @@ use super::extract::{DeviceIdPath, IfMatchHeader, JsonBody};
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::identity::{DeviceIdentity, scope_device_id};
+use crate::hub::store::client_key;
 use serde_json::Value;
 
 /// The most identities `GET /devices` returns, and what any `top` outside 1 to 1000
@@ -65,7 +66,13 @@ pub async fn put_device(
             .put_device(&device_id, &body, if_match.as_ref(), chrono::Utc::now())?;
     pending.durable().await?;
     if identity.status != "enabled" {
+        // A disabled device's modules cannot connect either.
         state.sessions.revoke(&device_id);
+        for module in state.store.modules(&device_id)? {
+            state
+                .sessions
+                .revoke(&client_key(&device_id, Some(&module.module_id)));
+        }
     }
     Activity::count(&state.activity.identity_writes);
     tracing::debug!(device_id, "device written");
@@ -78,12 +85,19 @@ pub async fn delete_device(
     DeviceIdPath(device_id): DeviceIdPath,
     IfMatchHeader(if_match): IfMatchHeader,
 ) -> Result<StatusCode, HubError> {
+    // Its modules go with it, and their sessions with them.
+    let modules = state.store.modules(&device_id)?;
     state
         .store
         .delete_device(&device_id, if_match.as_ref())?
         .durable()
         .await?;
     state.sessions.forget(&device_id);
+    for module in modules {
+        let client = client_key(&device_id, Some(&module.module_id));
+        state.sessions.forget(&client);
+        state.telemetry.forget(&client);
+    }
     state.telemetry.forget(&device_id);
     Activity::count(&state.activity.identity_writes);
     tracing::debug!(device_id, "device deleted");

@@ -1,5 +1,6 @@
-//! `POST /twins/{id}/methods`: invokes a direct method on a connected device and
-//! answers `{status, payload}` with the device's reply.
+//! `POST /twins/{id}/methods` and `POST /twins/{id}/modules/{mid}/methods`: invokes a
+//! direct method on a connected device or module and answers `{status, payload}` with
+//! its reply.
 
 use std::time::Duration;
 
@@ -9,10 +10,11 @@ use serde_json::{Value, json};
 
 use super::HubState;
 use super::error::MethodRouteError;
-use super::extract::{DeviceIdPath, JsonBody};
+use super::extract::{DeviceIdPath, JsonBody, ModulePath};
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::methods::MethodTimeouts;
+use crate::hub::store::client_key;
 use crate::topics::MethodName;
 
 /// Azure's default response timeout.
@@ -24,11 +26,33 @@ const MAX_CONNECT_TIMEOUT_SECS: u64 = 300;
 /// The largest method payload IoT Hub accepts.
 const MAX_PAYLOAD_BYTES: usize = 128 * 1024;
 
-/// Invokes a direct method.
+/// Invokes a direct method on a device.
 pub async fn invoke_method(
     State(state): State<HubState>,
     DeviceIdPath(device_id): DeviceIdPath,
     JsonBody(body): JsonBody,
+) -> Result<Json<Value>, MethodRouteError> {
+    // Fail fast on a device that does not exist, rather than as "not online".
+    state.store.device(&device_id)?;
+    invoke(&state, &device_id, &body).await
+}
+
+/// Invokes a direct method on a module.
+pub async fn invoke_module_method(
+    State(state): State<HubState>,
+    path: ModulePath,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, MethodRouteError> {
+    state.store.module(&path.device_id, &path.module_id)?;
+    let client = client_key(&path.device_id, Some(&path.module_id));
+    invoke(&state, &client, &body).await
+}
+
+/// Invokes the method `body` names on the device or module known by `client`.
+async fn invoke(
+    state: &HubState,
+    client: &str,
+    body: &Value,
 ) -> Result<Json<Value>, MethodRouteError> {
     let name = body
         .get("methodName")
@@ -52,27 +76,25 @@ pub async fn invoke_method(
     }
     let timeouts = MethodTimeouts {
         response: Duration::from_secs(seconds(
-            &body,
+            body,
             "responseTimeoutInSeconds",
             DEFAULT_RESPONSE_TIMEOUT_SECS,
             RESPONSE_TIMEOUT_SECS,
         )?),
         connect: Duration::from_secs(seconds(
-            &body,
+            body,
             "connectTimeoutInSeconds",
             0,
             0..=MAX_CONNECT_TIMEOUT_SECS,
         )?),
     };
-    // Fail fast on a device that does not exist, rather than as "not online".
-    state.store.device(&device_id)?;
     let response = state
         .methods
-        .invoke(&device_id, &name, payload, timeouts)
+        .invoke(client, &name, payload, timeouts)
         .await?;
     Activity::count(&state.activity.method_calls);
     tracing::debug!(
-        device_id,
+        client,
         method = name,
         status = response.status,
         "direct method answered"

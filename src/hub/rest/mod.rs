@@ -58,6 +58,10 @@ pub fn router(state: HubState) -> Router {
                 .patch(modules::patch_module_twin)
                 .put(modules::replace_module_twin),
         )
+        .route(
+            "/twins/{id}/modules/{mid}/methods",
+            post(methods::invoke_module_method),
+        )
         // Azure's routes need an api-version; this hub's own route below does not.
         .route_layer(axum::middleware::from_fn(api_version::require_api_version))
         .route(

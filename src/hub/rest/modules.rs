@@ -14,7 +14,7 @@ use super::extract::{DeviceIdPath, IfMatchHeader, JsonBody, ModulePath};
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
 use crate::hub::module_identity::ModuleIdentity;
-use crate::hub::store::{IfMatch, TwinWrite};
+use crate::hub::store::{IfMatch, TwinWrite, client_key};
 
 /// The identities of a device's modules, as a JSON array.
 pub async fn list_modules(
@@ -70,6 +70,9 @@ pub async fn delete_module(
         .delete_module(&path.device_id, &path.module_id, if_match.as_ref())?
         .durable()
         .await?;
+    let client = client_key(&path.device_id, Some(&path.module_id));
+    state.sessions.forget(&client);
+    state.telemetry.forget(&client);
     Activity::count(&state.activity.identity_writes);
     tracing::debug!(
         device_id = path.device_id,

@@ -25,6 +25,7 @@ mod scan;
 
 pub use commit::PendingCommit;
 pub use db::count_devices;
+pub use modules::client_key;
 pub use paging::{PageCursor, QueryPage};
 
 use std::collections::{BTreeMap, HashMap};
@@ -405,8 +406,9 @@ impl Store {
         })
     }
 
-    /// Records a device connecting or disconnecting: connection state, its time, and
-    /// the last activity time, in both the identity and the twin.
+    /// Records a device (or a module, by its [`client_key`]) connecting or
+    /// disconnecting: connection state, its time, and the last activity time, in both
+    /// the identity and the twin.
     pub fn set_connection_state(
         &self,
         device_id: &str,
@@ -420,7 +422,7 @@ impl Store {
         };
         let state = Value::from(state.as_str());
         let now = Value::from(format_timestamp(now));
-        self.with_record(device_id, |record| {
+        self.with_client_record(device_id, |record| {
             let names = self.names();
             let identity = record.identity.with_replaced(
                 names,
@@ -455,10 +457,11 @@ impl Store {
         })
     }
 
-    /// The twin as a device reads it (MQTT twin GET): desired and reported properties
-    /// with their `$version`, without `$metadata` and tags.
+    /// The twin as a device (or a module, by its [`client_key`]) reads it (MQTT twin
+    /// GET): desired and reported properties with their `$version`, without `$metadata`
+    /// and tags.
     pub fn device_twin(&self, device_id: &str) -> Result<Value, HubError> {
-        self.with_record(device_id, |record| {
+        self.with_client_record(device_id, |record| {
             let properties = record.twin.root(self.names()).member("properties", false);
             let section = |name: &str| {
                 let mut section = properties

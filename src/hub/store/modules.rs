@@ -22,6 +22,16 @@ pub(super) fn module_key(device_id: &str, module_id: &str) -> String {
     format!("{device_id}/{module_id}")
 }
 
+/// The key a connected client (a device, or a module of one) is known by in the
+/// registry, the device sessions and the method dispatcher: the device id, or
+/// `{deviceId}/{moduleId}` for a module.
+pub fn client_key(device_id: &str, module_id: Option<&str>) -> String {
+    match module_id {
+        Some(module_id) => module_key(device_id, module_id),
+        None => device_id.to_owned(),
+    }
+}
+
 /// Whether a registry key names a module.
 pub(super) fn is_module_key(key: &str) -> bool {
     key.contains('/')
@@ -83,6 +93,18 @@ impl Store {
             Ok(())
         } else {
             Err(not_found(device_id))
+        }
+    }
+
+    /// Runs `read` on the record of a connected client ([`client_key`]), under its lock.
+    pub(super) fn with_client_record<T>(
+        &self,
+        client: &str,
+        read: impl FnOnce(&mut DeviceRecord) -> Result<T, HubError>,
+    ) -> Result<T, HubError> {
+        match split_key(client) {
+            (device_id, Some(module_id)) => self.with_module(device_id, module_id, read),
+            (device_id, None) => self.with_record(device_id, read),
         }
     }
 

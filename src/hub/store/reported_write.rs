@@ -15,15 +15,15 @@ use crate::twin::{
 };
 
 impl Store {
-    /// Device side (MQTT): merges a reported-properties patch and returns the new
-    /// reported `$version`.
+    /// Device side (MQTT): merges a reported-properties patch of a device (or a module,
+    /// by its [`super::client_key`]) and returns the new reported `$version`.
     pub fn write_reported(
         &self,
         device_id: &str,
         patch: &Value,
         now: DateTime<Utc>,
     ) -> Result<(u64, PendingCommit), HubError> {
-        self.with_record(device_id, |record| {
+        self.with_client_record(device_id, |record| {
             let names = self.names();
             let root = record.twin.root(names);
             let section = root.member_at(&["properties", "reported"]);

@@ -75,12 +75,31 @@ impl TestDevice {
         Self::connect_with_password(hub, device_id, &password).await
     }
 
-    /// Connects with an explicit password.
-    pub async fn connect_with_password(
+    /// Connects as module `module_id` of `device_id` (client id `{device}/{module}`,
+    /// username `localhost/{device}/{module}/?api-version=...`) with a token signed for
+    /// the module's resource with `key`.
+    pub async fn connect_module(
         hub: &HubProcess,
         device_id: &str,
+        module_id: &str,
+        key: &str,
+    ) -> Result<TestDevice, String> {
+        let credentials = DeviceConnectionString {
+            module_id: Some(module_id.into()),
+            ..connection_string(device_id, key)
+        };
+        let password = credentials.sas_token(now() + 3600).to_string();
+        Self::connect_with_password(hub, &format!("{device_id}/{module_id}"), &password).await
+    }
+
+    /// Connects with an explicit password; `client_id` is a device id, or
+    /// `{deviceId}/{moduleId}` for a module.
+    pub async fn connect_with_password(
+        hub: &HubProcess,
+        client_id: &str,
         password: &str,
     ) -> Result<TestDevice, String> {
+        let device_id = client_id;
         let port = u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap();
         let mut options = MqttOptions::new(device_id, "127.0.0.1", port);
         options.set_credentials(
