@@ -67,6 +67,14 @@ fn python_device_sdk_over_mqtts_on_8883() {
 }
 
 #[test]
+fn python_module_client_and_registry_module_calls() {
+    let _ports = lock_fixed_ports();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &["--tls", "--mqtt-port", "8883"]);
+    run_python(&hub, "module_sdk.py", &[]);
+}
+
+#[test]
 fn python_device_sdk_over_websockets_on_443() {
     let _ports = lock_fixed_ports();
     let dir = tempfile::tempdir().unwrap();
