@@ -372,3 +372,52 @@ async fn deleting_a_module_ends_its_session() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn module_twins_are_queried_with_from_devices_modules() {
+    let (_dir, hub) = hub_with_device("d1").await;
+    create_device(&hub, "d2").await;
+    for path in [
+        "/devices/d1/modules/filter",
+        "/devices/d1/modules/sensor",
+        "/devices/d2/modules/filter",
+    ] {
+        assert_eq!(put_module(&hub, path, json!({})).await.status(), 200);
+    }
+    let query = |text: &str| {
+        hub.request(Method::POST, "/devices/query")
+            .json(&json!({"query": text}))
+            .send()
+    };
+    let response = query("SELECT * FROM devices.modules WHERE moduleId = 'filter'")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-ms-item-type"], "twin");
+    let rows: Vec<Value> = response.json().await.unwrap();
+    let found: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row["deviceId"].as_str().unwrap(),
+                row["moduleId"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found, [("d1", "filter"), ("d2", "filter")]);
+    let counted: Vec<Value> =
+        query("SELECT COUNT() AS n FROM devices.modules WHERE deviceId = 'd1'")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(counted, [json!({"n": 2})]);
+    let devices: Vec<Value> = query("SELECT * FROM devices")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(devices.len(), 2, "module twins are not device twins");
+}

@@ -75,7 +75,7 @@ fn mirror_module_identity(twin: &mut Twin, identity: &ModuleIdentity) {
 }
 
 impl Store {
-    fn read_modules(&self) -> RwLockReadGuard<'_, Registry> {
+    pub(super) fn read_modules(&self) -> RwLockReadGuard<'_, Registry> {
         // Records are inserted and removed whole, so a panic leaves nothing half-done.
         self.inner.modules.read().unwrap_or_else(|e| e.into_inner())
     }

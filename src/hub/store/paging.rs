@@ -5,12 +5,13 @@
 //! paged by position.
 
 use std::ops::{Bound, ControlFlow};
+use std::sync::RwLockReadGuard;
 
 use serde_json::Value;
 
 use super::packed::Names;
 use super::scan::{self, Entry};
-use super::{Store, lock};
+use super::{Registry, Store, lock};
 use crate::hub::error::HubError;
 use crate::query::{Query, Source};
 
@@ -38,6 +39,15 @@ pub struct QueryPage {
 }
 
 impl Store {
+    /// The twins a query's FROM clause names: devices', or modules' (by
+    /// `{deviceId}/{moduleId}`, so a page of module twins ends after a module's key).
+    fn read_source(&self, source: Source) -> RwLockReadGuard<'_, Registry> {
+        match source {
+            Source::Devices => self.read(),
+            Source::DevicesModules => self.read_modules(),
+        }
+    }
+
     /// The page of `query`'s rows that starts at `from` (the first page for `None`), with
     /// at most `take` rows (at least one).
     pub fn query_page(
@@ -47,13 +57,6 @@ impl Store {
         take: usize,
     ) -> Result<QueryPage, HubError> {
         let take = take.max(1);
-        if query.source() == Source::DevicesModules {
-            // This hub has no module identities yet, so module twins are an empty set.
-            return Ok(QueryPage {
-                rows: Vec::new(),
-                next: None,
-            });
-        }
         match (from, query.is_aggregate()) {
             (Some(PageCursor::Offset(skip)), _) => Ok(self.page_by_offset(query, *skip, take)),
             (None, true) => Ok(self.page_by_offset(query, 0, take)),
@@ -71,7 +74,7 @@ impl Store {
 
     fn page_by_offset(&self, query: &Query, skip: usize, take: usize) -> QueryPage {
         let names = self.names();
-        let devices = self.read();
+        let devices = self.read_source(query.source());
         let entries = || devices.iter().map(|(id, record)| (&**id, record));
         let wanted = query.rows_after(skip, take.saturating_add(1));
         let mut rows = Vec::new();
@@ -141,7 +144,7 @@ impl Store {
         });
         let limit = take.min(left_in_top);
         let names = self.names();
-        let devices = self.read();
+        let devices = self.read_source(query.source());
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         let entries = devices
             .range::<str, _>((start, Bound::Unbounded))
@@ -289,12 +292,63 @@ mod tests {
         assert_eq!(error.error_code(), 400004);
     }
 
+    /// Every row of `text`, read in pages of `take`.
+    fn all_rows(store: &Store, text: &str, take: usize) -> Vec<Value> {
+        let query = crate::query::parse(text).unwrap();
+        let mut rows = Vec::new();
+        let mut from = None;
+        loop {
+            let page = store.query_page(&query, from.as_ref(), take).unwrap();
+            rows.extend(page.rows);
+            match page.next {
+                Some(next) => from = Some(next),
+                None => return rows,
+            }
+        }
+    }
+
     #[test]
-    fn module_twins_are_an_empty_set() {
-        let (_dir, store) = store_with(&["a"]);
-        let query = crate::query::parse("SELECT * FROM devices.modules").unwrap();
-        let page = store.query_page(&query, None, 10).unwrap();
-        assert!(page.rows.is_empty());
-        assert_eq!(page.next, None);
+    fn module_twins_are_queried_apart_from_device_twins() {
+        let (_dir, store) = store_with(&["a", "b", "c"]);
+        assert!(
+            all_rows(&store, "SELECT * FROM devices.modules", 2).is_empty(),
+            "no modules yet"
+        );
+        for (device_id, module_id) in [("a", "m1"), ("a", "m2"), ("c", "m1")] {
+            drop(
+                store
+                    .put_module(device_id, module_id, &json!({}), None, chrono::Utc::now())
+                    .unwrap(),
+            );
+        }
+        let ids = |rows: Vec<Value>| -> Vec<String> {
+            rows.iter()
+                .map(|row| {
+                    format!(
+                        "{}/{}",
+                        row["deviceId"].as_str().unwrap(),
+                        row["moduleId"].as_str().unwrap()
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            ids(all_rows(&store, "SELECT * FROM devices.modules", 2)),
+            ["a/m1", "a/m2", "c/m1"],
+            "every module once, across pages"
+        );
+        assert_eq!(
+            ids(all_rows(
+                &store,
+                "SELECT * FROM devices.modules WHERE moduleId = 'm1' AND deviceId IN ['a', 'b']",
+                10
+            )),
+            ["a/m1"]
+        );
+        let count = all_rows(&store, "SELECT COUNT() AS n FROM devices.modules", 10);
+        assert_eq!(count, [json!({"n": 3})]);
+        let devices = all_rows(&store, "SELECT * FROM devices", 10);
+        assert_eq!(devices.len(), 3, "device queries see no modules");
+        assert!(devices.iter().all(|row| row.get("moduleId").is_none()));
     }
 }
