@@ -30,10 +30,29 @@ impl ServiceClient {
         connect_timeout: Duration,
     ) -> Result<MethodResult, ServiceError> {
         check_device_id(device_id)?;
+        self.method_call(
+            format!("/twins/{}/methods", encode_segment(device_id)),
+            &format!("device '{device_id}'"),
+            method_name,
+            payload,
+            (response_timeout, connect_timeout),
+        )
+        .await
+    }
+
+    /// Invokes `method_name` on what `path` names (`target` in words, for errors), with
+    /// the response and connect timeouts of [`Self::invoke_method`].
+    pub(super) async fn method_call(
+        &self,
+        path: String,
+        target: &str,
+        method_name: &str,
+        payload: &Value,
+        (response_timeout, connect_timeout): (Duration, Duration),
+    ) -> Result<MethodResult, ServiceError> {
         if method_name.trim().is_empty() {
             return Err(ServiceError::InvalidArgument(format!(
-                "the method name for device '{device_id}' is empty; give the name the device \
-                 handles, e.g. `reboot`"
+                "the method name for {target} is empty; give the name it handles, e.g. `reboot`"
             )));
         }
         let body = json!({
@@ -42,11 +61,11 @@ impl ServiceClient {
             "responseTimeoutInSeconds": response_timeout.as_secs(),
             "connectTimeoutInSeconds": connect_timeout.as_secs(),
         });
-        let operation = format!("invoking method '{method_name}' on device '{device_id}'");
+        let operation = format!("invoking method '{method_name}' on {target}");
         let call = Call {
             operation: operation.clone(),
             method: Method::POST,
-            path: format!("/twins/{}/methods", encode_segment(device_id)),
+            path,
             body: Some(&body),
             headers: Vec::new(),
             idempotency: Idempotency::NotIdempotent,

@@ -26,6 +26,7 @@ mod devices;
 mod error;
 mod methods;
 pub mod model;
+mod modules;
 mod query;
 mod retry;
 mod token;
@@ -40,7 +41,7 @@ pub use connect::{ClientSetupError, client_for};
 pub use error::ServiceError;
 pub use model::{
     Device, DeviceAuthentication, DeviceCapabilities, DeviceTelemetry, DeviceTwin, MethodResult,
-    NewDevice, QueryPage, SymmetricKeys, TelemetryMessage, TwinProperties, X509Thumbprints,
+    Module, NewDevice, QueryPage, SymmetricKeys, TelemetryMessage, TwinProperties, X509Thumbprints,
 };
 pub use token::{Clock, DEFAULT_RENEW_BEFORE, DEFAULT_TOKEN_LIFETIME, TokenSettings};
 pub use transport::API_VERSION;

@@ -57,6 +57,37 @@ pub struct Device {
     pub other: Map<String, Value>,
 }
 
+/// A module identity, as `GET /devices/{id}/modules/{mid}` returns it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Module {
+    /// The module id, unique within its device.
+    pub module_id: String,
+    /// The device the module belongs to.
+    pub device_id: String,
+    /// Who manages the module (`IotEdge` for modules an IoT Edge runtime deploys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
+    /// Changes when a module is deleted and created again with the same id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_id: Option<String>,
+    /// Changes on every identity update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// `Connected` or `Disconnected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_state: Option<String>,
+    /// When the module last connected or sent something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity_time: Option<String>,
+    /// How the module proves who it is (its own keys, not its device's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<DeviceAuthentication>,
+    /// Fields this client does not model, kept as they came.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
 /// A device's credentials.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

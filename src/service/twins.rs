@@ -16,7 +16,7 @@ impl ServiceClient {
     pub async fn get_twin(&self, device_id: &str) -> Result<DeviceTwin, ServiceError> {
         check_device_id(device_id)?;
         self.twin_call(
-            device_id,
+            twin_path(device_id),
             format!("reading the twin of device '{device_id}'"),
             Method::GET,
             None,
@@ -36,7 +36,7 @@ impl ServiceClient {
     ) -> Result<DeviceTwin, ServiceError> {
         check_device_id(device_id)?;
         self.twin_call(
-            device_id,
+            twin_path(device_id),
             format!("patching the twin of device '{device_id}'"),
             Method::PATCH,
             Some(patch),
@@ -55,7 +55,7 @@ impl ServiceClient {
     ) -> Result<DeviceTwin, ServiceError> {
         check_device_id(device_id)?;
         self.twin_call(
-            device_id,
+            twin_path(device_id),
             format!("replacing the twin of device '{device_id}'"),
             Method::PUT,
             Some(twin),
@@ -64,9 +64,10 @@ impl ServiceClient {
         .await
     }
 
-    async fn twin_call(
+    /// A read or write of the twin at `path` (a device's or a module's).
+    pub(super) async fn twin_call(
         &self,
-        device_id: &str,
+        path: String,
         operation: String,
         method: Method,
         body: Option<&Value>,
@@ -82,7 +83,7 @@ impl ServiceClient {
         let call = Call {
             operation,
             method,
-            path: format!("/twins/{}", encode_segment(device_id)),
+            path,
             body,
             headers: etag
                 .map(|etag| vec![(IF_MATCH.as_str(), if_match(etag))])
@@ -93,4 +94,9 @@ impl ServiceClient {
         let response = self.transport.send(&call).await?;
         read_json(response, &call.operation, "device twin JSON").await
     }
+}
+
+/// The service API path of a device's twin.
+fn twin_path(device_id: &str) -> String {
+    format!("/twins/{}", encode_segment(device_id))
 }

@@ -326,3 +326,84 @@ async fn tokens_are_renewed_before_expiry_and_bad_keys_are_explained() {
     assert!(!message.contains(&wrong.key.to_base64()), "{message}");
     hub.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn modules_their_twins_and_their_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(&dir, false, None).await;
+    let client = plain_client(&hub, ClientOptions::default());
+    client
+        .create_device("d1", &NewDevice::default())
+        .await
+        .unwrap();
+    assert!(client.list_modules("d1").await.unwrap().is_empty());
+    let module = client.create_module("d1", "m1", None).await.unwrap();
+    assert_eq!(
+        (module.device_id.as_str(), module.module_id.as_str()),
+        ("d1", "m1")
+    );
+    let keys = module.authentication.unwrap().symmetric_key.unwrap();
+    assert!(keys.primary_key.is_some_and(|key| !key.is_empty()));
+    let again = client.create_module("d1", "m1", None).await.unwrap_err();
+    assert_eq!(again.error_code(), Some(409301));
+    let read = client.get_module("d1", "m1").await.unwrap();
+    assert_eq!(read.etag, module.etag);
+    assert_eq!(client.list_modules("d1").await.unwrap(), [read]);
+
+    let twin = client.get_module_twin("d1", "m1").await.unwrap();
+    assert_eq!(twin.module_id.as_deref(), Some("m1"));
+    let patched = client
+        .patch_module_twin(
+            "d1",
+            "m1",
+            &json!({"properties": {"desired": {"rate": 2}}}),
+            twin.etag.as_deref(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.properties.unwrap().desired["rate"], 2);
+    let stale = client
+        .patch_module_twin("d1", "m1", &json!({"tags": {"x": 1}}), twin.etag.as_deref())
+        .await
+        .unwrap_err();
+    assert_eq!(stale.status(), Some(412), "{stale}");
+
+    // The module's session answers; the call goes to it, not to its device.
+    let mut subscription = hub.state.methods.subscribe("d1/m1");
+    tokio::spawn(async move {
+        while let Some(call) = subscription.calls.recv().await {
+            let _ = call.reply.send(twinlens::hub::methods::MethodResponse {
+                status: 200,
+                payload: json!({"module": call.name}),
+            });
+        }
+    });
+    let result = client
+        .invoke_module_method(
+            "d1",
+            "m1",
+            "flush",
+            &json!({}),
+            Duration::from_secs(5),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.payload, json!({"module": "flush"}));
+    let device_offline = client
+        .invoke_method(
+            "d1",
+            "flush",
+            &json!({}),
+            Duration::from_secs(5),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(device_offline.error_code(), Some(404103));
+
+    client.delete_module("d1", "m1", None).await.unwrap();
+    let gone = client.get_module("d1", "m1").await.unwrap_err();
+    assert_eq!(gone.error_code(), Some(404010));
+    hub.shutdown().await.unwrap();
+}
