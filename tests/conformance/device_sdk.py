@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import os
-import sys
 import threading
 import time
 import urllib.parse
@@ -24,15 +23,12 @@ from azure.iot.device import IoTHubDeviceClient, Message, MethodResponse
 from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import CloudToDeviceMethod, Twin, TwinProperties
 
+from conformance import check, run
+
 WEBSOCKETS = os.environ.get("TWINLENS_DEVICE_WEBSOCKETS") == "1"
 DEVICE_ID = "py-ws-device-1" if WEBSOCKETS else "py-device-1"
 ENDPOINT = "MQTT over WebSockets on 443" if WEBSOCKETS else "MQTTS on 8883"
 
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"ok: {what}", flush=True)
 
 
 def service_token(service_cs):
@@ -116,8 +112,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as error:  # report any failure with its step, then fail the test
-        print(f"FAILED: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        sys.exit(1)
+    run(main)

@@ -10,7 +10,6 @@ Exits non-zero, naming the step, on the first behaviour that differs from IoT Hu
 """
 
 import os
-import sys
 import threading
 import time
 
@@ -18,14 +17,11 @@ from azure.iot.device import IoTHubModuleClient, MethodResponse
 from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import CloudToDeviceMethod, Twin, TwinProperties
 
+from conformance import check, run
+
 DEVICE_ID = "py-edge-device-1"
 MODULE_ID = "py-module-1"
 
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"ok: {what}", flush=True)
 
 
 def wait_until(condition, timeout):
@@ -114,8 +110,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as error:  # report any failure with its step, then fail the test
-        print(f"FAILED: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        sys.exit(1)
+    run(main)

@@ -6,17 +6,13 @@ Exits non-zero, naming the step, on the first behaviour that differs from IoT Hu
 """
 
 import os
-import sys
 
 from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import QuerySpecification, Twin, TwinProperties
 from msrest.exceptions import HttpOperationError
 
+from conformance import check, run
 
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"ok: {what}", flush=True)
 
 
 def expect_status(status, what, call):
@@ -82,8 +78,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as error:  # report any failure with its step, then fail the test
-        print(f"FAILED: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        sys.exit(1)
+    run(main)

@@ -36,6 +36,8 @@ fn run_python(hub: &HubProcess, script: &str, env: &[(&str, &str)]) {
     let mut command = Command::new(python);
     command
         .arg(&path)
+        // The scripts import their shared helpers; no bytecode goes into the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .env(
             "TWINLENS_SERVICE_CS",
             hub.ready["service_connection_string"].as_str().unwrap(),

@@ -392,18 +392,33 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(Value, Option<DesiredChange>, PendingCommit), HubError> {
         self.with_record(device_id, |record| {
-            let mut twin = record.twin_model(self.names())?;
-            IfMatch::check(if_match, &twin.etag)?;
-            let change = match mode {
-                TwinWrite::Patch => twin.apply_service_patch(body, now)?,
-                TwinWrite::Replace => twin.apply_service_replace(body, now)?,
-            };
-            let served = twin.to_json();
-            let push = change.clone().map(|change| (device_id.to_owned(), change));
-            let packed = Packed::encode(&served, self.names());
-            let pending = self.replace_twin(record, device_id, packed, push);
-            Ok((served, change, pending))
+            self.service_write(record, device_id, body, mode, if_match, now)
         })
+    }
+
+    /// A service write to the twin of the record known by `key` (a device id, or a
+    /// module's [`client_key`]): the new twin, its desired change (pushed to the
+    /// client known by `key` once durable) and the commit to wait for.
+    fn service_write(
+        &self,
+        record: &mut DeviceRecord,
+        key: &str,
+        body: &Value,
+        mode: TwinWrite,
+        if_match: Option<&IfMatch>,
+        now: DateTime<Utc>,
+    ) -> Result<(Value, Option<DesiredChange>, PendingCommit), HubError> {
+        let mut twin = record.twin_model(self.names())?;
+        IfMatch::check(if_match, &twin.etag)?;
+        let change = match mode {
+            TwinWrite::Patch => twin.apply_service_patch(body, now)?,
+            TwinWrite::Replace => twin.apply_service_replace(body, now)?,
+        };
+        let served = twin.to_json();
+        let push = change.clone().map(|change| (key.to_owned(), change));
+        let packed = Packed::encode(&served, self.names());
+        let pending = self.replace_twin(record, key, packed, push);
+        Ok((served, change, pending))
     }
 
     /// Records a device (or a module, by its [`client_key`]) connecting or

@@ -10,7 +10,6 @@ use std::sync::{Mutex, RwLockReadGuard, RwLockWriteGuard};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::packed::Packed;
 use super::record::DeviceRecord;
 use super::{IfMatch, PendingCommit, Registry, Store, TwinWrite, lock, not_found, put_change};
 use crate::hub::error::HubError;
@@ -235,17 +234,7 @@ impl Store {
     ) -> Result<(Value, Option<DesiredChange>, PendingCommit), HubError> {
         let key = module_key(device_id, module_id);
         self.with_module(device_id, module_id, |record| {
-            let mut twin = record.twin_model(self.names())?;
-            IfMatch::check(if_match, &twin.etag)?;
-            let change = match mode {
-                TwinWrite::Patch => twin.apply_service_patch(body, now)?,
-                TwinWrite::Replace => twin.apply_service_replace(body, now)?,
-            };
-            let served = twin.to_json();
-            let push = change.clone().map(|change| (key.clone(), change));
-            let packed = Packed::encode(&served, self.names());
-            let pending = self.replace_twin(record, &key, packed, push);
-            Ok((served, change, pending))
+            self.service_write(record, &key, body, mode, if_match, now)
         })
     }
 }
