@@ -184,6 +184,31 @@ async function main() {
       (status === 404 && named ? '' : ` (got ${describe(err)})`));
   });
 
+  await steps.run('modules and module twins', [], async () => {
+    await call(T, 'registry.create node-edge-1', (cb) => registry.create({ deviceId: 'node-edge-1' }, cb));
+    // addModule sends empty keys, as it does to Azure, and reads the generated ones back.
+    await call(T, 'registry.addModule', (cb) => registry.addModule({ deviceId: 'node-edge-1', moduleId: 'filter' }, cb));
+    const [module] = await call(T, 'registry.getModule', (cb) => registry.getModule('node-edge-1', 'filter', cb));
+    const moduleKeys = module.authentication.symmetricKey;
+    check(module.moduleId === 'filter' && Boolean(moduleKeys.primaryKey) && Boolean(moduleKeys.secondaryKey),
+      'registry.addModule creates the module with generated keys');
+    const [modules] = await call(T, 'registry.getModulesOnDevice',
+      (cb) => registry.getModulesOnDevice('node-edge-1', cb));
+    check(modules.length === 1 && modules[0].moduleId === 'filter', 'registry.getModulesOnDevice lists it');
+    module.managedBy = 'node';
+    const [updated] = await call(T, 'registry.updateModule', (cb) => registry.updateModule(module, true, cb));
+    check(updated.managedBy === 'node' && updated.etag !== module.etag, 'registry.updateModule updates it');
+    const [twin] = await call(T, 'registry.getModuleTwin', (cb) => registry.getModuleTwin('node-edge-1', 'filter', cb));
+    check(twin.moduleId === 'filter' && Boolean(twin.etag), 'registry.getModuleTwin returns the module twin');
+    const [patched] = await call(T, 'registry.updateModuleTwin', (cb) => registry.updateModuleTwin(
+      'node-edge-1', 'filter', { properties: { desired: { rate: 4 } } }, twin.etag, cb));
+    check(patched.properties.desired.rate === 4, 'registry.updateModuleTwin merges desired properties');
+    await call(T, 'registry.removeModule', (cb) => registry.removeModule('node-edge-1', 'filter', cb));
+    const [left] = await call(T, 'registry.getModulesOnDevice after remove',
+      (cb) => registry.getModulesOnDevice('node-edge-1', cb));
+    check(left.length === 0, 'registry.removeModule deletes it');
+  });
+
   await steps.run('direct method on a device that is not connected', [], async () => {
     await call(T, 'registry.create node-offline', (cb) => registry.create({ deviceId: 'node-offline' }, cb));
     // Azure answers 404 with errorCode 404103 (DeviceNotOnline), a plain Error in azure-iothub.
