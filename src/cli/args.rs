@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use twinlens::hub::limits::{
-    DEFAULT_TELEMETRY_DEVICE_BYTES, DEFAULT_TELEMETRY_HUB_BYTES, HubLimits, TelemetryLimits,
+    DEFAULT_JOB_DEVICE_RATE, DEFAULT_MAX_ACTIVE_JOBS, DEFAULT_TELEMETRY_DEVICE_BYTES,
+    DEFAULT_TELEMETRY_HUB_BYTES, HubLimits, JobLimits, TelemetryLimits,
 };
 
 /// A desktop explorer for IoT Hub device twins, with an embedded local hub.
@@ -121,6 +122,15 @@ pub struct HubArgs {
     /// Telemetry bytes kept for all devices together.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_TELEMETRY_HUB_BYTES)]
     pub telemetry_hub_bytes: usize,
+    /// Jobs queued, scheduled or running at once (Azure: 1 on free and S1 hubs, 5 on S2,
+    /// 10 on S3); more are refused until one finishes.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ACTIVE_JOBS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub max_active_jobs: usize,
+    /// Twin updates or method calls a job starts per second.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOB_DEVICE_RATE,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub job_rate: u32,
 }
 
 impl HubArgs {
@@ -133,6 +143,10 @@ impl HubArgs {
                 device_bytes: self.telemetry_device_bytes,
                 hub_bytes: self.telemetry_hub_bytes,
                 ..TelemetryLimits::default()
+            },
+            jobs: JobLimits {
+                max_active: self.max_active_jobs,
+                device_rate: self.job_rate,
             },
         }
     }

@@ -302,6 +302,7 @@ pub fn plan(
     };
     let new_columns = match parsed.item_type() {
         query::ItemType::Twin => Vec::new(),
+        query::ItemType::DeviceJob => return Err(ListQueryError::NotDevices),
         query::ItemType::Json => {
             let paths = parsed.projected_paths().ok_or(ListQueryError::NotDevices)?;
             let mut new_columns: Vec<String> = Vec::new();
@@ -460,6 +461,10 @@ mod tests {
         );
         assert_eq!(
             plan("SELECT LOWER(deviceId) FROM devices", &[], true),
+            Err(ListQueryError::NotDevices)
+        );
+        assert_eq!(
+            plan("SELECT * FROM devices.jobs", &[], true),
             Err(ListQueryError::NotDevices)
         );
         assert!(matches!(

@@ -83,6 +83,30 @@ pub enum HubError {
     /// The request body is larger than the hub accepts.
     #[error("{0}")]
     MessageTooLarge(String),
+    /// No job has this id.
+    #[error("Job {job_id} was not found")]
+    JobNotFound {
+        /// The id that was asked for.
+        job_id: String,
+    },
+    /// A job with this id exists already.
+    #[error("A job with ID '{job_id}' already exists; choose another job id")]
+    JobAlreadyExists {
+        /// The id that is taken.
+        job_id: String,
+    },
+    /// As many jobs as the hub runs at once are queued or running already.
+    #[error(
+        "The hub already has {limit} active job(s), its maximum; wait for one to finish \
+         or cancel one, then schedule this job again"
+    )]
+    ThrottlingMaxActiveJobCountExceeded {
+        /// How many jobs may be active at once.
+        limit: usize,
+    },
+    /// The resource's state does not allow the operation (cancelling a finished job).
+    #[error("{0}")]
+    OperationNotAllowedInCurrentState(String),
     /// Something failed inside the hub (storage, a lost task).
     #[error("{0}")]
     Server(String),
@@ -104,6 +128,10 @@ impl HubError {
             HubError::DeviceAlreadyExists { .. } => 409001,
             HubError::PreconditionFailed { .. } => 412001,
             HubError::MessageTooLarge(_) => 413001,
+            HubError::JobNotFound { .. } => 404002,
+            HubError::JobAlreadyExists { .. } => 409104,
+            HubError::ThrottlingMaxActiveJobCountExceeded { .. } => 429004,
+            HubError::OperationNotAllowedInCurrentState(_) => 405102,
             HubError::Server(_) => 500001,
             HubError::GatewayTimeout { .. } => 504101,
         }
@@ -124,6 +152,12 @@ impl HubError {
             HubError::DeviceAlreadyExists { .. } => "DeviceAlreadyExists",
             HubError::PreconditionFailed { .. } => "PreconditionFailed",
             HubError::MessageTooLarge(_) => "MessageTooLarge",
+            HubError::JobNotFound { .. } => "JobNotFound",
+            HubError::JobAlreadyExists { .. } => "JobAlreadyExists",
+            HubError::ThrottlingMaxActiveJobCountExceeded { .. } => {
+                "ThrottlingMaxActiveJobCountExceeded"
+            }
+            HubError::OperationNotAllowedInCurrentState(_) => "OperationNotAllowedInCurrentState",
             HubError::Server(_) => "ServerError",
             HubError::GatewayTimeout { .. } => "GatewayTimeout",
         }
@@ -190,6 +224,22 @@ mod tests {
                 412001,
             ),
             (HubError::MessageTooLarge("x".into()), 413, 413001),
+            (HubError::JobNotFound { job_id: "j".into() }, 404, 404002),
+            (
+                HubError::JobAlreadyExists { job_id: "j".into() },
+                409,
+                409104,
+            ),
+            (
+                HubError::ThrottlingMaxActiveJobCountExceeded { limit: 1 },
+                429,
+                429004,
+            ),
+            (
+                HubError::OperationNotAllowedInCurrentState("x".into()),
+                405,
+                405102,
+            ),
             (HubError::Server("x".into()), 500, 500001),
             (
                 HubError::GatewayTimeout {

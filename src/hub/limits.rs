@@ -19,6 +19,11 @@ pub const DEFAULT_TELEMETRY_HUB_BYTES: usize = 64 * 1024 * 1024;
 /// Telemetry messages kept per device.
 pub const DEFAULT_TELEMETRY_DEVICE_MESSAGES: usize = 100;
 
+/// Jobs active (queued, scheduled or running) at once: Azure's S1 and free hubs allow one.
+pub const DEFAULT_MAX_ACTIVE_JOBS: usize = 1;
+/// Device operations (twin updates, method calls) a job starts per second.
+pub const DEFAULT_JOB_DEVICE_RATE: u32 = 1000;
+
 /// How much load the hub takes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubLimits {
@@ -31,6 +36,8 @@ pub struct HubLimits {
     pub http_timeout: Duration,
     /// How much telemetry is kept.
     pub telemetry: TelemetryLimits,
+    /// How many jobs run at once, and how fast.
+    pub jobs: JobLimits,
 }
 
 impl Default for HubLimits {
@@ -39,6 +46,27 @@ impl Default for HubLimits {
             max_connections: None,
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             telemetry: TelemetryLimits::default(),
+            jobs: JobLimits::default(),
+        }
+    }
+}
+
+/// How many jobs the hub runs at once and how fast each works through its devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobLimits {
+    /// Jobs queued, scheduled or running at once; another is refused with
+    /// ThrottlingMaxActiveJobCountExceeded until one finishes.
+    pub max_active: usize,
+    /// Device operations a job starts per second, so a job over the whole fleet leaves
+    /// the hub responsive.
+    pub device_rate: u32,
+}
+
+impl Default for JobLimits {
+    fn default() -> Self {
+        Self {
+            max_active: DEFAULT_MAX_ACTIVE_JOBS,
+            device_rate: DEFAULT_JOB_DEVICE_RATE,
         }
     }
 }

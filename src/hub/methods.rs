@@ -37,7 +37,7 @@ pub struct MethodResponse {
 }
 
 /// The timeouts of one invocation, as the service API names them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MethodTimeouts {
     /// How long to wait for a disconnected device to connect (0: fail at once).
     pub connect: Duration,

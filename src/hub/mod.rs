@@ -18,7 +18,9 @@
 //! - [`websocket`]: MQTT over WebSockets on the service API's port.
 //! - [`sessions`]: which device sessions are connected, takeover, revocation, and the
 //!   subscriptions persistent sessions keep.
+//! - [`jobs`]: twin-update and direct-method jobs over the devices a query chooses.
 //! - [`methods`]: direct-method routing between service calls and device sessions.
+//! - [`method_request`]: a direct-method request body and its rules.
 //! - [`telemetry`]: a bounded log of what devices sent.
 //! - [`tls`]: the locally generated CA and server certificate, and a TLS listener.
 //! - [`private_files`]: the store and keys kept readable by their owner only.
@@ -35,7 +37,9 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod jobs;
 pub mod limits;
+pub mod method_request;
 pub mod methods;
 pub mod module_identity;
 pub mod mqtt;
@@ -264,15 +268,18 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
         service_connection_string: connection_string.to_connection_string(),
         ca_cert: certificates.as_ref().map(|c| c.ca_cert_path().to_owned()),
     };
+    let methods = MethodDispatcher::default();
+    let jobs = jobs::Jobs::open(store.clone(), methods.clone(), config.limits.jobs)?;
     let state = HubState {
         store,
         auth: Arc::new(HubAuth::new(
             owner_key,
             host_names(config.bind, &[http_port, mqtt_port]),
         )),
-        methods: MethodDispatcher::default(),
+        methods,
         sessions: SessionRegistry::default(),
         telemetry: TelemetryLog::new(config.limits.telemetry),
+        jobs,
         activity: Arc::new(Activity::default()),
         http_timeout: config.limits.http_timeout,
     };
@@ -345,9 +352,12 @@ pub async fn serve(
         signal(stopped.clone()),
     ));
     let http_timeout = state.http_timeout;
+    let jobs = state.jobs.clone();
     let device_endpoint = tokio::spawn(mqtt::serve(devices, state, signal(stopped.clone())));
     tokio::spawn(async move {
         shutdown.await;
+        // Jobs save where they are, to resume when the hub starts again.
+        jobs.stop();
         let _ = stop.send(true);
     });
     let service_api = async {

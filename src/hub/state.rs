@@ -1,5 +1,5 @@
 //! What every part of the hub shares: the registry, the access rules, direct-method
-//! routing, the connected device sessions, telemetry and activity counts. The service
+//! routing, the connected device sessions, telemetry, jobs and activity counts. The service
 //! API and the device endpoints (MQTT, MQTT over WebSockets) each take a clone.
 
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::access::HubAuth;
 use super::activity::Activity;
+use super::jobs::Jobs;
 use super::methods::MethodDispatcher;
 use super::sessions::SessionRegistry;
 use super::store::Store;
@@ -25,6 +26,8 @@ pub struct HubState {
     pub sessions: SessionRegistry,
     /// Telemetry received from devices.
     pub telemetry: TelemetryLog,
+    /// Twin-update and direct-method jobs.
+    pub jobs: Jobs,
     /// Counts of what the hub did, for the periodic summary in the log.
     pub activity: Arc<Activity>,
     /// How long a client may take to send a request body.

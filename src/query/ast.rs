@@ -13,6 +13,8 @@ pub enum Source {
     Devices,
     /// `FROM devices.modules`: module twins.
     DevicesModules,
+    /// `FROM devices.jobs`: one row per device of every job (`SELECT *` only).
+    DevicesJobs,
 }
 
 /// How the rows of a result are shaped; the hub sends it as the `x-ms-item-type` header
@@ -23,6 +25,8 @@ pub enum ItemType {
     Twin,
     /// Projected or aggregated rows.
     Json,
+    /// Rows of `devices.jobs`: what a job did on one device.
+    DeviceJob,
 }
 
 impl ItemType {
@@ -31,6 +35,7 @@ impl ItemType {
         match self {
             Self::Twin => "twin",
             Self::Json => "json",
+            Self::DeviceJob => "deviceJob",
         }
     }
 }

@@ -350,10 +350,11 @@ enum Step {
 }
 
 /// Drops the collection qualifiers IoT Hub accepts in front of a path (`devices.deviceId`,
-/// `devices.modules.moduleId`) and gives root and section names their twin spelling.
+/// `devices.modules.moduleId`, `devices.jobs.jobId`) and gives root and section names
+/// their twin spelling.
 fn canonical_path(mut steps: Vec<Step>) -> Path {
-    if strip_qualifier(&mut steps, "devices") {
-        strip_qualifier(&mut steps, "modules");
+    if strip_qualifier(&mut steps, "devices") && !strip_qualifier(&mut steps, "modules") {
+        strip_qualifier(&mut steps, "jobs");
     }
     let mut steps = steps.into_iter();
     let root = match steps.next() {

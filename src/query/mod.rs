@@ -1,6 +1,6 @@
 //! The IoT Hub query language over device twins, as the local hub answers
 //! `POST /devices/query`: `SELECT [TOP n] * | <items> FROM devices | devices.modules
-//! [WHERE <condition>] [GROUP BY <paths>]`.
+//! [WHERE <condition>] [GROUP BY <paths>]`, and `SELECT * FROM devices.jobs [WHERE ...]`.
 //!
 //! A query is parsed once ([`parse`]) into a tree where every name is already resolved,
 //! then run over twins in the service view shape, read in place through [`Document`]
@@ -72,6 +72,9 @@ impl Query {
 
     /// The shape of the rows, for the `x-ms-item-type` response header.
     pub fn item_type(&self) -> ItemType {
+        if self.source == Source::DevicesJobs {
+            return ItemType::DeviceJob;
+        }
         match self.selection {
             Selection::Everything => ItemType::Twin,
             Selection::Columns(_) | Selection::Aggregated { .. } => ItemType::Json,

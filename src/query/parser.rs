@@ -2,7 +2,7 @@
 //! — and owns the token cursor the expression grammar shares. Keywords are matched
 //! case-insensitively here, once, so nothing downstream compares spellings.
 
-use super::ast::{Path, Query, Source};
+use super::ast::{Path, Query, Selection, Source};
 use super::error::QueryError;
 use super::functions::Aggregate;
 use super::lexer::{Lexer, Token, TokenKind};
@@ -60,11 +60,20 @@ pub(crate) fn parse_query(text: &str) -> Result<Query, QueryError> {
     };
     let group_by = parser.group_by()?;
     parser.expect_end(filter.is_some(), !group_by.is_empty())?;
+    let selection = build_selection(select_list, group_by)?;
+    if source == Source::DevicesJobs && (selection != Selection::Everything || top.is_some()) {
+        return Err(QueryError::new(
+            0,
+            "devices.jobs is queried whole: SELECT * FROM devices.jobs [WHERE <condition>], \
+             without TOP, projections or aggregates"
+                .to_owned(),
+        ));
+    }
     Ok(Query {
         text: text.to_owned(),
         from_start,
         top,
-        selection: build_selection(select_list, group_by)?,
+        selection,
         source,
         filter,
     })
@@ -255,7 +264,7 @@ impl<'c> Parser<'c> {
     }
 
     fn source(&mut self) -> Result<Source, QueryError> {
-        const EXPECTED: &str = "devices or devices.modules after FROM";
+        const EXPECTED: &str = "devices, devices.modules or devices.jobs after FROM";
         let start = self.current.start;
         if !self.eat_keyword("devices")? {
             return Err(self.unexpected(EXPECTED));
@@ -266,15 +275,13 @@ impl<'c> Parser<'c> {
         if self.eat_keyword("modules")? {
             return Ok(Source::DevicesModules);
         }
-        let hint = if self.current.is_keyword("jobs") {
-            ": job queries are not supported by this hub"
-        } else {
-            ""
-        };
+        if self.eat_keyword("jobs")? {
+            return Ok(Source::DevicesJobs);
+        }
         let found = self.source_text(start, self.current.end);
         Err(QueryError::new(
             start,
-            format!("expected {EXPECTED}, found '{found}'{hint}"),
+            format!("expected {EXPECTED}, found '{found}'"),
         ))
     }
 

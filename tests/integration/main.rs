@@ -9,6 +9,7 @@ mod diff_cli;
 mod export_cli;
 mod hub_durability;
 mod hub_hardening;
+mod hub_jobs;
 mod hub_modules;
 mod hub_mqtt;
 mod hub_mqtt_sessions;

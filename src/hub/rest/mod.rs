@@ -1,6 +1,6 @@
 //! The service REST API of the local hub (api-version 2021-04-12), as Azure IoT Hub
-//! serves it: device and module identities, device and module twins, queries and
-//! direct methods. Every route is
+//! serves it: device and module identities, device and module twins, queries, direct
+//! methods and jobs. Every route is
 //! behind SAS authentication, and Azure's routes need an `api-version`; every error is
 //! Azure's error JSON.
 //!
@@ -12,6 +12,7 @@ mod auth;
 mod devices;
 mod error;
 mod extract;
+mod jobs;
 mod keys;
 mod methods;
 mod modules;
@@ -62,6 +63,9 @@ pub fn router(state: HubState) -> Router {
             "/twins/{id}/modules/{mid}/methods",
             post(methods::invoke_module_method),
         )
+        .route("/jobs/v2/query", get(jobs::query_jobs))
+        .route("/jobs/v2/{id}", get(jobs::get_job).put(jobs::create_job))
+        .route("/jobs/v2/{id}/cancel", post(jobs::cancel_job))
         // Azure's routes need an api-version; this hub's own route below does not.
         .route_layer(axum::middleware::from_fn(api_version::require_api_version))
         .route(

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::HubState;
 use super::extract::JsonBody;
 use crate::hub::error::HubError;
-use crate::hub::store::PageCursor;
-use crate::query;
+use crate::hub::store::{PageCursor, QueryPage};
+use crate::query::{self, Source};
 
 /// Rows per page when the client does not say.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
@@ -44,24 +44,44 @@ pub async fn query_twins(
     })?;
     let page_size = page_size(&headers)?;
     let from = continuation(&headers)?;
-    let store = state.store.clone();
     let item_type = query.item_type();
-    let page =
-        tokio::task::spawn_blocking(move || store.query_page(&query, from.as_ref(), page_size))
-            .await
-            .map_err(|e| HubError::Server(format!("the query task failed: {e}")))??;
+    let (store, jobs) = (state.store.clone(), state.jobs.clone());
+    let page = tokio::task::spawn_blocking(move || {
+        if query.source() != Source::DevicesJobs {
+            return store.query_page(&query, from.as_ref(), page_size);
+        }
+        match from {
+            None => Ok(jobs.device_rows(&query, 0, page_size)),
+            Some(PageCursor::Offset(skip)) => Ok(jobs.device_rows(&query, skip, page_size)),
+            Some(PageCursor::AfterDevice { .. }) => Err(HubError::ArgumentInvalid(
+                "The x-ms-continuation token belongs to another query; start this query again \
+                 without it"
+                    .into(),
+            )),
+        }
+    })
+    .await
+    .map_err(|e| HubError::Server(format!("the query task failed: {e}")))??;
+    Ok(page_response(page, item_type.as_str()))
+}
+
+/// A page of rows as the query APIs answer it: a JSON array, the rows' type in
+/// `x-ms-item-type`, and `x-ms-continuation` only when another page follows (SDKs
+/// read an empty token as "more").
+pub(super) fn page_response(page: QueryPage, item_type: &'static str) -> Response {
     let mut response = Json(page.rows).into_response();
     let headers = response.headers_mut();
-    headers.insert(ITEM_TYPE, HeaderValue::from_static(item_type.as_str()));
+    headers.insert(ITEM_TYPE, HeaderValue::from_static(item_type));
     if let Some(next) = page.next
         && let Ok(token) = HeaderValue::from_str(&encode_continuation(&next))
     {
         headers.insert(CONTINUATION, token);
     }
-    Ok(response)
+    response
 }
 
-fn page_size(headers: &HeaderMap) -> Result<usize, HubError> {
+/// The page size a request asks for with `x-ms-max-item-count`.
+pub(super) fn page_size(headers: &HeaderMap) -> Result<usize, HubError> {
     let Some(value) = headers.get(MAX_ITEM_COUNT) else {
         return Ok(DEFAULT_PAGE_SIZE);
     };
@@ -78,7 +98,8 @@ fn page_size(headers: &HeaderMap) -> Result<usize, HubError> {
     Ok(size.clamp(1, MAX_PAGE_SIZE))
 }
 
-fn continuation(headers: &HeaderMap) -> Result<Option<PageCursor>, HubError> {
+/// Where a request's `x-ms-continuation` token says the page starts.
+pub(super) fn continuation(headers: &HeaderMap) -> Result<Option<PageCursor>, HubError> {
     let Some(value) = headers.get(CONTINUATION) else {
         return Ok(None);
     };

@@ -37,7 +37,7 @@ pub struct StoredDevice {
 
 /// An open store file.
 pub struct Database {
-    connection: Connection,
+    pub(super) connection: Connection,
     path: PathBuf,
     /// How many names of the store's table are written.
     names_written: usize,
@@ -106,7 +106,17 @@ impl Database {
                  CREATE TABLE IF NOT EXISTS names (
                      id INTEGER PRIMARY KEY NOT NULL,
                      name TEXT NOT NULL
-                 );",
+                 );
+                 CREATE TABLE IF NOT EXISTS jobs (
+                     job_id TEXT PRIMARY KEY NOT NULL,
+                     document TEXT NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS device_jobs (
+                     job_id TEXT NOT NULL,
+                     device_id TEXT NOT NULL,
+                     document TEXT NOT NULL,
+                     PRIMARY KEY (job_id, device_id)
+                 ) WITHOUT ROWID;",
             )
             .map_err(failed)?;
         Ok(Self {
@@ -146,7 +156,7 @@ impl Database {
         })
     }
 
-    fn failed(&self, source: rusqlite::Error) -> StoreError {
+    pub(super) fn failed(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Database {
             path: self.path.clone(),
             source,

@@ -16,6 +16,7 @@
 
 mod commit;
 mod db;
+mod job_table;
 mod modules;
 mod packed;
 mod paging;
@@ -25,6 +26,7 @@ mod scan;
 
 pub use commit::PendingCommit;
 pub use db::count_devices;
+pub use job_table::StoredJob;
 pub use modules::client_key;
 pub use paging::{PageCursor, QueryPage};
 

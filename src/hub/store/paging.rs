@@ -41,9 +41,10 @@ pub struct QueryPage {
 impl Store {
     /// The twins a query's FROM clause names: devices', or modules' (by
     /// `{deviceId}/{moduleId}`, so a page of module twins ends after a module's key).
+    /// `devices.jobs` rows are not twins; [`Store::query_page`] refuses them before.
     fn read_source(&self, source: Source) -> RwLockReadGuard<'_, Registry> {
         match source {
-            Source::Devices => self.read(),
+            Source::Devices | Source::DevicesJobs => self.read(),
             Source::DevicesModules => self.read_modules(),
         }
     }
@@ -57,6 +58,11 @@ impl Store {
         take: usize,
     ) -> Result<QueryPage, HubError> {
         let take = take.max(1);
+        if query.source() == Source::DevicesJobs {
+            return Err(HubError::Server(
+                "devices.jobs rows are kept by the jobs, not the registry".into(),
+            ));
+        }
         match (from, query.is_aggregate()) {
             (Some(PageCursor::Offset(skip)), _) => Ok(self.page_by_offset(query, *skip, take)),
             (None, true) => Ok(self.page_by_offset(query, 0, take)),
@@ -70,6 +76,20 @@ impl Store {
             }
             (None, false) => Ok(self.page_by_device(query, None, 0, take)),
         }
+    }
+
+    /// The ids of the devices (or modules' keys) whose twins match `query`'s condition,
+    /// in id order: the devices a job works on.
+    pub fn matching_device_ids(&self, query: &Query) -> Vec<String> {
+        let names = self.names();
+        let devices = self.read_source(query.source());
+        let entries = devices.iter().map(|(id, record)| (&**id, record));
+        let mut ids = Vec::new();
+        scan::in_order(entries, matching(query, names), |batch| {
+            ids.extend(batch.iter().map(|(id, _)| (*id).to_owned()));
+            ControlFlow::Continue(())
+        });
+        ids
     }
 
     fn page_by_offset(&self, query: &Query, skip: usize, take: usize) -> QueryPage {

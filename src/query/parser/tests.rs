@@ -37,6 +37,26 @@ fn module_twins_are_a_separate_source() {
 }
 
 #[test]
+fn device_jobs_are_queried_whole() {
+    for text in [
+        "SELECT * FROM devices.jobs",
+        "select * from Devices.Jobs WHERE devices.jobs.jobId = 'j' AND status = 'failed'",
+    ] {
+        let query = parse(text).unwrap();
+        assert_eq!(query.source(), Source::DevicesJobs, "{text}");
+        assert_eq!(query.item_type().as_str(), "deviceJob", "{text}");
+    }
+    for text in [
+        "SELECT deviceId FROM devices.jobs",
+        "SELECT COUNT() AS n FROM devices.jobs",
+        "SELECT TOP 3 * FROM devices.jobs",
+    ] {
+        let message = error(text).to_string();
+        assert!(message.contains("queried whole"), "{text}: {message}");
+    }
+}
+
+#[test]
 fn projections_and_aggregates_are_json() {
     for text in [
         "SELECT deviceId FROM devices",
@@ -127,22 +147,22 @@ fn unknown_from_source() {
     assert_error(
         "SELECT * FROM twins",
         14,
-        "expected devices or devices.modules after FROM, found 'twins'",
+        "expected devices, devices.modules or devices.jobs after FROM, found 'twins'",
     );
     assert_error(
         "SELECT * FROM",
         13,
-        "expected devices or devices.modules after FROM, found end of query",
+        "expected devices, devices.modules or devices.jobs after FROM, found end of query",
     );
     assert_error(
-        "SELECT * FROM devices.jobs",
+        "SELECT * FROM devices.twins",
         14,
-        "expected devices or devices.modules after FROM, found 'devices.jobs': job queries are not supported",
+        "expected devices, devices.modules or devices.jobs after FROM, found 'devices.twins'",
     );
     assert_error(
         "SELECT * FROM devices.",
         14,
-        "expected devices or devices.modules after FROM, found 'devices.'",
+        "expected devices, devices.modules or devices.jobs after FROM, found 'devices.'",
     );
 }
 

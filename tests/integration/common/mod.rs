@@ -187,10 +187,11 @@ impl HubProcess {
         self.service().sas_token(now() + 3600).to_string()
     }
 
-    /// The full URL of an API path.
+    /// The full URL of an API path (which may carry a query string of its own).
     pub fn url(&self, path: &str) -> String {
+        let separator = if path.contains('?') { '&' } else { '?' };
         format!(
-            "{}{path}?api-version={API_VERSION}",
+            "{}{path}{separator}api-version={API_VERSION}",
             self.ready["http_url"].as_str().unwrap()
         )
     }
