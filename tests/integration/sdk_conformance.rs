@@ -77,6 +77,14 @@ fn python_module_client_and_registry_module_calls() {
 }
 
 #[test]
+fn python_job_manager_twin_and_method_jobs() {
+    let _ports = lock_fixed_ports();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &["--tls", "--mqtt-port", "8883"]);
+    run_python(&hub, "job_sdk.py", &[]);
+}
+
+#[test]
 fn python_device_sdk_over_websockets_on_443() {
     let _ports = lock_fixed_ports();
     let dir = tempfile::tempdir().unwrap();
