@@ -1,10 +1,11 @@
 //! A client for the IoT Hub service REST API (api-version 2021-04-12) that works the same
-//! against Azure IoT Hub and the local hub: device identities, twins, queries, direct
-//! methods, and the local hub's telemetry view.
+//! against Azure IoT Hub and the local hub: device and module identities, twins,
+//! queries, direct methods, jobs, and the local hub's telemetry view.
 //!
 //! # Layout
 //! - this file: [`ServiceClient`] and its [`ClientOptions`].
-//! - `devices`, `twins`, `query`, `methods`: the operations, one concern per file.
+//! - `devices`, `modules`, `twins`, `query`, `methods`, `jobs`: the operations, one
+//!   concern per file.
 //! - [`model`]: the documents exchanged (identity, twin, method result, query page).
 //! - `transport`: one call on the wire (URL, SAS header, retries, error answers).
 //! - `retry`: when and how long to wait before trying again.
@@ -16,7 +17,8 @@
 //!   service SDKs do, for one hour, and replaced when less than five minutes are left.
 //! - Etags are sent quoted in `If-Match` (`"AAAAAAAAAAE="`), as the Python service SDK
 //!   does; "any version" is the bare `*` of RFC 9110, which Azure and the local hub accept.
-//! - 429 and 503 are retried (the hub did not act on the request), honouring `Retry-After`;
+//! - 429 and 503 are retried (the hub did not act on the request), honouring `Retry-After`,
+//!   except 429004 ThrottlingMaxActiveJobCountExceeded, which lasts until a job ends;
 //!   connection failures only for requests that are safe to repeat. Direct methods and
 //!   twin patches are never repeated after a failure that might have reached the hub.
 
@@ -24,6 +26,7 @@ mod azure_error;
 mod connect;
 mod devices;
 mod error;
+mod jobs;
 mod methods;
 pub mod model;
 mod modules;
@@ -39,9 +42,11 @@ use std::time::Duration;
 pub use azure_error::AzureError;
 pub use connect::{ClientSetupError, client_for};
 pub use error::ServiceError;
+pub use jobs::{JobTiming, JobWork, new_job_id};
 pub use model::{
-    Device, DeviceAuthentication, DeviceCapabilities, DeviceTelemetry, DeviceTwin, MethodResult,
-    Module, NewDevice, QueryPage, SymmetricKeys, TelemetryMessage, TwinProperties, X509Thumbprints,
+    Device, DeviceAuthentication, DeviceCapabilities, DeviceJobError, DeviceJobResult,
+    DeviceJobStatistics, DeviceTelemetry, DeviceTwin, Job, MethodResult, Module, NewDevice,
+    QueryPage, SymmetricKeys, TelemetryMessage, TwinProperties, X509Thumbprints,
 };
 pub use token::{Clock, DEFAULT_RENEW_BEFORE, DEFAULT_TOKEN_LIFETIME, TokenSettings};
 pub use transport::API_VERSION;

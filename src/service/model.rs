@@ -265,3 +265,115 @@ pub struct DeviceTelemetry {
     /// The most recent messages, oldest first.
     pub messages: VecDeque<TelemetryMessage>,
 }
+
+/// A job as the hub reports it (the service API's JobResponse).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    /// The job's id.
+    pub job_id: String,
+    /// `scheduleUpdateTwin` or `scheduleDeviceMethod`.
+    #[serde(rename = "type", default)]
+    pub job_type: String,
+    /// `queued`, `scheduled`, `running`, `completed`, `failed` or `cancelled`.
+    #[serde(default)]
+    pub status: String,
+    /// The WHERE part of the query that chose its devices, or `*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_condition: Option<String>,
+    /// When the hub accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<String>,
+    /// When it starts (or started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    /// How long it may run once started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_execution_time_in_seconds: Option<u64>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// A note on how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    /// How far it got over its devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_job_statistics: Option<DeviceJobStatistics>,
+    /// A twin-update job's patch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_twin: Option<Value>,
+    /// A method job's call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_to_device_method: Option<Value>,
+}
+
+impl Job {
+    /// Whether the job has ended (completed, failed or cancelled).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+    }
+}
+
+/// Counts of a job's devices by how far the job got on them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeviceJobStatistics {
+    /// Devices the job chose.
+    pub device_count: u64,
+    /// Devices it failed on (or that it cancelled).
+    pub failed_count: u64,
+    /// Devices it is done with.
+    pub succeeded_count: u64,
+    /// Devices it is working on.
+    pub running_count: u64,
+    /// Devices it has not tried yet.
+    pub pending_count: u64,
+}
+
+/// What a job did on one device (a row of `SELECT * FROM devices.jobs`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceJobResult {
+    /// The device.
+    pub device_id: String,
+    /// The job.
+    #[serde(default)]
+    pub job_id: String,
+    /// `pending`, `running`, `completed`, `failed` or `canceled`.
+    #[serde(default)]
+    pub status: String,
+    /// When the job started on the device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time_utc: Option<String>,
+    /// When it finished on the device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time_utc: Option<String>,
+    /// `{"deviceMethodResponse": {"status", "payload"}}` for a method the device answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Value>,
+    /// Why it failed on the device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<DeviceJobError>,
+}
+
+impl DeviceJobResult {
+    /// A method job's answer from the device, when it answered.
+    pub fn method_response(&self) -> Option<MethodResult> {
+        let response = self.outcome.as_ref()?.get("deviceMethodResponse")?;
+        serde_json::from_value(response.clone()).ok()
+    }
+}
+
+/// Why a job failed on one device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceJobError {
+    /// Azure's error code name, e.g. `DeviceNotOnline`.
+    #[serde(default)]
+    pub code: String,
+    /// What happened.
+    #[serde(default)]
+    pub description: String,
+}

@@ -78,28 +78,38 @@ impl ServiceClient {
         page_size: Option<u32>,
         continuation: Option<String>,
     ) -> Result<QueryPage, ServiceError> {
-        let mut headers = Vec::new();
-        if let Some(size) = page_size {
-            headers.push((MAX_ITEM_COUNT, size.to_string()));
-        }
         let operation = if continuation.is_some() {
             "reading the next page of a query"
         } else {
             "running a query"
         };
-        if let Some(token) = continuation {
-            headers.push((CONTINUATION, token));
-        }
         let call = Call {
             operation: operation.to_owned(),
             method: Method::POST,
             path: "/devices/query".to_owned(),
             body: Some(body),
-            headers,
+            headers: Vec::new(),
             // A query only reads.
             idempotency: Idempotency::Idempotent,
             timeout: None,
         };
+        self.page(call, page_size, continuation).await
+    }
+
+    /// Sends `call` for one page of a paged answer (a query, the jobs list), with the
+    /// page-size hint and the previous page's continuation token.
+    pub(super) async fn page(
+        &self,
+        mut call: Call<'_>,
+        page_size: Option<u32>,
+        continuation: Option<String>,
+    ) -> Result<QueryPage, ServiceError> {
+        if let Some(size) = page_size {
+            call.headers.push((MAX_ITEM_COUNT, size.to_string()));
+        }
+        if let Some(token) = continuation {
+            call.headers.push((CONTINUATION, token));
+        }
         let response = self.transport.send(&call).await?;
         let header = |name: &str| {
             response
@@ -112,7 +122,7 @@ impl ServiceClient {
         };
         let item_type = header(ITEM_TYPE);
         let continuation = header(CONTINUATION);
-        let rows = read_json(response, operation, "JSON array of query rows").await?;
+        let rows = read_json(response, &call.operation, "JSON array of rows").await?;
         Ok(QueryPage {
             rows,
             item_type,

@@ -28,10 +28,12 @@ pub enum Idempotency {
     NotIdempotent,
 }
 
-/// Whether an answer with this status is worth another attempt: the hub throttled the
-/// request (429) or was unavailable (503), so it did not act on it.
-pub fn retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 503)
+/// Whether an answer with this status and `iothub-errorcode` is worth another attempt:
+/// the hub throttled the request (429) or was unavailable (503), so it did not act on
+/// it; but a hub at its active-job limit stays there until a job ends (minutes), which
+/// no backoff waits out.
+pub fn retryable_answer(status: u16, error_code: Option<&str>) -> bool {
+    matches!(status, 429 | 503) && error_code != Some("ThrottlingMaxActiveJobCountExceeded")
 }
 
 /// How long to wait before retry number `retry` (0 for the first retry), or `None` when
@@ -69,11 +71,16 @@ mod tests {
 
     #[test]
     fn only_throttling_and_unavailability_are_retried() {
-        assert!(retryable_status(429));
-        assert!(retryable_status(503));
+        assert!(retryable_answer(429, None));
+        assert!(retryable_answer(429, Some("ThrottlingException")));
+        assert!(retryable_answer(503, None));
         for status in [400, 401, 404, 412, 500, 502, 504] {
-            assert!(!retryable_status(status), "{status}");
+            assert!(!retryable_answer(status, None), "{status}");
         }
+        assert!(!retryable_answer(
+            429,
+            Some("ThrottlingMaxActiveJobCountExceeded")
+        ));
     }
 
     #[test]

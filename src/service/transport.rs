@@ -31,7 +31,7 @@ pub(super) struct Call<'a> {
     /// What is being done, for errors and logs.
     pub operation: String,
     pub method: Method,
-    /// The path with escaped segments, e.g. `/twins/d%231`.
+    /// The path with escaped segments, e.g. `/twins/d%231`, and any query string.
     pub path: String,
     pub body: Option<&'a Value>,
     pub headers: Vec<(&'static str, String)>,
@@ -53,12 +53,25 @@ impl Transport {
     /// Sends `call` until it succeeds, fails for good, or runs out of retries; returns a
     /// success (2xx) answer.
     pub async fn send(&self, call: &Call<'_>) -> Result<Response, ServiceError> {
-        let url = format!("{}{}?api-version={API_VERSION}", self.base_url, call.path);
+        // A path may carry filters of its own (`/jobs/v2/query?jobType=...`).
+        let separator = if call.path.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{}{}{separator}api-version={API_VERSION}",
+            self.base_url, call.path
+        );
         let mut retry = 0;
         loop {
             let outcome = self.attempt(call, &url).await;
             let server_wait = match &outcome {
-                Ok(response) if retry::retryable_status(response.status().as_u16()) => {
+                Ok(response)
+                    if retry::retryable_answer(
+                        response.status().as_u16(),
+                        response
+                            .headers()
+                            .get("iothub-errorcode")
+                            .and_then(|code| code.to_str().ok()),
+                    ) =>
+                {
                     Some(retry_after(response.headers()))
                 }
                 Err(_) if call.idempotency == Idempotency::Idempotent => Some(None),

@@ -11,7 +11,8 @@ use serde_json::json;
 use twinlens::auth::{ServiceConnectionString, SharedAccessKey};
 use twinlens::hub::{self, HubConfig, RunningHub};
 use twinlens::service::{
-    ClientOptions, Clock, NewDevice, ServiceClient, ServiceError, TokenSettings,
+    ClientOptions, Clock, JobTiming, JobWork, NewDevice, ServiceClient, ServiceError,
+    TokenSettings, new_job_id,
 };
 
 async fn start_hub(dir: &tempfile::TempDir, tls: bool, demo: Option<usize>) -> RunningHub {
@@ -406,4 +407,97 @@ async fn modules_their_twins_and_their_methods() {
     let gone = client.get_module("d1", "m1").await.unwrap_err();
     assert_eq!(gone.error_code(), Some(404010));
     hub.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn jobs_are_scheduled_followed_listed_cancelled_and_their_results_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(&dir, false, None).await;
+    let client = plain_client(&hub, ClientOptions::default());
+    for device_id in ["a", "b"] {
+        client
+            .create_device(device_id, &NewDevice::default())
+            .await
+            .unwrap();
+    }
+    let desired = json!({"mode": "eco"}).as_object().cloned();
+    let work = JobWork::UpdateTwin {
+        tags: None,
+        desired,
+    };
+    let job_id = new_job_id();
+    let job = client
+        .schedule_job(&job_id, "*", &work, JobTiming::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (job.job_id.as_str(), job.status.as_str()),
+        (job_id.as_str(), "queued")
+    );
+    let finished = loop {
+        let job = client.get_job(&job_id).await.unwrap();
+        if job.is_finished() {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(finished.status, "completed");
+    assert_eq!(finished.device_job_statistics.unwrap().succeeded_count, 2);
+    let results = client.job_device_results(&job_id).await.unwrap();
+    let devices: Vec<&str> = results.iter().map(|r| r.device_id.as_str()).collect();
+    assert_eq!(devices, ["a", "b"]);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.status == "completed" && r.error.is_none())
+    );
+    assert_eq!(
+        client
+            .get_twin("b")
+            .await
+            .unwrap()
+            .properties
+            .unwrap()
+            .desired["mode"],
+        "eco"
+    );
+
+    // A method job scheduled for later holds the hub's one active slot: another is
+    // refused at once (not retried), until it is cancelled.
+    let later = JobTiming {
+        start: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        ..JobTiming::default()
+    };
+    let call = JobWork::CallMethod {
+        name: "reboot".into(),
+        payload: json!(null),
+        response_timeout: Duration::from_secs(10),
+    };
+    let waiting = client
+        .schedule_job("later", "deviceId = 'a'", &call, later)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let refused = client
+        .schedule_job("refused", "*", &call, JobTiming::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.error_code(), Some(429004), "{refused}");
+    assert!(started.elapsed() < Duration::from_secs(1), "not retried");
+    assert!(refused.to_string().contains("active job"), "{refused}");
+    let cancelled = client.cancel_job(&waiting.job_id).await.unwrap();
+    assert_eq!(cancelled.status, "cancelled");
+    let again = client.cancel_job("later").await.unwrap_err();
+    assert_eq!(again.error_code(), Some(405102), "{again}");
+
+    let all = client.list_jobs(None, None).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|job| job.job_id.as_str()).collect();
+    assert_eq!(ids, [job_id.as_str(), "later"]);
+    let methods = client
+        .list_jobs(Some("scheduleDeviceMethod"), Some("cancelled"))
+        .await
+        .unwrap();
+    assert_eq!(methods.len(), 1);
+    let missing = client.get_job("nobody").await.unwrap_err();
+    assert_eq!(missing.error_code(), Some(404002));
 }
