@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use super::bulk_jobs::BulkDialog;
 use super::file_dialog::PendingPick;
 use super::intent::{Intent, Resolution};
 use super::simulator::{desired_ack, telemetry_schedule};
@@ -149,6 +150,10 @@ impl ExplorerApp {
                 self.snapshot_progress = self
                     .request(Request::ApplyImport { plan })
                     .map(JobProgress::new);
+            }
+            Intent::OpenBulk(kind) => {
+                let marked: Vec<String> = self.device_list.marked.iter().cloned().collect();
+                self.bulk_dialog = Some(BulkDialog::new(kind, &marked));
             }
             Intent::PickFile(purpose, request) => {
                 let repaint = self.repaint.clone();

@@ -4,13 +4,14 @@
 
 use std::time::{Duration, Instant};
 
+use super::bulk_jobs::BulkNews;
 use super::connections::ConnectionsDialog;
 use super::intent::Intent;
 use super::status_bar::HubStatus;
 use super::{ExplorerApp, JobProgress};
 use crate::device::DeviceEvent;
 use crate::explorer::simulation::Direction;
-use crate::explorer::{AfterAnswer, LinkState, ListedRows, MethodCallState, TwinAnswer};
+use crate::explorer::{AfterAnswer, LinkState, ListedRows, MethodCallState, TwinAnswer, twin_key};
 use crate::service::DeviceTwin;
 use crate::worker::{Compared, Event, Failure, JobId, MethodAnswer, Reply, Request};
 
@@ -199,7 +200,28 @@ impl ExplorerApp {
 
     /// Folds in the reply to a request of this connection.
     fn finished(&mut self, job: JobId, reply: Reply) {
+        if let Some(dialog) = &mut self.bulk_dialog
+            && dialog.is_waiting_for(job)
+        {
+            let news = dialog.answered(job, reply);
+            self.bulk_news(news);
+            return;
+        }
         match reply {
+            Reply::Modules { device_id, result } => {
+                if let Err(failure) = &result {
+                    self.log.error(format!(
+                        "Listing the modules of {device_id} failed: {failure}"
+                    ));
+                }
+                self.modules
+                    .answered(job, result.map_err(|failure| failure.message));
+            }
+            // Answers for a bulk-job dialog closed meanwhile.
+            Reply::Counted { .. }
+            | Reply::Job { .. }
+            | Reply::JobResults { .. }
+            | Reply::JobResultsWritten(_) => {}
             Reply::QueryFailed(failure) => self.query_failed(job, &failure),
             Reply::Twin { device_id, result } => self.twin_answered(job, &device_id, result),
             Reply::DeviceCreated { device_id, result } => match result {
@@ -308,6 +330,21 @@ impl ExplorerApp {
         }
     }
 
+    /// Logs what the bulk-job dialog reports; a finished job changed twins, so the open
+    /// twin and the list are read again.
+    fn bulk_news(&mut self, news: BulkNews) {
+        match news {
+            BulkNews::Nothing => {}
+            BulkNews::Scheduled(line) | BulkNews::Written(line) => self.log.info(line),
+            BulkNews::Finished(line) => {
+                self.log.info(line);
+                self.open.read_soon();
+                self.apply(Intent::RunQuery(self.settings.query.clone()));
+            }
+            BulkNews::Failed(line) => self.log.error(line),
+        }
+    }
+
     /// A list query or a column read stopped on an error.
     fn query_failed(&mut self, job: JobId, failure: &Failure) {
         if self.query.take_if(|query| query.job == job).is_some() {
@@ -345,14 +382,16 @@ impl ExplorerApp {
             AfterAnswer::Read(twin) => self.devices.upsert(&twin),
             AfterAnswer::Saved { twin, .. } => {
                 self.log.info(format!(
-                    "Saved the twin of {device_id} (version {})",
+                    "Saved the twin of {} (version {})",
+                    twin_key::describe(device_id),
                     twin.version.unwrap_or(0)
                 ));
                 self.devices.upsert(&twin);
             }
             AfterAnswer::ReadTheirs { device_id } => {
                 self.log.warn(format!(
-                    "The twin of {device_id} changed since it was read; showing what changed"
+                    "The twin of {} changed since it was read; showing what changed",
+                    twin_key::describe(&device_id)
                 ));
                 if let Some(read) = self.request(Request::GetTwin { device_id }) {
                     self.open.conflict_read_sent(read);
@@ -364,13 +403,16 @@ impl ExplorerApp {
             }
             AfterAnswer::ReadFailed { message, repeated } => {
                 if !repeated {
-                    self.log
-                        .error(format!("Reading the twin of {device_id} failed: {message}"));
+                    self.log.error(format!(
+                        "Reading the twin of {} failed: {message}",
+                        twin_key::describe(device_id)
+                    ));
                 }
             }
-            AfterAnswer::SaveFailed { device_id, message } => self
-                .log
-                .error(format!("Saving the twin of {device_id} failed: {message}")),
+            AfterAnswer::SaveFailed { device_id, message } => self.log.error(format!(
+                "Saving the twin of {} failed: {message}",
+                twin_key::describe(&device_id)
+            )),
         }
     }
 }

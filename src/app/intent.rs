@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::device::DeviceCommand;
 use crate::explorer::SavedConnection;
+use crate::explorer::bulk_job::BulkKind;
 use crate::snapshot::{ImportOptions, ImportPlan};
 use crate::worker::{ExportSource, HubTarget};
 
@@ -31,6 +32,8 @@ pub enum FilePurpose {
     Export,
     /// A snapshot to compare or import.
     Snapshot,
+    /// Where to write a job's results.
+    JobResults,
 }
 
 /// One request from a panel.
@@ -100,4 +103,6 @@ pub enum Intent {
     },
     /// Carry out a previewed import.
     ApplyImport(Box<ImportPlan>),
+    /// Open the bulk-job dialog.
+    OpenBulk(BulkKind),
 }

@@ -1,4 +1,4 @@
-//! The top of the window: the menu bar (Hub, View, Help) and the query bar under it.
+//! The top of the window: the menu bar (Hub, Jobs, View, Help) and the query bar under it.
 
 use egui::Ui;
 
@@ -9,6 +9,7 @@ use super::query_bar::QueryProgress;
 use super::settings::ThemeChoice;
 use super::snapshots::{SnapshotDialog, SnapshotMode};
 use super::status_bar::HubStatus;
+use crate::explorer::bulk_job::BulkKind;
 
 impl ExplorerApp {
     pub(super) fn top_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
@@ -68,6 +69,22 @@ impl ExplorerApp {
                                 ui.ctx().copy_text(local.service_connection_string.clone());
                             }
                         });
+                    }
+                });
+                ui.menu_button("Jobs", |ui| {
+                    if ui
+                        .button("Update twins…")
+                        .on_hover_text("Patch the twins of the query's (or the marked) devices as a hub job")
+                        .clicked()
+                    {
+                        intents.push(Intent::OpenBulk(BulkKind::UpdateTwins));
+                    }
+                    if ui
+                        .button("Call method on all…")
+                        .on_hover_text("Call a direct method on the query's (or the marked) devices as a hub job")
+                        .clicked()
+                    {
+                        intents.push(Intent::OpenBulk(BulkKind::CallMethod));
                     }
                 });
                 ui.menu_button("View", |ui| {

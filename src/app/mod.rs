@@ -6,6 +6,7 @@
 //! [`file_dialog::FilePicker`].
 
 mod apply;
+mod bulk_jobs;
 mod connections;
 mod device_list;
 mod device_rows;
@@ -35,13 +36,15 @@ use std::time::{Duration, Instant};
 
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 
+use crate::explorer::device_modules::DeviceModules;
 use crate::explorer::{
     DeviceTable, EventLog, ListedRows, MethodCalls, OpenTwin, RowReader, SavedConnection,
-    Simulations,
+    Simulations, twin_key,
 };
 use crate::service::DeviceTwin;
-use crate::worker::{HubTarget, JobId, LocalHubAddress, Repaint, Worker, WorkerOptions};
+use crate::worker::{HubTarget, JobId, LocalHubAddress, Repaint, Request, Worker, WorkerOptions};
 
+use bulk_jobs::{BulkContext, BulkDialog};
 use connections::ConnectionsDialog;
 use device_list::DeviceList;
 use export::{ExportContext, ExportDialog};
@@ -165,6 +168,8 @@ pub struct ExplorerApp {
     last_frame: Option<Instant>,
     device_list: DeviceList,
     open: OpenTwin,
+    /// The modules of the open twin's device.
+    modules: DeviceModules,
     twin_view: TwinView,
     tab: WorkTab,
     simulations: Simulations,
@@ -182,6 +187,7 @@ pub struct ExplorerApp {
     export_progress: Option<JobProgress>,
     snapshot_dialog: Option<SnapshotDialog>,
     snapshot_progress: Option<JobProgress>,
+    bulk_dialog: Option<BulkDialog>,
     picker: FilePicker,
     pending_pick: Option<(FilePurpose, PendingPick)>,
     open_when_connected: Option<String>,
@@ -221,6 +227,7 @@ impl ExplorerApp {
             last_frame: None,
             device_list: DeviceList::default(),
             open: OpenTwin::default(),
+            modules: DeviceModules::default(),
             twin_view: TwinView::default(),
             tab: WorkTab::Edit,
             simulations: Simulations::default(),
@@ -237,6 +244,7 @@ impl ExplorerApp {
             export_progress: None,
             snapshot_dialog: None,
             snapshot_progress: None,
+            bulk_dialog: None,
             picker: options.picker,
             pending_pick: None,
             open_when_connected: options.open_device,
@@ -344,10 +352,12 @@ impl ExplorerApp {
                         .filter(|query| query.loaded == 0)
                         .map(|_| "listing devices…".to_owned())
                 });
+                // A module's twin is open under its device's row.
+                let selected = self.open.device_id().map(|key| twin_key::split(key).0);
                 self.device_list.ui(
                     ui,
                     &mut self.devices,
-                    self.open.device_id(),
+                    selected,
                     self.query.is_some(),
                     waiting.as_deref(),
                     &mut intents,
@@ -361,9 +371,8 @@ impl ExplorerApp {
         egui::CentralPanel::default().show(ui, |ui| {
             self.twin_view.ui(
                 ui,
-                self.open.device_id(),
-                self.open.twin(),
-                self.open.generation(),
+                &self.open,
+                self.modules.listed(),
                 self.settings.show_metadata,
                 &mut intents,
             );
@@ -372,6 +381,8 @@ impl ExplorerApp {
         for intent in intents {
             self.apply(intent);
         }
+        self.list_modules();
+        self.drive_bulk_dialog(ui.ctx());
         self.refresh_twin_periodically(ui.ctx());
     }
 
@@ -438,6 +449,55 @@ impl ExplorerApp {
                 self.export_dialog = Some(dialog);
             }
         }
+        if let Some(mut dialog) = self.bulk_dialog.take() {
+            let marked: Vec<String> = self.device_list.marked.iter().cloned().collect();
+            let context = BulkContext {
+                query: &self.settings.query,
+                marked: &marked,
+            };
+            if dialog.ui(ui, &context, intents) {
+                self.bulk_dialog = Some(dialog);
+            }
+        }
+    }
+
+    /// Lists the modules of the open twin's device when another device was opened.
+    fn list_modules(&mut self) {
+        if !matches!(self.hub, HubStatus::Connected { .. }) {
+            return;
+        }
+        if let Some(device_id) = self.modules.to_list(self.open.device_id())
+            && let Some(job) = self.request(Request::ListModules {
+                device_id: device_id.clone(),
+            })
+        {
+            self.modules.sent(device_id, job);
+        }
+    }
+
+    /// Sends what the bulk-job dialog needs of the hub; while a job runs, the window
+    /// wakes to poll it.
+    fn drive_bulk_dialog(&mut self, ctx: &egui::Context) {
+        let Some(mut dialog) = self.bulk_dialog.take() else {
+            return;
+        };
+        if matches!(self.hub, HubStatus::Connected { .. }) {
+            let marked: Vec<String> = self.device_list.marked.iter().cloned().collect();
+            let query = self.settings.query.clone();
+            let context = BulkContext {
+                query: &query,
+                marked: &marked,
+            };
+            while let Some((slot, request)) = dialog.next_request(&context, Instant::now()) {
+                let job = self.request(request);
+                dialog.sent(slot, job);
+                if job.is_none() {
+                    break;
+                }
+            }
+            ctx.request_repaint_after(Duration::from_millis(250));
+        }
+        self.bulk_dialog = Some(dialog);
     }
 
     fn export_context(&self) -> ExportContext<'_> {
@@ -501,6 +561,11 @@ impl ExplorerApp {
             }
             FilePurpose::Snapshot => {
                 if let Some(dialog) = &mut self.snapshot_dialog {
+                    dialog.picked(answer);
+                }
+            }
+            FilePurpose::JobResults => {
+                if let Some(dialog) = &mut self.bulk_dialog {
                     dialog.picked(answer);
                 }
             }

@@ -1,11 +1,13 @@
 //! The query bar: the IoT Hub query language with history, checked before it is sent
 //! (a bad query shows where it is wrong), with page-loading progress and Cancel. The
-//! query chooses the devices; the list asks the hub only for the columns it shows.
+//! query chooses the devices; the list asks the hub only for the columns it shows. The
+//! same devices can be updated, or have a method called, in bulk as a hub job.
 
 use egui::{Key, Ui};
 
 use super::intent::Intent;
 use super::settings::Settings;
+use crate::explorer::bulk_job::BulkKind;
 use crate::explorer::list_query;
 
 /// The query bar's own state.
@@ -54,7 +56,7 @@ impl QueryBar {
             history
                 .response
                 .on_hover_text("Queries run before (newest first)");
-            let run_width = if progress.is_some() { 220.0 } else { 60.0 };
+            let run_width = if progress.is_some() { 220.0 } else { 250.0 };
             let field = ui
                 .add(
                     egui::TextEdit::singleline(&mut self.text)
@@ -104,6 +106,26 @@ impl QueryBar {
                         || entered
                     {
                         intent = self.checked(checked_locally);
+                    }
+                    if ui
+                        .button("Update twins…")
+                        .on_hover_text(
+                            "Patch tags and desired properties of every device of this query \
+                             (or the marked ones) as a hub job",
+                        )
+                        .clicked()
+                    {
+                        intent = Some(Intent::OpenBulk(BulkKind::UpdateTwins));
+                    }
+                    if ui
+                        .button("Call method…")
+                        .on_hover_text(
+                            "Call a direct method on every device of this query (or the marked \
+                             ones) as a hub job",
+                        )
+                        .clicked()
+                    {
+                        intent = Some(Intent::OpenBulk(BulkKind::CallMethod));
                     }
                 }
             }

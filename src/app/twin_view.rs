@@ -1,19 +1,21 @@
 //! The twin as the hub has it (middle): read-only, highlighted, in collapsible sections
 //! (identity, tags, desired, reported), with `$metadata` hidden unless asked for. The
-//! section texts are rebuilt only when the twin changes, not every frame.
+//! section texts are rebuilt only when the twin changes, not every frame. Above it, the
+//! device's modules open their own twins.
 
 use egui::{RichText, Ui};
 use serde_json::{Map, Value};
 
 use super::intent::Intent;
 use super::json_view::json_block;
-use crate::explorer::Requested;
+use crate::explorer::{OpenTwin, Requested, twin_key};
 use crate::service::DeviceTwin;
 use crate::twin::strip_metadata;
 
 /// Fields shown in the identity section, in this order.
-const IDENTITY_FIELDS: [&str; 9] = [
+const IDENTITY_FIELDS: [&str; 10] = [
     "deviceId",
+    "moduleId",
     "status",
     "connectionState",
     "lastActivityTime",
@@ -32,17 +34,18 @@ pub struct TwinView {
 }
 
 impl TwinView {
-    /// Draws the twin of `device_id`; `generation` changes whenever the twin does.
+    /// Draws the open twin (a device's, or a module's), with the modules of its device
+    /// (`modules`) to open theirs.
     pub fn ui(
         &mut self,
         ui: &mut Ui,
-        device_id: Option<&str>,
-        twin: &Requested<DeviceTwin>,
-        generation: u64,
+        open: &OpenTwin,
+        modules: Option<(&str, &Requested<Vec<String>>)>,
         show_metadata: bool,
         intents: &mut Vec<Intent>,
     ) {
-        let Some(device_id) = device_id else {
+        let (twin, generation) = (open.twin(), open.generation());
+        let Some(device_id) = open.device_id() else {
             ui.add_space(40.0);
             ui.vertical_centered(|ui| {
                 ui.weak("Select a device to see its twin.");
@@ -50,7 +53,7 @@ impl TwinView {
             return;
         };
         ui.horizontal(|ui| {
-            ui.heading(device_id);
+            ui.heading(twin_key::describe(device_id));
             // Background refreshes keep the twin shown; only a first read spins.
             if twin.is_pending() && twin.latest().is_none() {
                 ui.spinner();
@@ -63,6 +66,7 @@ impl TwinView {
                 intents.push(Intent::RefreshTwin);
             }
         });
+        modules_ui(ui, device_id, modules, intents);
         if let Some(error) = twin.error() {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
@@ -88,6 +92,48 @@ impl TwinView {
                 }
             });
     }
+}
+
+/// The device's twin and its modules' twins, one click to open each; the open one is
+/// selected.
+fn modules_ui(
+    ui: &mut Ui,
+    open: &str,
+    modules: Option<(&str, &Requested<Vec<String>>)>,
+    intents: &mut Vec<Intent>,
+) {
+    let (device_id, _) = twin_key::split(open);
+    let Some((listed, modules)) = modules.filter(|(listed, _)| *listed == device_id) else {
+        return;
+    };
+    let ids = modules.latest().map_or(&[][..], Vec::as_slice);
+    if ids.is_empty() {
+        if let Some(error) = modules.error() {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label(format!("Modules ({})", ids.len()))
+            .on_hover_text("Each module (an IoT Edge module, for one) has a twin of its own");
+        if ui
+            .selectable_label(open == listed, "device twin")
+            .on_hover_text(format!("The twin of the device {listed}"))
+            .clicked()
+        {
+            intents.push(Intent::SelectDevice(listed.to_owned()));
+        }
+        for module_id in ids {
+            let key = twin_key::module_key(listed, module_id);
+            if ui
+                .selectable_label(open == key, module_id)
+                .on_hover_text(format!("Open the twin of module {module_id}"))
+                .clicked()
+            {
+                intents.push(Intent::SelectDevice(key));
+            }
+        }
+    });
 }
 
 fn sections(twin: &DeviceTwin, show_metadata: bool) -> Vec<(&'static str, String)> {

@@ -221,7 +221,11 @@ impl DeviceTable {
     /// Replaces the row of a device with what a fresher whole twin shows, or adds it.
     /// The order is computed again only when something shown changed, so the periodic
     /// re-read of an open twin costs no re-sort of a long list.
+    /// A module's twin has no row: the list shows devices.
     pub fn upsert(&mut self, twin: &DeviceTwin) {
+        if twin.module_id.is_some() {
+            return;
+        }
         let reader = RowReader::twins(&self.paths);
         self.store_all(reader.read(&[twin.to_json()]), Store::AddOrUpdate);
     }

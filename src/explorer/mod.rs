@@ -4,7 +4,9 @@
 //! draw this state and turn clicks into intents; the worker does the I/O. Keeping the
 //! rules here lets them be tested without a window.
 
+pub mod bulk_job;
 pub mod connections;
+pub mod device_modules;
 pub mod device_table;
 pub mod drift;
 pub mod event_log;
@@ -16,6 +18,7 @@ pub mod simulation;
 pub mod text;
 pub mod twin_check;
 pub mod twin_edit;
+pub mod twin_key;
 
 pub use connections::{ConnectionsError, SavedConnection};
 pub use device_table::{DeviceTable, RowView, SortKey};

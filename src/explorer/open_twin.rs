@@ -156,7 +156,7 @@ impl OpenTwin {
         if let Some(edit) = self.edit.take()
             && edit.is_dirty()
         {
-            self.drafts.insert(edit.device_id().to_owned(), edit);
+            self.drafts.insert(edit.device_id(), edit);
         }
         self.edit = self.drafts.remove(device_id);
         self.device_id = Some(device_id.to_owned());
@@ -224,7 +224,7 @@ impl OpenTwin {
         }
         match edit.patch_to_send() {
             Some((patch, etag)) => Ok(TwinSave {
-                device_id: edit.device_id().to_owned(),
+                device_id: edit.device_id(),
                 patch,
                 etag,
             }),
@@ -338,7 +338,7 @@ impl OpenTwin {
     /// Opens `twin` as if it had just been read from the hub (for callers that bring
     /// their own twin, such as benchmarks).
     pub fn open_read(&mut self, twin: Box<DeviceTwin>) {
-        self.select(&twin.device_id);
+        self.select(&super::twin_key::of_twin(&twin));
         self.arrived(twin);
     }
 
@@ -347,7 +347,9 @@ impl OpenTwin {
     fn arrived(&mut self, twin: Box<DeviceTwin>) {
         let document = twin.to_json();
         match &mut self.edit {
-            Some(edit) if edit.device_id() == twin.device_id => edit.refreshed(document),
+            Some(edit) if edit.device_id() == super::twin_key::of_twin(&twin) => {
+                edit.refreshed(document)
+            }
             _ => self.edit = Some(TwinEdit::open(document)),
         }
         self.show(twin);

@@ -121,12 +121,10 @@ impl TwinEdit {
         edit
     }
 
-    /// The device being edited.
-    pub fn device_id(&self) -> &str {
-        self.base
-            .get("deviceId")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+    /// The key of the twin being edited: its device id, or `{deviceId}/{moduleId}`
+    /// for a module's twin ([`super::twin_key`]).
+    pub fn device_id(&self) -> String {
+        super::twin_key::of_document(&self.base)
     }
 
     /// The etag the edit started from, sent with the save.

@@ -247,6 +247,8 @@ pub struct Query {
     pub(crate) text: String,
     /// Where FROM starts in `text`, in characters: the clauses a count of the rows keeps.
     pub(crate) from_start: usize,
+    /// Where the WHERE condition starts and ends in `text`, in characters.
+    pub(crate) filter_span: Option<(usize, usize)>,
     pub(crate) top: Option<u64>,
     pub(crate) selection: Selection,
     pub(crate) source: Source,

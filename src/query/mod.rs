@@ -190,6 +190,13 @@ impl Query {
         self.text.chars().skip(self.from_start).collect()
     }
 
+    /// The WHERE condition as written (`tags.site = 'north'`), without the keyword;
+    /// `None` without one. A job takes exactly this as its `queryCondition`.
+    pub fn condition_text(&self) -> Option<String> {
+        let (start, end) = self.filter_span?;
+        Some(self.text.chars().skip(start).take(end - start).collect())
+    }
+
     /// The property paths a projection selects, as dotted member names
     /// (`SELECT deviceId, tags.location` gives `deviceId` and `tags.location`); `None`
     /// for `SELECT *`, for aggregates, and when a column is not a plain path of member

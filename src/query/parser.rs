@@ -28,7 +28,7 @@ pub(crate) struct Parser<'c> {
     characters: &'c [char],
     lexer: Lexer<'c>,
     pub(crate) current: Token,
-    previous_end: usize,
+    pub(crate) previous_end: usize,
     /// How many nested levels the expression grammar is inside now.
     pub(crate) nesting: usize,
 }
@@ -53,10 +53,12 @@ pub(crate) fn parse_query(text: &str) -> Result<Query, QueryError> {
     let from_start = parser.current.start;
     parser.expect_keyword("FROM", "FROM after the select list")?;
     let source = parser.source()?;
-    let filter = if parser.eat_keyword("WHERE")? {
-        Some(parser.bounded_expression()?)
+    let (filter, filter_span) = if parser.eat_keyword("WHERE")? {
+        let start = parser.current.start;
+        let filter = parser.bounded_expression()?;
+        (Some(filter), Some((start, parser.previous_end)))
     } else {
-        None
+        (None, None)
     };
     let group_by = parser.group_by()?;
     parser.expect_end(filter.is_some(), !group_by.is_empty())?;
@@ -72,6 +74,7 @@ pub(crate) fn parse_query(text: &str) -> Result<Query, QueryError> {
     Ok(Query {
         text: text.to_owned(),
         from_start,
+        filter_span,
         top,
         selection,
         source,

@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
+use super::jobs;
 use super::{
     Command, Event, Failure, HubTarget, JobId, LocalHubAddress, MethodAnswer, Repaint, Reply,
     Request, WorkerOptions, snapshots,
@@ -21,6 +22,7 @@ use crate::device::{
     Behaviours, DeviceCommand, DeviceConfig, DeviceHandle, Endpoint, SimulatedDevice, TlsMode,
     host_without_port,
 };
+use crate::explorer::twin_key;
 use crate::hub::{self, HubConfig, RunningHub};
 use crate::service::{ClientOptions, NewDevice, ServiceClient, client_for};
 
@@ -257,7 +259,10 @@ impl Dispatcher {
         let events = self.events.clone();
         tokio::spawn(async move {
             match device_config(&connection, &device_id, behaviours).await {
-                Ok(config) => drive_simulation(SimulatedDevice::spawn(config), queue, events).await,
+                Ok(config) => {
+                    let device = SimulatedDevice::spawn(config);
+                    drive_simulation(device_id, device, queue, events).await
+                }
                 Err(error) => {
                     events
                         .send(Event::SimulationFailed { device_id, error })
@@ -268,14 +273,15 @@ impl Dispatcher {
     }
 }
 
-/// Owns one simulated device: forwards the UI's commands to it and its events to the
-/// UI, and shuts it down when the dispatcher drops its command sender.
+/// Owns one simulated device (known to the UI by `device_id`, a device id or a module's
+/// key): forwards the UI's commands to it and its events to the UI, and shuts it down
+/// when the dispatcher drops its command sender.
 async fn drive_simulation(
+    device_id: String,
     mut device: DeviceHandle,
     mut commands: mpsc::Receiver<DeviceCommand>,
     events: Events,
 ) {
-    let device_id = device.device_id().to_owned();
     loop {
         tokio::select! {
             command = commands.recv() => match command {
@@ -371,30 +377,46 @@ async fn open_connection(target: HubTarget, retries: u32) -> Result<Connection, 
     }
 }
 
+/// How to connect the simulated device (or module, by its key) `device_id`: its
+/// primary key, read through the service API.
 async fn device_config(
     connection: &Connection,
     device_id: &str,
     behaviours: Behaviours,
 ) -> Result<DeviceConfig, String> {
-    let device = connection
-        .client
-        .get_device(device_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let key = device
-        .authentication
+    let (device, module) = twin_key::split(device_id);
+    let authentication = match module {
+        Some(module) => {
+            connection
+                .client
+                .get_module(device, module)
+                .await
+                .map_err(|e| e.to_string())?
+                .authentication
+        }
+        None => {
+            connection
+                .client
+                .get_device(device)
+                .await
+                .map_err(|e| e.to_string())?
+                .authentication
+        }
+    };
+    let described = twin_key::describe(device_id);
+    let key = authentication
         .as_ref()
         .and_then(|auth| auth.symmetric_key.as_ref())
         .and_then(|keys| keys.primary_key.clone())
         .ok_or_else(|| {
-            format!("device '{device_id}' has no symmetric key; only SAS devices can be simulated")
+            format!("{described} has no symmetric key; only SAS identities can be simulated")
         })?;
     let key = SharedAccessKey::from_base64(&key)
-        .map_err(|e| format!("device '{device_id}' has an unusable key: {e}"))?;
+        .map_err(|e| format!("{described} has an unusable key: {e}"))?;
     let credentials = DeviceConnectionString {
         host_name: connection.device_host.clone(),
-        device_id: device_id.to_owned(),
-        module_id: None,
+        device_id: device.to_owned(),
+        module_id: module.map(str::to_owned),
         gateway_host_name: None,
         key,
     };
@@ -419,11 +441,12 @@ async fn run_request(job: JobId, request: Request, connection: &Connection, even
             Err(failure) => Reply::QueryFailed(failure),
         },
         Request::GetTwin { device_id } => Reply::Twin {
-            result: client
-                .get_twin(&device_id)
-                .await
-                .map(Box::new)
-                .map_err(Failure::from),
+            result: match twin_key::split(&device_id) {
+                (device, Some(module)) => client.get_module_twin(device, module).await,
+                (device, None) => client.get_twin(device).await,
+            }
+            .map(Box::new)
+            .map_err(Failure::from),
             device_id,
         },
         Request::PatchTwin {
@@ -431,13 +454,69 @@ async fn run_request(job: JobId, request: Request, connection: &Connection, even
             patch,
             etag,
         } => Reply::Twin {
+            result: match twin_key::split(&device_id) {
+                (device, Some(module)) => {
+                    client
+                        .patch_module_twin(device, module, &patch, etag.as_deref())
+                        .await
+                }
+                (device, None) => client.patch_twin(device, &patch, etag.as_deref()).await,
+            }
+            .map(Box::new)
+            .map_err(Failure::from),
+            device_id,
+        },
+        Request::ListModules { device_id } => Reply::Modules {
             result: client
-                .patch_twin(&device_id, &patch, etag.as_deref())
+                .list_modules(&device_id)
                 .await
-                .map(Box::new)
+                .map(|modules| {
+                    let mut ids: Vec<String> =
+                        modules.into_iter().map(|module| module.module_id).collect();
+                    ids.sort();
+                    ids
+                })
                 .map_err(Failure::from),
             device_id,
         },
+        Request::CountMatching { query } => Reply::Counted {
+            count: client.count_matching(&query).await,
+            query,
+        },
+        Request::ScheduleJob {
+            job_id,
+            condition,
+            work,
+        } => Reply::Job {
+            result: jobs::schedule(client, &job_id, &condition, &work).await,
+            job_id,
+        },
+        Request::GetJob { job_id } => Reply::Job {
+            result: client
+                .get_job(&job_id)
+                .await
+                .map(Box::new)
+                .map_err(Failure::from),
+            job_id,
+        },
+        Request::CancelJob { job_id } => Reply::Job {
+            result: client
+                .cancel_job(&job_id)
+                .await
+                .map(Box::new)
+                .map_err(Failure::from),
+            job_id,
+        },
+        Request::JobResults { job_id } => Reply::JobResults {
+            result: client
+                .job_device_results(&job_id)
+                .await
+                .map_err(Failure::from),
+            job_id,
+        },
+        Request::WriteJobResults { path, results } => {
+            Reply::JobResultsWritten(jobs::write_results(path, results).await)
+        }
         Request::CreateDevice { device_id } => Reply::DeviceCreated {
             result: client
                 .create_device(&device_id, &NewDevice::default())
@@ -460,15 +539,25 @@ async fn run_request(job: JobId, request: Request, connection: &Connection, even
             response_timeout,
         } => {
             let started = Instant::now();
-            let result = client
-                .invoke_method(
-                    &device_id,
-                    &method,
-                    &payload,
-                    response_timeout,
-                    Duration::ZERO,
-                )
-                .await;
+            let result = match twin_key::split(&device_id) {
+                (device, Some(module)) => {
+                    client
+                        .invoke_module_method(
+                            device,
+                            module,
+                            &method,
+                            &payload,
+                            response_timeout,
+                            Duration::ZERO,
+                        )
+                        .await
+                }
+                (device, None) => {
+                    client
+                        .invoke_method(device, &method, &payload, response_timeout, Duration::ZERO)
+                        .await
+                }
+            };
             Reply::Method {
                 result: result
                     .map(|result| MethodAnswer {

@@ -11,6 +11,7 @@
 //! events arrive as [`Event::Simulation`].
 
 mod dispatch;
+mod jobs;
 mod snapshots;
 
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::device::{Behaviours, DeviceCommand, DeviceEvent};
 use crate::explorer::{ListedRows, RowReader};
-use crate::service::{Device, DeviceTwin, MethodResult};
+use crate::service::{Device, DeviceJobResult, DeviceTwin, Job, JobWork, MethodResult};
 use crate::snapshot::compare::Comparison;
 use crate::snapshot::{ImportOptions, ImportPlan, ImportReport, SnapshotHeader};
 
@@ -146,7 +147,8 @@ pub enum Request {
         page_size: u32,
         reader: RowReader,
     },
-    /// Read a twin; replies [`Reply::Twin`].
+    /// Read a twin (a device's, or a module's by its [`crate::explorer::twin_key`]);
+    /// replies [`Reply::Twin`].
     GetTwin { device_id: String },
     /// Merge a patch into a twin (with the etag it was read with, if any); replies
     /// [`Reply::Twin`].
@@ -159,7 +161,30 @@ pub enum Request {
     CreateDevice { device_id: String },
     /// Delete a device; replies [`Reply::DeviceDeleted`].
     DeleteDevice { device_id: String },
-    /// Invoke a direct method; replies [`Reply::Method`].
+    /// List a device's modules; replies [`Reply::Modules`].
+    ListModules { device_id: String },
+    /// Count the devices a query selects; replies [`Reply::Counted`].
+    CountMatching { query: String },
+    /// Schedule a job; replies [`Reply::Job`].
+    ScheduleJob {
+        job_id: String,
+        condition: String,
+        work: JobWork,
+    },
+    /// Read a job's progress; replies [`Reply::Job`].
+    GetJob { job_id: String },
+    /// Cancel a job; replies [`Reply::Job`].
+    CancelJob { job_id: String },
+    /// Read what a job did on each device; replies [`Reply::JobResults`].
+    JobResults { job_id: String },
+    /// Write a job's per-device results to a file (CSV, or JSON for a `.json` path);
+    /// replies [`Reply::JobResultsWritten`].
+    WriteJobResults {
+        path: PathBuf,
+        results: Vec<DeviceJobResult>,
+    },
+    /// Invoke a direct method (on a device, or a module by its key); replies
+    /// [`Reply::Method`].
     InvokeMethod {
         device_id: String,
         method: String,
@@ -204,6 +229,22 @@ impl Request {
                 device_id,
                 result: Err(failure),
             },
+            Request::ListModules { device_id } => Reply::Modules {
+                device_id,
+                result: Err(failure),
+            },
+            Request::CountMatching { query } => Reply::Counted { query, count: None },
+            Request::ScheduleJob { job_id, .. }
+            | Request::GetJob { job_id }
+            | Request::CancelJob { job_id } => Reply::Job {
+                job_id,
+                result: Err(failure),
+            },
+            Request::JobResults { job_id } => Reply::JobResults {
+                job_id,
+                result: Err(failure),
+            },
+            Request::WriteJobResults { .. } => Reply::JobResultsWritten(Err(failure)),
             Request::Export { .. } => Reply::Exported(Err(failure)),
             Request::CompareSnapshot { .. } => Reply::Compared(Err(failure)),
             Request::PlanImport { .. } => Reply::ImportPlanned(Err(failure)),
@@ -247,6 +288,25 @@ pub enum Reply {
         device_id: String,
         result: Result<MethodAnswer, Failure>,
     },
+    /// The ids of a device's modules, in id order.
+    Modules {
+        device_id: String,
+        result: Result<Vec<String>, Failure>,
+    },
+    /// How many devices a query selects, when the hub could say.
+    Counted { query: String, count: Option<u64> },
+    /// A job as scheduled, read or cancelled.
+    Job {
+        job_id: String,
+        result: Result<Box<Job>, Failure>,
+    },
+    /// What a job did on each device.
+    JobResults {
+        job_id: String,
+        result: Result<Vec<DeviceJobResult>, Failure>,
+    },
+    /// A job's results were written to this file.
+    JobResultsWritten(Result<PathBuf, Failure>),
     /// A snapshot file was written.
     Exported(Result<Exported, Failure>),
     /// How a snapshot's twins differ from the live ones.

@@ -792,3 +792,80 @@ fn a_separately_run_hub_is_reached_with_its_ca_and_its_loss_is_shown() {
         has_text(h, "Reading the twin of demo-001 failed")
     });
 }
+
+#[test]
+fn a_module_twin_opens_from_its_device_and_its_desired_is_saved() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    let client = service_client(&harness);
+    block_on(client.create_module("demo-001", "filter-module", None)).unwrap();
+    open_device(&mut harness, "demo-001");
+    wait_for(&mut harness, "the device's modules", |h| {
+        has_text(h, "Modules (1)")
+    });
+
+    harness.get_by_label("filter-module").click();
+    wait_for(&mut harness, "the module's twin", |h| {
+        has_text(h, "module filter-module of demo-001")
+            && shown_identity(h)["moduleId"] == "filter-module"
+    });
+    let text = edited_desired(&harness, |doc| {
+        doc["properties"]["desired"]["threshold"] = json!(42);
+    });
+    type_into_editor(&mut harness, &text);
+    wait_for(&mut harness, "the patch preview", |h| {
+        has_text(h, "+ properties.desired.threshold: 42")
+    });
+    harness.get_by_label("Save").click();
+    wait_for(&mut harness, "the saved module twin", |h| {
+        has_text(h, "Saved the twin of module filter-module of demo-001")
+    });
+
+    let module_twin = block_on(client.get_module_twin("demo-001", "filter-module")).unwrap();
+    assert_eq!(module_twin.properties.unwrap().desired["threshold"], 42);
+    let device_twin = block_on(client.get_twin("demo-001")).unwrap();
+    assert!(
+        !device_twin
+            .properties
+            .unwrap()
+            .desired
+            .contains_key("threshold"),
+        "the device's own twin is untouched"
+    );
+
+    // Back to the device's twin.
+    harness.get_by_label("device twin").click();
+    wait_for(&mut harness, "the device's twin again", |h| {
+        shown_identity(h).get("moduleId").is_none() && shown_identity(h)["deviceId"] == "demo-001"
+    });
+}
+
+#[test]
+fn a_bulk_desired_update_runs_as_a_job_and_changes_the_twins() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    harness.get_by_label("Update twins…").click();
+    wait_for(&mut harness, "the preview count", |h| {
+        has_text(h, "5 device(s) match")
+    });
+    let patch = "{\"properties\": {\"desired\": {\"firmware\": \"3.1\"}}}";
+    let field = "Patch (tags and desired properties; null removes a key)";
+    harness.get_by_label(field).focus();
+    harness.step();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.step();
+    harness.get_by_label(field).type_text(patch);
+    harness.step();
+    harness.get_by_label("Run as job").click();
+    wait_for(&mut harness, "the job to complete", |h| {
+        has_text(h, "completed: 5 succeeded, 0 failed")
+    });
+    wait_for(&mut harness, "the per-device results", |h| {
+        has_text(h, "Results (5 devices)")
+    });
+    let client = service_client(&harness);
+    for index in 1..=5 {
+        let twin = block_on(client.get_twin(&format!("demo-00{index}"))).unwrap();
+        assert_eq!(twin.properties.unwrap().desired["firmware"], "3.1");
+    }
+}

@@ -332,3 +332,21 @@ fn display_and_caret_for_a_typical_mistake() {
         vec![text, "         ^"]
     );
 }
+
+#[test]
+fn the_condition_is_kept_as_written() {
+    let text = "SELECT * FROM devices WHERE tags.site = 'nörth' AND (a > 1)  ";
+    assert_eq!(
+        parse(text).unwrap().condition_text().as_deref(),
+        Some("tags.site = 'nörth' AND (a > 1)")
+    );
+    assert_eq!(
+        parse("SELECT * FROM devices").unwrap().condition_text(),
+        None
+    );
+    let grouped = "SELECT COUNT() AS n FROM devices WHERE status = 'enabled' GROUP BY tags.a";
+    assert_eq!(
+        parse(grouped).unwrap().condition_text().as_deref(),
+        Some("status = 'enabled'")
+    );
+}
