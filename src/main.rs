@@ -148,6 +148,7 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
         connection,
         count: args.count,
         id_template: args.template,
+        module: args.module,
         mqtt_port: args.mqtt_port,
         tls,
         behaviours,

@@ -252,6 +252,11 @@ pub struct SimulateArgs {
     /// [default: sim-{N}].
     #[arg(long, value_name = "TEMPLATE")]
     pub template: Option<String>,
+    /// Simulate module NAME of each device instead of the device itself (with a service
+    /// connection string; the module is registered when missing). One module can also
+    /// run from its module connection string (`...;ModuleId=...;SharedAccessKey=...`).
+    #[arg(long, value_name = "NAME")]
+    pub module: Option<String>,
     /// The device MQTT port (a local hub prints its `mqtt_port` in its ready line).
     #[arg(long, value_name = "N", default_value_t = 8883)]
     pub mqtt_port: u16,

@@ -27,6 +27,9 @@ pub struct HeadlessOptions {
     pub count: usize,
     /// Device ids for a fleet: `{n}` is replaced by 1..=count.
     pub id_template: Option<String>,
+    /// Simulate this module of each device instead of the device (service connection
+    /// strings only; the module is registered when missing).
+    pub module: Option<String>,
     /// The MQTT port to dial (8883 for Azure).
     pub mqtt_port: u16,
     /// Transport security, for MQTT and for registration alike.
@@ -49,6 +52,13 @@ pub enum FleetError {
     /// `--count 0`.
     #[error("nothing to simulate: the device count is 0; pass --count 1 or more")]
     NoDevices,
+    /// `--module` with a device connection string.
+    #[error(
+        "--module needs a service connection string (to register the module and read its \
+         keys); to run one module with its own keys, pass its module connection string \
+         (HostName=...;DeviceId=...;ModuleId=...;SharedAccessKey=...) without --module"
+    )]
+    ModuleNeedsService,
     /// An id template without `{n}` for several devices.
     #[error(
         "the device id template {template:?} has no `{{n}}`, so all {count} devices would share one id; write e.g. `sim-{{n}}`"
@@ -116,6 +126,9 @@ pub async fn run_headless(
 ) -> Result<(), FleetError> {
     let (connections, host) = match &options.connection {
         ConnectionString::Device(device) => {
+            if options.module.is_some() {
+                return Err(FleetError::ModuleNeedsService);
+            }
             if options.count > 1 {
                 return Err(FleetError::CountNeedsService {
                     count: options.count,
@@ -139,7 +152,8 @@ pub async fn run_headless(
                 hub = service.host_name,
                 "registering devices"
             );
-            let devices = ensure_devices(service, &options.tls, &ids).await?;
+            let devices =
+                ensure_devices(service, &options.tls, &ids, options.module.as_deref()).await?;
             (devices, host_without_port(&service.host_name).to_owned())
         }
     };

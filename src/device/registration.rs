@@ -1,12 +1,15 @@
-//! Registration for `twinlens simulate --count`: makes sure each simulated device exists
-//! in the registry and learns its key, through the service client.
+//! Registration for `twinlens simulate --count` (and `--module`): makes sure each
+//! simulated device (and its module) exists in the registry and learns its key, through
+//! the service client.
 
 use super::transport::TlsMode;
 use crate::auth::{DeviceConnectionString, ServiceConnectionString, SharedAccessKey};
-use crate::service::{ClientOptions, Device, NewDevice, ServiceClient, ServiceError};
+use crate::service::{ClientOptions, DeviceAuthentication, NewDevice, ServiceClient, ServiceError};
 
 /// Azure's code for a device that is not in the registry.
 const DEVICE_NOT_FOUND: u32 = 404001;
+/// Azure's code for a module that is not on the device.
+const MODULE_NOT_FOUND: u32 = 404010;
 
 /// Why the simulated devices could not be registered.
 #[derive(Debug, thiserror::Error)]
@@ -26,13 +29,15 @@ pub enum RegistrationError {
     },
 }
 
-/// Reads or creates each of `device_ids` through the hub named by `service`, and returns
-/// their device connection strings. The devices' host name is the service host name without
-/// a port, as device connection strings carry it.
+/// Reads or creates each of `device_ids` (and, with `module`, that module of each)
+/// through the hub named by `service`, and returns their connection strings: the
+/// devices', or the modules'. The host name is the service host name without a port, as
+/// device connection strings carry it.
 pub async fn ensure_devices(
     service: &ServiceConnectionString,
     tls: &TlsMode,
     device_ids: &[String],
+    module: Option<&str>,
 ) -> Result<Vec<DeviceConnectionString>, RegistrationError> {
     let options = ClientOptions {
         base_url: (*tls == TlsMode::None).then(|| format!("http://{}", service.host_name)),
@@ -54,7 +59,28 @@ pub async fn ensure_devices(
             }
             Err(error) => return Err(error.into()),
         };
-        devices.push(connection_string(service, device_id, &identity)?);
+        let Some(module_id) = module else {
+            devices.push(connection_string(
+                service,
+                device_id,
+                None,
+                &identity.authentication,
+            )?);
+            continue;
+        };
+        let module = match client.get_module(device_id, module_id).await {
+            Ok(module) => module,
+            Err(error) if error.error_code() == Some(MODULE_NOT_FOUND) => {
+                client.create_module(device_id, module_id, None).await?
+            }
+            Err(error) => return Err(error.into()),
+        };
+        devices.push(connection_string(
+            service,
+            device_id,
+            Some(module_id),
+            &module.authentication,
+        )?);
     }
     Ok(devices)
 }
@@ -62,14 +88,17 @@ pub async fn ensure_devices(
 fn connection_string(
     service: &ServiceConnectionString,
     device_id: &str,
-    identity: &Device,
+    module_id: Option<&str>,
+    authentication: &Option<DeviceAuthentication>,
 ) -> Result<DeviceConnectionString, RegistrationError> {
     let no_key = |problem: String| RegistrationError::NoKey {
-        device_id: device_id.to_owned(),
+        device_id: match module_id {
+            Some(module_id) => format!("{device_id} (module {module_id})"),
+            None => device_id.to_owned(),
+        },
         problem,
     };
-    let key = identity
-        .authentication
+    let key = authentication
         .as_ref()
         .and_then(|auth| auth.symmetric_key.as_ref())
         .and_then(|keys| keys.primary_key.as_deref())
@@ -77,7 +106,7 @@ fn connection_string(
     Ok(DeviceConnectionString {
         host_name: host_without_port(&service.host_name).to_owned(),
         device_id: device_id.to_owned(),
-        module_id: None,
+        module_id: module_id.map(str::to_owned),
         gateway_host_name: None,
         key: SharedAccessKey::from_base64(key).map_err(|error| no_key(error.to_string()))?,
     })

@@ -220,3 +220,67 @@ fn a_bad_template_or_interval_is_refused_before_anything_runs() {
         assert!(stderr.contains(expected), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn modules_run_from_a_fleet_with_module_or_from_their_own_connection_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &[]);
+    let service = hub.ready["service_connection_string"].as_str().unwrap();
+    let fleet = Simulation::start(
+        &hub,
+        service,
+        &[
+            "--count",
+            "2",
+            "--template",
+            "edge-{n}",
+            "--module",
+            "filter",
+        ],
+    );
+    fleet.wait_for_log_line(&["connected", "edge-2"]).await;
+    for device_id in ["edge-1", "edge-2"] {
+        let module: Value = hub
+            .get_json(&format!("/devices/{device_id}/modules/filter"))
+            .await;
+        assert_eq!(module["connectionState"], "Connected", "{module}");
+        let device: Value = hub.get_json(&format!("/devices/{device_id}")).await;
+        assert_eq!(
+            device["connectionState"], "Disconnected",
+            "the module, not the device"
+        );
+    }
+    let patch = serde_json::json!({"properties": {"desired": {"level": 3}}});
+    let response = hub
+        .send_json(Method::PATCH, "/twins/edge-1/modules/filter", &patch)
+        .await;
+    assert_eq!(response.status(), 200);
+    fleet
+        .wait_for_log_line(&["desired properties received", "edge-1", "level"])
+        .await;
+    drop(fleet);
+
+    // One module by its own connection string.
+    let module: Value = hub.get_json("/devices/edge-2/modules/filter").await;
+    let key = module["authentication"]["symmetricKey"]["primaryKey"]
+        .as_str()
+        .unwrap();
+    let module_string =
+        format!("HostName=localhost;DeviceId=edge-2;ModuleId=filter;SharedAccessKey={key}");
+    let single = Simulation::start(&hub, &module_string, &[]);
+    single.wait_for_log_line(&["connected", "edge-2"]).await;
+
+    // --module needs the service connection string to find the module's keys.
+    let output = Command::new(env!("CARGO_BIN_EXE_twinlens"))
+        .args(["simulate", "--no-tls", "--module", "filter"])
+        .args(["--connection-string", &module_string])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--module needs a service connection string"),
+        "{stderr}"
+    );
+}
