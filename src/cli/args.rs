@@ -158,7 +158,8 @@ pub struct ExportArgs {
     /// The hub's service connection string.
     #[arg(long, env = "TWINLENS_CONNECTION_STRING", hide_env_values = true)]
     pub connection_string: String,
-    /// The IoT Hub query selecting the twins to export.
+    /// The IoT Hub query selecting the twins to export (the twins of the devices'
+    /// modules are exported after them).
     #[arg(long, default_value = "SELECT * FROM devices")]
     pub query: String,
     /// The snapshot file to write; `.ndjson` for one twin per line [default: a

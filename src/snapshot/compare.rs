@@ -41,22 +41,19 @@ pub enum DeviceDifference {
     Changed(Vec<Change>),
 }
 
-/// Every device that differs, by device id.
+/// Every twin that differs, by its key (device id, or `{deviceId}/{moduleId}`).
 pub type Comparison = BTreeMap<String, DeviceDifference>;
 
-/// Compares the twins of `before` with those of `after`, matched by `deviceId`.
+/// Compares the twins of `before` with those of `after`, matched by their key: the
+/// device id, or `{deviceId}/{moduleId}` for a module's twin ([`crate::twin::key`]).
 pub fn compare_twins<'a>(
     before: impl IntoIterator<Item = &'a Value>,
     after: impl IntoIterator<Item = &'a Value>,
     sections: Sections,
 ) -> Comparison {
-    let index = |twins: &mut dyn Iterator<Item = &'a Value>| -> BTreeMap<&'a str, &'a Value> {
+    let index = |twins: &mut dyn Iterator<Item = &'a Value>| -> BTreeMap<String, &'a Value> {
         twins
-            .filter_map(|twin| {
-                twin.get("deviceId")
-                    .and_then(Value::as_str)
-                    .map(|id| (id, twin))
-            })
+            .filter_map(|twin| crate::twin::key::of_document(twin).map(|key| (key, twin)))
             .collect()
     };
     let before = index(&mut before.into_iter());
@@ -74,10 +71,10 @@ pub fn compare_twins<'a>(
                 DeviceDifference::Changed(changes)
             }
         };
-        comparison.insert((*device_id).to_owned(), difference);
+        comparison.insert(device_id.clone(), difference);
     }
     for device_id in after.keys().filter(|id| !before.contains_key(*id)) {
-        comparison.insert((*device_id).to_owned(), DeviceDifference::Added);
+        comparison.insert(device_id.clone(), DeviceDifference::Added);
     }
     comparison
 }

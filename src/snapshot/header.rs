@@ -9,8 +9,10 @@ use super::SnapshotError;
 
 /// The `format` value of every snapshot.
 pub const FORMAT_NAME: &str = "twinlens-snapshot";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u64 = 1;
+/// The format version this build writes: 2 adds module twins beside device twins.
+pub const FORMAT_VERSION: u64 = 2;
+/// The oldest format version this build reads (version 1 holds device twins only).
+pub const OLDEST_READABLE_VERSION: u64 = 1;
 
 /// How the twins are laid out in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +84,7 @@ impl SnapshotHeader {
             }
         }
         match fields.get("formatVersion").and_then(Value::as_u64) {
-            Some(FORMAT_VERSION) => {}
+            Some(OLDEST_READABLE_VERSION..=FORMAT_VERSION) => {}
             Some(found) => {
                 return Err(SnapshotError::UnsupportedVersion {
                     path: path.to_owned(),

@@ -1,11 +1,13 @@
 //! The live twins a snapshot is compared with, for `twinlens diff` against a hub and the
 //! explorer's comparison alike: the snapshot's own query run again when it is one (so
-//! devices added since show up), otherwise the twin of each device the snapshot holds.
+//! devices added since show up), otherwise the twin of each device the snapshot holds;
+//! then the twins of those devices' modules.
 
 use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::SnapshotHeader;
+use super::export::module_twins;
 use crate::query::ItemType;
 use crate::service::{ServiceClient, ServiceError};
 
@@ -34,12 +36,12 @@ pub async fn live_twins(
             live.extend(page?.rows);
             progress(live.len(), total);
         }
+        let device_ids = device_ids(&live);
+        live.extend(module_twins(client, &device_ids).await?);
         return Ok(live);
     }
-    let ids = twins
-        .iter()
-        .filter_map(|twin| twin.get("deviceId").and_then(Value::as_str));
-    for (done, device_id) in ids.enumerate() {
+    let ids = device_ids(twins);
+    for (done, device_id) in ids.iter().enumerate() {
         match client.get_twin(device_id).await {
             Ok(twin) => live.push(serde_json::to_value(twin).map_err(|error| {
                 ServiceError::UnexpectedResponse {
@@ -51,7 +53,18 @@ pub async fn live_twins(
             Err(error) if error.status() == Some(404) => {}
             Err(error) => return Err(error),
         }
-        progress(done + 1, Some(twins.len()));
+        progress(done + 1, Some(ids.len()));
     }
+    live.extend(module_twins(client, &ids).await?);
     Ok(live)
+}
+
+/// The ids of the device twins (not module twins) among `twins`.
+fn device_ids(twins: &[Value]) -> Vec<String> {
+    twins
+        .iter()
+        .filter(|twin| twin.get("moduleId").is_none())
+        .filter_map(|twin| twin.get("deviceId").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect()
 }

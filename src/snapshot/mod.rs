@@ -20,7 +20,9 @@ pub mod read;
 pub mod write;
 
 pub use export::{ExportError, export_devices, export_query};
-pub use header::{FORMAT_NAME, FORMAT_VERSION, Layout, SnapshotHeader, default_file_name};
+pub use header::{
+    FORMAT_NAME, FORMAT_VERSION, Layout, OLDEST_READABLE_VERSION, SnapshotHeader, default_file_name,
+};
 pub use import::{
     DeviceResult, ImportAction, ImportCounts, ImportError, ImportOptions, ImportOutcome,
     ImportPlan, ImportReport, PlannedDevice, apply_import, plan_import,
@@ -66,8 +68,8 @@ pub enum SnapshotError {
     },
     /// The file is a snapshot of another format version.
     #[error(
-        "the snapshot {path} has format version {found}, but this twinlens reads version {supported}; \
-         use a twinlens release that matches the file"
+        "the snapshot {path} has format version {found}, but this twinlens reads versions 1 to \
+         {supported}; use a twinlens release that matches the file"
     )]
     UnsupportedVersion {
         /// The file.

@@ -40,7 +40,8 @@ pub struct SnapshotReader {
     pub layout: Layout,
     path: PathBuf,
     source: Source,
-    device_ids: HashSet<String>,
+    /// The keys of the twins read so far ([`crate::twin::key`]).
+    twin_keys: HashSet<String>,
 }
 
 enum Source {
@@ -119,7 +120,7 @@ impl SnapshotReader {
             layout,
             path: path.to_owned(),
             source,
-            device_ids: HashSet::new(),
+            twin_keys: HashSet::new(),
         }
     }
 
@@ -151,20 +152,24 @@ impl SnapshotReader {
     }
 
     fn check(&mut self, line: usize, twin: Value) -> Result<Value, SnapshotError> {
-        let Some(device_id) = twin.get("deviceId").and_then(Value::as_str) else {
+        let Some(key) = crate::twin::key::of_document(&twin) else {
             return Err(damaged(
                 &self.path,
                 line,
-                "the twin has no string deviceId".into(),
+                "the twin has no string deviceId (or its moduleId is not a string)".into(),
             ));
         };
-        if !self.device_ids.insert(device_id.to_owned()) {
+        if self.twin_keys.contains(&key) {
             return Err(damaged(
                 &self.path,
                 line,
-                format!("device '{device_id}' appears a second time"),
+                format!(
+                    "the twin of {} appears a second time",
+                    crate::twin::key::describe(&key)
+                ),
             ));
         }
+        self.twin_keys.insert(key);
         Ok(twin)
     }
 }

@@ -46,7 +46,7 @@ fn both_layouts_round_trip() {
     let document: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).unwrap()).unwrap();
     assert_eq!(document["format"], "twinlens-snapshot");
-    assert_eq!(document["formatVersion"], 1);
+    assert_eq!(document["formatVersion"], 2);
     assert_eq!(document["twinCount"], 3);
 }
 
@@ -118,20 +118,21 @@ fn truncated_and_damaged_files_name_the_line() {
 fn other_formats_and_versions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.json");
-    std::fs::write(&path, r#"{"format":"twinlens-snapshot","formatVersion":2,"hubHostName":"h","query":"q","takenAt":"t","twins":[]}"#).unwrap();
+    std::fs::write(&path, r#"{"format":"twinlens-snapshot","formatVersion":3,"hubHostName":"h","query":"q","takenAt":"t","twins":[]}"#).unwrap();
     let error = read_snapshot(&path).unwrap_err();
     assert!(
         matches!(
             error,
             SnapshotError::UnsupportedVersion {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }
         ),
         "{error}"
     );
-    assert!(error.to_string().contains("version 2"));
+    assert!(error.to_string().contains("version 3"));
+    assert!(error.to_string().contains("versions 1 to 2"));
 
     std::fs::write(&path, r#"{"devices": []}"#).unwrap();
     assert!(matches!(
@@ -178,4 +179,35 @@ fn floats_survive_a_write_and_a_read() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn version_1_files_are_read_and_module_twins_sit_beside_their_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.json");
+    std::fs::write(&path, r#"{"format":"twinlens-snapshot","formatVersion":1,"hubHostName":"h","query":"q","takenAt":"t","twins":[{"deviceId":"d1"}],"twinCount":1}"#).unwrap();
+    assert_eq!(
+        read_snapshot(&path).unwrap().twins,
+        vec![json!({"deviceId": "d1"})]
+    );
+
+    let with_modules = vec![
+        json!({"deviceId": "d1"}),
+        json!({"deviceId": "d1", "moduleId": "m1"}),
+        json!({"deviceId": "d1", "moduleId": "m2"}),
+    ];
+    for name in ["m.json", "m.ndjson"] {
+        let path = dir.path().join(name);
+        write(&path, &with_modules);
+        assert_eq!(read_snapshot(&path).unwrap().twins, with_modules, "{name}");
+    }
+    let path = dir.path().join("m.ndjson");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"deviceId\":\"d1\",\"moduleId\":\"m1\"}\n");
+    std::fs::write(&path, text).unwrap();
+    let error = read_snapshot(&path).unwrap_err().to_string();
+    assert!(
+        error.contains("module m1 of d1 appears a second time"),
+        "{error}"
+    );
 }

@@ -17,7 +17,7 @@ pub struct SnapshotWriter {
     path: PathBuf,
     layout: Layout,
     out: BufWriter<NamedTempFile>,
-    device_ids: HashSet<String>,
+    twin_keys: HashSet<String>,
 }
 
 impl SnapshotWriter {
@@ -38,7 +38,7 @@ impl SnapshotWriter {
             path: path.to_owned(),
             layout,
             out: BufWriter::new(temporary),
-            device_ids: HashSet::new(),
+            twin_keys: HashSet::new(),
         };
         let fields = Value::Object(header.to_json(layout)).to_string();
         match layout {
@@ -53,23 +53,28 @@ impl SnapshotWriter {
 
     /// How many twins were written so far.
     pub fn count(&self) -> usize {
-        self.device_ids.len()
+        self.twin_keys.len()
     }
 
-    /// Appends one twin; it must be an object with a `deviceId` not written before.
+    /// Appends one twin; it must be an object with a `deviceId` (and, for a module's
+    /// twin, a `moduleId`) not written before.
     pub fn write_twin(&mut self, twin: &Value) -> Result<(), SnapshotError> {
-        let Some(device_id) = twin.get("deviceId").and_then(Value::as_str) else {
+        let Some(key) = crate::twin::key::of_document(twin) else {
             return Err(SnapshotError::NotASnapshot {
                 path: self.path.clone(),
                 reason: format!("twin number {} has no string deviceId", self.count() + 1),
             });
         };
-        if !self.device_ids.insert(device_id.to_owned()) {
+        if self.twin_keys.contains(&key) {
             return Err(SnapshotError::NotASnapshot {
                 path: self.path.clone(),
-                reason: format!("device '{device_id}' appears twice"),
+                reason: format!(
+                    "the twin of {} appears twice",
+                    crate::twin::key::describe(&key)
+                ),
             });
         }
+        self.twin_keys.insert(key);
         let separator = match (self.layout, self.count()) {
             (Layout::Json, 1) => "\n",
             (Layout::Json, _) => ",\n",

@@ -16,11 +16,13 @@
 //! - [`mod@diff`]: structural diff of two JSON documents, for patch previews and snapshots.
 //! - [`path`]: dotted paths (`tags.location.city`, `a["b.c"]`) naming places in JSON.
 //! - [`timestamp`]: IoT Hub's seven-digit UTC timestamps.
+//! - [`key`]: one name for device and module twins side by side (`d1`, `d1/m1`).
 
 mod codec;
 pub mod diff;
 pub mod document;
 pub mod error;
+pub mod key;
 pub mod limits;
 pub mod merge;
 mod metadata;

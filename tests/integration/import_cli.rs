@@ -267,16 +267,16 @@ async fn damaged_and_foreign_files_are_refused_before_anything_is_written() {
         "{stderr}"
     );
 
-    let foreign = dir.path().join("v2.json");
+    let foreign = dir.path().join("v3.json");
     std::fs::write(
         &foreign,
-        r#"{"format":"twinlens-snapshot","formatVersion":2,"hubHostName":"h","query":"q","takenAt":"t","twins":[]}"#,
+        r#"{"format":"twinlens-snapshot","formatVersion":3,"hubHostName":"h","query":"q","takenAt":"t","twins":[]}"#,
     )
     .unwrap();
     let (code, _, stderr) = import(&foreign, &hub, &[]).await;
     assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("format version 2") && stderr.contains("reads version 1"),
+        stderr.contains("format version 3") && stderr.contains("reads versions 1 to 2"),
         "{stderr}"
     );
 
@@ -397,4 +397,94 @@ async fn twins_changed_after_the_plan_are_conflicts_not_overwritten() {
         error.to_string().contains("run the import again"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn module_twins_travel_with_their_devices_through_export_diff_and_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = HubProcess::start(&dir.path().join("source"), &[]);
+    create_device(&source, "edge-1").await;
+    let module = source
+        .send_json(Method::PUT, "/devices/edge-1/modules/filter", &json!({}))
+        .await;
+    assert_eq!(module.status(), 200);
+    let patched = source
+        .send_json(
+            Method::PATCH,
+            "/twins/edge-1/modules/filter",
+            &json!({"tags": {"role": "filter"}, "properties": {"desired": {"threshold": 7}}}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let file = dir.path().join("edge.ndjson");
+    let (code, _, stderr) = twinlens(&[
+        "export",
+        "--no-tls",
+        "--connection-string",
+        &connection(&source),
+        "--query",
+        "SELECT * FROM devices WHERE deviceId = 'edge-1'",
+        "--out",
+        file.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let snapshot = read_snapshot(&file).unwrap();
+    let keys: Vec<(String, Option<String>)> = snapshot
+        .twins
+        .iter()
+        .map(|twin| {
+            (
+                twin["deviceId"].as_str().unwrap().to_owned(),
+                twin.get("moduleId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("edge-1".to_owned(), None),
+            ("edge-1".to_owned(), Some("filter".to_owned()))
+        ]
+    );
+    let first_line = std::fs::read_to_string(&file).unwrap();
+    assert!(first_line.contains("\"formatVersion\":2"), "{first_line}");
+
+    // The module's desired changes on the hub: diff names the module's twin.
+    let changed = source
+        .send_json(
+            Method::PATCH,
+            "/twins/edge-1/modules/filter",
+            &json!({"properties": {"desired": {"threshold": 9}}}),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    let (code, stdout, stderr) = twinlens(&[
+        "diff",
+        file.to_str().unwrap(),
+        &connection(&source),
+        "--no-tls",
+        "--sections",
+        "tags,desired",
+    ])
+    .await;
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("edge-1/filter"), "{stdout}");
+    assert!(stdout.contains("properties.desired.threshold"), "{stdout}");
+
+    // Importing the file puts the module's desired back; into a fresh hub it creates
+    // the device, then its module.
+    let (code, _, stderr) = import(&file, &source, &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let twin = source.get_json("/twins/edge-1/modules/filter").await;
+    assert_eq!(twin["properties"]["desired"]["threshold"], 7);
+    let target = HubProcess::start(&dir.path().join("target"), &[]);
+    let (code, _, stderr) = import(&file, &target, &["--create-missing"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("0 updated, 2 created"), "{stderr}");
+    let twin = target.get_json("/twins/edge-1/modules/filter").await;
+    assert_eq!(twin["tags"]["role"], "filter");
+    assert_eq!(twin["properties"]["desired"]["threshold"], 7);
 }

@@ -4,6 +4,7 @@
 
 use super::{ImportAction, ImportCounts, ImportError, ImportPlan, PlannedDevice};
 use crate::service::{NewDevice, ServiceClient, ServiceError};
+use crate::twin::key::split;
 
 /// What happened to one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +24,10 @@ pub enum ImportOutcome {
     Failed(String),
 }
 
-/// The outcome of one device.
+/// The outcome of one device (or module).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceResult {
-    /// The device id.
+    /// The twin's key: the device id, or `{deviceId}/{moduleId}` for a module's twin.
     pub device_id: String,
     /// What happened.
     pub outcome: ImportOutcome,
@@ -87,28 +88,39 @@ pub async fn apply_import(
     Ok(report)
 }
 
-/// Writes one device; `Err` only for problems that are not about this device.
+/// Writes one device's twin (or a module's); `Err` only for problems that are not
+/// about this twin.
 async fn apply_device(
     client: &ServiceClient,
     device: &PlannedDevice,
 ) -> Result<ImportOutcome, ServiceError> {
-    let id = device.device_id.as_str();
+    let key = device.device_id.as_str();
     match device.action {
         ImportAction::Unchanged => Ok(ImportOutcome::Unchanged),
         ImportAction::SkipMissing => Ok(ImportOutcome::SkippedMissing),
         ImportAction::Create => {
-            match client.create_device(id, &NewDevice::default()).await {
-                Ok(_) => {}
+            let created = match split(key) {
+                (device_id, Some(module_id)) => client
+                    .create_module(device_id, module_id, None)
+                    .await
+                    .map(drop),
+                (device_id, None) => client
+                    .create_device(device_id, &NewDevice::default())
+                    .await
+                    .map(drop),
+            };
+            match created {
+                Ok(()) => {}
                 Err(error) if error.status() == Some(409) => return Ok(ImportOutcome::Conflict),
                 Err(error) => return device_failure(error),
             }
             match device.patch() {
                 None => Ok(ImportOutcome::Created),
-                Some(patch) => match client.patch_twin(id, &patch, None).await {
-                    Ok(_) => Ok(ImportOutcome::Created),
+                Some(patch) => match patch_twin(client, key, &patch, None).await {
+                    Ok(()) => Ok(ImportOutcome::Created),
                     Err(error) => device_failure(error).map(|outcome| match outcome {
                         ImportOutcome::Failed(message) => ImportOutcome::Failed(format!(
-                            "the device was registered, but its twin was not written: {message}"
+                            "it was registered, but its twin was not written: {message}"
                         )),
                         other => other,
                     }),
@@ -119,12 +131,28 @@ async fn apply_device(
             let Some(patch) = device.patch() else {
                 return Ok(ImportOutcome::Unchanged);
             };
-            match client.patch_twin(id, &patch, device.etag.as_deref()).await {
-                Ok(_) => Ok(ImportOutcome::Updated),
+            match patch_twin(client, key, &patch, device.etag.as_deref()).await {
+                Ok(()) => Ok(ImportOutcome::Updated),
                 Err(error) if error.status() == Some(412) => Ok(ImportOutcome::Conflict),
                 Err(error) => device_failure(error),
             }
         }
+    }
+}
+
+/// Patches the twin known by `key` (a device's, or a module's).
+async fn patch_twin(
+    client: &ServiceClient,
+    key: &str,
+    patch: &serde_json::Value,
+    etag: Option<&str>,
+) -> Result<(), ServiceError> {
+    match split(key) {
+        (device_id, Some(module_id)) => client
+            .patch_module_twin(device_id, module_id, patch, etag)
+            .await
+            .map(drop),
+        (device_id, None) => client.patch_twin(device_id, patch, etag).await.map(drop),
     }
 }
 

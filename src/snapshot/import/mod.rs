@@ -54,7 +54,7 @@ pub enum ImportAction {
 /// One device of an [`ImportPlan`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedDevice {
-    /// The device id.
+    /// The twin's key: the device id, or `{deviceId}/{moduleId}` for a module's twin.
     pub device_id: String,
     /// What will be done.
     pub action: ImportAction,
@@ -187,13 +187,10 @@ pub async fn plan_import(
     let lookups = stream::iter(reader)
         .map(|twin| async move {
             let twin = twin?;
-            let device_id = twin
-                .get("deviceId")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let live = match client.get_twin(device_id).await {
+            let key = crate::twin::key::of_document(&twin).unwrap_or_default();
+            let live = match read_live(client, &key).await {
                 Ok(live) => Some(live),
-                Err(error) if error.error_code() == Some(DEVICE_NOT_FOUND) => None,
+                Err(error) if is_missing(&error) => None,
                 Err(error) => return Err(ImportError::Read(error)),
             };
             Ok((twin, live))
@@ -222,6 +219,24 @@ pub async fn plan_import(
 
 /// Azure's error code for a device the registry does not have.
 const DEVICE_NOT_FOUND: u32 = 404001;
+/// Azure's code for a module that is not on its device.
+const MODULE_NOT_FOUND: u32 = 404010;
+
+/// The live twin known by `key` (a device's, or a module's).
+async fn read_live(client: &ServiceClient, key: &str) -> Result<DeviceTwin, ServiceError> {
+    match crate::twin::key::split(key) {
+        (device_id, Some(module_id)) => client.get_module_twin(device_id, module_id).await,
+        (device_id, None) => client.get_twin(device_id).await,
+    }
+}
+
+/// Whether the hub lacks the device or module asked for.
+fn is_missing(error: &ServiceError) -> bool {
+    matches!(
+        error.error_code(),
+        Some(DEVICE_NOT_FOUND | MODULE_NOT_FOUND)
+    )
+}
 
 /// What importing `snapshot` (one twin of a snapshot) changes on `live` (`None`: the hub
 /// lacks the device). On a section that is not an object, `Err((device id, section))`.
@@ -230,11 +245,7 @@ fn plan_device(
     live: Option<&DeviceTwin>,
     options: ImportOptions,
 ) -> Result<PlannedDevice, (String, &'static str)> {
-    let device_id = snapshot
-        .get("deviceId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let device_id = crate::twin::key::of_document(snapshot).unwrap_or_default();
     let action = match (live, options.create_missing) {
         (None, false) => {
             return Ok(PlannedDevice {
