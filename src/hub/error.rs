@@ -47,13 +47,13 @@ pub enum HubError {
         /// The id that is taken.
         module_id: String,
     },
-    /// A direct method was invoked on a device that is not connected.
+    /// A direct method was invoked on a device (or module) that is not connected.
     #[error(
-        "Timed out waiting for device {device_id} to connect: the device is not online \
-         or has not subscribed to direct methods"
+        "Timed out waiting for {} to connect: it is not online or has not subscribed to \
+         direct methods", crate::twin::key::describe(.device_id)
     )]
     DeviceNotOnline {
-        /// The device that was asked for.
+        /// The device (or `{deviceId}/{moduleId}`) that was asked for.
         device_id: String,
     },
     /// A create request names a device that already exists.
@@ -73,9 +73,12 @@ pub enum HubError {
         current: String,
     },
     /// The device did not answer a direct method in time.
-    #[error("Timed out waiting for the response from device {device_id} to method '{method}'")]
+    #[error(
+        "Timed out waiting for the response from {} to method '{method}'",
+        crate::twin::key::describe(.device_id)
+    )]
     GatewayTimeout {
-        /// The device that was invoked.
+        /// The device (or `{deviceId}/{moduleId}`) that was invoked.
         device_id: String,
         /// The method name.
         method: String,

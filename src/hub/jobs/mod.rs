@@ -7,9 +7,11 @@
 //!
 //! - [`request`]: the JobRequest body and its rules.
 //! - [`job`]: a job, its devices' results and their JSON shapes.
+//! - `row_view`: a `devices.jobs` row as the query engine reads it, in place.
 
 pub mod job;
 pub mod request;
+mod row_view;
 mod runner;
 
 use std::collections::BTreeMap;
@@ -261,13 +263,12 @@ impl Jobs {
         'jobs: for cell in self.cells() {
             let job = cell.lock();
             for device in &job.devices {
-                let row = job.row(device);
-                if !query.matches(&row) {
+                if !query.matches(row_view::RowView::Root(&job, device)) {
                     continue;
                 }
                 seen += 1;
                 if seen > skip {
-                    rows.push(row);
+                    rows.push(job.row(device));
                     if rows.len() > take {
                         break 'jobs;
                     }

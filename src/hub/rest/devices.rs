@@ -86,19 +86,16 @@ pub async fn delete_device(
     IfMatchHeader(if_match): IfMatchHeader,
 ) -> Result<StatusCode, HubError> {
     // Its modules go with it, and their sessions with them.
-    let modules = state.store.modules(&device_id)?;
-    state
-        .store
-        .delete_device(&device_id, if_match.as_ref())?
-        .durable()
-        .await?;
-    state.sessions.forget(&device_id);
-    for module in modules {
-        let client = client_key(&device_id, Some(&module.module_id));
-        state.sessions.forget(&client);
-        state.telemetry.forget(&client);
+    let (pending, module_keys) = state.store.delete_device(&device_id, if_match.as_ref())?;
+    pending.durable().await?;
+    for client in module_keys
+        .iter()
+        .map(String::as_str)
+        .chain([device_id.as_str()])
+    {
+        state.sessions.forget(client);
+        state.telemetry.forget(client);
     }
-    state.telemetry.forget(&device_id);
     Activity::count(&state.activity.identity_writes);
     tracing::debug!(device_id, "device deleted");
     Ok(StatusCode::NO_CONTENT)

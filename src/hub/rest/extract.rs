@@ -23,14 +23,36 @@ impl<S: Send + Sync> FromRequestParts<S> for DeviceIdPath {
     type Rejection = HubError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Path::<String>::from_request_parts(parts, state).await {
-            Ok(Path(device_id)) => Ok(DeviceIdPath(device_id)),
-            Err(rejection) => Err(HubError::ArgumentInvalid(format!(
-                "The device id in the path {} cannot be read: {}; percent-encode it as UTF-8",
-                parts.uri.path(),
-                rejection.body_text()
-            ))),
-        }
+        path_segment(parts, state, "device id")
+            .await
+            .map(DeviceIdPath)
+    }
+}
+
+/// The job id of a `/jobs/v2/{id}...` path, percent-decoded.
+pub struct JobIdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
+    type Rejection = HubError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        path_segment(parts, state, "job id").await.map(JobIdPath)
+    }
+}
+
+/// The one `{...}` segment of the path, percent-decoded; `what` names it in the error.
+async fn path_segment<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    what: &str,
+) -> Result<String, HubError> {
+    match Path::<String>::from_request_parts(parts, state).await {
+        Ok(Path(segment)) => Ok(segment),
+        Err(rejection) => Err(HubError::ArgumentInvalid(format!(
+            "The {what} in the path {} cannot be read: {}; percent-encode it as UTF-8",
+            parts.uri.path(),
+            rejection.body_text()
+        ))),
     }
 }
 

@@ -3,36 +3,17 @@
 //! (`GET /jobs/v2/query`, paged like queries).
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::HubState;
-use super::extract::JsonBody;
+use super::extract::{JobIdPath, JsonBody};
 use super::query::{continuation, page_response, page_size};
 use crate::hub::error::HubError;
 use crate::hub::store::{PageCursor, QueryPage};
-
-/// The job id of a `/jobs/v2/{id}...` path, percent-decoded.
-pub struct JobIdPath(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
-    type Rejection = HubError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Path::<String>::from_request_parts(parts, state).await {
-            Ok(Path(job_id)) => Ok(JobIdPath(job_id)),
-            Err(rejection) => Err(HubError::ArgumentInvalid(format!(
-                "The job id in the path {} cannot be read: {}; percent-encode it as UTF-8",
-                parts.uri.path(),
-                rejection.body_text()
-            ))),
-        }
-    }
-}
 
 /// Schedules a job; answers its JobResponse, status `queued`.
 pub async fn create_job(

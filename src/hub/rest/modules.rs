@@ -119,7 +119,7 @@ async fn write_module_twin(
     mode: TwinWrite,
     if_match: Option<IfMatch>,
 ) -> Result<Response, HubError> {
-    let (twin, _desired_change, pending) = state.store.write_module_twin(
+    let written = state.store.write_module_twin(
         &path.device_id,
         &path.module_id,
         body,
@@ -127,7 +127,6 @@ async fn write_module_twin(
         if_match.as_ref(),
         chrono::Utc::now(),
     )?;
-    pending.durable().await?;
-    Activity::count(&state.activity.twin_writes);
-    Ok(super::twins::twin_response(twin))
+    let client = client_key(&path.device_id, Some(&path.module_id));
+    super::twins::answer_written(state, &client, written).await
 }

@@ -10,7 +10,8 @@ use super::HubState;
 use super::extract::{DeviceIdPath, IfMatchHeader, JsonBody};
 use crate::hub::activity::Activity;
 use crate::hub::error::HubError;
-use crate::hub::store::TwinWrite;
+use crate::hub::store::{PendingCommit, TwinWrite};
+use crate::twin::DesiredChange;
 
 /// Reads a twin.
 pub async fn get_twin(
@@ -48,15 +49,25 @@ async fn write_twin(
     mode: TwinWrite,
     if_match: Option<crate::hub::store::IfMatch>,
 ) -> Result<Response, HubError> {
-    let (twin, desired_change, pending) =
+    let written =
         state
             .store
             .write_twin(device_id, body, mode, if_match.as_ref(), chrono::Utc::now())?;
+    answer_written(state, device_id, written).await
+}
+
+/// Answers a service write of the twin of `client` (a device id, or a module's client
+/// key) with the new twin, once the write is durable.
+pub(super) async fn answer_written(
+    state: &HubState,
+    client: &str,
+    (twin, desired_change, pending): (Value, Option<DesiredChange>, PendingCommit),
+) -> Result<Response, HubError> {
     pending.durable().await?;
     Activity::count(&state.activity.twin_writes);
     if let Some(change) = desired_change {
         tracing::debug!(
-            device_id,
+            client,
             version = change.version,
             "desired properties changed"
         );

@@ -347,12 +347,13 @@ impl Store {
         Ok((identity, pending))
     }
 
-    /// `DELETE /devices/{id}`: the device, and with it its modules.
+    /// `DELETE /devices/{id}`: the device, and with it its modules. Returns the commit
+    /// to wait for and the [`client_key`]s of the modules deleted with the device.
     pub fn delete_device(
         &self,
         device_id: &str,
         if_match: Option<&IfMatch>,
-    ) -> Result<PendingCommit, HubError> {
+    ) -> Result<(PendingCommit, Vec<String>), HubError> {
         let mut devices = self.write();
         let mut modules = self.write_modules();
         let record = devices
@@ -363,14 +364,16 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner())
             .identity(self.names())?;
         IfMatch::check(if_match, &identity.etag)?;
-        for key in modules::keys_of_device(&modules, device_id) {
+        let module_keys = modules::keys_of_device(&modules, device_id);
+        for key in &module_keys {
             modules.remove(key.as_str());
             // Committed in order before the device's own delete, which is awaited.
-            drop(
-                self.inner
-                    .committer
-                    .submit(Change::Delete { device_id: key }, None),
-            );
+            drop(self.inner.committer.submit(
+                Change::Delete {
+                    device_id: key.clone(),
+                },
+                None,
+            ));
         }
         let pending = self.inner.committer.submit(
             Change::Delete {
@@ -379,7 +382,7 @@ impl Store {
             None,
         );
         devices.remove(device_id);
-        Ok(pending)
+        Ok((pending, module_keys))
     }
 
     /// `PATCH` or `PUT /twins/{id}`: applies a service write to tags and desired

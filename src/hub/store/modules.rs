@@ -336,12 +336,9 @@ mod tests {
                 .unwrap();
             pending.durable().await.unwrap();
             assert_ne!(updated.etag, module.etag);
-            store
-                .delete_device("d1", None)
-                .unwrap()
-                .durable()
-                .await
-                .unwrap();
+            let (pending, module_keys) = store.delete_device("d1", None).unwrap();
+            pending.durable().await.unwrap();
+            assert_eq!(module_keys, ["d1/m1", "d1/m2"]);
             assert_eq!(store.module("d1", "m2").unwrap_err().error_code(), 404001);
         }
         // What was deleted stays deleted; the other device's module is read back.
