@@ -342,8 +342,10 @@ impl ExplorerApp {
         };
         view.link = crate::explorer::LinkState::Starting;
         self.tab = WorkTab::Simulate;
-        self.log
-            .info(format!("Connecting {device_id} as a simulated device…"));
+        self.log.info(format!(
+            "Connecting {} as a simulated device…",
+            crate::explorer::twin_key::describe(&device_id)
+        ));
         self.send(Command::StartSimulation {
             device_id,
             behaviours,

@@ -9,7 +9,16 @@ use egui::{Key, Ui};
 use super::device_rows::{DeviceRows, RowAction, RowsFrame};
 use super::intent::Intent;
 use crate::auth::check_id;
-use crate::explorer::DeviceTable;
+use crate::explorer::{DeviceTable, twin_key};
+
+/// What is open, as the list shows it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenInList<'a> {
+    /// The open twin's key: a device's id, or `{deviceId}/{moduleId}`.
+    pub key: Option<&'a str>,
+    /// The open device's modules (empty until listed).
+    pub modules: &'a [String],
+}
 
 /// The device list's own state.
 #[derive(Debug, Default)]
@@ -36,7 +45,9 @@ struct CreateDialog {
 }
 
 impl DeviceList {
-    /// Draws the list; returns what the user asked. `loading` while query pages arrive
+    /// Draws the list, with the open twin (`open`: a device's id or a module's key) and
+    /// the open device's modules listed under its row; returns what the user asked.
+    /// `loading` while query pages arrive
     /// (the order still changes, so a selection made elsewhere is brought into view
     /// only once they are all in); `waiting` says what an empty list waits for (the
     /// hub opening, the first page).
@@ -44,11 +55,12 @@ impl DeviceList {
         &mut self,
         ui: &mut Ui,
         table: &mut DeviceTable,
-        selected: Option<&str>,
+        open: OpenInList<'_>,
         loading: bool,
         waiting: Option<&str>,
         intents: &mut Vec<Intent>,
     ) {
+        let selected = open.key.map(|key| twin_key::split(key).0);
         self.toolbar_ui(ui, intents);
         table.set_filter(&self.filter);
         table.refresh_view();
@@ -72,7 +84,7 @@ impl DeviceList {
                 }
             }
         }
-        self.table_ui(ui, table, selected, intents);
+        self.table_ui(ui, table, open, intents);
         self.create_ui(ui, intents);
         self.delete_ui(ui, intents);
     }
@@ -190,11 +202,13 @@ impl DeviceList {
         &mut self,
         ui: &mut Ui,
         table: &mut DeviceTable,
-        selected: Option<&str>,
+        open: OpenInList<'_>,
         intents: &mut Vec<Intent>,
     ) {
         let frame = RowsFrame {
-            selected,
+            selected: open.key.map(|key| twin_key::split(key).0),
+            open_key: open.key,
+            modules: open.modules,
             marked: &self.marked,
             scroll_to: self.scroll_to.take(),
         };

@@ -5,7 +5,8 @@
 //! visible row however many devices are listed. For assistive technology each row is a
 //! node named by its device id and described by its cells ("Status: enabled; ...").
 //! A click opens the device, Ctrl+click marks several for export, right-click offers
-//! open, simulate and delete.
+//! open, simulate and delete. The open device's modules are listed under its row; a
+//! click on one opens the module's twin.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use egui::{
 };
 use foldhash::fast::RandomState;
 
-use crate::explorer::{DeviceTable, RowView, SortKey};
+use crate::explorer::{DeviceTable, RowView, SortKey, twin_key};
 
 /// Height of one row.
 const ROW_HEIGHT: f32 = 20.0;
@@ -59,6 +60,10 @@ pub enum RowAction {
 pub struct RowsFrame<'a> {
     /// The open device.
     pub selected: Option<&'a str>,
+    /// The open twin's key (the device's id, or `{deviceId}/{moduleId}`).
+    pub open_key: Option<&'a str>,
+    /// The open device's modules, listed under its row.
+    pub modules: &'a [String],
     /// Devices marked with Ctrl+click.
     pub marked: &'a BTreeSet<String>,
     /// A position in the view to bring into view, and where (`None`: just enough).
@@ -204,6 +209,49 @@ fn initial_width(column: usize) -> f32 {
         .map_or(PATH_COLUMN_WIDTH, |&(_, _, width)| width)
 }
 
+/// What a drawn row shows: a device (its position in the view) or one of the open
+/// device's modules, listed under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    Device(usize),
+    Module(usize),
+}
+
+/// The open device's modules inserted under its row.
+#[derive(Debug, Clone, Copy)]
+struct Expansion<'a> {
+    /// The device's position in the view.
+    after: usize,
+    device_id: &'a str,
+    modules: &'a [String],
+}
+
+impl Expansion<'_> {
+    /// The rows drawn for `view_len` devices.
+    fn rows(expansion: Option<Self>, view_len: usize) -> usize {
+        view_len + expansion.map_or(0, |e| e.modules.len())
+    }
+
+    /// What row `row` shows.
+    fn entry(expansion: Option<Self>, row: usize) -> Entry {
+        match expansion {
+            Some(e) if row > e.after && row <= e.after + e.modules.len() => {
+                Entry::Module(row - e.after - 1)
+            }
+            Some(e) if row > e.after => Entry::Device(row - e.modules.len()),
+            _ => Entry::Device(row),
+        }
+    }
+
+    /// The row that shows the device at view position `position`.
+    fn row_of(expansion: Option<Self>, position: usize) -> usize {
+        match expansion {
+            Some(e) if position > e.after => position + e.modules.len(),
+            _ => position,
+        }
+    }
+}
+
 impl DeviceRows {
     /// The rows in view, in a vertical scroll area as tall as all of them. The rows in
     /// view share one widget (a click is placed on its row by the pointer), each cell's
@@ -218,6 +266,19 @@ impl DeviceRows {
         actions: &mut Vec<RowAction>,
     ) {
         let view = table.view();
+        let expansion = frame
+            .selected
+            .filter(|_| !frame.modules.is_empty())
+            .and_then(|device_id| {
+                let index = table.position(device_id)?;
+                let after = view.iter().position(|&shown| shown == index)?;
+                Some(Expansion {
+                    after,
+                    device_id,
+                    modules: frame.modules,
+                })
+            });
+        let row_count = Expansion::rows(expansion, view.len());
         let font = TextStyle::Body.resolve(ui.style());
         let padding = ui.spacing().button_padding.x;
         let mut kept = std::mem::take(&mut self.cell_layouts);
@@ -230,7 +291,7 @@ impl DeviceRows {
                     .last()
                     .map_or(0.0, |last| last.max - origin.x)
                     .max(ui.available_width());
-                ui.set_min_size(vec2(width, view.len() as f32 * ROW_HEIGHT));
+                ui.set_min_size(vec2(width, row_count as f32 * ROW_HEIGHT));
                 let row_rect = |position: usize| {
                     Rect::from_min_size(
                         origin + vec2(0.0, position as f32 * ROW_HEIGHT),
@@ -238,28 +299,45 @@ impl DeviceRows {
                     )
                 };
                 if let Some((position, align)) = frame.scroll_to {
-                    ui.scroll_to_rect(row_rect(position), align);
+                    ui.scroll_to_rect(row_rect(Expansion::row_of(expansion, position)), align);
                 }
-                let body = Rect::from_min_size(origin, vec2(width, view.len() as f32 * ROW_HEIGHT))
+                let body = Rect::from_min_size(origin, vec2(width, row_count as f32 * ROW_HEIGHT))
                     .intersect(ui.clip_rect());
                 let response = ui.interact(body, ui.scope_id().with("rows"), Sense::click());
                 let position_at = |pos: Option<Pos2>| {
                     pos.filter(|pos| body.contains(*pos))
                         .map(|pos| ((pos.y - origin.y) / ROW_HEIGHT).floor() as usize)
-                        .filter(|&position| position < view.len())
+                        .filter(|&position| position < row_count)
                 };
                 let hovered = position_at(response.hover_pos());
                 let first = (viewport.min.y / ROW_HEIGHT).floor().max(0.0) as usize;
-                let end = ((viewport.max.y / ROW_HEIGHT).ceil().max(0.0) as usize).min(view.len());
+                let end = ((viewport.max.y / ROW_HEIGHT).ceil().max(0.0) as usize).min(row_count);
                 let visuals = ui.visuals();
                 let mut fills = Vec::new();
                 let mut texts: Vec<Vec<Shape>> = vec![Vec::new(); columns.len()];
-                for (position, &index) in view.iter().enumerate().take(end).skip(first) {
+                for position in first..end {
+                    let index = match Expansion::entry(expansion, position) {
+                        Entry::Device(shown) => view[shown],
+                        Entry::Module(module) => {
+                            if let Some(expansion) = expansion {
+                                let row = ModuleRow {
+                                    rect: row_rect(position),
+                                    device_id: expansion.device_id,
+                                    module_id: &expansion.modules[module],
+                                    hovered: hovered == Some(position),
+                                };
+                                row.paint(ui, columns, frame.open_key, &mut fills, &mut texts);
+                                row.accessible(ui, &response, frame.open_key, actions);
+                            }
+                            continue;
+                        }
+                    };
                     let Some(device) = table.row(index) else {
                         continue;
                     };
                     let rect = row_rect(position);
-                    let is_selected = frame.selected == Some(device.device_id);
+                    // Selected while its own twin is open; a module's twin highlights the module.
+                    let is_selected = frame.open_key == Some(device.device_id);
                     let highlighted = is_selected || frame.marked.contains(device.device_id);
                     let fill = if highlighted {
                         Some(visuals.selection.bg_fill)
@@ -334,7 +412,9 @@ impl DeviceRows {
                         .intersect(ui.clip_rect());
                     ui.painter().with_clip_rect(clip).extend(shapes);
                 }
-                self.row_response(&response, position_at, view, table, actions);
+                let entry_at =
+                    |pos| position_at(pos).map(|position| Expansion::entry(expansion, position));
+                self.row_response(&response, entry_at, expansion, view, table, actions);
             });
     }
 
@@ -342,23 +422,36 @@ impl DeviceRows {
     fn row_response(
         &mut self,
         response: &egui::Response,
-        position_at: impl Fn(Option<Pos2>) -> Option<usize>,
+        entry_at: impl Fn(Option<Pos2>) -> Option<Entry>,
+        expansion: Option<Expansion<'_>>,
         view: &[usize],
         table: &DeviceTable,
         actions: &mut Vec<RowAction>,
     ) {
-        let device_at = |pos| {
-            position_at(pos)
-                .and_then(|position| table.row(view[position]))
-                .map(|device| device.device_id.to_owned())
+        let device_at = |pos| match entry_at(pos)? {
+            Entry::Device(position) => table
+                .row(view[position])
+                .map(|device| device.device_id.to_owned()),
+            Entry::Module(_) => None,
         };
-        if response.clicked()
-            && let Some(device_id) = device_at(response.interact_pointer_pos())
-        {
-            if response.ctx.input(|i| i.modifiers.command) {
-                actions.push(RowAction::ToggleMark(device_id));
-            } else {
-                actions.push(RowAction::Select(device_id));
+        if response.clicked() {
+            let pos = response.interact_pointer_pos();
+            match (entry_at(pos), expansion) {
+                (Some(Entry::Module(module)), Some(expansion)) => {
+                    actions.push(RowAction::Select(twin_key::module_key(
+                        expansion.device_id,
+                        &expansion.modules[module],
+                    )));
+                }
+                _ => {
+                    if let Some(device_id) = device_at(pos) {
+                        if response.ctx.input(|i| i.modifiers.command) {
+                            actions.push(RowAction::ToggleMark(device_id));
+                        } else {
+                            actions.push(RowAction::Select(device_id));
+                        }
+                    }
+                }
             }
         }
         if response.secondary_clicked() {
@@ -379,6 +472,100 @@ impl DeviceRows {
                 actions.push(RowAction::Delete(device_id.clone()));
             }
         });
+    }
+}
+
+/// A module of the open device, drawn under its row: its id indented in the device
+/// column and "module" in the next; a click opens the module's twin.
+struct ModuleRow<'a> {
+    rect: Rect,
+    device_id: &'a str,
+    module_id: &'a str,
+    hovered: bool,
+}
+
+impl ModuleRow<'_> {
+    fn key(&self) -> String {
+        twin_key::module_key(self.device_id, self.module_id)
+    }
+
+    fn paint(
+        &self,
+        ui: &Ui,
+        columns: &[Rangef],
+        open_key: Option<&str>,
+        fills: &mut Vec<Shape>,
+        texts: &mut [Vec<Shape>],
+    ) {
+        let visuals = ui.visuals();
+        let open = open_key == Some(self.key().as_str());
+        let fill = if open {
+            Some(visuals.selection.bg_fill)
+        } else if self.hovered {
+            Some(visuals.widgets.hovered.bg_fill)
+        } else {
+            None
+        };
+        if let Some(fill) = fill {
+            fills.push(Shape::rect_filled(self.rect, 0.0, fill));
+        }
+        let color = if open {
+            visuals.selection.stroke.color
+        } else {
+            visuals.weak_text_color()
+        };
+        let font = TextStyle::Body.resolve(ui.style());
+        let padding = ui.spacing().button_padding.x;
+        let cells = [format!("    · {}", self.module_id), "module".to_owned()];
+        for (column, text) in cells.iter().enumerate() {
+            let Some(extent) = columns.get(column) else {
+                break;
+            };
+            let galley = cell_layout(ui, text, (extent.span() - padding).max(0.0), &font, color);
+            let top = (self.rect.center().y - galley.size().y / 2.0)
+                .round_to_pixels(ui.pixels_per_point());
+            texts[column].push(Shape::galley(
+                pos2(extent.min + padding, top),
+                galley,
+                color,
+            ));
+        }
+    }
+
+    /// The row's node for assistive technology, named by the module id; its click
+    /// action opens the module's twin.
+    fn accessible(
+        &self,
+        ui: &Ui,
+        rows: &egui::Response,
+        open_key: Option<&str>,
+        actions: &mut Vec<RowAction>,
+    ) {
+        let key = self.key();
+        let id = rows.id.with(("module-row", &key));
+        let rect = self.rect;
+        let listened = ui.ctx().accesskit_node_builder(id, |node| {
+            node.set_role(egui::accesskit::Role::Button);
+            node.set_label(self.module_id);
+            node.set_description(format!("Module of {}", self.device_id));
+            node.set_toggled(if open_key == Some(key.as_str()) {
+                egui::accesskit::Toggled::True
+            } else {
+                egui::accesskit::Toggled::False
+            });
+            node.set_bounds(egui::accesskit::Rect {
+                x0: rect.min.x.into(),
+                y0: rect.min.y.into(),
+                x1: rect.max.x.into(),
+                y1: rect.max.y.into(),
+            });
+            node.add_action(egui::accesskit::Action::Click);
+        });
+        if listened.is_some()
+            && ui.input(|i| i.has_accesskit_action_request(id, egui::accesskit::Action::Click))
+        {
+            actions.push(RowAction::Select(key));
+        }
     }
 }
 

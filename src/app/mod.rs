@@ -46,7 +46,7 @@ use crate::worker::{HubTarget, JobId, LocalHubAddress, Repaint, Request, Worker,
 
 use bulk_jobs::{BulkContext, BulkDialog};
 use connections::ConnectionsDialog;
-use device_list::DeviceList;
+use device_list::{DeviceList, OpenInList};
 use export::{ExportContext, ExportDialog};
 use file_dialog::{FilePicker, PendingPick};
 use intent::{FilePurpose, Intent};
@@ -352,12 +352,19 @@ impl ExplorerApp {
                         .filter(|query| query.loaded == 0)
                         .map(|_| "listing devices…".to_owned())
                 });
-                // A module's twin is open under its device's row.
-                let selected = self.open.device_id().map(|key| twin_key::split(key).0);
+                let key = self.open.device_id();
+                let modules = self
+                    .modules
+                    .listed()
+                    .filter(|(device_id, _)| {
+                        key.is_some_and(|key| twin_key::split(key).0 == *device_id)
+                    })
+                    .and_then(|(_, modules)| modules.latest())
+                    .map_or(&[][..], Vec::as_slice);
                 self.device_list.ui(
                     ui,
                     &mut self.devices,
-                    selected,
+                    OpenInList { key, modules },
                     self.query.is_some(),
                     waiting.as_deref(),
                     &mut intents,

@@ -56,7 +56,7 @@ impl QueryBar {
             history
                 .response
                 .on_hover_text("Queries run before (newest first)");
-            let run_width = if progress.is_some() { 220.0 } else { 250.0 };
+            let run_width = if progress.is_some() { 220.0 } else { 300.0 };
             let field = ui
                 .add(
                     egui::TextEdit::singleline(&mut self.text)
