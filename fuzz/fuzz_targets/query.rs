@@ -104,6 +104,7 @@ fn run(query: &Query, text: &str) {
     }
     match query.item_type() {
         ItemType::Twin => assert!(!query.is_aggregate()),
+        ItemType::DeviceJob => assert!(!query.is_aggregate() && query.top().is_none()),
         ItemType::Json => {}
     }
     // Pages put together are the whole result.

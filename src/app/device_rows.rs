@@ -543,27 +543,9 @@ impl ModuleRow<'_> {
     ) {
         let key = self.key();
         let id = rows.id.with(("module-row", &key));
-        let rect = self.rect;
-        let listened = ui.ctx().accesskit_node_builder(id, |node| {
-            node.set_role(egui::accesskit::Role::Button);
-            node.set_label(self.module_id);
-            node.set_description(format!("Module of {}", self.device_id));
-            node.set_toggled(if open_key == Some(key.as_str()) {
-                egui::accesskit::Toggled::True
-            } else {
-                egui::accesskit::Toggled::False
-            });
-            node.set_bounds(egui::accesskit::Rect {
-                x0: rect.min.x.into(),
-                y0: rect.min.y.into(),
-                x1: rect.max.x.into(),
-                y1: rect.max.y.into(),
-            });
-            node.add_action(egui::accesskit::Action::Click);
-        });
-        if listened.is_some()
-            && ui.input(|i| i.has_accesskit_action_request(id, egui::accesskit::Action::Click))
-        {
+        let open = open_key == Some(key.as_str());
+        let description = || format!("Module of {}", self.device_id);
+        if row_node(ui, id, self.rect, self.module_id, description, open) {
             actions.push(RowAction::Select(key));
         }
     }
@@ -592,11 +574,27 @@ fn accessible_row(
     actions: &mut Vec<RowAction>,
 ) {
     let id = rows.id.with(device.device_id);
+    let description = || describe(table, index, device);
+    if row_node(ui, id, rect, device.device_id, description, is_selected) {
+        actions.push(RowAction::Select(device.device_id.to_owned()));
+    }
+}
+
+/// Builds a row's node (a button named `label`, described by `description`, toggled
+/// when open) while assistive technology listens; returns whether it asked to click it.
+fn row_node(
+    ui: &Ui,
+    id: egui::Id,
+    rect: Rect,
+    label: &str,
+    description: impl FnOnce() -> String,
+    toggled: bool,
+) -> bool {
     let listened = ui.ctx().accesskit_node_builder(id, |node| {
         node.set_role(egui::accesskit::Role::Button);
-        node.set_label(device.device_id);
-        node.set_description(describe(table, index, device));
-        node.set_toggled(if is_selected {
+        node.set_label(label);
+        node.set_description(description());
+        node.set_toggled(if toggled {
             egui::accesskit::Toggled::True
         } else {
             egui::accesskit::Toggled::False
@@ -610,11 +608,8 @@ fn accessible_row(
         node.add_action(egui::accesskit::Action::Click);
     });
     // Action requests come only from assistive technology, which also builds the node.
-    if listened.is_some()
+    listened.is_some()
         && ui.input(|i| i.has_accesskit_action_request(id, egui::accesskit::Action::Click))
-    {
-        actions.push(RowAction::Select(device.device_id.to_owned()));
-    }
 }
 
 /// A row's cells for assistive technology: "Status: enabled; Connection: ...".

@@ -498,12 +498,13 @@ impl Job {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::hub::jobs::request::read_spec;
     use crate::twin::timestamp::parse_timestamp;
 
-    fn method_job() -> Job {
+    /// A running method job over a, b and c: a answered 200, b failed offline, c pending.
+    pub(in crate::hub::jobs) fn method_job() -> Job {
         let now = parse_timestamp("2026-03-01T10:00:00Z").unwrap();
         let body = json!({"type": "scheduleDeviceMethod", "queryCondition": "*",
                           "cloudToDeviceMethod": {"methodName": "reboot"}});
