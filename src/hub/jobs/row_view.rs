@@ -168,10 +168,7 @@ mod tests {
                 .count()
         };
         assert_eq!(matching("status = 'failed'"), 1);
-        assert_eq!(
-            matching("outcome.deviceMethodResponse.payload.ok[1] = 2"),
-            1
-        );
+        assert_eq!(matching("outcome.deviceMethodResponse.payload[0] = 1"), 1);
         assert_eq!(matching("jobId = 'j1'"), 3);
         assert_eq!(matching("startTimeUtc > '2026-01-01'"), 1);
     }
