@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use twinlens::hub::limits::{
     DEFAULT_JOB_DEVICE_RATE, DEFAULT_MAX_ACTIVE_JOBS, DEFAULT_TELEMETRY_DEVICE_BYTES,
-    DEFAULT_TELEMETRY_HUB_BYTES, HubLimits, JobLimits, TelemetryLimits,
+    DEFAULT_TELEMETRY_DEVICE_MESSAGES, DEFAULT_TELEMETRY_HUB_BYTES, HubLimits, JobLimits,
+    TelemetryLimits,
 };
 
 /// A desktop explorer for IoT Hub device twins, with an embedded local hub.
@@ -122,6 +123,10 @@ pub struct HubArgs {
     /// Telemetry bytes kept for all devices together.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_TELEMETRY_HUB_BYTES)]
     pub telemetry_hub_bytes: usize,
+    /// Telemetry messages kept per device (older ones are dropped first, and counted).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TELEMETRY_DEVICE_MESSAGES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub telemetry_history: usize,
     /// Jobs queued, scheduled or running at once (Azure: 1 on free and S1 hubs, 5 on S2,
     /// 10 on S3); more are refused until one finishes.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ACTIVE_JOBS,
@@ -140,9 +145,9 @@ impl HubArgs {
             max_connections: self.max_connections.map(|n| n as usize),
             http_timeout: std::time::Duration::from_secs(self.http_timeout),
             telemetry: TelemetryLimits {
+                device_messages: self.telemetry_history,
                 device_bytes: self.telemetry_device_bytes,
                 hub_bytes: self.telemetry_hub_bytes,
-                ..TelemetryLimits::default()
             },
             jobs: JobLimits {
                 max_active: self.max_active_jobs,
@@ -309,6 +314,12 @@ mod tests {
             "--tls",
             "--demo",
             "10",
+            "--max-active-jobs",
+            "5",
+            "--job-rate",
+            "50",
+            "--telemetry-history",
+            "10000",
         ])
         .expect("hub flags parse");
         let Some(Command::Hub(args)) = cli.command else {
@@ -317,6 +328,17 @@ mod tests {
         assert_eq!(args.mqtt_port, 8883);
         assert!(args.tls);
         assert_eq!(args.demo, Some(10));
+        let limits = args.limits();
+        assert_eq!((limits.jobs.max_active, limits.jobs.device_rate), (5, 50));
+        assert_eq!(limits.telemetry.device_messages, 10_000);
+        for refused in [
+            ["--max-active-jobs", "0"],
+            ["--job-rate", "0"],
+            ["--telemetry-history", "0"],
+        ] {
+            let parsed = Cli::try_parse_from(["twinlens", "hub", refused[0], refused[1]]);
+            assert!(parsed.is_err(), "{refused:?}");
+        }
     }
 
     #[test]

@@ -523,6 +523,35 @@ fn connect_packet_with_will(device_id: &str, key: &str, will_topic: &str) -> byt
 }
 
 #[tokio::test]
+async fn telemetry_history_keeps_the_newest_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &["--telemetry-history", "2"]);
+    let key = register(&hub, "d1").await;
+    let device = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    for n in 0..5 {
+        device
+            .publish("devices/d1/messages/events/", n.to_string())
+            .await;
+    }
+    let mut telemetry = Value::Null;
+    for _ in 0..50 {
+        telemetry = hub.get_json("/twinlens/devices/d1/telemetry").await;
+        if telemetry["count"] == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(telemetry["count"], 5, "{telemetry}");
+    let bodies: Vec<&str> = telemetry["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["3", "4"]);
+}
+
+#[tokio::test]
 async fn a_will_is_sent_as_telemetry_when_the_device_vanishes() {
     let (_dir, hub) = hub();
     let key = register(&hub, "d1").await;
