@@ -83,6 +83,17 @@ pub enum HubError {
         /// The method name.
         method: String,
     },
+    /// A device's cloud-to-device queue is full.
+    #[error(
+        "C2D messages enqueued for device {device_id} exceeded the queue limit of {limit}; \
+         wait for the device to receive them, or purge its queue"
+    )]
+    DeviceMaximumQueueDepthExceeded {
+        /// The device.
+        device_id: String,
+        /// How many messages a queue holds.
+        limit: usize,
+    },
     /// The request body is larger than the hub accepts.
     #[error("{0}")]
     MessageTooLarge(String),
@@ -130,6 +141,7 @@ impl HubError {
             HubError::DeviceNotOnline { .. } => 404103,
             HubError::DeviceAlreadyExists { .. } => 409001,
             HubError::PreconditionFailed { .. } => 412001,
+            HubError::DeviceMaximumQueueDepthExceeded { .. } => 403004,
             HubError::MessageTooLarge(_) => 413001,
             HubError::JobNotFound { .. } => 404002,
             HubError::JobAlreadyExists { .. } => 409104,
@@ -154,6 +166,7 @@ impl HubError {
             HubError::DeviceNotOnline { .. } => "DeviceNotOnline",
             HubError::DeviceAlreadyExists { .. } => "DeviceAlreadyExists",
             HubError::PreconditionFailed { .. } => "PreconditionFailed",
+            HubError::DeviceMaximumQueueDepthExceeded { .. } => "DeviceMaximumQueueDepthExceeded",
             HubError::MessageTooLarge(_) => "MessageTooLarge",
             HubError::JobNotFound { .. } => "JobNotFound",
             HubError::JobAlreadyExists { .. } => "JobAlreadyExists",
@@ -227,6 +240,14 @@ mod tests {
                 412001,
             ),
             (HubError::MessageTooLarge("x".into()), 413, 413001),
+            (
+                HubError::DeviceMaximumQueueDepthExceeded {
+                    device_id: "d".into(),
+                    limit: 50,
+                },
+                403,
+                403004,
+            ),
             (HubError::JobNotFound { job_id: "j".into() }, 404, 404002),
             (
                 HubError::JobAlreadyExists { job_id: "j".into() },

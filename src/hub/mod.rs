@@ -21,6 +21,7 @@
 //! - [`jobs`]: twin-update and direct-method jobs over the devices a query chooses.
 //! - [`methods`]: direct-method routing between service calls and device sessions.
 //! - [`method_request`]: a direct-method request body and its rules.
+//! - [`cloud_to_device`]: per-device queues of cloud-to-device messages, durable.
 //! - [`telemetry`]: a bounded log of what devices sent.
 //! - [`tls`]: the locally generated CA and server certificate, and a TLS listener.
 //! - [`private_files`]: the store and keys kept readable by their owner only.
@@ -33,6 +34,7 @@
 pub mod access;
 pub mod activity;
 pub mod admission;
+pub mod cloud_to_device;
 pub mod demo;
 pub mod error;
 pub mod http;
@@ -67,6 +69,7 @@ use crate::auth::{ServiceConnectionString, SharedAccessKey};
 use access::{HubAuth, OWNER_POLICY};
 use activity::Activity;
 use admission::ConnectionLimit;
+use cloud_to_device::CloudToDevice;
 use limits::{HubLimits, ListenerLimits};
 use methods::MethodDispatcher;
 use sessions::SessionRegistry;
@@ -270,6 +273,7 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
     };
     let methods = MethodDispatcher::default();
     let jobs = jobs::Jobs::open(store.clone(), methods.clone(), config.limits.jobs)?;
+    let cloud_to_device = CloudToDevice::open(store.clone(), chrono::Utc::now())?;
     let state = HubState {
         store,
         auth: Arc::new(HubAuth::new(
@@ -278,6 +282,7 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
         )),
         methods,
         sessions: SessionRegistry::default(),
+        cloud_to_device,
         telemetry: TelemetryLog::new(config.limits.telemetry),
         jobs,
         activity: Arc::new(Activity::default()),
@@ -309,6 +314,27 @@ pub async fn start(mut config: HubConfig) -> Result<RunningHub, HubStartError> {
         server,
         _data_dir_lock: data_dir_lock,
     })
+}
+
+/// How often queues are cleared of expired cloud-to-device messages, so that
+/// `cloudToDeviceMessageCount` falls when they expire.
+const EXPIRY_SWEEP_PERIOD: Duration = Duration::from_secs(5);
+
+/// Drops expired cloud-to-device messages every [`EXPIRY_SWEEP_PERIOD`] until `stopped`.
+async fn drop_expired_messages(queues: CloudToDevice, stopped: impl Future<Output = ()>) {
+    let sweep = async {
+        let mut ticks = tokio::time::interval(EXPIRY_SWEEP_PERIOD);
+        loop {
+            ticks.tick().await;
+            let queues = queues.clone();
+            let _ =
+                tokio::task::spawn_blocking(move || queues.drop_expired(chrono::Utc::now())).await;
+        }
+    };
+    tokio::select! {
+        () = sweep => {}
+        () = stopped => {}
+    }
 }
 
 /// Serves the hub on listeners the caller bound until `shutdown` completes, with at
@@ -349,6 +375,10 @@ pub async fn serve(
     };
     tokio::spawn(activity::log_summaries(
         Arc::clone(&state.activity),
+        signal(stopped.clone()),
+    ));
+    tokio::spawn(drop_expired_messages(
+        state.cloud_to_device.clone(),
         signal(stopped.clone()),
     ));
     let http_timeout = state.http_timeout;

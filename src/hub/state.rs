@@ -1,5 +1,5 @@
 //! What every part of the hub shares: the registry, the access rules, direct-method
-//! routing, the connected device sessions, telemetry, jobs and activity counts. The service
+//! routing, the connected device sessions, cloud-to-device queues, telemetry, jobs and activity counts. The service
 //! API and the device endpoints (MQTT, MQTT over WebSockets) each take a clone.
 
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::access::HubAuth;
 use super::activity::Activity;
+use super::cloud_to_device::CloudToDevice;
 use super::jobs::Jobs;
 use super::methods::MethodDispatcher;
 use super::sessions::SessionRegistry;
@@ -24,6 +25,8 @@ pub struct HubState {
     pub methods: MethodDispatcher,
     /// Connected device sessions.
     pub sessions: SessionRegistry,
+    /// Cloud-to-device messages waiting for their devices.
+    pub cloud_to_device: CloudToDevice,
     /// Telemetry received from devices.
     pub telemetry: TelemetryLog,
     /// Twin-update and direct-method jobs.

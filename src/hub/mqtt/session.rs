@@ -1,8 +1,9 @@
 //! One device's MQTT session after CONNECT: twin reads and reported patches,
-//! desired-property pushes, direct methods and telemetry. Every response goes only to
+//! desired-property pushes, direct methods, cloud-to-device messages and telemetry. Every response goes only to
 //! this connection. A protocol violation ends this session alone, with a log line.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use rumqttc::mqttbytes::v4::{
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{Notify, broadcast, oneshot};
 use tokio::time::{Instant, sleep_until};
 
 use super::connect::Client;
@@ -57,6 +58,12 @@ struct Session<'t> {
     desired: Option<broadcast::Receiver<DesiredChange>>,
     methods: Option<MethodSubscription>,
     pending_methods: HashMap<String, oneshot::Sender<MethodResponse>>,
+    /// Wakes the session when a cloud-to-device message is ready (a device subscribed
+    /// to them).
+    cloud_messages: Option<Arc<Notify>>,
+    /// Cloud-to-device messages published at QoS 1 and not yet acknowledged, by packet
+    /// id: the sequence that completes each.
+    unacknowledged: HashMap<u16, u64>,
 }
 
 /// How a session starts.
@@ -96,14 +103,32 @@ where
         desired: None,
         methods: None,
         pending_methods: HashMap::new(),
+        cloud_messages: None,
+        unacknowledged: HashMap::new(),
     };
     if let Some(resumed) = resumed {
         session.resume(resumed);
     }
     // MQTT 3.1.1: the server allows one and a half keep-alive periods.
     let grace = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+    let ended = serve(connection, &mut session, &mut evicted, grace).await;
+    session.give_back_cloud_messages();
+    ended
+}
+
+/// Reads and answers packets until the session ends.
+async fn serve<S>(
+    connection: &mut PacketStream<S>,
+    session: &mut Session<'_>,
+    evicted: &mut oneshot::Receiver<Eviction>,
+    grace: Option<Duration>,
+) -> Ended
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut deadline = grace.map(|grace| Instant::now() + grace);
     loop {
+        let cloud_messages = session.cloud_messages.clone();
         let outgoing = tokio::select! {
             packet = connection.read_packet() => {
                 if let Some(grace) = grace {
@@ -121,7 +146,8 @@ where
                     },
                 }
             }
-            reason = &mut evicted => return Ended::Evicted(reason.unwrap_or(Eviction::Revoked)),
+            reason = &mut *evicted => return Ended::Evicted(reason.unwrap_or(Eviction::Revoked)),
+            () = ready(cloud_messages.as_deref()) => session.cloud_to_device_messages(),
             change = next_desired(&mut session.desired) => match change {
                 Ok(change) => vec![session.desired_push(change)],
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -150,9 +176,16 @@ where
                     return Ended::Closed(format!("could not write to the device: {error}"));
                 }
             }
-            reason = &mut evicted => return Ended::Evicted(reason.unwrap_or(Eviction::Revoked)),
+            reason = &mut *evicted => return Ended::Evicted(reason.unwrap_or(Eviction::Revoked)),
             () = expire(deadline) => return Ended::KeepAliveExpired,
         }
+    }
+}
+
+async fn ready(signal: Option<&Notify>) {
+    match signal {
+        Some(signal) => signal.notified().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -188,8 +221,16 @@ impl Session<'_> {
             Packet::Unsubscribe(unsubscribe) => Ok(vec![self.unsubscribe(unsubscribe)]),
             Packet::PingReq => Ok(vec![Packet::PingResp]),
             Packet::Disconnect => Err(Ended::Disconnected),
-            // Acknowledgements of what the hub sent at QoS 1: nothing is resent.
-            Packet::PubAck(_) => Ok(Vec::new()),
+            // Acknowledgements of what the hub sent at QoS 1: one of a cloud-to-device
+            // message completes it; nothing else is resent.
+            Packet::PubAck(ack) => {
+                if let Some(sequence) = self.unacknowledged.remove(&ack.pkid) {
+                    self.state
+                        .cloud_to_device
+                        .complete(&self.device_id, sequence);
+                }
+                Ok(Vec::new())
+            }
             Packet::Connect(_) => Err(Ended::Violation(
                 "a second CONNECT on one connection".into(),
             )),
@@ -446,10 +487,62 @@ impl Session<'_> {
                     }
                 }
             }
-            // Cloud-to-device messages are not sent by this hub yet; the subscription
-            // is accepted so SDKs that always make it can connect.
-            Subscription::CloudToDevice => self.subscriptions.cloud_to_device = qos,
+            Subscription::CloudToDevice => {
+                self.subscriptions.cloud_to_device = qos;
+                // IoT Hub sends modules no cloud-to-device messages; their subscription
+                // is accepted all the same.
+                if self.client.module_id.is_some() {
+                    return;
+                }
+                match qos {
+                    None => self.cloud_messages = None,
+                    Some(_) => {
+                        let signal = self.state.cloud_to_device.ready_signal(&self.device_id);
+                        // What is queued already goes out now.
+                        signal.notify_one();
+                        self.cloud_messages = Some(signal);
+                    }
+                }
+            }
         }
+    }
+
+    /// Publishes the cloud-to-device messages ready for the device, oldest first. At
+    /// QoS 1 the device's PUBACK completes each; at QoS 0 sending it does.
+    fn cloud_to_device_messages(&mut self) -> Vec<Packet> {
+        let Some(qos) = self.subscriptions.cloud_to_device else {
+            return Vec::new();
+        };
+        let queues = self.state.cloud_to_device.clone();
+        let deliveries = queues.take_ready(&self.device_id, chrono::Utc::now());
+        deliveries
+            .into_iter()
+            .map(|delivery| {
+                let topic = HubTopic::CloudToDevice {
+                    device_id: self.client.device_id.clone(),
+                    properties: delivery.properties,
+                }
+                .to_topic();
+                let packet = self.outgoing(topic, qos, delivery.body.to_vec());
+                match &packet {
+                    Packet::Publish(publish) if qos == QoS::AtLeastOnce => {
+                        self.unacknowledged.insert(publish.pkid, delivery.sequence);
+                    }
+                    _ => queues.complete(&self.device_id, delivery.sequence),
+                }
+                packet
+            })
+            .collect()
+    }
+
+    /// Hands the messages the device did not acknowledge back to its queue, for its
+    /// next session.
+    fn give_back_cloud_messages(&mut self) {
+        self.cloud_messages = None;
+        let sequences: Vec<u64> = self.unacknowledged.drain().map(|(_, s)| s).collect();
+        self.state
+            .cloud_to_device
+            .end_session(&self.device_id, &sequences);
     }
 
     fn outgoing(&mut self, topic: String, qos: QoS, payload: Vec<u8>) -> Packet {

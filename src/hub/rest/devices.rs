@@ -96,6 +96,7 @@ pub async fn delete_device(
         state.sessions.forget(client);
         state.telemetry.forget(client);
     }
+    state.cloud_to_device.forget(&device_id)?;
     Activity::count(&state.activity.identity_writes);
     tracing::debug!(device_id, "device deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -92,19 +92,29 @@ impl FromRequest<HubState> for JsonBody {
 
     async fn from_request(request: Request, state: &HubState) -> Result<Self, Self::Rejection> {
         check_json_content_type(request.headers().get(CONTENT_TYPE))?;
+        let RawBody(body) = RawBody::from_request(request, state).await?;
+        parse_json(&body).map(JsonBody)
+    }
+}
+
+/// A request body as sent, whatever its type (a cloud-to-device message's payload),
+/// read within the hub's HTTP timeout.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<HubState> for RawBody {
+    type Rejection = HubError;
+
+    async fn from_request(request: Request, state: &HubState) -> Result<Self, Self::Rejection> {
         let timeout = state.http_timeout;
         let read = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES);
-        let body = match tokio::time::timeout(timeout, read).await {
-            Ok(Ok(body)) => body,
-            Ok(Err(error)) => return Err(body_read_error(error)),
-            Err(_) => {
-                return Err(HubError::ArgumentInvalid(format!(
-                    "The request body did not arrive within {} s; send it again",
-                    timeout.as_secs()
-                )));
-            }
-        };
-        parse_json(&body).map(JsonBody)
+        match tokio::time::timeout(timeout, read).await {
+            Ok(Ok(body)) => Ok(RawBody(body)),
+            Ok(Err(error)) => Err(body_read_error(error)),
+            Err(_) => Err(HubError::ArgumentInvalid(format!(
+                "The request body did not arrive within {} s; send it again",
+                timeout.as_secs()
+            ))),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The service REST API of the local hub (api-version 2021-04-12), as Azure IoT Hub
 //! serves it: device and module identities, device and module twins, queries, direct
-//! methods and jobs. Every route is
+//! methods, cloud-to-device messages and jobs. Every route is
 //! behind SAS authentication, and Azure's routes need an `api-version`; every error is
 //! Azure's error JSON.
 //!
@@ -9,6 +9,7 @@
 
 mod api_version;
 mod auth;
+mod cloud_to_device;
 mod devices;
 mod error;
 mod extract;
@@ -20,7 +21,7 @@ mod query;
 mod twins;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 pub use super::state::HubState;
 use super::websocket;
@@ -36,6 +37,19 @@ pub fn router(state: HubState) -> Router {
             get(devices::get_device)
                 .put(devices::put_device)
                 .delete(devices::delete_device),
+        )
+        // Azure IoT Explorer writes `deviceBound`, other senders `devicebound`.
+        .route(
+            "/devices/{id}/messages/deviceBound",
+            post(cloud_to_device::send_message),
+        )
+        .route(
+            "/devices/{id}/messages/devicebound",
+            post(cloud_to_device::send_message),
+        )
+        .route(
+            "/devices/{id}/commands",
+            delete(cloud_to_device::purge_queue),
         )
         .route("/devices/{id}/modules", get(modules::list_modules))
         .route(

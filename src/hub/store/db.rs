@@ -116,6 +116,13 @@ impl Database {
                      device_id TEXT NOT NULL,
                      document TEXT NOT NULL,
                      PRIMARY KEY (job_id, device_id)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS c2d_messages (
+                     device_id TEXT NOT NULL,
+                     sequence INTEGER NOT NULL,
+                     message TEXT NOT NULL,
+                     body BLOB NOT NULL,
+                     PRIMARY KEY (device_id, sequence)
                  ) WITHOUT ROWID;",
             )
             .map_err(failed)?;

@@ -14,6 +14,7 @@
 //! one device reach the committer in the order they were made, so desired-property
 //! pushes go out once durable, in version order. No lock is ever held across an `.await`.
 
+mod c2d_table;
 mod commit;
 mod db;
 mod job_table;
@@ -24,6 +25,7 @@ mod record;
 mod reported_write;
 mod scan;
 
+pub use c2d_table::StoredCloudMessage;
 pub use commit::PendingCommit;
 pub use db::count_devices;
 pub use job_table::StoredJob;
@@ -468,6 +470,32 @@ impl Store {
             // A hub that restarts has every device disconnected, so nobody waits for
             // this change to be durable; it is written in order with the others all
             // the same.
+            drop(
+                self.inner
+                    .committer
+                    .submit(put_change(device_id, record), None),
+            );
+            Ok(())
+        })
+    }
+
+    /// Records how many cloud-to-device messages are queued for a device
+    /// (`cloudToDeviceMessageCount`, in the identity and the twin). Like the connection
+    /// state it is not waited on: the queue it counts is durable on its own, and the hub
+    /// sets every count again when it starts.
+    pub fn set_cloud_to_device_count(&self, device_id: &str, count: usize) -> Result<(), HubError> {
+        let count = Value::from(count);
+        self.with_client_record(device_id, |record| {
+            let names = self.names();
+            let field = [(&["cloudToDeviceMessageCount"][..], NewValue::Json(&count))];
+            let identity = record.identity.with_replaced(names, &field);
+            let twin = record.twin.with_replaced(names, &field);
+            let (Some(identity), Some(twin)) = (identity, twin) else {
+                return Err(HubError::Server(format!(
+                    "the stored device '{device_id}' has no cloudToDeviceMessageCount"
+                )));
+            };
+            *record = DeviceRecord { identity, twin };
             drop(
                 self.inner
                     .committer
