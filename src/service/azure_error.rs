@@ -26,6 +26,7 @@ const KNOWN_CODES: &[(u32, &str)] = &[
     (401002, "IotHubUnauthorizedAccess"),
     (403002, "IotHubQuotaExceeded"),
     (403003, "JobQuotaExceeded"),
+    (403004, "DeviceMaximumQueueDepthExceeded"),
     (403100, "TwinSectionSizeExceeded"),
     (404001, "DeviceNotFound"),
     (404002, "JobNotFound"),

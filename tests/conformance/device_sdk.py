@@ -68,8 +68,17 @@ def main():
         payload = {"echo": request.payload, "method": request.name}
         client.send_method_response(MethodResponse.create_from_method_request(request, 200, payload))
 
+    c2d_messages = []
+    c2d_received = threading.Condition()
+
+    def on_c2d(message):
+        with c2d_received:
+            c2d_messages.append(message)
+            c2d_received.notify_all()
+
     client.on_twin_desired_properties_patch_received = on_desired
     client.on_method_request_received = on_method
+    client.on_message_received = on_c2d
     client.connect()
     check(client.connected, f"the device connects over {ENDPOINT}")
     check(registry.get_twin(DEVICE_ID).connection_state == "Connected", "the twin shows the device connected")
@@ -104,6 +113,35 @@ def main():
     check(json.loads(last["body"]) == {"temperature": 22.0}, "the telemetry body arrives intact")
     check(["$.ct", "application/json"] in last["properties"] and ["unit", "celsius"] in last["properties"],
           "the telemetry properties arrive")
+
+    # Cloud-to-device over the service REST route Azure IoT Explorer uses.
+    sent = requests.post(f"https://{host}/devices/{DEVICE_ID}/messages/deviceBound?api-version=2021-04-12",
+                         data=json.dumps({"command": "blink", "times": 3}).encode(),
+                         headers={"Authorization": token, "Content-Type": "application/json",
+                                  "iothub-messageid": "c2d-1", "iothub-correlationid": "corr-1",
+                                  "iothub-contenttype": "application/json", "iothub-contentencoding": "utf-8",
+                                  "iothub-ack": "full", "iothub-app-led": "red green",
+                                  "iothub-app-path": "a/b&c=d"},
+                         timeout=10)
+    check(sent.status_code == 204 and sent.content == b"", "a C2D message sent over REST is accepted with 204")
+    with c2d_received:
+        c2d_received.wait_for(lambda: c2d_messages, 15)
+    check(len(c2d_messages) == 1, "on_message_received gets the C2D message")
+    received = c2d_messages[0]
+    check(json.loads(received.data) == {"command": "blink", "times": 3}, "the C2D payload arrives intact")
+    check(received.message_id == "c2d-1" and received.correlation_id == "corr-1",
+          "the C2D message and correlation ids arrive")
+    check(received.content_type == "application/json" and received.content_encoding == "utf-8",
+          "the C2D content type and encoding arrive")
+    check(received.ack == "full", "the C2D ack mode arrives")
+    check(received.custom_properties == {"led": "red green", "path": "a/b&c=d"},
+          "the C2D application properties arrive intact")
+    for _ in range(50):
+        if registry.get_device(DEVICE_ID).cloud_to_device_message_count == 0:
+            break
+        time.sleep(0.1)
+    check(registry.get_device(DEVICE_ID).cloud_to_device_message_count == 0,
+          "the acknowledged C2D message leaves the device's queue")
 
     client.shutdown()
     time.sleep(0.5)

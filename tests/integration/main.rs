@@ -7,6 +7,7 @@ mod common;
 
 mod diff_cli;
 mod export_cli;
+mod hub_c2d;
 mod hub_durability;
 mod hub_hardening;
 mod hub_jobs;
