@@ -383,11 +383,13 @@ pub async fn serve(
     ));
     let http_timeout = state.http_timeout;
     let jobs = state.jobs.clone();
+    let telemetry = state.telemetry.clone();
     let device_endpoint = tokio::spawn(mqtt::serve(devices, state, signal(stopped.clone())));
     tokio::spawn(async move {
         shutdown.await;
         // Jobs save where they are, to resume when the hub starts again.
         jobs.stop();
+        telemetry.stop_listeners();
         let _ = stop.send(true);
     });
     let service_api = async {

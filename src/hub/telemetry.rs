@@ -5,14 +5,31 @@
 //! is counted. Nothing here is persisted. What a device's telemetry looks like on the
 //! wire (`GET /twinlens/devices/{id}/telemetry`) is the service model's
 //! [`DeviceTelemetry`].
+//!
+//! Every message is also offered live to whoever listens ([`TelemetryLog::listen`], the
+//! hub's telemetry stream); a listener that falls behind misses messages and is told
+//! how many, and never slows the devices down.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::{broadcast, watch};
 
 use super::limits::TelemetryLimits;
 use crate::service::model::{DeviceTelemetry, TelemetryMessage};
+
+/// Messages a live listener may fall behind by before it misses some.
+const LIVE_BACKLOG: usize = 4096;
+
+/// A message as live listeners get it: which device (or `{deviceId}/{moduleId}`) sent it.
+#[derive(Debug)]
+pub struct LiveTelemetry {
+    /// The sender's registry key.
+    pub client: Arc<str>,
+    /// The message.
+    pub message: TelemetryMessage,
+}
 
 /// What a kept message costs besides its body and properties (its timestamp and the
 /// bookkeeping around it), so that empty messages count too.
@@ -36,6 +53,9 @@ impl TelemetryMessage {
 #[derive(Clone)]
 pub struct TelemetryLog {
     inner: Arc<Mutex<Kept>>,
+    live: broadcast::Sender<Arc<LiveTelemetry>>,
+    /// Becomes `true` when the hub stops, which ends every live listener.
+    stopped: watch::Sender<bool>,
 }
 
 impl Default for TelemetryLog {
@@ -90,6 +110,8 @@ impl TelemetryLog {
     /// An empty log bounded by `limits`.
     pub fn new(limits: TelemetryLimits) -> Self {
         Self {
+            live: broadcast::channel(LIVE_BACKLOG).0,
+            stopped: watch::channel(false).0,
             inner: Arc::new(Mutex::new(Kept {
                 limits,
                 devices: HashMap::new(),
@@ -127,7 +149,29 @@ impl TelemetryLog {
             body_base64,
         };
         let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        kept.record(device_id, message)
+        let client = kept.key(device_id);
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(Arc::new(LiveTelemetry {
+                client: Arc::clone(&client),
+                message: message.clone(),
+            }));
+        }
+        kept.record(client, message)
+    }
+
+    /// Every message from now on, as it arrives, and whether the hub has stopped.
+    pub fn listen(
+        &self,
+    ) -> (
+        broadcast::Receiver<Arc<LiveTelemetry>>,
+        watch::Receiver<bool>,
+    ) {
+        (self.live.subscribe(), self.stopped.subscribe())
+    }
+
+    /// Ends every live listener: the hub is stopping.
+    pub fn stop_listeners(&self) {
+        self.stopped.send_replace(true);
     }
 
     /// What a device sent (an empty record for a device that sent nothing).
@@ -159,12 +203,16 @@ impl TelemetryLog {
 }
 
 impl Kept {
-    fn record(&mut self, device_id: &str, message: TelemetryMessage) -> u64 {
-        let limits = self.limits;
-        let key = match self.devices.get_key_value(device_id) {
+    /// The shared key of a device's log (a new one for a device not seen yet).
+    fn key(&self, device_id: &str) -> Arc<str> {
+        match self.devices.get_key_value(device_id) {
             Some((key, _)) => Arc::clone(key),
             None => Arc::from(device_id),
-        };
+        }
+    }
+
+    fn record(&mut self, key: Arc<str>, message: TelemetryMessage) -> u64 {
+        let limits = self.limits;
         let cost = message.cost();
         let log = self.devices.entry(Arc::clone(&key)).or_default();
         log.count += 1;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::model::DeviceTelemetry;
 use super::model::{Device, NewDevice};
 use super::retry::Idempotency;
-use super::transport::{Call, encode_segment, read_json};
+use super::transport::{Call, RequestBody, encode_segment, read_json};
 use super::{ServiceClient, ServiceError, check_device_id, if_match};
 
 /// The body of a create: the id plus what the caller chose.
@@ -49,7 +49,7 @@ impl ServiceClient {
             operation: format!("creating device '{device_id}'"),
             method: Method::PUT,
             path: device_path(device_id),
-            body: Some(&body),
+            body: Some(RequestBody::Json(&body)),
             headers: Vec::new(),
             // Without If-Match a repeated create fails as a conflict instead of acting twice.
             idempotency: Idempotency::Idempotent,
@@ -73,8 +73,8 @@ impl ServiceClient {
             operation: format!("updating device '{device_id}'"),
             method: Method::PUT,
             path: device_path(device_id),
-            body: Some(&body),
-            headers: vec![(IF_MATCH.as_str(), if_match(etag.unwrap_or("*")))],
+            body: Some(RequestBody::Json(&body)),
+            headers: vec![(IF_MATCH.as_str().into(), if_match(etag.unwrap_or("*")))],
             idempotency: Idempotency::Idempotent,
             timeout: None,
         };
@@ -94,7 +94,7 @@ impl ServiceClient {
             method: Method::DELETE,
             path: device_path(device_id),
             body: None,
-            headers: vec![(IF_MATCH.as_str(), if_match(etag.unwrap_or("*")))],
+            headers: vec![(IF_MATCH.as_str().into(), if_match(etag.unwrap_or("*")))],
             idempotency: Idempotency::Idempotent,
             timeout: None,
         };

@@ -45,6 +45,18 @@ pub enum ServiceError {
         /// What is wrong and what to do.
         problem: String,
     },
+    /// The hub has no live telemetry stream (Azure IoT Hub serves telemetry through its
+    /// Event Hub-compatible endpoint instead).
+    #[error(
+        "{host} has no live telemetry stream: Azure IoT Hub serves device telemetry only \
+         through its Event Hub-compatible endpoint (AMQP), which twinlens cannot read yet; \
+         use `az iot hub monitor-events` there. Telemetry of devices simulated in twinlens is \
+         still shown"
+    )]
+    TelemetryUnavailable {
+        /// The hub's host name.
+        host: String,
+    },
     /// An argument cannot be sent (e.g. an empty device id).
     #[error("{0}")]
     InvalidArgument(String),

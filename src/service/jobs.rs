@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::{DeviceJobResult, Job};
 use super::retry::Idempotency;
-use super::transport::{Call, encode_segment, read_json};
+use super::transport::{Call, RequestBody, encode_segment, read_json};
 use super::{ServiceClient, ServiceError};
 use crate::twin::format_timestamp;
 
@@ -119,7 +119,7 @@ impl ServiceClient {
             operation: format!("scheduling {what} as job '{job_id}'"),
             method: Method::PUT,
             path: job_path(job_id),
-            body: Some(&body),
+            body: Some(RequestBody::Json(&body)),
             headers: Vec::new(),
             // A repeat of an accepted job fails as JobAlreadyExists; it never runs twice.
             idempotency: Idempotency::Idempotent,

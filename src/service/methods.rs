@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::model::MethodResult;
 use super::retry::Idempotency;
-use super::transport::{Call, encode_segment, read_json};
+use super::transport::{Call, RequestBody, encode_segment, read_json};
 use super::{ServiceClient, ServiceError, check_device_id};
 
 /// Extra time the HTTP request gets beyond the method's own timeouts, for the hub to
@@ -66,7 +66,7 @@ impl ServiceClient {
             operation: operation.clone(),
             method: Method::POST,
             path,
-            body: Some(&body),
+            body: Some(RequestBody::Json(&body)),
             headers: Vec::new(),
             idempotency: Idempotency::NotIdempotent,
             timeout: Some(

@@ -1,6 +1,7 @@
 //! A client for the IoT Hub service REST API (api-version 2021-04-12) that works the same
 //! against Azure IoT Hub and the local hub: device and module identities, twins,
-//! queries, direct methods, jobs, and the local hub's telemetry view.
+//! queries, direct methods, jobs, cloud-to-device messages, and the local hub's
+//! telemetry (kept and live).
 //!
 //! # Layout
 //! - this file: [`ServiceClient`] and its [`ClientOptions`].
@@ -27,11 +28,13 @@ mod connect;
 mod devices;
 mod error;
 mod jobs;
+mod messages;
 mod methods;
 pub mod model;
 mod modules;
 mod query;
 mod retry;
+mod telemetry;
 mod token;
 mod transport;
 mod twins;
@@ -43,11 +46,13 @@ pub use azure_error::AzureError;
 pub use connect::{ClientSetupError, client_for};
 pub use error::ServiceError;
 pub use jobs::{JobTiming, JobWork, new_job_id};
+pub use messages::{CloudMessage, PurgeResult};
 pub use model::{
     Device, DeviceAuthentication, DeviceCapabilities, DeviceJobError, DeviceJobResult,
     DeviceJobStatistics, DeviceTelemetry, DeviceTwin, Job, MethodResult, Module, NewDevice,
     QueryPage, SymmetricKeys, TelemetryMessage, TwinProperties, X509Thumbprints,
 };
+pub use telemetry::{TelemetryFeed, TelemetryItem, TelemetrySource};
 pub use token::{Clock, DEFAULT_RENEW_BEFORE, DEFAULT_TOKEN_LIFETIME, TokenSettings};
 pub use transport::API_VERSION;
 

@@ -252,6 +252,21 @@ pub struct TelemetryMessage {
     pub body_base64: Option<String>,
 }
 
+/// One message of the local hub's live telemetry stream (`GET /twinlens/telemetry/stream`,
+/// server-sent events named `telemetry`): the message and who sent it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TelemetryEvent {
+    /// The sending device.
+    pub device_id: String,
+    /// The sending module, when a module sent it.
+    #[serde(default)]
+    pub module_id: Option<String>,
+    /// The message.
+    #[serde(flatten)]
+    pub message: TelemetryMessage,
+}
+
 /// What `GET /twinlens/devices/{id}/telemetry` (a route of the local hub only) returns: how
 /// many messages the device sent since the hub started, and the most recent ones.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

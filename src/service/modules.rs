@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::model::{DeviceTwin, MethodResult, Module};
 use super::retry::Idempotency;
-use super::transport::{Call, encode_segment, read_json};
+use super::transport::{Call, RequestBody, encode_segment, read_json};
 use super::{ServiceClient, ServiceError, check_device_id, if_match};
 
 impl ServiceClient {
@@ -63,7 +63,7 @@ impl ServiceClient {
             operation: format!("creating module '{module_id}' on device '{device_id}'"),
             method: Method::PUT,
             path: module_path(device_id, module_id),
-            body: Some(&body),
+            body: Some(RequestBody::Json(&body)),
             headers: Vec::new(),
             // Without If-Match a repeated create fails as a conflict instead of acting twice.
             idempotency: Idempotency::Idempotent,
@@ -86,7 +86,7 @@ impl ServiceClient {
             method: Method::DELETE,
             path: module_path(device_id, module_id),
             body: None,
-            headers: vec![(IF_MATCH.as_str(), if_match(etag.unwrap_or("*")))],
+            headers: vec![(IF_MATCH.as_str().into(), if_match(etag.unwrap_or("*")))],
             idempotency: Idempotency::Idempotent,
             timeout: None,
         };

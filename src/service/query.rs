@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::model::QueryPage;
 use super::retry::Idempotency;
-use super::transport::{Call, read_json};
+use super::transport::{Call, RequestBody, read_json};
 use super::{ServiceClient, ServiceError};
 
 const CONTINUATION: &str = "x-ms-continuation";
@@ -87,7 +87,7 @@ impl ServiceClient {
             operation: operation.to_owned(),
             method: Method::POST,
             path: "/devices/query".to_owned(),
-            body: Some(body),
+            body: Some(RequestBody::Json(body)),
             headers: Vec::new(),
             // A query only reads.
             idempotency: Idempotency::Idempotent,
@@ -105,10 +105,10 @@ impl ServiceClient {
         continuation: Option<String>,
     ) -> Result<QueryPage, ServiceError> {
         if let Some(size) = page_size {
-            call.headers.push((MAX_ITEM_COUNT, size.to_string()));
+            call.headers.push((MAX_ITEM_COUNT.into(), size.to_string()));
         }
         if let Some(token) = continuation {
-            call.headers.push((CONTINUATION, token));
+            call.headers.push((CONTINUATION.into(), token));
         }
         let response = self.transport.send(&call).await?;
         let header = |name: &str| {

@@ -33,11 +33,20 @@ pub(super) struct Call<'a> {
     pub method: Method,
     /// The path with escaped segments, e.g. `/twins/d%231`, and any query string.
     pub path: String,
-    pub body: Option<&'a Value>,
-    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<RequestBody<'a>>,
+    pub headers: Vec<(std::borrow::Cow<'static, str>, String)>,
     pub idempotency: Idempotency,
     /// Overrides the client's request timeout (direct methods wait for the device).
     pub timeout: Option<Duration>,
+}
+
+/// What a call sends.
+#[derive(Clone, Copy)]
+pub(super) enum RequestBody<'a> {
+    /// A JSON document.
+    Json(&'a Value),
+    /// Bytes as they are (a cloud-to-device message's payload).
+    Bytes(&'a [u8]),
 }
 
 /// The HTTP client, the hub's address and the credentials, shared by clones of a client.
@@ -102,10 +111,12 @@ impl Transport {
             .request(call.method.clone(), url)
             .header(AUTHORIZATION, self.tokens.authorization());
         for (name, value) in &call.headers {
-            request = request.header(*name, value);
+            request = request.header(name.as_ref(), value);
         }
-        if let Some(body) = call.body {
-            request = request.json(body);
+        match call.body {
+            Some(RequestBody::Json(body)) => request = request.json(body),
+            Some(RequestBody::Bytes(body)) => request = request.body(body.to_vec()),
+            None => {}
         }
         if let Some(timeout) = call.timeout {
             request = request.timeout(timeout);

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::model::DeviceTwin;
 use super::retry::Idempotency;
-use super::transport::{Call, encode_segment, read_json};
+use super::transport::{Call, RequestBody, encode_segment, read_json};
 use super::{ServiceClient, ServiceError, check_device_id, if_match};
 
 impl ServiceClient {
@@ -84,9 +84,9 @@ impl ServiceClient {
             operation,
             method,
             path,
-            body,
+            body: body.map(RequestBody::Json),
             headers: etag
-                .map(|etag| vec![(IF_MATCH.as_str(), if_match(etag))])
+                .map(|etag| vec![(IF_MATCH.as_str().into(), if_match(etag))])
                 .unwrap_or_default(),
             idempotency,
             timeout: None,

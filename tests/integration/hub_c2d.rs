@@ -91,7 +91,10 @@ async fn a_message_reaches_the_device_with_every_property() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    assert!(response.bytes().await.unwrap().is_empty(), "204 has no body");
+    assert!(
+        response.bytes().await.unwrap().is_empty(),
+        "204 has no body"
+    );
     let publish = device.next_publish().await;
     assert_eq!(
         publish.topic,
@@ -296,5 +299,137 @@ async fn queued_messages_survive_a_hard_kill() {
         .send()
         .await
         .unwrap();
-    assert_eq!(purged.json::<Value>().await.unwrap()["totalMessagesPurged"], 0);
+    assert_eq!(
+        purged.json::<Value>().await.unwrap()["totalMessagesPurged"],
+        0
+    );
+}
+
+fn service_client(hub: &HubProcess) -> twinlens::service::ServiceClient {
+    let options = twinlens::service::ClientOptions {
+        base_url: Some(hub.ready["http_url"].as_str().unwrap().to_owned()),
+        ..Default::default()
+    };
+    twinlens::service::ServiceClient::new(&hub.service(), options).unwrap()
+}
+
+#[tokio::test]
+async fn the_service_client_sends_and_purges() {
+    use twinlens::service::CloudMessage;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_in(&dir);
+    let key = register(&hub, "d1").await;
+    let client = service_client(&hub);
+    let message = CloudMessage {
+        body: b"{\"go\":1}".to_vec(),
+        message_id: Some("m-9".into()),
+        content_type: Some("application/json".into()),
+        ack: Some("positive".into()),
+        time_to_live: Some(Duration::from_secs(600)),
+        properties: vec![("zone".into(), "north west".into())],
+        ..CloudMessage::default()
+    };
+    client.send_cloud_to_device("d1", &message).await.unwrap();
+    client
+        .send_cloud_to_device("d1", &CloudMessage::default())
+        .await
+        .unwrap();
+    let purged = client.purge_cloud_to_device("d1").await.unwrap();
+    assert_eq!(purged.total_messages_purged, 2);
+    client.send_cloud_to_device("d1", &message).await.unwrap();
+    let mut device = subscribed_device(&hub, &key).await;
+    let publish = device.next_publish().await;
+    let topic = publish.topic.as_str();
+    assert!(
+        topic.starts_with("devices/d1/messages/devicebound/%24.mid=m-9&%24.exp="),
+        "{topic}"
+    );
+    assert!(
+        topic.ends_with(
+            "&%24.to=%2Fdevices%2Fd1%2Fmessages%2Fdevicebound&%24.ct=application%2Fjson\
+             &iothub-ack=positive&zone=north%20west"
+        ),
+        "{topic}"
+    );
+    let error = client
+        .send_cloud_to_device("ghost", &CloudMessage::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(404));
+}
+
+#[tokio::test]
+async fn live_telemetry_streams_to_listeners() {
+    use futures_util::StreamExt;
+    use twinlens::service::{TelemetryItem, TelemetrySource};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_in(&dir);
+    let key = register(&hub, "d1").await;
+    let other_key = register(&hub, "d2").await;
+    let client = service_client(&hub);
+    let devices = vec!["d1".to_owned()];
+    let mut feed = client.open_feed(&devices).await.unwrap();
+    let mut everything = client.open_feed(&[]).await.unwrap();
+    let device = TestDevice::connect(&hub, "d1", &key).await.unwrap();
+    let other = TestDevice::connect(&hub, "d2", &other_key).await.unwrap();
+    other
+        .publish("devices/d2/messages/events/", "from d2")
+        .await;
+    for n in 0..3 {
+        device
+            .publish(
+                "devices/d1/messages/events/%24.ct=application%2Fjson&unit=C",
+                json!({"t": n}).to_string(),
+            )
+            .await;
+    }
+    for n in 0..3 {
+        let item = tokio::time::timeout(Duration::from_secs(10), feed.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let TelemetryItem::Message(event) = item else {
+            panic!("{item:?}");
+        };
+        assert_eq!(event.device_id, "d1");
+        assert_eq!(event.module_id, None);
+        assert_eq!(event.message.body, Some(json!({"t": n}).to_string()));
+        assert_eq!(
+            event.message.properties,
+            vec![
+                ("$.ct".to_owned(), "application/json".to_owned()),
+                ("unit".to_owned(), "C".to_owned())
+            ]
+        );
+    }
+    let first = tokio::time::timeout(Duration::from_secs(10), everything.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let TelemetryItem::Message(first) = first else {
+        panic!("{first:?}");
+    };
+    assert_eq!(
+        first.device_id, "d2",
+        "the unfiltered feed has every device"
+    );
+
+    // A device that is not registered is refused; a raw listener sees the SSE shape.
+    let ghost = vec!["ghost".to_owned()];
+    let error = client.open_feed(&ghost).await.err().unwrap();
+    assert_eq!(error.status(), Some(404));
+    let raw = hub
+        .client()
+        .get(format!(
+            "{}/twinlens/telemetry/stream?deviceId=d1",
+            hub.ready["http_url"].as_str().unwrap()
+        ))
+        .header("Authorization", hub.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 200);
+    assert_eq!(raw.headers()["content-type"], "text/event-stream");
 }

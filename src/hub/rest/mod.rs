@@ -18,6 +18,7 @@ mod keys;
 mod methods;
 mod modules;
 mod query;
+mod telemetry_stream;
 mod twins;
 
 use axum::Router;
@@ -80,11 +81,15 @@ pub fn router(state: HubState) -> Router {
         .route("/jobs/v2/query", get(jobs::query_jobs))
         .route("/jobs/v2/{id}", get(jobs::get_job).put(jobs::create_job))
         .route("/jobs/v2/{id}/cancel", post(jobs::cancel_job))
-        // Azure's routes need an api-version; this hub's own route below does not.
+        // Azure's routes need an api-version; this hub's own routes below do not.
         .route_layer(axum::middleware::from_fn(api_version::require_api_version))
         .route(
             "/twinlens/devices/{id}/telemetry",
             get(devices::get_telemetry),
+        )
+        .route(
+            "/twinlens/telemetry/stream",
+            get(telemetry_stream::stream_telemetry),
         )
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::method_not_allowed)
