@@ -10,7 +10,7 @@ use clap::Parser;
 
 use cli::{
     Cli, Command, HubArgs, SimulateArgs, diff_command, explorer_command, export_command,
-    import_command,
+    import_command, monitor_command, send_command,
 };
 use twinlens::auth::ConnectionString;
 use twinlens::device::{
@@ -67,6 +67,11 @@ fn run_headless(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Import(args) => import_command::run(&args)?,
         Command::Simulate(args) => run_simulate(args)?,
+        Command::Send(args) => {
+            let message_id = send_command::run(&args)?;
+            eprintln!("sent message {message_id} to device {}", args.device);
+        }
+        Command::Monitor(args) => monitor_command::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -83,6 +83,115 @@ pub enum Command {
     Diff(DiffArgs),
     /// Run one or more simulated devices against a hub.
     Simulate(SimulateArgs),
+    /// Send a cloud-to-device message to a device.
+    ///
+    /// The hub queues it (at most 50 per device) until the device takes it or its time
+    /// to live runs out.
+    Send(SendArgs),
+    /// Print the telemetry devices send to a local hub as it arrives (Ctrl-C stops).
+    ///
+    /// Azure IoT Hub serves telemetry only through its Event Hub-compatible endpoint,
+    /// which this command cannot read yet; against Azure it says so and exits.
+    Monitor(MonitorArgs),
+}
+
+/// How to reach a hub's service API from the command line.
+#[derive(Debug, Args)]
+pub struct HubConnectionArgs {
+    /// The hub's service connection string.
+    #[arg(long, env = "TWINLENS_CONNECTION_STRING", hide_env_values = true)]
+    pub connection_string: String,
+    /// Trust this CA certificate (PEM), e.g. a local hub's.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_tls")]
+    pub ca_cert: Option<PathBuf>,
+    /// Use plain HTTP, for a local hub started without `--tls`.
+    #[arg(long)]
+    pub no_tls: bool,
+}
+
+/// Options of `twinlens send`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("payload").required(true).args(["data", "file"]))]
+pub struct SendArgs {
+    /// The device to send to.
+    pub device: String,
+    /// The hub.
+    #[command(flatten)]
+    pub hub: HubConnectionArgs,
+    /// An application property, `NAME=VALUE` (repeatable).
+    #[arg(long = "property", value_name = "NAME=VALUE", value_parser = parse_property)]
+    pub properties: Vec<(String, String)>,
+    /// Seconds the hub keeps the message for an offline device [default: the hub's,
+    /// one hour on IoT Hub; at most two days].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=172_800))]
+    pub ttl: Option<u64>,
+    /// The payload, as text.
+    #[arg(long, value_name = "TEXT")]
+    pub data: Option<String>,
+    /// The payload, read from a file (any bytes).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The message id [default: a new UUID-like id].
+    #[arg(long, value_name = "ID")]
+    pub message_id: Option<String>,
+    /// The correlation id.
+    #[arg(long, value_name = "ID")]
+    pub correlation_id: Option<String>,
+    /// The payload's content type, e.g. application/json.
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// The payload's content encoding, e.g. utf-8.
+    #[arg(long, value_name = "ENCODING")]
+    pub content_encoding: Option<String>,
+    /// The delivery feedback to ask for.
+    #[arg(long, value_enum)]
+    pub ack: Option<AckMode>,
+}
+
+/// The feedback a cloud-to-device message asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AckMode {
+    /// No feedback.
+    None,
+    /// When the device completes it.
+    Positive,
+    /// When it expires or is rejected.
+    Negative,
+    /// Both.
+    Full,
+}
+
+impl AckMode {
+    /// The `iothub-ack` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Positive => "positive",
+            Self::Negative => "negative",
+            Self::Full => "full",
+        }
+    }
+}
+
+/// `NAME=VALUE`.
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("'{text}' is not NAME=VALUE")),
+    }
+}
+
+/// Options of `twinlens monitor`.
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// The devices to follow [default: every device].
+    pub devices: Vec<String>,
+    /// The hub.
+    #[command(flatten)]
+    pub hub: HubConnectionArgs,
+    /// Print one JSON object per message and line instead of text.
+    #[arg(long)]
+    pub ndjson: bool,
 }
 
 /// Options of `twinlens hub`.
@@ -292,6 +401,94 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn send_and_monitor_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "twinlens",
+            "send",
+            "d1",
+            "--connection-string",
+            "HostName=h;SharedAccessKeyName=k;SharedAccessKey=a2V5",
+            "--property",
+            "color=red=ish",
+            "--property",
+            "empty=",
+            "--ttl",
+            "60",
+            "--data",
+            "{}",
+            "--ack",
+            "full",
+        ])
+        .expect("send flags parse");
+        let Some(Command::Send(args)) = cli.command else {
+            panic!("expected send");
+        };
+        assert_eq!(
+            args.properties,
+            vec![
+                ("color".into(), "red=ish".into()),
+                ("empty".into(), String::new())
+            ]
+        );
+        assert_eq!(args.ttl, Some(60));
+        assert_eq!(args.ack, Some(AckMode::Full));
+        for refused in [
+            vec!["twinlens", "send", "d1", "--connection-string", "x"],
+            vec![
+                "twinlens",
+                "send",
+                "d1",
+                "--connection-string",
+                "x",
+                "--data",
+                "a",
+                "--file",
+                "f",
+            ],
+            vec![
+                "twinlens",
+                "send",
+                "d1",
+                "--connection-string",
+                "x",
+                "--data",
+                "a",
+                "--property",
+                "novalue",
+            ],
+            vec![
+                "twinlens",
+                "send",
+                "d1",
+                "--connection-string",
+                "x",
+                "--data",
+                "a",
+                "--ttl",
+                "0",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(&refused).is_err(), "{refused:?}");
+        }
+        let cli = Cli::try_parse_from([
+            "twinlens",
+            "monitor",
+            "d1",
+            "d2",
+            "--connection-string",
+            "x",
+            "--ndjson",
+            "--no-tls",
+        ])
+        .expect("monitor flags parse");
+        let Some(Command::Monitor(args)) = cli.command else {
+            panic!("expected monitor");
+        };
+        assert_eq!(args.devices, vec!["d1", "d2"]);
+        assert!(args.ndjson && args.hub.no_tls);
     }
 
     #[test]

@@ -33,6 +33,21 @@ pub struct CloudMessage {
     pub properties: Vec<(String, String)>,
 }
 
+/// A fresh message id in the UUID form the Azure tools give messages (random, version 4).
+pub fn new_message_id() -> String {
+    let random = rand::random::<u128>();
+    let bits = (random & !(0xf << 76) & !(0xc << 60)) | (0x4 << 76) | (0x8 << 60);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 /// What a purge removed.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -147,6 +162,15 @@ impl ServiceClient {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_ids_are_version_4_uuids() {
+        let id = new_message_id();
+        assert_eq!(id.len(), 36, "{id}");
+        assert_eq!(&id[14..15], "4", "{id}");
+        assert!("89ab".contains(&id[19..20]), "{id}");
+        assert_ne!(id, new_message_id());
+    }
 
     #[test]
     fn properties_become_headers_and_bad_ones_are_refused() {

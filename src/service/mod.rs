@@ -46,13 +46,13 @@ pub use azure_error::AzureError;
 pub use connect::{ClientSetupError, client_for};
 pub use error::ServiceError;
 pub use jobs::{JobTiming, JobWork, new_job_id};
-pub use messages::{CloudMessage, PurgeResult};
+pub use messages::{CloudMessage, PurgeResult, new_message_id};
 pub use model::{
     Device, DeviceAuthentication, DeviceCapabilities, DeviceJobError, DeviceJobResult,
     DeviceJobStatistics, DeviceTelemetry, DeviceTwin, Job, MethodResult, Module, NewDevice,
     QueryPage, SymmetricKeys, TelemetryMessage, TwinProperties, X509Thumbprints,
 };
-pub use telemetry::{TelemetryFeed, TelemetryItem, TelemetrySource};
+pub use telemetry::{TelemetryFeed, TelemetryItem, TelemetrySource, ndjson_line};
 pub use token::{Clock, DEFAULT_RENEW_BEFORE, DEFAULT_TOKEN_LIFETIME, TokenSettings};
 pub use transport::API_VERSION;
 

@@ -111,6 +111,37 @@ impl ServiceClient {
     }
 }
 
+/// One message as a line of NDJSON (what `twinlens monitor --ndjson` prints and the
+/// explorer records): `receivedAt`, `deviceId`, `moduleId` (for a module), `properties`
+/// as an object, and `body` as JSON when it is JSON, else as text (`bodyBase64` for
+/// bytes that are not UTF-8).
+pub fn ndjson_line(event: &TelemetryEvent) -> String {
+    let mut line = serde_json::Map::new();
+    line.insert(
+        "receivedAt".into(),
+        event.message.received_at.clone().into(),
+    );
+    line.insert("deviceId".into(), event.device_id.clone().into());
+    if let Some(module_id) = &event.module_id {
+        line.insert("moduleId".into(), module_id.clone().into());
+    }
+    let properties: serde_json::Map<String, serde_json::Value> = event
+        .message
+        .properties
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone().into()))
+        .collect();
+    line.insert("properties".into(), properties.into());
+    if let Some(body) = &event.message.body {
+        let body = serde_json::from_str(body).unwrap_or_else(|_| body.clone().into());
+        line.insert("body".into(), body);
+    }
+    if let Some(bytes) = &event.message.body_base64 {
+        line.insert("bodyBase64".into(), bytes.clone().into());
+    }
+    serde_json::Value::Object(line).to_string()
+}
+
 /// A refusal of the stream route by a hub that has none (Azure IoT Hub) becomes
 /// [`ServiceError::TelemetryUnavailable`]; an unknown device stays what it is.
 fn unavailable_or(error: ServiceError, host: &str) -> ServiceError {
@@ -278,6 +309,30 @@ mod tests {
             bytewise.extend(parser.feed(&[*byte]));
         }
         assert_eq!(bytewise, whole);
+    }
+
+    #[test]
+    fn ndjson_lines_carry_json_bodies_as_json() {
+        use crate::service::model::TelemetryMessage;
+        let mut event = TelemetryEvent {
+            device_id: "d1".into(),
+            module_id: None,
+            message: TelemetryMessage {
+                received_at: "2026-01-01T00:00:00.0000000Z".into(),
+                properties: vec![("unit".into(), "C".into())],
+                body: Some("{\"t\":21.5}".into()),
+                body_base64: None,
+            },
+        };
+        assert_eq!(
+            ndjson_line(&event),
+            r#"{"receivedAt":"2026-01-01T00:00:00.0000000Z","deviceId":"d1","properties":{"unit":"C"},"body":{"t":21.5}}"#
+        );
+        event.module_id = Some("m1".into());
+        event.message.body = Some("not json".into());
+        let line: serde_json::Value = serde_json::from_str(&ndjson_line(&event)).unwrap();
+        assert_eq!(line["moduleId"], "m1");
+        assert_eq!(line["body"], "not json");
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod hub_rest;
 mod hub_rest_clients;
 mod hub_tls;
 mod import_cli;
+mod messages_cli;
 mod sdk_conformance;
 mod service_azure_shapes;
 mod service_client;
