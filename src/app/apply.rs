@@ -339,6 +339,7 @@ impl ExplorerApp {
             desired_ack: desired_ack(view),
             methods,
             telemetry,
+            cloud_messages: view.cloud_message_handling,
         };
         view.link = crate::explorer::LinkState::Starting;
         self.tab = WorkTab::Simulate;

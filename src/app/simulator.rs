@@ -1,5 +1,6 @@
 //! The simulated-device panel (right, "Simulate" tab): connect the selected device as a
-//! simulated device, switch how it acknowledges desired properties, send a reported
+//! simulated device, switch how it acknowledges desired properties and cloud-to-device
+//! messages, send a reported
 //! patch, edit its method table and telemetry, and watch its live log.
 
 use egui::{Color32, RichText, Ui};
@@ -7,7 +8,9 @@ use serde_json::Value;
 
 use super::intent::Intent;
 use super::json_view::code_field;
-use crate::device::{DesiredAck, DeviceCommand, TelemetrySchedule, parse_method_table};
+use crate::device::{
+    CloudMessageHandling, DesiredAck, DeviceCommand, TelemetrySchedule, parse_method_table,
+};
 use crate::explorer::simulation::Direction;
 use crate::explorer::{LinkState, SimulatedDeviceView};
 
@@ -57,8 +60,8 @@ impl SimulatorPanel {
                 intents.push(Intent::StartSimulation(device_id.to_owned()));
             }
             ui.weak(format!(
-                "{} desired received, {} telemetry sent",
-                view.desired_received, view.telemetry_sent
+                "{} desired received, {} telemetry sent, {} C2D received",
+                view.desired_received, view.telemetry_sent, view.cloud_messages_received
             ));
         });
         if let LinkState::Failed(error) = &view.link {
@@ -98,6 +101,35 @@ impl SimulatorPanel {
                         });
                         if changed {
                             command(DeviceCommand::SetDesiredAck(desired_ack(view)));
+                        }
+                    });
+                egui::CollapsingHeader::new("Cloud-to-device messages")
+                    .default_open(false)
+                    .show(ui, |ui| {
+                        let mut changed = false;
+                        ui.horizontal(|ui| {
+                            for handling in CloudMessageHandling::ALL {
+                                changed |= ui
+                                    .radio_value(
+                                        &mut view.cloud_message_handling,
+                                        handling,
+                                        handling.label(),
+                                    )
+                                    .on_hover_text(match handling {
+                                        CloudMessageHandling::Complete => {
+                                            "Acknowledge each message (PUBACK): the hub removes it from the device's queue"
+                                        }
+                                        CloudMessageHandling::Ignore => {
+                                            "Never acknowledge: messages stay queued and come again when the device reconnects"
+                                        }
+                                    })
+                                    .changed();
+                            }
+                        });
+                        if changed {
+                            command(DeviceCommand::SetCloudMessageHandling(
+                                view.cloud_message_handling,
+                            ));
                         }
                     });
                 egui::CollapsingHeader::new("Reported patch")

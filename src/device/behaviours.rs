@@ -20,6 +20,33 @@ pub struct Behaviours {
     pub methods: MethodTable,
     /// Telemetry to send periodically, if any.
     pub telemetry: Option<TelemetrySchedule>,
+    /// What the device does with cloud-to-device messages.
+    pub cloud_messages: CloudMessageHandling,
+}
+
+/// What a device does with a cloud-to-device message. Over MQTT a device cannot reject
+/// or abandon one: it completes it by acknowledging (PUBACK), or leaves it unacknowledged,
+/// and then the hub sends it again on the device's next connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CloudMessageHandling {
+    /// Acknowledge every message at once, completing it.
+    #[default]
+    Complete,
+    /// Never acknowledge: the message stays in the device's queue for its next connection.
+    Ignore,
+}
+
+impl CloudMessageHandling {
+    /// Both choices, for pickers.
+    pub const ALL: [Self; 2] = [Self::Complete, Self::Ignore];
+
+    /// A short name for pickers and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Complete => "Complete",
+            Self::Ignore => "Ignore (no PUBACK)",
+        }
+    }
 }
 
 /// How a device acknowledges a desired-property patch, so that an operator sees in the

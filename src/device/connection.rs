@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use super::behaviours::CloudMessageHandling;
 use super::behaviours::MIN_TELEMETRY_INTERVAL;
 use super::handle::{DeviceCommand, DeviceEvent};
 use super::link::{Link, LinkError, PublishError, Received};
@@ -25,11 +26,13 @@ use crate::topics::{DeviceTopic, HubTopic, MethodName, RequestId, Subscription, 
 const DISCONNECT_GRACE: Duration = Duration::from_secs(1);
 /// The share of a token's lifetime after which the device reconnects with a new one.
 const RENEW_AFTER: f64 = 0.85;
-/// What the device subscribes to on every connect.
-const SUBSCRIPTIONS: [Subscription; 3] = [
+/// What the device subscribes to on every connect; a module leaves out the last
+/// (IoT Hub sends modules no cloud-to-device messages).
+const SUBSCRIPTIONS: [Subscription; 4] = [
     Subscription::TwinResponses,
     Subscription::DesiredPatches,
     Subscription::MethodRequests,
+    Subscription::CloudToDevice,
 ];
 
 /// Why a connection ended.
@@ -48,6 +51,13 @@ pub(super) enum Ending {
 pub(super) struct Ended {
     pub(super) ending: Ending,
     pub(super) was_connected: bool,
+}
+
+/// Whether a QoS 1 message from the hub gets its PUBACK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acknowledge {
+    Yes,
+    No,
 }
 
 /// A request waiting for its `$iothub/twin/res/...` answer.
@@ -152,12 +162,22 @@ impl<'a> Connection<'a> {
         }
     }
 
+    /// The subscriptions this device makes.
+    fn subscriptions(&self) -> &'static [Subscription] {
+        match self.device.config.connection.module_id {
+            Some(_) => &SUBSCRIPTIONS[..3],
+            None => &SUBSCRIPTIONS,
+        }
+    }
+
     async fn on_connected(&mut self) {
         self.device.emit(DeviceEvent::Connected).await;
         let config = &self.device.config.connection;
-        let filters = SUBSCRIPTIONS
+        let filters = self
+            .subscriptions()
+            .iter()
             .map(|subscription| subscription.filter(&config.device_id, config.module_id.as_deref()))
-            .to_vec();
+            .collect();
         let subscribed = self.link.subscribe(filters).await;
         self.note(subscribed);
         self.request_twin().await;
@@ -167,9 +187,10 @@ impl<'a> Connection<'a> {
     async fn on_packet(&mut self, packet: Packet) {
         match self.link.received(packet).await {
             Ok(Received::Message(message)) => {
-                self.on_publish(&message).await;
-                let acknowledged = self.link.acknowledge(&message).await;
-                self.note(acknowledged);
+                if self.on_publish(&message).await == Acknowledge::Yes {
+                    let acknowledged = self.link.acknowledge(&message).await;
+                    self.note(acknowledged);
+                }
             }
             Ok(Received::Subscribed(codes)) => self.on_subscribed(&codes).await,
             Ok(Received::Nothing) => {}
@@ -180,7 +201,7 @@ impl<'a> Connection<'a> {
     /// Reports every subscription the hub refused: without it the device misses a kind
     /// of message, so the user must know.
     async fn on_subscribed(&mut self, codes: &[SubscribeReasonCode]) {
-        for (subscription, code) in SUBSCRIPTIONS.iter().zip(codes) {
+        for (subscription, code) in self.subscriptions().iter().zip(codes) {
             if matches!(code, SubscribeReasonCode::Failure) {
                 let config = &self.device.config.connection;
                 let filter = subscription.filter(&config.device_id, config.module_id.as_deref());
@@ -226,15 +247,30 @@ impl<'a> Connection<'a> {
             });
     }
 
-    async fn on_publish(&mut self, publish: &Publish) {
+    /// Handles a message from the hub; says whether to acknowledge it.
+    async fn on_publish(&mut self, publish: &Publish) -> Acknowledge {
         let topic = match parse_hub_topic(&publish.topic) {
             Ok(topic) => topic,
             Err(error) => {
                 let message = format!("ignored a message from the hub: {error}");
                 self.device.emit(DeviceEvent::Error(message)).await;
-                return;
+                return Acknowledge::Yes;
             }
         };
+        if let HubTopic::CloudToDevice { properties, .. } = topic {
+            let completed =
+                self.device.config.behaviours.cloud_messages == CloudMessageHandling::Complete;
+            let event = DeviceEvent::CloudMessageReceived {
+                properties,
+                body: publish.payload.to_vec(),
+                completed,
+            };
+            self.device.emit(event).await;
+            return match completed {
+                true => Acknowledge::Yes,
+                false => Acknowledge::No,
+            };
+        }
         let body = parse_body(&publish.payload);
         match topic {
             HubTopic::TwinResponse {
@@ -269,10 +305,10 @@ impl<'a> Connection<'a> {
                 }
             }
             HubTopic::MethodRequest { name, rid } => self.on_method(name, rid, body).await,
-            HubTopic::CloudToDevice { .. } => {
-                tracing::debug!("cloud-to-device message ignored: the device does not subscribe")
-            }
+            // Handled above, before the body is read as JSON.
+            HubTopic::CloudToDevice { .. } => {}
         }
+        Acknowledge::Yes
     }
 
     /// Emits the twin and acknowledges desired properties that changed while away.

@@ -12,7 +12,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::behaviours::{DesiredAck, MethodTable, TelemetrySchedule};
+use super::behaviours::{CloudMessageHandling, DesiredAck, MethodTable, TelemetrySchedule};
+use crate::topics::MessageProperty;
 
 /// How many commands may wait for the device before `try_send` reports it full.
 pub const COMMAND_CAPACITY: usize = 32;
@@ -34,6 +35,8 @@ pub enum DeviceCommand {
     StopTelemetry,
     /// Read the twin again (a twin GET), emitting [`DeviceEvent::TwinReceived`].
     RefreshTwin,
+    /// Complete or ignore cloud-to-device messages from now on.
+    SetCloudMessageHandling(CloudMessageHandling),
     /// Disconnect cleanly and end the device.
     Shutdown,
 }
@@ -90,6 +93,15 @@ pub enum DeviceEvent {
         /// The payload answered.
         response: Value,
     },
+    /// A cloud-to-device message arrived.
+    CloudMessageReceived {
+        /// Its properties as the topic carried them (`$.mid`, `$.to`, application ones...).
+        properties: Vec<MessageProperty>,
+        /// Its payload.
+        body: Vec<u8>,
+        /// Whether the device completed it (acknowledged it) or left it for later.
+        completed: bool,
+    },
     /// A telemetry message was handed to the MQTT client for sending.
     TelemetrySent {
         /// The expanded body.
@@ -97,6 +109,26 @@ pub enum DeviceEvent {
     },
     /// Something went wrong that is not a disconnect (a command refused, a bad message).
     Error(String),
+}
+
+/// A cloud-to-device message in one line, for logs: its body (as text when it is
+/// UTF-8) and its properties.
+pub fn describe_cloud_message(properties: &[MessageProperty], body: &[u8]) -> String {
+    let mut text = match std::str::from_utf8(body) {
+        Ok(body) => body.replace('\n', " "),
+        Err(_) => format!("({} bytes, not text)", body.len()),
+    };
+    if !properties.is_empty() {
+        let properties: Vec<String> = properties
+            .iter()
+            .map(|(name, value)| match value {
+                Some(value) => format!("{name}={value}"),
+                None => name.clone(),
+            })
+            .collect();
+        text.push_str(&format!(" [{}]", properties.join(" ")));
+    }
+    text
 }
 
 /// Why a command did not reach the device.

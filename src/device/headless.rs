@@ -239,6 +239,19 @@ fn log_event(device_id: &str, event: &DeviceEvent) {
             status,
             response,
         } => tracing::info!(device_id, name, %payload, status, %response, "direct method answered"),
+        DeviceEvent::CloudMessageReceived {
+            properties,
+            body,
+            completed,
+        } => {
+            let message = super::describe_cloud_message(properties, body);
+            tracing::info!(
+                device_id,
+                message,
+                completed,
+                "cloud-to-device message received"
+            )
+        }
         DeviceEvent::TelemetrySent { body } => tracing::info!(device_id, body, "telemetry sent"),
         DeviceEvent::Error(message) => tracing::error!(device_id, message, "device error"),
     }

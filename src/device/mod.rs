@@ -33,11 +33,12 @@ use std::time::Duration;
 
 pub use crate::backoff::Backoff;
 pub use behaviours::{
-    Behaviours, DesiredAck, MIN_TELEMETRY_INTERVAL, MethodReply, MethodTable, ScheduleError,
-    TelemetrySchedule,
+    Behaviours, CloudMessageHandling, DesiredAck, MIN_TELEMETRY_INTERVAL, MethodReply, MethodTable,
+    ScheduleError, TelemetrySchedule,
 };
 pub use handle::{
     COMMAND_CAPACITY, DeviceCommand, DeviceCommandError, DeviceEvent, DeviceHandle, EVENT_CAPACITY,
+    describe_cloud_message,
 };
 pub use headless::{FleetError, HeadlessOptions, device_ids, run_headless};
 pub use method_table_json::{

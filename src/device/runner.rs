@@ -124,6 +124,9 @@ impl SimulatedDevice {
             DeviceCommand::SetMethods(table) => behaviours.methods = table,
             DeviceCommand::StartTelemetry(schedule) => behaviours.telemetry = Some(schedule),
             DeviceCommand::StopTelemetry => behaviours.telemetry = None,
+            DeviceCommand::SetCloudMessageHandling(handling) => {
+                behaviours.cloud_messages = handling;
+            }
             DeviceCommand::ReportPatch(_)
             | DeviceCommand::RefreshTwin
             | DeviceCommand::Shutdown => {}

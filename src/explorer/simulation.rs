@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::text::compact_json;
-use crate::device::{DeviceEvent, MethodTable, method_table_to_json};
+use crate::device::{CloudMessageHandling, DeviceEvent, MethodTable, method_table_to_json};
 
 /// Log lines kept per simulated device.
 pub const DEVICE_LOG_CAPACITY: usize = 500;
@@ -109,6 +109,10 @@ pub struct SimulatedDeviceView {
     pub desired_received: usize,
     /// Telemetry messages sent.
     pub telemetry_sent: usize,
+    /// What the device does with cloud-to-device messages.
+    pub cloud_message_handling: CloudMessageHandling,
+    /// Cloud-to-device messages received.
+    pub cloud_messages_received: usize,
     log: VecDeque<DeviceLogLine>,
 }
 
@@ -125,6 +129,8 @@ impl Default for SimulatedDeviceView {
             telemetry_on: false,
             desired_received: 0,
             telemetry_sent: 0,
+            cloud_message_handling: CloudMessageHandling::Complete,
+            cloud_messages_received: 0,
             log: VecDeque::new(),
         }
     }
@@ -225,6 +231,24 @@ impl SimulatedDeviceView {
                     ),
                 );
             }
+            DeviceEvent::CloudMessageReceived {
+                properties,
+                body,
+                completed,
+            } => {
+                self.cloud_messages_received += 1;
+                let outcome = match completed {
+                    true => "completed",
+                    false => "left unacknowledged: the hub sends it again on reconnect",
+                };
+                self.log(
+                    Direction::Received,
+                    format!(
+                        "C2D message {} ({outcome})",
+                        crate::device::describe_cloud_message(properties, body)
+                    ),
+                );
+            }
             DeviceEvent::TelemetrySent { body } => {
                 self.telemetry_sent += 1;
                 self.log(Direction::Sent, format!("telemetry {body}"));
@@ -306,11 +330,27 @@ mod tests {
             patch: json!({"a": 1, "$version": 4}),
         });
         view.apply(&DeviceEvent::TelemetrySent { body: "{}".into() });
+        view.apply(&DeviceEvent::CloudMessageReceived {
+            properties: vec![("$.mid".into(), Some("m1".into())), ("flag".into(), None)],
+            body: b"{\"led\":\n\"on\"}".to_vec(),
+            completed: false,
+        });
+        view.apply(&DeviceEvent::CloudMessageReceived {
+            properties: Vec::new(),
+            body: vec![0xff, 0x00],
+            completed: true,
+        });
         assert_eq!(view.link, LinkState::Connected);
         assert_eq!((view.desired_received, view.telemetry_sent), (1, 1));
+        assert_eq!(view.cloud_messages_received, 2);
         let texts: Vec<&str> = view.log_lines().iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts[0], "connected");
         assert!(texts[1].starts_with("desired patch v4"));
+        assert_eq!(
+            texts[3],
+            "C2D message {\"led\": \"on\"} [$.mid=m1 flag] (left unacknowledged: the hub sends it again on reconnect)"
+        );
+        assert_eq!(texts[4], "C2D message (2 bytes, not text) (completed)");
         assert_eq!(simulations.running(), 1);
         simulations.stop_all();
         assert_eq!(simulations.running(), 0);

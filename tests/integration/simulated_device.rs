@@ -463,3 +463,87 @@ async fn the_token_is_renewed_by_reconnecting_before_it_expires() {
     expect(&mut device, |e| matches!(e, DeviceEvent::TwinReceived(_))).await;
     device.shutdown().await;
 }
+
+async fn send_c2d(hub: &RunningHub, device_id: &str, body: &str) {
+    let response = request(
+        hub,
+        Method::POST,
+        &format!("/devices/{device_id}/messages/deviceBound"),
+    )
+    .header("iothub-app-step", body)
+    .body(body.to_owned())
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 204);
+}
+
+async fn received_c2d(device: &mut DeviceHandle) -> (Vec<u8>, bool, Vec<(String, Option<String>)>) {
+    let event = expect(device, |e| {
+        matches!(e, DeviceEvent::CloudMessageReceived { .. })
+    })
+    .await;
+    let DeviceEvent::CloudMessageReceived {
+        properties,
+        body,
+        completed,
+    } = event
+    else {
+        unreachable!()
+    };
+    (body, completed, properties)
+}
+
+#[tokio::test]
+async fn cloud_messages_are_completed_or_left_for_the_next_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path(), 0, false).await;
+    let mut device = connected_device(&hub, "listener").await;
+    send_c2d(&hub, "listener", "first").await;
+    let (body, completed, properties) = received_c2d(&mut device).await;
+    assert_eq!((body.as_slice(), completed), (&b"first"[..], true));
+    assert!(properties.contains(&("step".into(), Some("first".into()))));
+
+    device
+        .send(DeviceCommand::SetCloudMessageHandling(
+            twinlens::device::CloudMessageHandling::Ignore,
+        ))
+        .await
+        .unwrap();
+    send_c2d(&hub, "listener", "second").await;
+    let (body, completed, _) = received_c2d(&mut device).await;
+    assert_eq!((body.as_slice(), completed), (&b"second"[..], false));
+    assert_eq!(twin(&hub, "listener").await["cloudToDeviceMessageCount"], 1);
+    device.shutdown().await;
+
+    // The next connection (completing, by default) gets the ignored message again.
+    let connection = DeviceConnectionString {
+        host_name: "localhost".into(),
+        device_id: "listener".into(),
+        module_id: None,
+        gateway_host_name: None,
+        key: twinlens::auth::SharedAccessKey::from_base64(
+            hub.state
+                .store
+                .device("listener")
+                .unwrap()
+                .authentication
+                .symmetric_key
+                .primary_key
+                .as_deref()
+                .unwrap(),
+        )
+        .unwrap(),
+    };
+    let mut device = SimulatedDevice::spawn(config(&hub, connection));
+    let (body, completed, _) = received_c2d(&mut device).await;
+    assert_eq!((body.as_slice(), completed), (&b"second"[..], true));
+    for _ in 0..50 {
+        if twin(&hub, "listener").await["cloudToDeviceMessageCount"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(twin(&hub, "listener").await["cloudToDeviceMessageCount"], 0);
+    device.shutdown().await;
+}
