@@ -15,6 +15,7 @@ pub mod method_calls;
 pub mod open_twin;
 pub mod request;
 pub mod simulation;
+pub mod telemetry_history;
 pub mod text;
 pub mod twin_check;
 pub mod twin_edit;
