@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use thiserror::Error;
 
 use crate::service::model::TelemetryMessage;
@@ -120,34 +120,23 @@ impl ShownMessage {
     }
 
     /// One compact JSON object (no line break) for an NDJSON file: `receivedAt`,
-    /// `deviceId`, `properties` as an object (a repeated name keeps its last value),
+    /// `deviceId` (and `moduleId` for a module key `d/m`), `properties` as an object (a
+    /// repeated name keeps its last value),
     /// `body` (the JSON itself when the body is JSON, else the text) and, for a binary
     /// body, `bodyBase64` instead of `body`.
     pub fn to_ndjson_line(&self, device_id: &str) -> String {
-        let mut line = Map::new();
-        line.insert(
-            "receivedAt".into(),
-            Value::String(format_timestamp(self.received_at)),
-        );
-        line.insert("deviceId".into(), Value::String(device_id.to_owned()));
-        let properties = self
-            .properties
-            .iter()
-            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
-            .collect();
-        line.insert("properties".into(), Value::Object(properties));
-        match (&self.json, &self.body_base64) {
-            (Some(json), _) => {
-                line.insert("body".into(), json.clone());
-            }
-            (None, Some(base64)) => {
-                line.insert("bodyBase64".into(), Value::String(base64.clone()));
-            }
-            (None, None) => {
-                line.insert("body".into(), Value::String(self.body_text.clone()));
-            }
-        }
-        Value::Object(line).to_string()
+        let body = match (&self.json, &self.body_base64) {
+            (Some(json), _) => Some(json.clone()),
+            (None, Some(_)) => None,
+            (None, None) => Some(Value::String(self.body_text.clone())),
+        };
+        crate::service::telemetry_line(
+            &format_timestamp(self.received_at),
+            crate::twin::key::split(device_id),
+            &self.properties,
+            body,
+            self.body_base64.as_deref(),
+        )
     }
 }
 
@@ -880,7 +869,7 @@ mod tests {
     fn remembers_at_most_the_cap_of_numeric_paths() {
         let mut history = TelemetryHistory::default();
         for batch in 0..3 {
-            let fields: Map<String, Value> = (0..200)
+            let fields: serde_json::Map<String, Value> = (0..200)
                 .map(|field| (format!("k{batch}_{field}"), json!(field)))
                 .collect();
             history.push(

@@ -52,7 +52,7 @@ pub use model::{
     DeviceJobStatistics, DeviceTelemetry, DeviceTwin, Job, MethodResult, Module, NewDevice,
     QueryPage, SymmetricKeys, TelemetryMessage, TwinProperties, X509Thumbprints,
 };
-pub use telemetry::{TelemetryFeed, TelemetryItem, TelemetrySource, ndjson_line};
+pub use telemetry::{TelemetryFeed, TelemetryItem, TelemetrySource, ndjson_line, telemetry_line};
 pub use token::{Clock, DEFAULT_RENEW_BEFORE, DEFAULT_TOKEN_LIFETIME, TokenSettings};
 pub use transport::API_VERSION;
 

@@ -116,28 +116,45 @@ impl ServiceClient {
 /// as an object, and `body` as JSON when it is JSON, else as text (`bodyBase64` for
 /// bytes that are not UTF-8).
 pub fn ndjson_line(event: &TelemetryEvent) -> String {
+    let message = &event.message;
+    let body = message
+        .body
+        .as_ref()
+        .map(|body| serde_json::from_str(body).unwrap_or_else(|_| body.clone().into()));
+    telemetry_line(
+        &message.received_at,
+        (&event.device_id, event.module_id.as_deref()),
+        &message.properties,
+        body,
+        message.body_base64.as_deref(),
+    )
+}
+
+/// The NDJSON line of a message from its parts: the sender as `(deviceId, moduleId)`,
+/// and its body already read (JSON, or text as a JSON string).
+pub fn telemetry_line(
+    received_at: &str,
+    (device_id, module_id): (&str, Option<&str>),
+    properties: &[(String, String)],
+    body: Option<serde_json::Value>,
+    body_base64: Option<&str>,
+) -> String {
     let mut line = serde_json::Map::new();
-    line.insert(
-        "receivedAt".into(),
-        event.message.received_at.clone().into(),
-    );
-    line.insert("deviceId".into(), event.device_id.clone().into());
-    if let Some(module_id) = &event.module_id {
-        line.insert("moduleId".into(), module_id.clone().into());
+    line.insert("receivedAt".into(), received_at.into());
+    line.insert("deviceId".into(), device_id.into());
+    if let Some(module_id) = module_id {
+        line.insert("moduleId".into(), module_id.into());
     }
-    let properties: serde_json::Map<String, serde_json::Value> = event
-        .message
-        .properties
+    let properties: serde_json::Map<String, serde_json::Value> = properties
         .iter()
         .map(|(name, value)| (name.clone(), value.clone().into()))
         .collect();
     line.insert("properties".into(), properties.into());
-    if let Some(body) = &event.message.body {
-        let body = serde_json::from_str(body).unwrap_or_else(|_| body.clone().into());
+    if let Some(body) = body {
         line.insert("body".into(), body);
     }
-    if let Some(bytes) = &event.message.body_base64 {
-        line.insert("bodyBase64".into(), bytes.clone().into());
+    if let Some(bytes) = body_base64 {
+        line.insert("bodyBase64".into(), bytes.into());
     }
     serde_json::Value::Object(line).to_string()
 }
