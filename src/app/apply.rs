@@ -160,6 +160,85 @@ impl ExplorerApp {
                 let pending = PendingPick::start(&self.picker, request, move || repaint());
                 self.pending_pick = Some((purpose, pending));
             }
+            Intent::SendCloudMessage { device_id, message } => {
+                let message_id = message.message_id.clone().unwrap_or_default();
+                self.sent_messages
+                    .sending(&device_id, &message_id, &message.body);
+                if self
+                    .request(Request::SendCloudMessage {
+                        device_id: device_id.clone(),
+                        message,
+                    })
+                    .is_none()
+                {
+                    let why = "the background worker did not take it".to_owned();
+                    self.sent_messages
+                        .answered(&device_id, &message_id, Some(why));
+                }
+            }
+            Intent::PurgeCloudMessages(device_id) => {
+                self.request(Request::PurgeCloudMessages { device_id });
+            }
+            Intent::StartRecording { key, path } => self.start_recording(key, path),
+            Intent::StopRecording(key) => {
+                if let Some(recorder) = self.telemetry.stop_recording(&key) {
+                    self.log.info(format!(
+                        "Recording of {key} stopped: {} messages in {}",
+                        recorder.lines_written(),
+                        recorder.path().display()
+                    ));
+                }
+            }
+            Intent::ExportTelemetry { key, path, filter } => {
+                self.export_telemetry(&key, &path, &filter);
+            }
+        }
+    }
+
+    /// Starts recording `key`'s new telemetry into `path` (a new file).
+    fn start_recording(&mut self, key: String, path: std::path::PathBuf) {
+        match std::fs::File::create(&path) {
+            Ok(file) => {
+                self.log.info(format!(
+                    "Recording the telemetry of {key} to {}",
+                    path.display()
+                ));
+                let recorder = crate::explorer::telemetry_history::Recorder::new(
+                    path,
+                    Box::new(std::io::BufWriter::new(file)),
+                );
+                self.telemetry.start_recording(&key, recorder);
+            }
+            Err(error) => self.log.error(format!(
+                "Could not create {} to record telemetry ({error}); choose another file",
+                path.display()
+            )),
+        }
+    }
+
+    /// Writes the shown history of `key` (filtered by `filter`) into `path`.
+    fn export_telemetry(&mut self, key: &str, path: &std::path::Path, filter: &str) {
+        let filter = crate::explorer::telemetry_history::MessageFilter::new(filter);
+        let Some(history) = self.telemetry.history(key) else {
+            self.log
+                .warn(format!("{key} has sent no telemetry to export yet"));
+            return;
+        };
+        let written = std::fs::File::create(path).and_then(|file| {
+            let mut writer = std::io::BufWriter::new(file);
+            let count = history.write_ndjson(key, &filter, &mut writer)?;
+            std::io::Write::flush(&mut writer)?;
+            Ok(count)
+        });
+        match written {
+            Ok(count) => self.log.info(format!(
+                "{count} telemetry messages of {key} written to {}",
+                path.display()
+            )),
+            Err(error) => self.log.error(format!(
+                "Could not write the telemetry of {key} to {} ({error}); choose another file",
+                path.display()
+            )),
         }
     }
 

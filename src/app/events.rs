@@ -67,6 +67,7 @@ impl ExplorerApp {
                     host_name,
                     embedded,
                 };
+                self.telemetry.connection_changed();
                 self.apply(Intent::RunQuery(self.settings.query.clone()));
                 if let Some(device_id) = self.open_when_connected.take() {
                     self.apply(Intent::SelectDevice(device_id.clone()));
@@ -135,6 +136,27 @@ impl ExplorerApp {
                         | DeviceEvent::ReportedSent { .. }
                         | DeviceEvent::DesiredReceived { .. }
                 );
+                match &event {
+                    DeviceEvent::TelemetrySent { body } => {
+                        self.telemetry
+                            .receive_simulated(&device_id, body, chrono::Utc::now());
+                    }
+                    DeviceEvent::CloudMessageReceived {
+                        properties,
+                        completed,
+                        ..
+                    } => {
+                        let message_id = properties
+                            .iter()
+                            .find(|(name, _)| name == "$.mid")
+                            .and_then(|(_, value)| value.as_deref());
+                        if let Some(message_id) = message_id {
+                            self.sent_messages
+                                .received(&device_id, message_id, *completed);
+                        }
+                    }
+                    _ => {}
+                }
                 self.simulations.view_mut(&device_id).apply(&event);
                 if twin_changed && self.open.is_open(&device_id) {
                     // Read the twin on the next frame to show the device's effect.
@@ -173,6 +195,21 @@ impl ExplorerApp {
                 Ok(()) => self.log.info("Saved connections updated"),
                 Err(error) => self.log.error(error),
             },
+            Event::Telemetry { messages } => {
+                self.telemetry.receive(messages, chrono::Utc::now());
+            }
+            Event::TelemetryMissed { count } => self.telemetry.add_missed(count),
+            Event::TelemetryStatus(status) => {
+                if let crate::worker::TelemetryStatus::Unavailable(why) = &status
+                    && !matches!(
+                        self.telemetry.status(),
+                        Some(crate::worker::TelemetryStatus::Unavailable(_))
+                    )
+                {
+                    self.log.warn(why.clone());
+                }
+                self.telemetry.set_status(status);
+            }
         }
     }
 
@@ -208,6 +245,39 @@ impl ExplorerApp {
             return;
         }
         match reply {
+            Reply::CloudMessageSent {
+                device_id,
+                message_id,
+                result,
+            } => {
+                let refusal = result.err().map(|failure| failure.message);
+                match &refusal {
+                    Some(why) => self.log.error(format!(
+                        "The message {message_id} to {device_id} was not sent: {why}"
+                    )),
+                    None => self
+                        .log
+                        .info(format!("Message {message_id} queued for {device_id}")),
+                }
+                self.sent_messages
+                    .answered(&device_id, &message_id, refusal);
+                if self.open.is_open(&device_id) {
+                    self.open.read_soon();
+                }
+            }
+            Reply::CloudMessagesPurged { device_id, result } => {
+                match result {
+                    Ok(purged) => self.log.info(format!(
+                        "{purged} queued cloud-to-device messages of {device_id} deleted"
+                    )),
+                    Err(failure) => self.log.error(format!(
+                        "Purging the queue of {device_id} failed: {failure}"
+                    )),
+                }
+                if self.open.is_open(&device_id) {
+                    self.open.read_soon();
+                }
+            }
             Reply::Modules { device_id, result } => {
                 if let Err(failure) = &result {
                     self.log.error(format!(

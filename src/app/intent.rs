@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::device::DeviceCommand;
 use crate::explorer::SavedConnection;
 use crate::explorer::bulk_job::BulkKind;
+use crate::service::CloudMessage;
 use crate::snapshot::{ImportOptions, ImportPlan};
 use crate::worker::{ExportSource, HubTarget};
 
@@ -34,6 +35,8 @@ pub enum FilePurpose {
     Snapshot,
     /// Where to write a job's results.
     JobResults,
+    /// Where to record or export telemetry.
+    Telemetry,
 }
 
 /// One request from a panel.
@@ -105,4 +108,31 @@ pub enum Intent {
     ApplyImport(Box<ImportPlan>),
     /// Open the bulk-job dialog.
     OpenBulk(BulkKind),
+    /// Send a cloud-to-device message.
+    SendCloudMessage {
+        /// The device.
+        device_id: String,
+        /// The message.
+        message: Box<CloudMessage>,
+    },
+    /// Delete the messages queued for a device.
+    PurgeCloudMessages(String),
+    /// Record a device's (or module's) new telemetry to an NDJSON file.
+    StartRecording {
+        /// The device or module key.
+        key: String,
+        /// The file (replaced).
+        path: PathBuf,
+    },
+    /// Stop recording a device's telemetry.
+    StopRecording(String),
+    /// Write the telemetry history shown (after the filter) to an NDJSON file.
+    ExportTelemetry {
+        /// The device or module key.
+        key: String,
+        /// The file (replaced).
+        path: PathBuf,
+        /// The filter's text.
+        filter: String,
+    },
 }

@@ -19,6 +19,7 @@ pub mod file_dialog;
 mod intent;
 mod json_view;
 mod menu_bar;
+mod messages;
 mod methods;
 mod path_field;
 mod query_bar;
@@ -26,6 +27,7 @@ pub mod settings;
 mod simulator;
 mod snapshots;
 mod status_bar;
+mod telemetry;
 mod twin_editor;
 mod twin_view;
 
@@ -50,12 +52,14 @@ use device_list::{DeviceList, OpenInList};
 use export::{ExportContext, ExportDialog};
 use file_dialog::{FilePicker, PendingPick};
 use intent::{FilePurpose, Intent};
+use messages::MessagesPanel;
 use methods::MethodsPanel;
 use query_bar::QueryBar;
 use settings::{SETTINGS_KEY, Settings, ThemeChoice};
 use simulator::SimulatorPanel;
 use snapshots::SnapshotDialog;
 use status_bar::{HubStatus, StatusLine, status_bar_ui};
+use telemetry::TelemetryPanel;
 use twin_view::TwinView;
 
 /// The application name shown in the title bar and used for settings storage.
@@ -93,6 +97,8 @@ enum WorkTab {
     Drift,
     Simulate,
     Methods,
+    Telemetry,
+    Messages,
 }
 
 /// A query loading pages into the device list, or one column's values for the listed
@@ -176,6 +182,10 @@ pub struct ExplorerApp {
     simulator: SimulatorPanel,
     methods_panel: MethodsPanel,
     method_calls: MethodCalls,
+    telemetry: crate::explorer::live_telemetry::LiveTelemetry,
+    telemetry_panel: TelemetryPanel,
+    sent_messages: crate::explorer::sent_messages::SentMessages,
+    messages_panel: MessagesPanel,
     log: EventLog,
     /// Requests of the current connection still to be answered.
     pending: HashSet<JobId>,
@@ -234,6 +244,10 @@ impl ExplorerApp {
             simulator: SimulatorPanel::default(),
             methods_panel: MethodsPanel::default(),
             method_calls: MethodCalls::default(),
+            telemetry: Default::default(),
+            telemetry_panel: TelemetryPanel::default(),
+            sent_messages: Default::default(),
+            messages_panel: MessagesPanel::default(),
             log: EventLog::default(),
             pending: HashSet::new(),
             next_job: 1,
@@ -389,6 +403,7 @@ impl ExplorerApp {
             self.apply(intent);
         }
         self.list_modules();
+        self.watch_telemetry();
         self.drive_bulk_dialog(ui.ctx());
         self.refresh_twin_periodically(ui.ctx());
     }
@@ -399,6 +414,10 @@ impl ExplorerApp {
             ui.selectable_value(&mut self.tab, WorkTab::Drift, "Drift");
             ui.selectable_value(&mut self.tab, WorkTab::Simulate, "Simulate");
             ui.selectable_value(&mut self.tab, WorkTab::Methods, "Methods");
+            ui.selectable_value(&mut self.tab, WorkTab::Telemetry, "Telemetry")
+                .on_hover_text("What the device sends, live, with charts");
+            ui.selectable_value(&mut self.tab, WorkTab::Messages, "Messages")
+                .on_hover_text("Send cloud-to-device messages to the device");
         });
         ui.separator();
         let Some(device_id) = self.open.device_id().map(str::to_owned) else {
@@ -430,6 +449,22 @@ impl ExplorerApp {
             WorkTab::Methods => {
                 self.methods_panel
                     .ui(ui, &device_id, &self.method_calls, intents);
+            }
+            WorkTab::Telemetry => {
+                self.telemetry_panel
+                    .ui(ui, &device_id, &mut self.telemetry, intents);
+                // The chart's time axis moves even when nothing arrives.
+                ui.ctx().request_repaint_after(Duration::from_millis(500));
+            }
+            WorkTab::Messages => {
+                let queued = self
+                    .open
+                    .twin()
+                    .latest()
+                    .and_then(|twin| twin.other.get("cloudToDeviceMessageCount"))
+                    .and_then(serde_json::Value::as_u64);
+                self.messages_panel
+                    .ui(ui, &device_id, queued, &self.sent_messages, intents);
             }
         }
     }
@@ -576,8 +611,20 @@ impl ExplorerApp {
                     dialog.picked(answer);
                 }
             }
+            FilePurpose::Telemetry => self.telemetry_panel.picked(answer),
         }
         self.pending_pick = None;
+    }
+
+    /// Keeps the worker watching the telemetry of the open device (and of those being
+    /// recorded).
+    fn watch_telemetry(&mut self) {
+        if !matches!(self.hub, HubStatus::Connected { .. }) {
+            return;
+        }
+        if let Some(devices) = self.telemetry.watch_update(self.open.device_id()) {
+            self.send(crate::worker::Command::WatchTelemetry { devices });
+        }
     }
 
     /// Reads the open twin again every few seconds, so changes made elsewhere show up.

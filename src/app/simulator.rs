@@ -180,7 +180,7 @@ impl SimulatorPanel {
                         }
                         show_error(ui, &self.methods_error);
                     });
-                egui::CollapsingHeader::new("Telemetry")
+                egui::CollapsingHeader::new("Send telemetry")
                     .default_open(false)
                     .show(ui, |ui| {
                         ui.weak("Placeholders: {{random MIN MAX}}, {{random_int MIN MAX}}, {{counter}}, {{timestamp}}, {{device_id}}");

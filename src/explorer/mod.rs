@@ -1,6 +1,6 @@
 //! The explorer's state, free of egui and of I/O: what the window shows and edits
-//! (the device table, the open twin and its edit, simulated devices, method calls, the event
-//! log, saved connections) and the rules that change it. The panels in `crate::app`
+//! (the device table, the open twin and its edit, simulated devices, method calls, live
+//! telemetry, sent cloud-to-device messages, the event log, saved connections) and the rules that change it. The panels in `crate::app`
 //! draw this state and turn clicks into intents; the worker does the I/O. Keeping the
 //! rules here lets them be tested without a window.
 
@@ -11,9 +11,11 @@ pub mod device_table;
 pub mod drift;
 pub mod event_log;
 pub mod list_query;
+pub mod live_telemetry;
 pub mod method_calls;
 pub mod open_twin;
 pub mod request;
+pub mod sent_messages;
 pub mod simulation;
 pub mod telemetry_history;
 pub mod text;

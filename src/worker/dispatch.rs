@@ -77,6 +77,8 @@ struct Dispatcher {
     jobs: HashMap<JobId, AbortHandle>,
     /// Commands for each simulated device's driver task; dropping one stops the device.
     simulations: HashMap<String, mpsc::Sender<DeviceCommand>>,
+    /// The telemetry watch, if one runs.
+    telemetry_watch: Option<AbortHandle>,
 }
 
 /// A connecting task's result, for the connect command counted `generation`.
@@ -100,6 +102,7 @@ pub(super) async fn run(
         opened,
         jobs: HashMap::new(),
         simulations: HashMap::new(),
+        telemetry_watch: None,
     };
     loop {
         tokio::select! {
@@ -157,6 +160,7 @@ impl Dispatcher {
                     events.send(Event::ConnectionsSaved { result }).await;
                 });
             }
+            Command::WatchTelemetry { devices } => self.watch_telemetry(devices).await,
             Command::StopSimulation { device_id } => {
                 if self.simulations.remove(&device_id).is_some() {
                     self.events
@@ -167,10 +171,36 @@ impl Dispatcher {
         }
     }
 
+    /// Replaces the telemetry watch with one of `devices` (none: no watch).
+    async fn watch_telemetry(&mut self, devices: Vec<String>) {
+        if let Some(watch) = self.telemetry_watch.take() {
+            watch.abort();
+        }
+        if devices.is_empty() {
+            return;
+        }
+        let Some(connection) = &self.connection else {
+            let status = super::TelemetryStatus::Interrupted(
+                "not connected to a hub; telemetry shows once connected".into(),
+            );
+            self.events.send(Event::TelemetryStatus(status)).await;
+            return;
+        };
+        let task = tokio::spawn(super::telemetry::watch(
+            connection.client.clone(),
+            devices,
+            self.events.clone(),
+        ));
+        self.telemetry_watch = Some(task.abort_handle());
+    }
+
     /// Drops the current hub and opens `target` in a task of its own; a newer connect
     /// command supersedes one still opening.
     fn connect(&mut self, target: HubTarget) {
         self.simulations.clear();
+        if let Some(watch) = self.telemetry_watch.take() {
+            watch.abort();
+        }
         self.connection = None;
         if let Some(previous) = self.connecting.take() {
             previous.abort();
@@ -517,6 +547,22 @@ async fn run_request(job: JobId, request: Request, connection: &Connection, even
         Request::WriteJobResults { path, results } => {
             Reply::JobResultsWritten(jobs::write_results(path, results).await)
         }
+        Request::SendCloudMessage { device_id, message } => Reply::CloudMessageSent {
+            result: client
+                .send_cloud_to_device(&device_id, &message)
+                .await
+                .map_err(Failure::from),
+            message_id: message.message_id.unwrap_or_default(),
+            device_id,
+        },
+        Request::PurgeCloudMessages { device_id } => Reply::CloudMessagesPurged {
+            result: client
+                .purge_cloud_to_device(&device_id)
+                .await
+                .map(|purged| purged.total_messages_purged)
+                .map_err(Failure::from),
+            device_id,
+        },
         Request::CreateDevice { device_id } => Reply::DeviceCreated {
             result: client
                 .create_device(&device_id, &NewDevice::default())

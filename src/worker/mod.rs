@@ -8,11 +8,15 @@
 //! request's kind. Connecting, file writes and simulated-device start-up run as tasks
 //! too, so a slow hub never holds up other commands. Long jobs (queries) report progress with
 //! [`Event::QueryPage`] and can be cancelled. Simulated devices are long-lived: their
-//! events arrive as [`Event::Simulation`].
+//! events arrive as [`Event::Simulation`]; so is the telemetry watch, whose messages
+//! arrive as [`Event::Telemetry`].
 
 mod dispatch;
 mod jobs;
 mod snapshots;
+mod telemetry;
+
+pub use telemetry::TelemetryStatus;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,7 +27,9 @@ use tokio::sync::mpsc;
 
 use crate::device::{Behaviours, DeviceCommand, DeviceEvent};
 use crate::explorer::{ListedRows, RowReader};
-use crate::service::{Device, DeviceJobResult, DeviceTwin, Job, JobWork, MethodResult};
+use crate::service::{
+    CloudMessage, Device, DeviceJobResult, DeviceTwin, Job, JobWork, MethodResult,
+};
 use crate::snapshot::compare::Comparison;
 use crate::snapshot::{ImportOptions, ImportPlan, ImportReport, SnapshotHeader};
 
@@ -128,6 +134,9 @@ pub enum Command {
         device_id: String,
         command: DeviceCommand,
     },
+    /// Follow the live telemetry of these devices (registry keys, `d/m` for modules),
+    /// replacing what was followed; none stops. Messages arrive as [`Event::Telemetry`].
+    WatchTelemetry { devices: Vec<String> },
     /// Disconnect a simulated device and forget it; ends with [`Event::SimulationStopped`].
     StopSimulation { device_id: String },
     /// Write the saved connections file (readable by the user only); ends with
@@ -205,6 +214,13 @@ pub enum Request {
     },
     /// Carry out an import plan the user confirmed; replies [`Reply::Imported`].
     ApplyImport { plan: Box<ImportPlan> },
+    /// Send a cloud-to-device message; replies [`Reply::CloudMessageSent`].
+    SendCloudMessage {
+        device_id: String,
+        message: Box<CloudMessage>,
+    },
+    /// Delete every message queued for a device; replies [`Reply::CloudMessagesPurged`].
+    PurgeCloudMessages { device_id: String },
 }
 
 impl Request {
@@ -249,6 +265,15 @@ impl Request {
             Request::CompareSnapshot { .. } => Reply::Compared(Err(failure)),
             Request::PlanImport { .. } => Reply::ImportPlanned(Err(failure)),
             Request::ApplyImport { .. } => Reply::Imported(Err(failure)),
+            Request::SendCloudMessage { device_id, message } => Reply::CloudMessageSent {
+                device_id,
+                message_id: message.message_id.unwrap_or_default(),
+                result: Err(failure),
+            },
+            Request::PurgeCloudMessages { device_id } => Reply::CloudMessagesPurged {
+                device_id,
+                result: Err(failure),
+            },
         }
     }
 }
@@ -315,6 +340,17 @@ pub enum Reply {
     ImportPlanned(Result<Box<ImportPlan>, Failure>),
     /// What an import did.
     Imported(Result<ImportReport, Failure>),
+    /// A cloud-to-device message was queued for the device, or why not.
+    CloudMessageSent {
+        device_id: String,
+        message_id: String,
+        result: Result<(), Failure>,
+    },
+    /// How many queued messages a purge deleted.
+    CloudMessagesPurged {
+        device_id: String,
+        result: Result<u64, Failure>,
+    },
 }
 
 /// A device's answer to a direct method, and how long the call took.
@@ -390,6 +426,15 @@ pub enum Event {
     },
     /// The saved connections were written, or why not.
     ConnectionsSaved { result: Result<(), String> },
+    /// Telemetry messages of watched devices, oldest first (the first batch after a
+    /// watch starts may repeat what the UI has).
+    Telemetry {
+        messages: Vec<crate::service::model::TelemetryEvent>,
+    },
+    /// The watch fell behind the hub and missed this many messages.
+    TelemetryMissed { count: u64 },
+    /// Where the telemetry watch stands.
+    TelemetryStatus(TelemetryStatus),
 }
 
 /// Why a request failed: the message for the user (what failed and what to do) and,

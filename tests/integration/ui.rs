@@ -881,3 +881,65 @@ fn a_bulk_desired_update_runs_as_a_job_and_changes_the_twins() {
         assert_eq!(twin.properties.unwrap().desired["firmware"], "3.1");
     }
 }
+
+/// Connects the open device as a simulated device from the Simulate tab.
+fn simulate_open_device(harness: &mut Harness<'_, ExplorerApp>) {
+    harness.get_by_label("Simulate").click();
+    harness.step();
+    harness.get_by_label("Connect as device").click();
+    wait_for(harness, "the device to connect", |h| {
+        has_text(h, "• connected")
+    });
+}
+
+#[test]
+fn a_simulated_devices_telemetry_is_listed_and_charted() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    open_device(&mut harness, "demo-002");
+    simulate_open_device(&mut harness);
+    harness.get_by_label("Send telemetry").click();
+    harness.step();
+    harness.get_by_label("Start telemetry").click();
+    harness.step();
+    harness.get_by_label("Telemetry").click();
+    wait_for(&mut harness, "the message in the list", |h| {
+        has_text(h, "\"temperature\"")
+    });
+    // The first numeric field is charted, with points.
+    wait_for(&mut harness, "a charted field with points", |h| {
+        h.query_all_by_label_contains(" points, latest")
+            .any(|node| {
+                node.accesskit_node()
+                    .value()
+                    .is_some_and(|text| !text.contains(": 0 points"))
+            })
+    });
+    assert!(has_text(&harness, "Live"));
+    // Another field can be added to the chart.
+    harness.get_by_label("humidity").click();
+    wait_for(&mut harness, "humidity on the chart", |h| {
+        has_text(h, "humidity: ")
+    });
+}
+
+#[test]
+fn a_message_sent_from_the_messages_tab_reaches_the_simulated_device() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    open_device(&mut harness, "demo-004");
+    simulate_open_device(&mut harness);
+    harness.get_by_label("Messages").click();
+    harness.step();
+    harness.get_by_label("Add property").click();
+    harness.step();
+    harness.get_by_label("Send message").click();
+    wait_for(&mut harness, "the device's receipt in the history", |h| {
+        has_text(h, "received and completed by the device")
+    });
+    harness.get_by_label("Simulate").click();
+    wait_for(&mut harness, "the message in the simulator's log", |h| {
+        has_text(h, "C2D message {")
+    });
+    assert!(has_text(&harness, "1 C2D received"));
+}
