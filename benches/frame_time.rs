@@ -436,6 +436,7 @@ fn options(hub: HubTarget, embedded: HubTarget) -> StartOptions {
         embedded,
         open_device: None,
         simulate: false,
+        tab: None,
         connections_path: None,
         saved_connections: Vec::new(),
         picker,

@@ -163,3 +163,22 @@ pub async fn register_device(
         key: twinlens::auth::SharedAccessKey::from_base64(&key)?,
     })
 }
+
+/// The CPU time (user and system) process `pid` has used, from `/proc/{pid}/stat`
+/// (zero where there is no /proc). Clock ticks are taken as 100 a second, Linux's
+/// `USER_HZ` everywhere it runs.
+#[allow(dead_code)] // not every benchmark reads another process's CPU
+pub fn process_cpu(pid: u32) -> std::time::Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name (which may hold spaces), from field 3 on.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let user: u64 = fields.get(11)?.parse().ok()?;
+            let system: u64 = fields.get(12)?.parse().ok()?;
+            Some(user + system)
+        })
+        .unwrap_or(0);
+    std::time::Duration::from_millis(ticks * 10)
+}

@@ -78,6 +78,8 @@ pub struct StartOptions {
     pub open_device: Option<String>,
     /// Connect the opened device as a simulated device.
     pub simulate: bool,
+    /// The tab of the work panel to show first (the twin editor when `None`).
+    pub tab: Option<WorkTab>,
     /// Where saved connections live (none: they cannot be saved).
     pub connections_path: Option<PathBuf>,
     /// The saved connections read at start.
@@ -90,14 +92,20 @@ pub struct StartOptions {
     pub worker: WorkerOptions,
 }
 
-/// The right-hand tabs.
+/// The tabs of the work panel (right).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WorkTab {
+pub enum WorkTab {
+    /// The twin editor.
     Edit,
+    /// Desired properties not reflected in reported.
     Drift,
+    /// The simulated device.
     Simulate,
+    /// Direct methods.
     Methods,
+    /// Live telemetry and its charts.
     Telemetry,
+    /// Cloud-to-device messages.
     Messages,
 }
 
@@ -239,7 +247,7 @@ impl ExplorerApp {
             open: OpenTwin::default(),
             modules: DeviceModules::default(),
             twin_view: TwinView::default(),
-            tab: WorkTab::Edit,
+            tab: options.tab.unwrap_or(WorkTab::Edit),
             simulations: Simulations::default(),
             simulator: SimulatorPanel::default(),
             methods_panel: MethodsPanel::default(),
@@ -298,6 +306,19 @@ impl ExplorerApp {
     /// Opens `twin` in the twin view and the editor, as if it had just been read.
     pub fn open_twin(&mut self, twin: DeviceTwin) {
         self.open.open_read(Box::new(twin));
+    }
+
+    /// Opens `key`'s twin and its Telemetry tab, as clicking the device and the tab would.
+    pub fn show_telemetry_of(&mut self, key: &str) {
+        self.apply(Intent::SelectDevice(key.to_owned()));
+        self.tab = WorkTab::Telemetry;
+    }
+
+    /// How many telemetry messages of `key` the explorer holds.
+    pub fn telemetry_kept(&self, key: &str) -> usize {
+        self.telemetry
+            .history(key)
+            .map_or(0, |history| history.len())
     }
 
     /// Whether the device list is loading pages of a query.

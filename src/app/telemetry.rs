@@ -232,6 +232,8 @@ impl TelemetryPanel {
             .max_height((ui.available_height() - body_height - 30.0).max(80.0))
             .auto_shrink([false, true])
             .show_rows(ui, ROW_HEIGHT, shown.len(), |ui, rows| {
+                // One line a row (the rows' height is fixed); the body shows in full below.
+                ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                 // Newest first.
                 for index in rows {
                     let message = shown[shown.len() - 1 - index];

@@ -63,6 +63,39 @@ pub struct ExplorerArgs {
     /// Also connect the device given with --device as a simulated device.
     #[arg(long, requires = "device")]
     pub simulate: bool,
+    /// The tab of the work panel to show first.
+    #[arg(long, value_enum, value_name = "TAB")]
+    pub tab: Option<TabArg>,
+}
+
+/// The work panel's tabs, as `--tab` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TabArg {
+    /// The twin editor.
+    Edit,
+    /// Desired properties not yet reported.
+    Drift,
+    /// The simulated device.
+    Simulate,
+    /// Direct methods.
+    Methods,
+    /// Live telemetry and charts.
+    Telemetry,
+    /// Cloud-to-device messages.
+    Messages,
+}
+
+impl From<TabArg> for twinlens::app::WorkTab {
+    fn from(tab: TabArg) -> Self {
+        match tab {
+            TabArg::Edit => Self::Edit,
+            TabArg::Drift => Self::Drift,
+            TabArg::Simulate => Self::Simulate,
+            TabArg::Methods => Self::Methods,
+            TabArg::Telemetry => Self::Telemetry,
+            TabArg::Messages => Self::Messages,
+        }
+    }
 }
 
 /// The headless roles.

@@ -53,6 +53,7 @@ fn explorer_on(
         },
         open_device: None,
         simulate: false,
+        tab: None,
         connections_path: Some(folder.join("connections.json")),
         saved_connections: Vec::new(),
         picker,
