@@ -92,8 +92,8 @@ pub struct StartOptions {
     pub worker: WorkerOptions,
 }
 
-/// The tabs of the work panel (right).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The tabs of the work panel (right); `--tab` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum WorkTab {
     /// The twin editor.
     Edit,

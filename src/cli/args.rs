@@ -65,37 +65,7 @@ pub struct ExplorerArgs {
     pub simulate: bool,
     /// The tab of the work panel to show first.
     #[arg(long, value_enum, value_name = "TAB")]
-    pub tab: Option<TabArg>,
-}
-
-/// The work panel's tabs, as `--tab` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TabArg {
-    /// The twin editor.
-    Edit,
-    /// Desired properties not yet reported.
-    Drift,
-    /// The simulated device.
-    Simulate,
-    /// Direct methods.
-    Methods,
-    /// Live telemetry and charts.
-    Telemetry,
-    /// Cloud-to-device messages.
-    Messages,
-}
-
-impl From<TabArg> for twinlens::app::WorkTab {
-    fn from(tab: TabArg) -> Self {
-        match tab {
-            TabArg::Edit => Self::Edit,
-            TabArg::Drift => Self::Drift,
-            TabArg::Simulate => Self::Simulate,
-            TabArg::Methods => Self::Methods,
-            TabArg::Telemetry => Self::Telemetry,
-            TabArg::Messages => Self::Messages,
-        }
-    }
+    pub tab: Option<twinlens::app::WorkTab>,
 }
 
 /// The headless roles.
@@ -177,33 +147,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "ENCODING")]
     pub content_encoding: Option<String>,
     /// The delivery feedback to ask for.
-    #[arg(long, value_enum)]
-    pub ack: Option<AckMode>,
-}
-
-/// The feedback a cloud-to-device message asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AckMode {
-    /// No feedback.
-    None,
-    /// When the device completes it.
-    Positive,
-    /// When it expires or is rejected.
-    Negative,
-    /// Both.
-    Full,
-}
-
-impl AckMode {
-    /// The `iothub-ack` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Positive => "positive",
-            Self::Negative => "negative",
-            Self::Full => "full",
-        }
-    }
+    #[arg(long, value_name = "MODE", value_parser = ["none", "positive", "negative", "full"])]
+    pub ack: Option<String>,
 }
 
 /// `NAME=VALUE`.
@@ -467,7 +412,7 @@ mod tests {
             ]
         );
         assert_eq!(args.ttl, Some(60));
-        assert_eq!(args.ack, Some(AckMode::Full));
+        assert_eq!(args.ack.as_deref(), Some("full"));
         for refused in [
             vec!["twinlens", "send", "d1", "--connection-string", "x"],
             vec![

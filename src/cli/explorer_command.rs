@@ -51,7 +51,7 @@ pub fn run(args: ExplorerArgs) -> anyhow::Result<()> {
         embedded,
         open_device: args.device,
         simulate: args.simulate,
-        tab: args.tab.map(|tab| tab.into()),
+        tab: args.tab,
         connections_path,
         saved_connections,
         picker: file_dialog::native_picker(),

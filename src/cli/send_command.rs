@@ -22,7 +22,7 @@ pub fn run(args: &SendArgs) -> anyhow::Result<String> {
         correlation_id: args.correlation_id.clone(),
         content_type: args.content_type.clone(),
         content_encoding: args.content_encoding.clone(),
-        ack: args.ack.map(|ack| ack.as_str().to_owned()),
+        ack: args.ack.clone(),
         time_to_live: args.ttl.map(std::time::Duration::from_secs),
         properties: args.properties.clone(),
     };
