@@ -12,7 +12,7 @@ use super::intent::{FilePurpose, Intent};
 use super::path_field::PathField;
 use crate::explorer::live_telemetry::LiveTelemetry;
 use crate::explorer::telemetry_history::{
-    MessageFilter, PlotSelection, PlotWindow, TelemetryHistory,
+    MessageFilter, PlotSelection, PlotWindow, SeriesCache, TelemetryHistory,
 };
 use crate::worker::TelemetryStatus;
 
@@ -28,6 +28,8 @@ pub struct TelemetryPanel {
     window: PlotWindow,
     /// Picked fields, per device or module key.
     selections: std::collections::HashMap<String, PlotSelection>,
+    /// The charted fields' points, by device key and path.
+    series: std::collections::HashMap<(String, String), SeriesCache>,
     /// The message whose body is shown, by sequence.
     selected: Option<u64>,
     file: PathField,
@@ -40,6 +42,7 @@ impl Default for TelemetryPanel {
             filter: MessageFilter::default(),
             window: PlotWindow::default(),
             selections: std::collections::HashMap::new(),
+            series: std::collections::HashMap::new(),
             selected: None,
             file: PathField::new(String::new()),
         }
@@ -71,7 +74,21 @@ impl TelemetryPanel {
         let selection = self.selections.entry(key.to_owned()).or_default();
         selection.pick_default(history);
         fields_ui(ui, history, selection);
-        plot_ui(ui, history, selection, self.window);
+        // Points of fields no longer charted are forgotten.
+        self.series
+            .retain(|(of, path), _| of != key || selection.contains(path));
+        let series: Vec<(String, Vec<[f64; 2]>)> = selection
+            .iter()
+            .map(|path| {
+                let cache = self
+                    .series
+                    .entry((key.to_owned(), path.to_owned()))
+                    .or_insert_with(|| SeriesCache::new(path));
+                cache.update(history);
+                (path.to_owned(), cache.series(self.window, Utc::now()))
+            })
+            .collect();
+        plot_ui(ui, &series);
         self.file_ui(ui, key, recording, intents);
         ui.separator();
         self.list_ui(ui, history);
@@ -323,26 +340,22 @@ fn fields_ui(ui: &mut Ui, history: &TelemetryHistory, selection: &mut PlotSelect
     });
 }
 
-fn plot_ui(ui: &mut Ui, history: &TelemetryHistory, selection: &PlotSelection, window: PlotWindow) {
-    if selection.is_empty() {
+/// The chart of the picked fields' points (`[seconds before now, value]`).
+fn plot_ui(ui: &mut Ui, series: &[(String, Vec<[f64; 2]>)]) {
+    if series.is_empty() {
         return;
     }
-    let now = Utc::now();
-    let series: Vec<(String, Vec<[f64; 2]>)> = selection
-        .iter()
-        .map(|path| (path.to_owned(), history.series(path, window, now)))
-        .collect();
     Plot::new("telemetry chart")
         .height(180.0)
         .legend(Legend::default())
         .x_axis_label("seconds ago")
         .show(ui, |plot| {
-            for (path, points) in &series {
+            for (path, points) in series {
                 plot.line(Line::new(path.clone(), PlotPoints::from(points.clone())));
             }
         });
     ui.horizontal_wrapped(|ui| {
-        for (path, points) in &series {
+        for (path, points) in series {
             let latest = points.last().map_or("no value".to_owned(), |[_, value]| {
                 format!("latest {value}")
             });

@@ -339,19 +339,9 @@ impl TelemetryHistory {
     /// before `now`: x is seconds relative to `now` (negative for the past), y the value.
     /// Messages without a number at `path` are skipped; an unreadable path gives none.
     pub fn series(&self, path: &str, window: PlotWindow, now: DateTime<Utc>) -> Vec<[f64; 2]> {
-        let Ok(path) = JsonPath::from_str(path) else {
-            return Vec::new();
-        };
-        let oldest = window.duration().map(|duration| now - duration);
-        self.shown
-            .iter()
-            .filter(|message| oldest.is_none_or(|oldest| message.received_at >= oldest))
-            .filter_map(|message| {
-                let value = path.resolve(message.json.as_ref()?)?.as_f64()?;
-                let x = (message.received_at - now).as_seconds_f64();
-                Some([x, value])
-            })
-            .collect()
+        let mut cache = SeriesCache::new(path);
+        cache.update(self);
+        cache.series(window, now)
     }
 
     /// The shown messages `filter` matches, oldest first.
@@ -536,6 +526,79 @@ impl PlotSelection {
             }
             None => false,
         }
+    }
+}
+
+/// One field's points over a history, kept up to date as messages arrive so that a
+/// chart redrawn every frame reads each message once, not once a frame: only messages
+/// shown since the last [`update`](Self::update) are read, and points of messages no
+/// longer kept are dropped.
+#[derive(Debug, Clone)]
+pub struct SeriesCache {
+    path: Option<JsonPath>,
+    /// `(sequence, received at, value)`, oldest first.
+    points: VecDeque<(u64, DateTime<Utc>, f64)>,
+    /// The first sequence not read yet.
+    next: u64,
+}
+
+impl SeriesCache {
+    /// A cache of the field at `path` (dotted, as [`TelemetryHistory::numeric_paths`]
+    /// names it); a path that does not parse has no points.
+    pub fn new(path: &str) -> Self {
+        Self {
+            path: JsonPath::from_str(path).ok(),
+            points: VecDeque::new(),
+            next: 0,
+        }
+    }
+
+    /// Catches up with `history`: reads the messages shown since the last update and
+    /// forgets those no longer kept.
+    pub fn update(&mut self, history: &TelemetryHistory) {
+        let oldest = history
+            .shown
+            .front()
+            .map_or(u64::MAX, ShownMessage::sequence);
+        while self.points.front().is_some_and(|(seq, _, _)| *seq < oldest) {
+            self.points.pop_front();
+        }
+        let Some(path) = &self.path else {
+            return;
+        };
+        let unread = history
+            .shown
+            .iter()
+            .rev()
+            .take_while(|message| message.sequence >= self.next)
+            .count();
+        for message in history.shown.iter().skip(history.shown.len() - unread) {
+            let value = message
+                .json
+                .as_ref()
+                .and_then(|json| path.resolve(json))
+                .and_then(Value::as_f64);
+            if let Some(value) = value {
+                self.points
+                    .push_back((message.sequence, message.received_at, value));
+            }
+        }
+        if let Some(newest) = history.shown.back() {
+            self.next = self.next.max(newest.sequence + 1);
+        }
+    }
+
+    /// The points inside `window` as `[seconds before now, value]`, as
+    /// [`TelemetryHistory::series`] gives them.
+    pub fn series(&self, window: PlotWindow, now: DateTime<Utc>) -> Vec<[f64; 2]> {
+        let oldest = window.duration().map(|duration| now - duration);
+        let first = oldest.map_or(0, |oldest| {
+            self.points.partition_point(|(_, at, _)| *at < oldest)
+        });
+        self.points
+            .range(first..)
+            .map(|(_, at, value)| [(*at - now).as_seconds_f64(), *value])
+            .collect()
     }
 }
 
@@ -1103,5 +1166,41 @@ mod tests {
         assert_eq!(text.lines().count(), 3);
         assert_eq!(recorder.lines_written(), 3);
         assert!(recorder.error().is_none());
+    }
+
+    #[test]
+    fn a_series_cache_kept_up_to_date_matches_one_read_from_scratch() {
+        let now = Utc::now();
+        let mut history = TelemetryHistory::new(5);
+        let mut cache = SeriesCache::new("a.b");
+        let message = |n: i64| TelemetryMessage {
+            received_at: format_timestamp(now - TimeDelta::seconds(100 - n)),
+            properties: Vec::new(),
+            body: Some(if n % 3 == 0 {
+                "not json".to_owned()
+            } else {
+                format!(r#"{{"a": {{"b": {n}}}}}"#)
+            }),
+            body_base64: None,
+        };
+        for n in 0..12 {
+            history.push(message(n), now);
+            if n % 4 == 0 {
+                history.pause();
+            } else {
+                history.resume();
+            }
+            cache.update(&history);
+            for window in PlotWindow::ALL {
+                assert_eq!(
+                    cache.series(window, now),
+                    history.series("a.b", window, now),
+                    "after message {n}, {window:?}"
+                );
+            }
+        }
+        history.clear();
+        cache.update(&history);
+        assert!(cache.series(PlotWindow::All, now).is_empty());
     }
 }

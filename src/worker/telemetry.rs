@@ -38,7 +38,6 @@ pub(super) async fn watch(client: ServiceClient, watched: Vec<String>, events: E
         .collect();
     devices.sort();
     devices.dedup();
-    let mut first = true;
     loop {
         let mut feed = match client.open_feed(&devices).await {
             Ok(feed) => feed,
@@ -57,23 +56,21 @@ pub(super) async fn watch(client: ServiceClient, watched: Vec<String>, events: E
         events
             .send(Event::TelemetryStatus(TelemetryStatus::Live))
             .await;
-        // What the hub kept from before (read after the feed opened, so nothing falls
-        // between; the UI drops what it already has).
-        if first {
-            first = false;
-            for device_id in watched.iter().filter(|w| key::split(w).1.is_none()) {
-                if let Ok(kept) = client.device_telemetry(device_id).await {
-                    let messages = kept
-                        .messages
-                        .into_iter()
-                        .map(|message| TelemetryEvent {
-                            device_id: device_id.clone(),
-                            module_id: None,
-                            message,
-                        })
-                        .collect();
-                    events.send(Event::Telemetry { messages }).await;
-                }
+        // What the hub kept from before, also what arrived while a broken feed was
+        // reopened (read after the feed opened, so nothing falls between; the UI drops
+        // what it already has).
+        for device_id in watched.iter().filter(|w| key::split(w).1.is_none()) {
+            if let Ok(kept) = client.device_telemetry(device_id).await {
+                let messages = kept
+                    .messages
+                    .into_iter()
+                    .map(|message| TelemetryEvent {
+                        device_id: device_id.clone(),
+                        module_id: None,
+                        message,
+                    })
+                    .collect();
+                events.send(Event::Telemetry { messages }).await;
             }
         }
         let ended = loop {
