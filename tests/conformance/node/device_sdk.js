@@ -26,7 +26,7 @@ const wire = recordMqttConnections();
 const { Registry, Client: ServiceClient } = require('azure-iothub');
 const { Client, SharedAccessKeyAuthenticationProvider } = require('azure-iot-device');
 const { Mqtt, MqttWs } = require('azure-iot-device-mqtt');
-const { NoRetry } = require('azure-iot-common');
+const { NoRetry, SharedAccessSignature } = require('azure-iot-common');
 
 const TRANSPORTS = {
   mqtt: {
@@ -170,6 +170,47 @@ async function main() {
       () => wire.granted(METHODS_TOPIC) !== null && [wire.granted(METHODS_TOPIC)]);
     check(granted[0] !== 128, `the hub grants ${METHODS_TOPIC} (SUBACK ${granted[0]})`);
     await invokeReboot('connected', T);
+  });
+
+  // Azure IoT Explorer's route (the service SDK sends over AMQP, which the hub does not
+  // serve); the device SDK must get it with its properties, and completing it empties
+  // the device's queue.
+  await steps.run('cloud-to-device message', ['connect'], async () => {
+    const received = [];
+    client.on('message', (message) => {
+      received.push(message);
+      client.complete(message, (err) => {
+        if (err) log(`note: completing the message failed: ${err}`);
+      });
+    });
+    const cs = parseConnectionString(serviceCs);
+    const token = SharedAccessSignature.create(encodeURIComponent(host), cs.SharedAccessKeyName,
+      cs.SharedAccessKey, Math.floor(Date.now() / 1000) + 3600).toString();
+    const url = `https://${host}/devices/${encodeURIComponent(deviceId)}/messages/deviceBound?api-version=2021-04-12`;
+    // The device subscribes when the listener is added; wait for its SUBACK first.
+    const c2dTopic = `devices/${deviceId}/messages/devicebound/#`;
+    const granted = await waitFor(T, `the hub answers the SUBSCRIBE to ${c2dTopic}`,
+      () => wire.granted(c2dTopic) !== null && [wire.granted(c2dTopic)]);
+    check(granted[0] !== 128, `the hub grants ${c2dTopic} (SUBACK ${granted[0]})`);
+    const answer = await within(T, 'POST .../messages/deviceBound', fetch(url, {
+      method: 'POST',
+      headers: {
+        Authorization: token, 'Content-Type': 'application/json', 'iothub-messageid': 'node-c2d-1',
+        'iothub-correlationid': 'corr-9', 'iothub-ack': 'positive', 'iothub-app-colour': 'deep blue',
+      },
+      body: JSON.stringify({ blink: 2 }),
+    }));
+    check(answer.status === 204, `the hub queues a C2D message sent over REST (got ${answer.status})`);
+    const message = await waitFor(T, 'the device SDK receives the C2D message', () => received[0]);
+    check(JSON.parse(message.data.toString()).blink === 2, 'the C2D payload arrives intact');
+    check(message.messageId === 'node-c2d-1' && message.correlationId === 'corr-9',
+      'the C2D message and correlation ids arrive');
+    check(message.properties.getValue('colour') === 'deep blue', 'the C2D application property arrives');
+    await waitFor(T, 'the completed message leaves the device\'s queue', async () => {
+      const [device] = await call(T, 'registry.get', (cb) => registry.get(deviceId, cb));
+      return device.cloudToDeviceMessageCount === 0;
+    });
+    log('ok: the completed message leaves the device\'s queue');
   });
 
   // close() + open(): the SDK connects again with CleanSession=0 and subscribes to
