@@ -23,18 +23,21 @@
 //!   checks, and a packet stream whose buffers stay small, for the hub's device endpoint
 //!   and the simulated devices alike.
 //! - [`device`] owns the simulated devices: an IoT Hub device client over MQTT with
-//!   switchable behaviours (desired acknowledgement, method table, telemetry templates),
-//!   used by the explorer and by `twinlens simulate`.
-//! - [`hub`] is the embedded IoT Hub-compatible local hub: durable registry, service
-//!   REST API and device MQTT endpoint.
+//!   switchable behaviours (desired acknowledgement, method table, telemetry templates,
+//!   completing or ignoring cloud-to-device messages), used by the explorer and by
+//!   `twinlens simulate`.
+//! - [`hub`] is the embedded IoT Hub-compatible local hub: durable registry and
+//!   cloud-to-device queues, service REST API, device MQTT endpoint, live telemetry.
 //! - [`service`] is the client of the service REST API, for Azure IoT Hub and the local
-//!   hub alike: identities, twins, paged queries, direct methods, with SAS tokens renewed
-//!   before expiry and retries on throttling.
+//!   hub alike: identities, twins, paged queries, direct methods, jobs, cloud-to-device
+//!   messages, and live telemetry behind a source trait, with SAS tokens renewed before
+//!   expiry and retries on throttling.
 //! - [`worker`] is the bridge between the UI thread and all I/O: commands in, events
 //!   out, each request answered by a reply of its own kind, a repaint after every event.
 //! - [`explorer`] owns the explorer's state and its rules (device table, the open twin
 //!   with what is in flight for it, twin editing with conflicts, drift, simulated-device
-//!   views, method calls, event log, saved connections), free of egui so they are
+//!   views, method calls, live telemetry and its charts, sent messages, event log, saved
+//!   connections), free of egui so they are
 //!   tested without a window.
 //! - [`backoff`] owns how long to wait before trying again (devices reconnecting,
 //!   throttled service calls).
