@@ -521,22 +521,8 @@ async fn run_request(job: JobId, request: Request, connection: &Connection, even
             result: jobs::schedule(client, &job_id, &condition, &work).await,
             job_id,
         },
-        Request::GetJob { job_id } => Reply::Job {
-            result: client
-                .get_job(&job_id)
-                .await
-                .map(Box::new)
-                .map_err(Failure::from),
-            job_id,
-        },
-        Request::CancelJob { job_id } => Reply::Job {
-            result: client
-                .cancel_job(&job_id)
-                .await
-                .map(Box::new)
-                .map_err(Failure::from),
-            job_id,
-        },
+        Request::GetJob { job_id } => job_reply(client.get_job(&job_id).await, job_id),
+        Request::CancelJob { job_id } => job_reply(client.cancel_job(&job_id).await, job_id),
         Request::JobResults { job_id } => Reply::JobResults {
             result: client
                 .job_device_results(&job_id)
@@ -671,4 +657,15 @@ async fn run_query(
         }
     }
     Ok(loaded)
+}
+
+/// The reply carrying a job as the hub answered it (read or cancelled).
+fn job_reply(
+    answer: Result<crate::service::Job, crate::service::ServiceError>,
+    job_id: String,
+) -> Reply {
+    Reply::Job {
+        result: answer.map(Box::new).map_err(Failure::from),
+        job_id,
+    }
 }
