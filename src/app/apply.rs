@@ -179,67 +179,36 @@ impl ExplorerApp {
             Intent::PurgeCloudMessages(device_id) => {
                 self.request(Request::PurgeCloudMessages { device_id });
             }
-            Intent::StartRecording { key, path } => self.start_recording(key, path),
+            Intent::StartRecording { key, path } => {
+                self.send(Command::RecordTelemetry { key, path });
+            }
             Intent::StopRecording(key) => {
-                if let Some(recorder) = self.telemetry.stop_recording(&key) {
-                    self.log.info(format!(
-                        "Recording of {key} stopped: {} messages in {}",
-                        recorder.lines_written(),
-                        recorder.path().display()
-                    ));
-                }
+                self.send(Command::StopRecording { key });
             }
             Intent::ExportTelemetry { key, path, filter } => {
-                self.export_telemetry(&key, &path, &filter);
+                self.export_telemetry(&key, path, &filter);
             }
         }
     }
 
-    /// Starts recording `key`'s new telemetry into `path` (a new file).
-    fn start_recording(&mut self, key: String, path: std::path::PathBuf) {
-        match std::fs::File::create(&path) {
-            Ok(file) => {
-                self.log.info(format!(
-                    "Recording the telemetry of {key} to {}",
-                    path.display()
-                ));
-                let recorder = crate::explorer::telemetry_history::Recorder::new(
-                    path,
-                    Box::new(std::io::BufWriter::new(file)),
-                );
-                self.telemetry.start_recording(&key, recorder);
-            }
-            Err(error) => self.log.error(format!(
-                "Could not create {} to record telemetry ({error}); choose another file",
-                path.display()
-            )),
-        }
-    }
-
-    /// Writes the shown history of `key` (filtered by `filter`) into `path`.
-    fn export_telemetry(&mut self, key: &str, path: &std::path::Path, filter: &str) {
+    /// Has the worker write the shown history of `key` (filtered by `filter`) to `path`.
+    fn export_telemetry(&mut self, key: &str, path: std::path::PathBuf, filter: &str) {
         let filter = crate::explorer::telemetry_history::MessageFilter::new(filter);
         let Some(history) = self.telemetry.history(key) else {
             self.log
                 .warn(format!("{key} has sent no telemetry to export yet"));
             return;
         };
-        let written = std::fs::File::create(path).and_then(|file| {
-            let mut writer = std::io::BufWriter::new(file);
-            let count = history.write_ndjson(key, &filter, &mut writer)?;
-            std::io::Write::flush(&mut writer)?;
-            Ok(count)
+        let mut contents = Vec::new();
+        // Writing into memory cannot fail.
+        let count = history
+            .write_ndjson(key, &filter, &mut contents)
+            .unwrap_or_default();
+        self.request(Request::WriteTelemetry {
+            path,
+            contents,
+            count,
         });
-        match written {
-            Ok(count) => self.log.info(format!(
-                "{count} telemetry messages of {key} written to {}",
-                path.display()
-            )),
-            Err(error) => self.log.error(format!(
-                "Could not write the telemetry of {key} to {} ({error}); choose another file",
-                path.display()
-            )),
-        }
     }
 
     fn run_query(&mut self, query: String) {

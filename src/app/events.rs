@@ -199,6 +199,34 @@ impl ExplorerApp {
                 self.telemetry.receive(messages, chrono::Utc::now());
             }
             Event::TelemetryMissed { count } => self.telemetry.add_missed(count),
+            Event::Recording(news) => {
+                self.telemetry.recording_news(&news);
+                match news {
+                    crate::worker::RecordingNews::Started { key, path } => self.log.info(format!(
+                        "Recording the telemetry of {key} to {}",
+                        path.display()
+                    )),
+                    crate::worker::RecordingNews::Failed { key, error, .. } => self
+                        .log
+                        .error(format!("Recording the telemetry of {key} failed: {error}")),
+                    crate::worker::RecordingNews::Stopped {
+                        key,
+                        path,
+                        lines,
+                        error,
+                    } => match error {
+                        None => self.log.info(format!(
+                            "Recording of {key} stopped: {lines} messages in {}",
+                            path.display()
+                        )),
+                        Some(error) => self.log.error(format!(
+                            "Recording of {key} stopped after {lines} messages: writing {} \
+                             failed ({error})",
+                            path.display()
+                        )),
+                    },
+                }
+            }
             Event::TelemetryStatus(status) => {
                 if let crate::worker::TelemetryStatus::Unavailable(why) = &status
                     && !matches!(
@@ -265,6 +293,15 @@ impl ExplorerApp {
                     self.open.read_soon();
                 }
             }
+            Reply::TelemetryWritten { path, result } => match result {
+                Ok(count) => self.log.info(format!(
+                    "{count} telemetry messages written to {}",
+                    path.display()
+                )),
+                Err(failure) => self
+                    .log
+                    .error(format!("Exporting telemetry failed: {failure}")),
+            },
             Reply::CloudMessagesPurged { device_id, result } => {
                 match result {
                     Ok(purged) => self.log.info(format!(

@@ -64,10 +64,7 @@ impl TelemetryPanel {
         intents: &mut Vec<Intent>,
     ) {
         status_ui(ui, live);
-        let recording = live.recorder(key).map(|recorder| {
-            let error = recorder.error().map(ToString::to_string);
-            (recorder.lines_written(), error)
-        });
+        let recording = live.recording(key).map(|path| path.display().to_string());
         let capacity = live.capacity();
         let history = live.history_mut(key);
         self.controls_ui(ui, history, capacity);
@@ -165,7 +162,7 @@ impl TelemetryPanel {
         &mut self,
         ui: &mut Ui,
         key: &str,
-        recording: Option<(u64, Option<String>)>,
+        recording: Option<String>,
         intents: &mut Vec<Intent>,
     ) {
         let default_name = || {
@@ -185,10 +182,10 @@ impl TelemetryPanel {
         let has_path = !self.file.path.trim().is_empty();
         ui.horizontal(|ui| {
             match &recording {
-                Some((lines, _)) => {
+                Some(path) => {
                     if ui
-                        .button(format!("Stop recording ({lines} written)"))
-                        .on_hover_text("Stop writing new messages to the file")
+                        .button("Stop recording")
+                        .on_hover_text(format!("Stop writing new messages to {path}"))
                         .clicked()
                     {
                         intents.push(Intent::StopRecording(key.to_owned()));
@@ -221,11 +218,8 @@ impl TelemetryPanel {
                 });
             }
         });
-        if let Some((_, Some(error))) = &recording {
-            ui.colored_label(
-                ui.visuals().error_fg_color,
-                format!("Recording stopped: {error}"),
-            );
+        if let Some(path) = &recording {
+            ui.weak(format!("Recording every new message to {path}"));
         }
     }
 

@@ -1,23 +1,25 @@
 //! The explorer's live telemetry: a [`TelemetryHistory`] per device (or module) that sent
-//! something while watched, the recordings to NDJSON files under way, which devices the
-//! worker is asked to watch (the open one and those being recorded), and where the hub's
-//! feed stands. Against a hub without a feed, what the app's own simulated devices send
+//! something while watched, the recordings to NDJSON files under way (the worker writes
+//! them), which devices the worker is asked to watch (the open one and those being
+//! recorded), and where the hub's feed stands. Against a hub without a feed, what the app's own simulated devices send
 //! is still shown.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::telemetry_history::{DEFAULT_CAPACITY, Recorder, TelemetryHistory};
+use super::telemetry_history::{DEFAULT_CAPACITY, TelemetryHistory};
 use crate::service::TelemetryMessage;
 use crate::service::model::TelemetryEvent;
-use crate::worker::TelemetryStatus;
+use crate::worker::{RecordingNews, TelemetryStatus};
 
 /// Everything the Telemetry tab shows, for every device.
 #[derive(Debug)]
 pub struct LiveTelemetry {
     histories: HashMap<String, TelemetryHistory>,
-    recorders: HashMap<String, Recorder>,
+    /// The file each recorded key is written to.
+    recordings: HashMap<String, PathBuf>,
     capacity: usize,
     status: Option<TelemetryStatus>,
     missed: u64,
@@ -36,7 +38,7 @@ impl LiveTelemetry {
     pub fn new(capacity: usize) -> Self {
         Self {
             histories: HashMap::new(),
-            recorders: HashMap::new(),
+            recordings: HashMap::new(),
             capacity: capacity.max(1),
             status: None,
             missed: 0,
@@ -90,8 +92,7 @@ impl LiveTelemetry {
         self.missed += count;
     }
 
-    /// Takes in messages from the hub (repeats of kept ones are dropped) and records
-    /// the new ones of devices being recorded.
+    /// Takes in messages from the hub (repeats of kept ones are dropped).
     pub fn receive(&mut self, events: Vec<TelemetryEvent>, now: DateTime<Utc>) {
         let mut by_sender: Vec<(String, Vec<TelemetryMessage>)> = Vec::new();
         for event in events {
@@ -125,36 +126,24 @@ impl LiveTelemetry {
     }
 
     fn push(&mut self, key: &str, messages: Vec<TelemetryMessage>, now: DateTime<Utc>) {
-        let history = self.history_mut(key);
-        let first_new = history.next_sequence();
-        history.push_new(messages, now);
-        let Some(recorder) = self.recorders.get_mut(key) else {
-            return;
-        };
-        let Some(history) = self.histories.get(key) else {
-            return;
-        };
-        for message in history.since(first_new) {
-            if !recorder.record(key, message) {
-                break;
+        self.history_mut(key).push_new(messages, now);
+    }
+
+    /// Folds in what the worker says of a recording.
+    pub fn recording_news(&mut self, news: &RecordingNews) {
+        match news {
+            RecordingNews::Started { key, path } => {
+                self.recordings.insert(key.clone(), path.clone());
+            }
+            RecordingNews::Failed { key, .. } | RecordingNews::Stopped { key, .. } => {
+                self.recordings.remove(key);
             }
         }
     }
 
-    /// Starts recording a key's new messages with `recorder` (replacing a recording of
-    /// it under way).
-    pub fn start_recording(&mut self, key: &str, recorder: Recorder) {
-        self.recorders.insert(key.to_owned(), recorder);
-    }
-
-    /// Stops recording a key; returns the finished recording.
-    pub fn stop_recording(&mut self, key: &str) -> Option<Recorder> {
-        self.recorders.remove(key)
-    }
-
-    /// The recording of a key under way.
-    pub fn recorder(&self, key: &str) -> Option<&Recorder> {
-        self.recorders.get(key)
+    /// The file `key` is being recorded to.
+    pub fn recording(&self, key: &str) -> Option<&Path> {
+        self.recordings.get(key).map(PathBuf::as_path)
     }
 
     /// The hub was (re)connected: the watch starts over.
@@ -166,7 +155,7 @@ impl LiveTelemetry {
     /// What the worker should watch now that `open` is the open device or module, when
     /// that differs from what it watches: the open key and every key being recorded.
     pub fn watch_update(&mut self, open: Option<&str>) -> Option<Vec<String>> {
-        let mut wanted: Vec<String> = self.recorders.keys().cloned().collect();
+        let mut wanted: Vec<String> = self.recordings.keys().cloned().collect();
         wanted.extend(open.map(str::to_owned));
         wanted.sort();
         wanted.dedup();
@@ -227,23 +216,23 @@ mod tests {
         let mut live = LiveTelemetry::default();
         assert_eq!(live.watch_update(Some("d1")), Some(vec!["d1".to_owned()]));
         assert_eq!(live.watch_update(Some("d1")), None);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.ndjson");
-        let file = std::fs::File::create(&path).unwrap();
-        live.start_recording("d1", Recorder::new(&path, Box::new(file)));
+        let path = PathBuf::from("r.ndjson");
+        live.recording_news(&RecordingNews::Started {
+            key: "d1".into(),
+            path: path.clone(),
+        });
+        assert_eq!(live.recording("d1"), Some(path.as_path()));
         assert_eq!(
             live.watch_update(Some("d2")),
             Some(vec!["d1".to_owned(), "d2".to_owned()])
         );
-        live.receive(
-            vec![event("d1", None, "2026-01-01T00:00:01Z", r#"{"t":1}"#)],
-            Utc::now(),
-        );
-        assert_eq!(live.recorder("d1").unwrap().lines_written(), 1);
-        let finished = live.stop_recording("d1").unwrap();
-        assert_eq!(finished.lines_written(), 1);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(r#""body":{"t":1}"#), "{text}");
+        live.recording_news(&RecordingNews::Stopped {
+            key: "d1".into(),
+            path,
+            lines: 1,
+            error: None,
+        });
+        assert_eq!(live.recording("d1"), None);
         assert_eq!(live.watch_update(Some("d2")), Some(vec!["d2".to_owned()]));
         live.connection_changed();
         assert_eq!(live.watch_update(Some("d2")), Some(vec!["d2".to_owned()]));

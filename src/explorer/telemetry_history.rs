@@ -1,17 +1,15 @@
 //! One device's telemetry as the Telemetry tab shows it: the received messages in memory
 //! (oldest first, bounded), paused or live, filtered by the user's text, the numeric JSON
 //! fields found in them and their values over time for the plot, and NDJSON lines for
-//! recording to a file and exporting what is shown. Owns those rules only; the tab draws
-//! them, and the caller opens files and reads the clock.
+//! exporting what is shown. Owns those rules only; the tab draws them, and the worker
+//! writes files.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
-use thiserror::Error;
 
 use crate::service::model::TelemetryMessage;
 use crate::twin::path::JsonPath;
@@ -647,97 +645,6 @@ impl MessageFilter {
     }
 }
 
-/// Why recording stopped: the write error's kind and text, kept so the tab can say it.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{message}")]
-pub struct RecordError {
-    /// The kind of I/O error.
-    pub kind: io::ErrorKind,
-    /// The error's text.
-    pub message: String,
-}
-
-impl From<&io::Error> for RecordError {
-    fn from(error: &io::Error) -> Self {
-        Self {
-            kind: error.kind(),
-            message: error.to_string(),
-        }
-    }
-}
-
-/// "Record to file": appends each received message to an NDJSON file as it arrives,
-/// flushed per line so the file is readable while recording. The first write error
-/// stops recording; it is kept for the tab to show.
-pub struct Recorder {
-    writer: Box<dyn Write + Send>,
-    path: PathBuf,
-    lines_written: u64,
-    error: Option<RecordError>,
-}
-
-impl std::fmt::Debug for Recorder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder")
-            .field("path", &self.path)
-            .field("lines_written", &self.lines_written)
-            .field("error", &self.error)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Recorder {
-    /// Records into `writer`, an open file the caller created at `path` (kept to show
-    /// where the recording goes).
-    pub fn new(path: impl Into<PathBuf>, writer: Box<dyn Write + Send>) -> Self {
-        Self {
-            writer,
-            path: path.into(),
-            lines_written: 0,
-            error: None,
-        }
-    }
-
-    /// Writes `message` as one NDJSON line and flushes it. Does nothing once a write has
-    /// failed. Returns whether the line was written.
-    pub fn record(&mut self, device_id: &str, message: &ShownMessage) -> bool {
-        if self.error.is_some() {
-            return false;
-        }
-        let mut line = message.to_ndjson_line(device_id);
-        line.push('\n');
-        let written = self
-            .writer
-            .write_all(line.as_bytes())
-            .and_then(|()| self.writer.flush());
-        match written {
-            Ok(()) => {
-                self.lines_written += 1;
-                true
-            }
-            Err(error) => {
-                self.error = Some(RecordError::from(&error));
-                false
-            }
-        }
-    }
-
-    /// Where the recording goes, for the tab to show.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Lines written so far.
-    pub fn lines_written(&self) -> u64 {
-        self.lines_written
-    }
-
-    /// Why recording stopped, if it did.
-    pub fn error(&self) -> Option<&RecordError> {
-        self.error.as_ref()
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -1106,66 +1013,6 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["body"], json!("keep 2"));
         assert!(text.ends_with('\n'));
-    }
-
-    /// Accepts `room` writes, then fails every write.
-    struct FailingWriter {
-        room: usize,
-    }
-
-    impl Write for FailingWriter {
-        fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
-            if self.room == 0 {
-                return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
-            }
-            self.room -= 1;
-            Ok(buffer.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn the_recorder_counts_lines_and_stops_at_the_first_error() {
-        let mut history = TelemetryHistory::default();
-        let first = pushed(&mut history, numbered(0), at(10));
-        let mut recorder = Recorder::new("rec.ndjson", Box::new(FailingWriter { room: 2 }));
-        assert!(recorder.record("dev", &first));
-        assert!(recorder.record("dev", &first));
-        assert!(!recorder.record("dev", &first));
-        assert!(!recorder.record("dev", &first));
-        assert_eq!(recorder.lines_written(), 2);
-        let error = recorder.error().unwrap();
-        assert_eq!(error.kind, io::ErrorKind::StorageFull);
-        assert_eq!(error.to_string(), "disk full");
-        assert_eq!(recorder.path(), Path::new("rec.ndjson"));
-    }
-
-    #[test]
-    fn the_recorder_writes_one_line_per_message() {
-        let shared = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buffer);
-                Ok(buffer.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut history = TelemetryHistory::default();
-        let mut recorder = Recorder::new("rec.ndjson", Box::new(Shared(shared.clone())));
-        history.push_all((0..3).map(numbered), at(10));
-        for message in history.iter() {
-            recorder.record("dev", message);
-        }
-        let text = String::from_utf8(shared.lock().unwrap().clone()).unwrap();
-        assert_eq!(text.lines().count(), 3);
-        assert_eq!(recorder.lines_written(), 3);
-        assert!(recorder.error().is_none());
     }
 
     #[test]

@@ -79,6 +79,8 @@ struct Dispatcher {
     simulations: HashMap<String, mpsc::Sender<DeviceCommand>>,
     /// The telemetry watch, if one runs.
     telemetry_watch: Option<AbortHandle>,
+    /// Telemetry recordings under way, written by the watch.
+    recordings: super::recording::Recordings,
 }
 
 /// A connecting task's result, for the connect command counted `generation`.
@@ -103,6 +105,7 @@ pub(super) async fn run(
         jobs: HashMap::new(),
         simulations: HashMap::new(),
         telemetry_watch: None,
+        recordings: Default::default(),
     };
     loop {
         tokio::select! {
@@ -161,6 +164,23 @@ impl Dispatcher {
                 });
             }
             Command::WatchTelemetry { devices } => self.watch_telemetry(devices).await,
+            Command::RecordTelemetry { key, path } => {
+                let recordings = self.recordings.clone();
+                let events = self.events.clone();
+                tokio::spawn(async move {
+                    let news = tokio::task::spawn_blocking(move || recordings.start(&key, path))
+                        .await
+                        .unwrap_or_default();
+                    for news in news {
+                        events.send(Event::Recording(news)).await;
+                    }
+                });
+            }
+            Command::StopRecording { key } => {
+                if let Some(news) = self.recordings.stop(&key) {
+                    self.events.send(Event::Recording(news)).await;
+                }
+            }
             Command::StopSimulation { device_id } => {
                 if self.simulations.remove(&device_id).is_some() {
                     self.events
@@ -189,6 +209,7 @@ impl Dispatcher {
         let task = tokio::spawn(super::telemetry::watch(
             connection.client.clone(),
             devices,
+            self.recordings.clone(),
             self.events.clone(),
         ));
         self.telemetry_watch = Some(task.abort_handle());
@@ -549,6 +570,25 @@ async fn run_request(job: JobId, request: Request, connection: &Connection, even
                 .map_err(Failure::from),
             device_id,
         },
+        Request::WriteTelemetry {
+            path,
+            contents,
+            count,
+        } => {
+            let file = path.clone();
+            let written = tokio::task::spawn_blocking(move || std::fs::write(&file, contents))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            Reply::TelemetryWritten {
+                result: written.map(|()| count).map_err(|error| {
+                    Failure::local(format!(
+                        "could not write {} ({error}); choose another file",
+                        path.display()
+                    ))
+                }),
+                path,
+            }
+        }
         Request::CreateDevice { device_id } => Reply::DeviceCreated {
             result: client
                 .create_device(&device_id, &NewDevice::default())

@@ -13,9 +13,11 @@
 
 mod dispatch;
 mod jobs;
+mod recording;
 mod snapshots;
 mod telemetry;
 
+pub use recording::RecordingNews;
 pub use telemetry::TelemetryStatus;
 
 use std::path::PathBuf;
@@ -137,6 +139,11 @@ pub enum Command {
     /// Follow the live telemetry of these devices (registry keys, `d/m` for modules),
     /// replacing what was followed; none stops. Messages arrive as [`Event::Telemetry`].
     WatchTelemetry { devices: Vec<String> },
+    /// Write every new telemetry message of `key` (a device, or `d/m`) into a new NDJSON
+    /// file at `path`, while it is watched; news arrive as [`Event::Recording`].
+    RecordTelemetry { key: String, path: PathBuf },
+    /// Stop recording `key`'s telemetry; ends with [`Event::Recording`].
+    StopRecording { key: String },
     /// Disconnect a simulated device and forget it; ends with [`Event::SimulationStopped`].
     StopSimulation { device_id: String },
     /// Write the saved connections file (readable by the user only); ends with
@@ -221,6 +228,13 @@ pub enum Request {
     },
     /// Delete every message queued for a device; replies [`Reply::CloudMessagesPurged`].
     PurgeCloudMessages { device_id: String },
+    /// Write telemetry lines (NDJSON the UI made from what it shows) to a file; replies
+    /// [`Reply::TelemetryWritten`].
+    WriteTelemetry {
+        path: PathBuf,
+        contents: Vec<u8>,
+        count: usize,
+    },
 }
 
 impl Request {
@@ -272,6 +286,10 @@ impl Request {
             },
             Request::PurgeCloudMessages { device_id } => Reply::CloudMessagesPurged {
                 device_id,
+                result: Err(failure),
+            },
+            Request::WriteTelemetry { path, .. } => Reply::TelemetryWritten {
+                path,
                 result: Err(failure),
             },
         }
@@ -350,6 +368,11 @@ pub enum Reply {
     CloudMessagesPurged {
         device_id: String,
         result: Result<u64, Failure>,
+    },
+    /// How many telemetry messages were written to the file.
+    TelemetryWritten {
+        path: PathBuf,
+        result: Result<usize, Failure>,
     },
 }
 
@@ -435,6 +458,8 @@ pub enum Event {
     TelemetryMissed { count: u64 },
     /// Where the telemetry watch stands.
     TelemetryStatus(TelemetryStatus),
+    /// A telemetry recording started, failed or ended.
+    Recording(RecordingNews),
 }
 
 /// Why a request failed: the message for the user (what failed and what to do) and,

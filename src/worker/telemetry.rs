@@ -1,6 +1,7 @@
 //! Watching live telemetry for the explorer: one task per watch, which reads what the hub
 //! kept of the watched devices' recent telemetry, then follows its live feed and hands
-//! messages to the UI in batches, reopening the feed when it breaks. A hub without a
+//! messages to the UI in batches (writing those of recorded devices to their files
+//! first), reopening the feed when it breaks. A hub without a
 //! feed (Azure IoT Hub) is reported once, and the task ends.
 
 use std::time::Duration;
@@ -9,6 +10,7 @@ use futures_util::{FutureExt, StreamExt};
 
 use super::Event;
 use super::dispatch::Events;
+use super::recording::Recordings;
 use crate::service::model::TelemetryEvent;
 use crate::service::{ServiceClient, ServiceError, TelemetryItem, TelemetrySource};
 use crate::twin::key;
@@ -31,7 +33,12 @@ pub enum TelemetryStatus {
 
 /// Follows the telemetry of `watched` (registry keys: device ids, or `d/m` for modules)
 /// until aborted.
-pub(super) async fn watch(client: ServiceClient, watched: Vec<String>, events: Events) {
+pub(super) async fn watch(
+    client: ServiceClient,
+    watched: Vec<String>,
+    recordings: Recordings,
+    events: Events,
+) {
     let mut devices: Vec<String> = watched
         .iter()
         .map(|watched| key::split(watched).0.to_owned())
@@ -70,7 +77,7 @@ pub(super) async fn watch(client: ServiceClient, watched: Vec<String>, events: E
                         message,
                     })
                     .collect();
-                events.send(Event::Telemetry { messages }).await;
+                deliver(messages, &recordings, &events).await;
             }
         }
         let ended = loop {
@@ -95,7 +102,7 @@ pub(super) async fn watch(client: ServiceClient, watched: Vec<String>, events: E
                 }
             }
             if !batch.is_empty() {
-                events.send(Event::Telemetry { messages: batch }).await;
+                deliver(batch, &recordings, &events).await;
             }
             if missed > 0 {
                 events.send(Event::TelemetryMissed { count: missed }).await;
@@ -108,6 +115,14 @@ pub(super) async fn watch(client: ServiceClient, watched: Vec<String>, events: E
         events.send(Event::TelemetryStatus(status)).await;
         tokio::time::sleep(REOPEN_DELAY).await;
     }
+}
+
+/// Records the recorded senders' messages, then hands them all to the UI.
+async fn deliver(messages: Vec<TelemetryEvent>, recordings: &Recordings, events: &Events) {
+    for news in recordings.write(&messages) {
+        events.send(Event::Recording(news)).await;
+    }
+    events.send(Event::Telemetry { messages }).await;
 }
 
 /// Whether a message comes from a watched device or module (the feed is filtered by

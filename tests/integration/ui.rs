@@ -922,6 +922,43 @@ fn a_simulated_devices_telemetry_is_listed_and_charted() {
     wait_for(&mut harness, "humidity on the chart", |h| {
         has_text(h, "humidity: ")
     });
+
+    // What is shown is exported, and new messages are recorded until stopped.
+    let shown = folder.path().join("shown.ndjson");
+    type_path(&mut harness, "NDJSON file", &shown);
+    harness.get_by_label("Export shown").click();
+    wait_for(&mut harness, "the export", |h| {
+        has_text(h, "telemetry messages written to")
+    });
+    let exported = std::fs::read_to_string(&shown).unwrap();
+    let first: Value = serde_json::from_str(exported.lines().next().unwrap()).unwrap();
+    assert_eq!(first["deviceId"], "demo-002");
+    assert!(first["body"]["temperature"].is_number(), "{first}");
+    let recorded = folder.path().join("recorded.ndjson");
+    type_path(&mut harness, "NDJSON file", &recorded);
+    harness.get_by_label("Record to file").click();
+    wait_for(&mut harness, "the recording to start", |h| {
+        has_text(h, "Recording every new message to")
+    });
+    // The simulated device sends every 5 s.
+    wait_for(&mut harness, "a recorded message", |_| {
+        std::fs::read_to_string(&recorded).is_ok_and(|text| text.lines().count() >= 1)
+    });
+    harness.get_by_label("Stop recording").click();
+    wait_for(&mut harness, "the recording to stop", |h| {
+        has_text(h, "Recording of demo-002 stopped")
+    });
+}
+
+/// Replaces the text of the path field labelled `label` with `path`.
+fn type_path(harness: &mut Harness<'_, ExplorerApp>, label: &str, path: &Path) {
+    harness.get_by_label(label).focus();
+    harness.step();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness
+        .get_by_label(label)
+        .type_text(&path.display().to_string());
+    harness.step();
 }
 
 #[test]
