@@ -94,7 +94,6 @@ impl MessagesPanel {
                 ui.add(
                     egui::DragValue::new(&mut self.ttl_secs)
                         .range(0..=172_800)
-                        .suffix(" s")
                         .custom_formatter(|value, _| match value as u32 {
                             0 => "hub default".into(),
                             secs => format!("{secs} s"),
