@@ -96,10 +96,7 @@ impl LiveTelemetry {
     pub fn receive(&mut self, events: Vec<TelemetryEvent>, now: DateTime<Utc>) {
         let mut by_sender: Vec<(String, Vec<TelemetryMessage>)> = Vec::new();
         for event in events {
-            let key = match &event.module_id {
-                Some(module_id) => crate::twin::key::module_key(&event.device_id, module_id),
-                None => event.device_id,
-            };
+            let key = event.sender_key();
             match by_sender.iter_mut().find(|(sender, _)| *sender == key) {
                 Some((_, messages)) => messages.push(event.message),
                 None => by_sender.push((key, vec![event.message])),

@@ -90,16 +90,6 @@ impl ShownMessage {
         &self.body_text
     }
 
-    /// The body in base64 when it is not UTF-8 text.
-    pub fn body_base64(&self) -> Option<&str> {
-        self.body_base64.as_deref()
-    }
-
-    /// The body parsed, when it is JSON; where numeric fields are read from.
-    pub fn json(&self) -> Option<&Value> {
-        self.json.as_ref()
-    }
-
     /// The body for the detail view: indented JSON when it is JSON, else as received.
     pub fn pretty_body(&self) -> &str {
         &self.pretty_body
@@ -281,21 +271,6 @@ impl TelemetryHistory {
     /// that the history is incomplete.
     pub fn dropped(&self) -> u64 {
         self.dropped
-    }
-
-    /// The sequence number the next pushed message gets; pass it to
-    /// [`since`](Self::since) after pushing to visit exactly the new messages.
-    pub fn next_sequence(&self) -> u64 {
-        self.next_sequence
-    }
-
-    /// Every kept message (shown, then held) numbered `first_sequence` or later, oldest
-    /// first: what arrived since the caller last looked, e.g. to record it.
-    pub fn since(&self, first_sequence: u64) -> impl Iterator<Item = &ShownMessage> {
-        self.shown
-            .iter()
-            .chain(self.held.iter())
-            .filter(move |message| message.sequence >= first_sequence)
     }
 
     /// Stops showing new messages: they are held until [`resume`](Self::resume).
@@ -683,7 +658,7 @@ mod tests {
     fn ns(history: &TelemetryHistory) -> Vec<u64> {
         history
             .iter()
-            .map(|message| message.json().unwrap()["n"].as_u64().unwrap())
+            .map(|message| message.json.as_ref().unwrap()["n"].as_u64().unwrap())
             .collect()
     }
 
@@ -750,18 +725,6 @@ mod tests {
         history.resume();
         assert_eq!(ns(&history), [4, 5]);
         assert_eq!(history.dropped(), 4);
-    }
-
-    #[test]
-    fn since_visits_shown_then_held_messages_from_a_sequence() {
-        let mut history = TelemetryHistory::default();
-        history.push_all((0..2).map(numbered), at(10));
-        let before = history.next_sequence();
-        history.push(numbered(2), at(10));
-        history.pause();
-        history.push(numbered(3), at(10));
-        let new: Vec<u64> = history.since(before).map(ShownMessage::sequence).collect();
-        assert_eq!(new, [2, 3]);
     }
 
     #[test]
@@ -910,7 +873,7 @@ mod tests {
     fn a_text_body_is_shown_as_is_and_a_binary_one_as_a_note() {
         let mut history = TelemetryHistory::default();
         let text = pushed(&mut history, message_at(0, "hello {"), at(10));
-        assert_eq!(text.json(), None);
+        assert_eq!(text.json, None);
         assert_eq!(text.pretty_body(), "hello {");
         assert!(history.numeric_paths().is_empty());
         let binary = TelemetryMessage {
@@ -920,9 +883,9 @@ mod tests {
             body_base64: Some("AAEC".into()),
         };
         let shown = pushed(&mut history, binary, at(10));
-        assert_eq!(shown.body_base64(), Some("AAEC"));
+        assert_eq!(shown.body_base64.as_deref(), Some("AAEC"));
         assert!(shown.body_text().contains("AAEC"));
-        assert_eq!(shown.json(), None);
+        assert_eq!(shown.json, None);
     }
 
     #[test]

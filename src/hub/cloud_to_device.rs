@@ -447,7 +447,8 @@ impl CloudToDevice {
     }
 
     /// How many messages are queued for a device.
-    pub fn queued(&self, device_id: &str) -> usize {
+    #[cfg(test)]
+    fn queued(&self, device_id: &str) -> usize {
         self.queues()
             .devices
             .get(device_id)

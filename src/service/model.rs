@@ -267,6 +267,16 @@ pub struct TelemetryEvent {
     pub message: TelemetryMessage,
 }
 
+impl TelemetryEvent {
+    /// The sender's registry key: the device id, or `{deviceId}/{moduleId}` for a module.
+    pub fn sender_key(&self) -> String {
+        match &self.module_id {
+            Some(module_id) => crate::twin::key::module_key(&self.device_id, module_id),
+            None => self.device_id.clone(),
+        }
+    }
+}
+
 /// What `GET /twinlens/devices/{id}/telemetry` (a route of the local hub only) returns: how
 /// many messages the device sent since the hub started, and the most recent ones.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -107,10 +107,7 @@ impl Recordings {
         let mut failed: HashMap<String, String> = HashMap::new();
         let mut touched = Vec::new();
         for event in events {
-            let key = match &event.module_id {
-                Some(module_id) => crate::twin::key::module_key(&event.device_id, module_id),
-                None => event.device_id.clone(),
-            };
+            let key = event.sender_key();
             let Some(recording) = files.get_mut(&key) else {
                 continue;
             };

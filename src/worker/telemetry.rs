@@ -128,9 +128,5 @@ async fn deliver(messages: Vec<TelemetryEvent>, recordings: &Recordings, events:
 /// Whether a message comes from a watched device or module (the feed is filtered by
 /// device only).
 fn is_watched(watched: &[String], event: &TelemetryEvent) -> bool {
-    let sender = match &event.module_id {
-        Some(module_id) => key::module_key(&event.device_id, module_id),
-        None => event.device_id.clone(),
-    };
-    watched.contains(&sender)
+    watched.contains(&event.sender_key())
 }
