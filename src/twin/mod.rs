@@ -14,6 +14,8 @@
 //!   applied; [`error`] says which rule broke, where, and with which Azure error code.
 //! - [`merge`]: RFC 7386 merge patch and the patch between two documents.
 //! - [`mod@diff`]: structural diff of two JSON documents, for patch previews and snapshots.
+//! - [`plug_and_play`]: IoT Plug and Play on the twin: components, writable-property
+//!   acknowledgements, the digital twin view and its JSON Patch.
 //! - [`path`]: dotted paths (`tags.location.city`, `a["b.c"]`) naming places in JSON.
 //! - [`timestamp`]: IoT Hub's seven-digit UTC timestamps.
 //! - [`key`]: one name for device and module twins side by side (`d1`, `d1/m1`).
@@ -27,6 +29,7 @@ pub mod limits;
 pub mod merge;
 mod metadata;
 pub mod path;
+pub mod plug_and_play;
 mod reported_write;
 mod section;
 mod service_write;
