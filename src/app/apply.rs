@@ -11,6 +11,7 @@ use super::status_bar::HubStatus;
 use super::{ExplorerApp, JobProgress, RunningQuery, WorkTab};
 use crate::auth::host_name_of;
 use crate::device::{Behaviours, parse_method_table};
+use crate::explorer::plug_and_play::desired_patch;
 use crate::explorer::{MethodCall, MethodCallState, list_query};
 use crate::worker::{Command, HubTarget, JobId, Request};
 
@@ -120,6 +121,21 @@ impl ExplorerApp {
                             state: MethodCallState::Pending,
                         },
                     );
+                }
+            }
+            Intent::SetDesired {
+                device_id,
+                key,
+                value,
+            } => {
+                let patch = desired_patch(key.component.as_deref(), &key.property, value);
+                let sent = self.request(Request::PatchTwin {
+                    device_id: device_id.clone(),
+                    patch,
+                    etag: None,
+                });
+                if let Some(job) = sent {
+                    self.plug_and_play.write_sent(job, &device_id, key);
                 }
             }
             Intent::Export { source, path } => {
@@ -362,6 +378,7 @@ impl ExplorerApp {
         self.listing = None;
         self.pending.clear();
         self.open.reset();
+        self.plug_and_play.reset();
         self.export_progress = None;
         self.snapshot_progress = None;
         self.send(Command::Connect(target));

@@ -1,9 +1,11 @@
-//! The drift tab: every desired property the device has not taken, with the value asked
-//! and the value reported (or that nothing is reported).
+//! The drift tab: every desired property the device has not taken, with the value asked,
+//! the value reported (or that nothing is reported) and, for a Plug and Play device, how
+//! it answered the property.
 
 use egui::{RichText, Ui};
 
 use super::diff_view::short;
+use super::plug_and_play::status_chip_ui;
 use crate::explorer::drift;
 use crate::service::DeviceTwin;
 
@@ -32,11 +34,13 @@ pub fn drift_ui(ui: &mut Ui, twin: Option<&DeviceTwin>) {
         .show(ui, |ui| {
             egui::Grid::new("drift-grid")
                 .striped(true)
-                .num_columns(3)
+                .num_columns(4)
                 .show(ui, |ui| {
                     ui.label(RichText::new("Path").strong());
                     ui.label(RichText::new("Desired").strong());
                     ui.label(RichText::new("Reported").strong());
+                    ui.label(RichText::new("Device's answer").strong())
+                        .on_hover_text("The Plug and Play acknowledgement (ac, av, ad), when the device sent one");
                     ui.end_row();
                     for entry in &entries {
                         ui.monospace(&entry.path);
@@ -45,6 +49,12 @@ pub fn drift_ui(ui: &mut Ui, twin: Option<&DeviceTwin>) {
                             Some(reported) => ui.monospace(short(reported)),
                             None => ui.weak("missing"),
                         };
+                        match &entry.answer {
+                            Some(chip) => status_chip_ui(ui, chip),
+                            None => {
+                                ui.weak("none");
+                            }
+                        }
                         ui.end_row();
                     }
                 });

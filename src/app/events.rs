@@ -10,6 +10,7 @@ use super::intent::Intent;
 use super::status_bar::HubStatus;
 use super::{ExplorerApp, JobProgress};
 use crate::device::DeviceEvent;
+use crate::explorer::plug_and_play::{WriteEnded, WriteOutcome};
 use crate::explorer::simulation::Direction;
 use crate::explorer::{AfterAnswer, LinkState, ListedRows, MethodCallState, TwinAnswer, twin_key};
 use crate::service::DeviceTwin;
@@ -466,6 +467,25 @@ impl ExplorerApp {
         }
     }
 
+    /// A desired value set from the Plug and Play tab was taken or refused; the twin is
+    /// read again to show it (and, soon, the device's acknowledgement).
+    fn desired_written(&mut self, ended: WriteEnded) {
+        let what = format!(
+            "{} of {}",
+            ended.key.describe(),
+            twin_key::describe(&ended.device_id)
+        );
+        match ended.outcome {
+            WriteOutcome::Failed(error) => self.log.error(format!(
+                "Setting the desired value of {what} failed: {error}"
+            )),
+            _ => self.log.info(format!("Desired value of {what} set")),
+        }
+        if self.open.is_open(&ended.device_id) {
+            self.open.read_soon();
+        }
+    }
+
     /// A read or save of `device_id`'s twin ended.
     fn twin_answered(
         &mut self,
@@ -478,6 +498,19 @@ impl ExplorerApp {
             Err(failure) if failure.status.is_none() => Some(failure.message.clone()),
             _ => None,
         };
+        let written = result
+            .as_ref()
+            .map(|twin| {
+                twin.properties
+                    .as_ref()
+                    .and_then(|properties| properties.desired.get("$version"))
+                    .and_then(serde_json::Value::as_u64)
+            })
+            .map_err(|failure| failure.message.clone());
+        if let Some(ended) = self.plug_and_play.write_answered(job, written) {
+            self.desired_written(ended);
+            return;
+        }
         let answer = match result {
             Ok(twin) => TwinAnswer::Twin(twin),
             Err(failure) if failure.is_not_found() => TwinAnswer::NotFound,

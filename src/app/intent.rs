@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::device::DeviceCommand;
 use crate::explorer::SavedConnection;
 use crate::explorer::bulk_job::BulkKind;
+use crate::explorer::plug_and_play::PropertyKey;
 use crate::service::CloudMessage;
 use crate::snapshot::{ImportOptions, ImportPlan};
 use crate::worker::{ExportSource, HubTarget};
@@ -85,6 +86,15 @@ pub enum Intent {
         payload: Value,
         /// How long the hub waits for the device.
         response_timeout: Duration,
+    },
+    /// Set a Plug and Play property's desired value (inside its component's object).
+    SetDesired {
+        /// The device (or module, by its key).
+        device_id: String,
+        /// The component and property.
+        key: PropertyKey,
+        /// The new desired value.
+        value: Value,
     },
     /// Write a snapshot.
     Export {

@@ -107,6 +107,7 @@ impl ExplorerApp {
                     ui.label("Ctrl+F  focus the query bar");
                     ui.label("Ctrl+S  save the twin being edited");
                     ui.label("Ctrl+E  export twins");
+                    ui.label("Ctrl+P  the Plug and Play tab");
                     ui.label("F5      refresh the twin and the list");
                     ui.label("Up / Down  previous / next device");
                     ui.label("Ctrl+click  mark devices for export");

@@ -22,6 +22,7 @@ mod menu_bar;
 mod messages;
 mod methods;
 mod path_field;
+mod plug_and_play;
 mod query_bar;
 pub mod settings;
 mod simulator;
@@ -107,6 +108,8 @@ pub enum WorkTab {
     Telemetry,
     /// Cloud-to-device messages.
     Messages,
+    /// IoT Plug and Play: components, acknowledged properties, commands.
+    PlugAndPlay,
 }
 
 /// A query loading pages into the device list, or one column's values for the listed
@@ -190,6 +193,7 @@ pub struct ExplorerApp {
     simulator: SimulatorPanel,
     methods_panel: MethodsPanel,
     method_calls: MethodCalls,
+    plug_and_play: crate::explorer::plug_and_play::PlugAndPlayState,
     telemetry: crate::explorer::live_telemetry::LiveTelemetry,
     telemetry_panel: TelemetryPanel,
     sent_messages: crate::explorer::sent_messages::SentMessages,
@@ -252,6 +256,7 @@ impl ExplorerApp {
             simulator: SimulatorPanel::default(),
             methods_panel: MethodsPanel::default(),
             method_calls: MethodCalls::default(),
+            plug_and_play: Default::default(),
             telemetry: Default::default(),
             telemetry_panel: TelemetryPanel::default(),
             sent_messages: Default::default(),
@@ -439,6 +444,10 @@ impl ExplorerApp {
                 .on_hover_text("What the device sends, live, with charts");
             ui.selectable_value(&mut self.tab, WorkTab::Messages, "Messages")
                 .on_hover_text("Send cloud-to-device messages to the device");
+            ui.selectable_value(&mut self.tab, WorkTab::PlugAndPlay, "Plug and Play")
+                .on_hover_text(
+                    "Components, writable properties and their acknowledgements, commands (Ctrl+P)",
+                );
         });
         ui.separator();
         let Some(device_id) = self.open.device_id().map(str::to_owned) else {
@@ -487,6 +496,17 @@ impl ExplorerApp {
                 self.messages_panel
                     .ui(ui, &device_id, queued, &self.sent_messages, intents);
             }
+            WorkTab::PlugAndPlay => plug_and_play::plug_and_play_ui(
+                ui,
+                &plug_and_play::PlugAndPlayContext {
+                    device_id: &device_id,
+                    twin: self.open.twin().latest(),
+                    generation: self.open.generation(),
+                    calls: &self.method_calls,
+                },
+                &mut self.plug_and_play,
+                intents,
+            ),
         }
     }
 
@@ -595,6 +615,9 @@ impl ExplorerApp {
         }
         if pressed(Modifiers::COMMAND, Key::E) {
             self.open_export();
+        }
+        if pressed(Modifiers::COMMAND, Key::P) {
+            self.tab = WorkTab::PlugAndPlay;
         }
         if pressed(Modifiers::NONE, Key::F5) {
             intents.push(Intent::RefreshTwin);

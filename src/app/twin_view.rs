@@ -1,13 +1,15 @@
 //! The twin as the hub has it (middle): read-only, highlighted, in collapsible sections
 //! (identity, tags, desired, reported), with `$metadata` hidden unless asked for. The
 //! section texts are rebuilt only when the twin changes, not every frame. Above it, the
-//! device's modules open their own twins.
+//! IoT Plug and Play model the device announced, and the device's modules, which open
+//! their own twins.
 
 use egui::{RichText, Ui};
 use serde_json::{Map, Value};
 
 use super::intent::Intent;
 use super::json_view::json_block;
+use super::plug_and_play::model_line;
 use crate::explorer::{OpenTwin, Requested, twin_key};
 use crate::service::DeviceTwin;
 use crate::twin::strip_metadata;
@@ -76,6 +78,12 @@ impl TwinView {
             }
             return;
         };
+        let model_id = value
+            .other
+            .get("modelId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        model_line(ui, model_id);
         if self.shown_generation != Some((generation, show_metadata)) {
             self.sections = sections(value, show_metadata);
             self.shown_generation = Some((generation, show_metadata));

@@ -69,6 +69,12 @@ impl MethodCalls {
         }
     }
 
+    /// The most recent call of `method` to a device.
+    pub fn latest(&self, device_id: &str, method: &str) -> Option<&MethodCall> {
+        self.for_device(device_id)
+            .find(|call| call.method == method)
+    }
+
     /// A device's calls, most recent first.
     pub fn for_device(&self, device_id: &str) -> impl Iterator<Item = &MethodCall> {
         self.by_device.get(device_id).into_iter().flatten()
@@ -109,5 +115,10 @@ mod tests {
             Some(&MethodCallState::Failed("offline".into()))
         );
         assert_eq!(calls.for_device("d2").count(), 0);
+        assert_eq!(
+            calls.latest("d1", "reboot").map(|c| c.call_id),
+            Some(latest)
+        );
+        assert!(calls.latest("d1", "other").is_none());
     }
 }

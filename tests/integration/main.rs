@@ -25,4 +25,5 @@ mod service_client;
 mod simulate_cli;
 mod simulated_device;
 mod ui;
+mod ui_plug_and_play;
 mod worker;

@@ -22,7 +22,7 @@ use twinlens::worker::{HubTarget, RemoteHub, WorkerOptions};
 /// Longest wait for the worker to show an answer.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-fn explorer(
+pub(super) fn explorer(
     folder: &Path,
     picker: FilePicker,
     settings: Settings,
@@ -67,12 +67,12 @@ fn explorer_on(
         .build_ui_state(|ui, app: &mut ExplorerApp| app.frame_ui(ui), app)
 }
 
-fn no_dialogs() -> FilePicker {
+pub(super) fn no_dialogs() -> FilePicker {
     Arc::new(|_: &_| PickedFile::Unavailable("no dialogs in tests".into()))
 }
 
 /// Steps frames until `done` holds, failing with `what` after [`PATIENCE`].
-fn wait_for(
+pub(super) fn wait_for(
     harness: &mut Harness<'_, ExplorerApp>,
     what: &str,
     done: impl Fn(&Harness<'_, ExplorerApp>) -> bool,
@@ -88,7 +88,7 @@ fn wait_for(
     }
 }
 
-fn has_text(harness: &Harness<'_, ExplorerApp>, fragment: &str) -> bool {
+pub(super) fn has_text(harness: &Harness<'_, ExplorerApp>, fragment: &str) -> bool {
     harness
         .query_all_by_label_contains(fragment)
         .next()
@@ -96,7 +96,7 @@ fn has_text(harness: &Harness<'_, ExplorerApp>, fragment: &str) -> bool {
 }
 
 /// Clicks a device's row and waits for its twin in the editor.
-fn open_device(harness: &mut Harness<'_, ExplorerApp>, device_id: &str) {
+pub(super) fn open_device(harness: &mut Harness<'_, ExplorerApp>, device_id: &str) {
     harness
         .query_all_by_label(device_id)
         .next()
@@ -135,7 +135,7 @@ fn shown_identity(harness: &Harness<'_, ExplorerApp>) -> Value {
 }
 
 /// A service client of the app's embedded hub, to change twins behind its back.
-fn service_client(harness: &Harness<'_, ExplorerApp>) -> ServiceClient {
+pub(super) fn service_client(harness: &Harness<'_, ExplorerApp>) -> ServiceClient {
     let local = harness.state().local_hub().unwrap();
     let service: ServiceConnectionString = local.service_connection_string.parse().unwrap();
     ServiceClient::new(
@@ -148,7 +148,7 @@ fn service_client(harness: &Harness<'_, ExplorerApp>) -> ServiceClient {
     .unwrap()
 }
 
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+pub(super) fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -884,7 +884,7 @@ fn a_bulk_desired_update_runs_as_a_job_and_changes_the_twins() {
 }
 
 /// Connects the open device as a simulated device from the Simulate tab.
-fn simulate_open_device(harness: &mut Harness<'_, ExplorerApp>) {
+pub(super) fn simulate_open_device(harness: &mut Harness<'_, ExplorerApp>) {
     harness.get_by_label("Simulate").click();
     harness.step();
     harness.get_by_label("Connect as device").click();
@@ -951,14 +951,34 @@ fn a_simulated_devices_telemetry_is_listed_and_charted() {
 }
 
 /// Replaces the text of the path field labelled `label` with `path`.
-fn type_path(harness: &mut Harness<'_, ExplorerApp>, label: &str, path: &Path) {
-    harness.get_by_label(label).focus();
+pub(super) fn type_path(harness: &mut Harness<'_, ExplorerApp>, label: &str, path: &Path) {
+    replace_text(harness, label, &path.display().to_string());
+}
+
+/// Replaces the text of the text field labelled `label` with `text`, typing as a user
+/// would.
+pub(super) fn replace_text(harness: &mut Harness<'_, ExplorerApp>, label: &str, text: &str) {
+    text_field(harness, label).focus();
     harness.step();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness
-        .get_by_label(label)
-        .type_text(&path.display().to_string());
+    text_field(harness, label).type_text(text);
     harness.step();
+}
+
+/// The one- or multi-line text field labelled `label` (a section may share its label).
+pub(super) fn text_field<'h>(
+    harness: &'h Harness<'_, ExplorerApp>,
+    label: &'h str,
+) -> egui_kittest::Node<'h> {
+    harness
+        .query_all_by_label(label)
+        .find(|node| {
+            matches!(
+                node.accesskit_node().role(),
+                egui::accesskit::Role::TextInput | egui::accesskit::Role::MultilineTextInput
+            )
+        })
+        .unwrap_or_else(|| panic!("no text field labelled {label}"))
 }
 
 #[test]

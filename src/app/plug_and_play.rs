@@ -1,0 +1,384 @@
+//! The Plug and Play panel (right, "Plug and Play" tab): the model the device announced,
+//! and for the default component and each named component its writable properties
+//! (desired value and version, reported value, the device's acknowledgement and a status
+//! chip), with a field to set each one's desired value, and its read-only properties;
+//! below, a form to invoke any command of any component and see the device's answer.
+
+use egui::{Color32, RichText, Ui};
+use serde_json::Value;
+
+use super::diff_view::short;
+use super::intent::Intent;
+use super::json_view::{code_field, json_block};
+use crate::explorer::plug_and_play::{
+    ComponentView, PlugAndPlayState, PlugAndPlayView, PropertyKey, StatusChip, Tone, WriteOutcome,
+    parse_json_value, status_chip,
+};
+use crate::explorer::{MethodCallState, MethodCalls};
+use crate::service::DeviceTwin;
+use crate::twin::plug_and_play::PropertyState;
+
+/// How long the hub waits for a device to answer a command.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What the panel draws from.
+pub struct PlugAndPlayContext<'a> {
+    /// The open device (or module, by its key).
+    pub device_id: &'a str,
+    /// Its twin, once read.
+    pub twin: Option<&'a DeviceTwin>,
+    /// Changes whenever the twin does.
+    pub generation: u64,
+    /// The explorer's recent method calls, where command answers land.
+    pub calls: &'a MethodCalls,
+}
+
+/// Draws the panel.
+pub fn plug_and_play_ui(
+    ui: &mut Ui,
+    context: &PlugAndPlayContext<'_>,
+    state: &mut PlugAndPlayState,
+    intents: &mut Vec<Intent>,
+) {
+    let Some(twin) = context.twin else {
+        ui.weak("Reading the twin…");
+        return;
+    };
+    let view = state
+        .view(context.device_id, context.generation, twin)
+        .clone();
+    model_line(ui, &view.model_id);
+    ui.separator();
+    egui::ScrollArea::vertical()
+        .id_salt("plug-and-play")
+        .auto_shrink(false)
+        .show(ui, |ui| {
+            for component in &view.components {
+                component_ui(ui, context.device_id, component, state, intents);
+            }
+            ui.separator();
+            command_form_ui(ui, context, &view, state, intents);
+        });
+}
+
+/// "Model: dtmi:…" or that the device announced none, with what that means.
+pub fn model_line(ui: &mut Ui, model_id: &str) {
+    ui.horizontal(|ui| {
+        if model_id.is_empty() {
+            ui.weak("No model announced").on_hover_text(
+                "The device gave no model id when it connected, so it does not claim to be \
+                 an IoT Plug and Play device; its twin is still read by its shape",
+            );
+        } else {
+            ui.label("Model:");
+            ui.label(RichText::new(model_id).monospace().strong())
+                .on_hover_text(
+                    "The IoT Plug and Play model (DTMI) the device announced when it connected",
+                );
+        }
+    });
+}
+
+/// A status chip: its label in the tone's colour, its meaning on hover.
+pub fn status_chip_ui(ui: &mut Ui, chip: &StatusChip) {
+    let colour = match chip.tone {
+        Tone::Done => Color32::from_rgb(40, 170, 70),
+        Tone::Waiting => Color32::from_rgb(210, 150, 20),
+        Tone::Refused => ui.visuals().error_fg_color,
+        Tone::Neutral => ui.visuals().weak_text_color(),
+    };
+    ui.label(RichText::new(&chip.label).color(colour).strong())
+        .on_hover_text(&chip.tooltip);
+}
+
+fn component_ui(
+    ui: &mut Ui,
+    device_id: &str,
+    component: &ComponentView,
+    state: &mut PlugAndPlayState,
+    intents: &mut Vec<Intent>,
+) {
+    let title = component.name.as_deref().unwrap_or("Default component");
+    let header = egui::CollapsingHeader::new(RichText::new(title).strong())
+        .id_salt(("pnp-component", title))
+        .default_open(true)
+        .show(ui, |ui| {
+            ui.label(RichText::new("Writable properties").strong());
+            if component.writable.is_empty() {
+                ui.weak("None in the twin.");
+            } else {
+                writable_table(ui, title, &component.writable);
+                for property in &component.writable {
+                    let key = PropertyKey::new(component.name.as_deref(), &property.name);
+                    desired_field(ui, device_id, &key, property, state, intents);
+                }
+            }
+            ui.add_space(4.0);
+            ui.label(RichText::new("Read-only properties").strong());
+            if component.read_only.is_empty() {
+                ui.weak("None in the twin.");
+            } else {
+                read_only_table(ui, title, &component.read_only);
+            }
+        });
+    header.header_response.on_hover_text(match &component.name {
+        Some(name) => format!(
+            "The component {name}: its properties sit under \"{name}\" (marked \"__t\": \"c\") in desired and reported"
+        ),
+        None => "Properties at the root of desired and reported".to_owned(),
+    });
+}
+
+fn header_cell(ui: &mut Ui, text: &str, tooltip: &str) {
+    ui.label(RichText::new(text).strong())
+        .on_hover_text(tooltip);
+}
+
+fn optional_cell(ui: &mut Ui, value: Option<String>) {
+    match value {
+        Some(text) => {
+            ui.monospace(text);
+        }
+        None => {
+            ui.weak("none");
+        }
+    }
+}
+
+fn writable_table(ui: &mut Ui, component: &str, properties: &[PropertyState]) {
+    egui::ScrollArea::horizontal()
+        .id_salt(("pnp-writable-scroll", component))
+        .show(ui, |ui| {
+            egui::Grid::new(("pnp-writable", component))
+                .striped(true)
+                .num_columns(8)
+                .show(ui, |ui| {
+                    header_cell(ui, "Property", "The property's name in the twin");
+                    header_cell(ui, "Desired", "The value the service asked for");
+                    header_cell(ui, "Version", "The desired $version that set it");
+                    header_cell(ui, "Reported", "The value the device reports");
+                    header_cell(
+                        ui,
+                        "ac",
+                        "Acknowledgement code: 200 done, 202 in progress, 4xx refused",
+                    );
+                    header_cell(ui, "av", "The desired version the device acknowledged");
+                    header_cell(ui, "ad", "The device's description of its acknowledgement");
+                    header_cell(
+                        ui,
+                        "Status",
+                        "Whether the device acknowledged the current desired value",
+                    );
+                    ui.end_row();
+                    for property in properties {
+                        let ack = property.acknowledgement.as_ref();
+                        ui.monospace(&property.name);
+                        optional_cell(ui, property.desired.as_ref().map(short));
+                        optional_cell(ui, property.desired_version.map(|v| v.to_string()));
+                        optional_cell(ui, property.reported.as_ref().map(short));
+                        optional_cell(ui, ack.and_then(|ack| ack.code).map(|c| c.to_string()));
+                        optional_cell(ui, ack.and_then(|ack| ack.version).map(|v| v.to_string()));
+                        optional_cell(ui, ack.and_then(|ack| ack.description.clone()));
+                        status_chip_ui(ui, &status_chip(property));
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+fn read_only_table(ui: &mut Ui, component: &str, properties: &[PropertyState]) {
+    egui::Grid::new(("pnp-read-only", component))
+        .striped(true)
+        .num_columns(3)
+        .show(ui, |ui| {
+            header_cell(ui, "Property", "The property's name in the twin");
+            header_cell(ui, "Value", "The value the device reports");
+            header_cell(
+                ui,
+                "Last updated",
+                "When the device last reported it (the hub's clock)",
+            );
+            ui.end_row();
+            for property in properties {
+                ui.monospace(&property.name);
+                optional_cell(ui, property.reported.as_ref().map(short));
+                optional_cell(ui, property.last_update_time.clone());
+                ui.end_row();
+            }
+        });
+}
+
+/// The field that sets a writable property's desired value (JSON text), its Set button,
+/// and what is wrong with the text or how the last write went.
+fn desired_field(
+    ui: &mut Ui,
+    device_id: &str,
+    key: &PropertyKey,
+    property: &PropertyState,
+    state: &mut PlugAndPlayState,
+    intents: &mut Vec<Intent>,
+) {
+    let described = key.describe();
+    let mut text = state.draft(device_id, key).map_or_else(
+        || {
+            property
+                .desired
+                .as_ref()
+                .or(property.reported.as_ref())
+                .map_or_else(String::new, Value::to_string)
+        },
+        str::to_owned,
+    );
+    let parsed = parse_json_value(&text);
+    let writing = state.is_writing(device_id, key);
+    ui.horizontal(|ui| {
+        let label = ui.label(&property.name);
+        let field = ui
+            .add(egui::TextEdit::singleline(&mut text).desired_width(180.0))
+            .labelled_by(label.id);
+        let accessible = format!("New value of {described}");
+        field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, &accessible));
+        if field.changed() {
+            state.set_draft(device_id, key, text.clone());
+        }
+        let enabled = parsed.is_ok() && !writing;
+        let button = ui
+            .add_enabled(enabled, egui::Button::new("Set desired"))
+            .on_hover_text(format!(
+                "Write this value into desired properties ({described})"
+            ))
+            .on_disabled_hover_text(if writing {
+                "Waiting for the hub to take the last value"
+            } else {
+                "Fix the value first"
+            });
+        let set_label = format!("Set desired {described}");
+        button.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, &set_label));
+        if button.clicked()
+            && let Ok(value) = &parsed
+        {
+            intents.push(Intent::SetDesired {
+                device_id: device_id.to_owned(),
+                key: key.clone(),
+                value: value.clone(),
+            });
+        }
+    });
+    match (&parsed, state.outcome(device_id, key)) {
+        (Err(error), _) => {
+            ui.colored_label(ui.visuals().error_fg_color, format!("{described}: {error}"));
+        }
+        (Ok(_), Some(WriteOutcome::Failed(error))) => {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("Setting {described} failed: {error}"),
+            );
+        }
+        (Ok(_), Some(WriteOutcome::Written(version))) => {
+            ui.weak(match version {
+                Some(version) => format!("{described} set (desired version {version})"),
+                None => format!("{described} set"),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// The free form: a component (or the default one), a command name and a JSON payload,
+/// then the device's last answer to that command.
+fn command_form_ui(
+    ui: &mut Ui,
+    context: &PlugAndPlayContext<'_>,
+    view: &PlugAndPlayView,
+    state: &mut PlugAndPlayState,
+    intents: &mut Vec<Intent>,
+) {
+    ui.label(RichText::new("Invoke a command").strong())
+        .on_hover_text(
+            "Call a command of a component as a direct method (component*command), without a model",
+        );
+    let form = &mut state.command_form;
+    egui::Grid::new("pnp-command-form")
+        .num_columns(2)
+        .show(ui, |ui| {
+            let label = ui.label("Component");
+            let selected = form
+                .component
+                .clone()
+                .unwrap_or_else(|| "default component".into());
+            egui::ComboBox::from_id_salt("pnp-command-component")
+                .selected_text(selected)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut form.component, None, "default component");
+                    for name in view.component_names() {
+                        ui.selectable_value(&mut form.component, Some(name.to_owned()), name);
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Command");
+            ui.add(egui::TextEdit::singleline(&mut form.command).desired_width(220.0))
+                .labelled_by(label.id);
+            ui.end_row();
+            ui.label("Payload");
+            code_field(ui, &mut form.payload, 2, "Command payload")
+                .on_hover_text("JSON; leave empty to send no payload");
+            ui.end_row();
+        });
+    let call = form.to_call();
+    let invoke = ui
+        .add_enabled(call.is_ok(), egui::Button::new("Invoke command"))
+        .on_hover_text("Call the command on the device through the hub");
+    if invoke.clicked()
+        && let Ok((method, payload)) = &call
+    {
+        intents.push(Intent::InvokeMethod {
+            device_id: context.device_id.to_owned(),
+            method: method.clone(),
+            payload: payload.clone(),
+            response_timeout: COMMAND_TIMEOUT,
+        });
+    }
+    match &call {
+        Err(error) if !form.command.trim().is_empty() => {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        Err(_) => {}
+        Ok((method, _)) => command_answer_ui(ui, context, method),
+    }
+}
+
+/// The device's last answer to `method`: status and the response, pretty-printed.
+fn command_answer_ui(ui: &mut Ui, context: &PlugAndPlayContext<'_>, method: &str) {
+    let Some(call) = context.calls.latest(context.device_id, method) else {
+        return;
+    };
+    match &call.state {
+        MethodCallState::Pending => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!("{method}: waiting for the device…"));
+            });
+        }
+        MethodCallState::Answered {
+            status,
+            payload,
+            latency,
+        } => {
+            ui.label(format!(
+                "{method} at {}: status {status} in {} ms",
+                call.time,
+                latency.as_millis()
+            ));
+            let text = serde_json::to_string_pretty(payload).unwrap_or_default();
+            json_block(ui, &format!("Response of {method}"), &text);
+        }
+        MethodCallState::Failed(error) => {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("{method} at {} failed: {error}", call.time),
+            );
+        }
+    }
+}

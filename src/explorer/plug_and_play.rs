@@ -1,0 +1,530 @@
+//! The Plug and Play tab's state and rules, free of egui: the open twin read the IoT
+//! Plug and Play way (kept until the twin changes), what each property's status chip
+//! says, the values typed for writable properties and the desired patches they become,
+//! the desired writes in flight and how they ended, and the free "invoke a command" form.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::request::JobId;
+use crate::service::DeviceTwin;
+use crate::twin::plug_and_play::view::AckStatus;
+use crate::twin::plug_and_play::{
+    COMMAND_SEPARATOR, COMPONENT_MARKER, ComponentState, PlugAndPlayTwin, PropertyState,
+    command_method_name,
+};
+
+/// Where a property lives: its component (`None`: the default component) and its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PropertyKey {
+    /// The component, `None` for the default one.
+    pub component: Option<String>,
+    /// The property's name.
+    pub property: String,
+}
+
+impl PropertyKey {
+    /// The property `property` of `component`.
+    pub fn new(component: Option<&str>, property: &str) -> Self {
+        PropertyKey {
+            component: component.map(str::to_owned),
+            property: property.to_owned(),
+        }
+    }
+
+    /// `thermostat1.targetTemperature`, or just the name in the default component.
+    pub fn describe(&self) -> String {
+        match &self.component {
+            Some(component) => format!("{component}.{}", self.property),
+            None => self.property.clone(),
+        }
+    }
+}
+
+/// What a status chip means, for its colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// The device took the current desired value.
+    Done,
+    /// The device has not answered the current desired value (or is still working).
+    Waiting,
+    /// The device refused or failed the current desired value.
+    Refused,
+    /// Nothing to wait for (read-only, or the device's own value).
+    Neutral,
+}
+
+/// A property's status as the tab shows it: a short label and what it means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChip {
+    /// `current`, `waiting for device`, `refused (400)`...
+    pub label: String,
+    /// What the label means, with the versions involved.
+    pub tooltip: String,
+    /// Its colour.
+    pub tone: Tone,
+}
+
+/// How `property` stands between the service's desired value and the device's
+/// acknowledgement.
+pub fn status_chip(property: &PropertyState) -> StatusChip {
+    let desired_version = property
+        .desired_version
+        .map_or_else(|| "unknown".to_owned(), |version| version.to_string());
+    let described = property
+        .acknowledgement
+        .as_ref()
+        .and_then(|ack| ack.description.as_deref())
+        .map_or_else(String::new, |description| format!(": \"{description}\""));
+    let chip = |label: String, tooltip: String, tone| StatusChip {
+        label,
+        tooltip,
+        tone,
+    };
+    match property.status() {
+        AckStatus::ReadOnly => chip(
+            "read-only".into(),
+            "Reported by the device; the service has no desired value for it".into(),
+            Tone::Neutral,
+        ),
+        AckStatus::Waiting => {
+            let acknowledged = property
+                .acknowledgement
+                .as_ref()
+                .and_then(|ack| ack.version)
+                .map_or_else(
+                    || "has not acknowledged it yet".to_owned(),
+                    |version| format!("last acknowledged version {version}"),
+                );
+            chip(
+                "waiting for device".into(),
+                format!(
+                    "Desired version {desired_version} was set; the device {acknowledged}. \
+                     A connected Plug and Play device answers with ac, av and ad in reported."
+                ),
+                Tone::Waiting,
+            )
+        }
+        AckStatus::Current(code) => match code {
+            202 => chip(
+                "in progress (202)".into(),
+                format!("The device is applying desired version {desired_version}{described}"),
+                Tone::Waiting,
+            ),
+            200..=299 => chip(
+                "current".into(),
+                format!(
+                    "The device acknowledged desired version {desired_version} with {code}{described}"
+                ),
+                Tone::Done,
+            ),
+            _ => chip(
+                format!("refused ({code})"),
+                format!(
+                    "The device answered desired version {desired_version} with {code}{described}; \
+                     set another value or check the device's log"
+                ),
+                Tone::Refused,
+            ),
+        },
+        AckStatus::WithoutDesired => {
+            let code = property
+                .acknowledgement
+                .as_ref()
+                .and_then(|ack| ack.code)
+                .map_or_else(|| "no code".to_owned(), |code| code.to_string());
+            chip(
+                format!("device value ({code})"),
+                format!(
+                    "The device reported its own value ({code}{described}); no desired value \
+                     was set for it"
+                ),
+                Tone::Neutral,
+            )
+        }
+    }
+}
+
+/// The desired-properties patch that sets `property` of `component` (the default
+/// component when `None`) to `value`, as Azure IoT Explorer writes it: a component's
+/// property goes inside the component's object, with the component marker.
+pub fn desired_patch(component: Option<&str>, property: &str, value: Value) -> Value {
+    let mut properties = Map::new();
+    properties.insert(property.to_owned(), value);
+    let desired = match component {
+        Some(component) => {
+            let mut inner = Map::new();
+            inner.insert(
+                COMPONENT_MARKER.0.to_owned(),
+                Value::String(COMPONENT_MARKER.1.to_owned()),
+            );
+            inner.extend(properties);
+            let mut outer = Map::new();
+            outer.insert(component.to_owned(), Value::Object(inner));
+            outer
+        }
+        None => properties,
+    };
+    serde_json::json!({"properties": {"desired": desired}})
+}
+
+/// The value typed as JSON text for a property with no model to say its type.
+pub fn parse_json_value(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text.trim()).map_err(|error| {
+        format!("not valid JSON ({error}); write text in quotes, e.g. \"eco\", numbers and true/false as they are")
+    })
+}
+
+/// How the last desired write of a property went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    /// Sent, waiting for the hub.
+    Sending,
+    /// The hub took it; the desired version it became, when the hub said.
+    Written(Option<u64>),
+    /// The hub refused it, and why.
+    Failed(String),
+}
+
+/// A desired write that ended, for the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteEnded {
+    /// The device written to.
+    pub device_id: String,
+    /// The property written.
+    pub key: PropertyKey,
+    /// How it went.
+    pub outcome: WriteOutcome,
+}
+
+/// The free form that invokes any command, with or without a model.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CommandForm {
+    /// The component (`None`: the default component).
+    pub component: Option<String>,
+    /// The command's name within its component.
+    pub command: String,
+    /// The request payload, as JSON text (empty: no payload).
+    pub payload: String,
+}
+
+impl CommandForm {
+    /// The direct method to call and its payload, or what to fix first.
+    pub fn to_call(&self) -> Result<(String, Value), String> {
+        let command = self.command.trim();
+        if command.is_empty() {
+            return Err("give the command's name".into());
+        }
+        if command.contains(COMMAND_SEPARATOR) {
+            return Err(format!(
+                "write the command's name without '{COMMAND_SEPARATOR}': the component is chosen above"
+            ));
+        }
+        let payload = if self.payload.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(self.payload.trim())
+                .map_err(|error| format!("the payload is not valid JSON: {error}"))?
+        };
+        Ok((
+            command_method_name(self.component.as_deref(), command),
+            payload,
+        ))
+    }
+}
+
+/// One component as the tab lists it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ComponentView {
+    /// The component's name; `None` for the default component.
+    pub name: Option<String>,
+    /// Its writable properties (a desired value or an acknowledgement in the twin).
+    pub writable: Vec<PropertyState>,
+    /// Its read-only properties (reported only).
+    pub read_only: Vec<PropertyState>,
+}
+
+impl ComponentView {
+    fn of(component: &ComponentState) -> Self {
+        let (writable, read_only) = component
+            .properties
+            .iter()
+            .cloned()
+            .partition(PropertyState::is_writable);
+        ComponentView {
+            name: component.name.clone(),
+            writable,
+            read_only,
+        }
+    }
+}
+
+/// The open twin as the tab shows it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlugAndPlayView {
+    /// The model the device announced, empty when none.
+    pub model_id: String,
+    /// The default component first, then the named ones.
+    pub components: Vec<ComponentView>,
+}
+
+impl PlugAndPlayView {
+    /// The view of `twin`.
+    pub fn of(twin: &PlugAndPlayTwin) -> Self {
+        PlugAndPlayView {
+            model_id: twin.model_id.clone(),
+            components: twin.all_components().map(ComponentView::of).collect(),
+        }
+    }
+
+    /// The names of the named components, for the command form's picker.
+    pub fn component_names(&self) -> impl Iterator<Item = &str> {
+        self.components
+            .iter()
+            .filter_map(|component| component.name.as_deref())
+    }
+}
+
+/// Everything the Plug and Play tab keeps between frames.
+#[derive(Debug, Default)]
+pub struct PlugAndPlayState {
+    /// The view, with the device and twin generation it was made from.
+    shown: Option<(String, u64, PlugAndPlayView)>,
+    /// Values typed for writable properties, per device, until written.
+    drafts: HashMap<(String, PropertyKey), String>,
+    /// Desired writes in flight.
+    writes: HashMap<JobId, (String, PropertyKey)>,
+    /// How each property's last write went, per device.
+    outcomes: HashMap<(String, PropertyKey), WriteOutcome>,
+    /// The free command form.
+    pub command_form: CommandForm,
+}
+
+impl PlugAndPlayState {
+    /// The view of `device_id`'s twin at `generation` (made again only when either
+    /// changed).
+    pub fn view(
+        &mut self,
+        device_id: &str,
+        generation: u64,
+        twin: &DeviceTwin,
+    ) -> &PlugAndPlayView {
+        let stale = self
+            .shown
+            .as_ref()
+            .is_none_or(|(shown, at, _)| shown != device_id || *at != generation);
+        if stale {
+            self.shown = None;
+        }
+        let (_, _, view) = self.shown.get_or_insert_with(|| {
+            let view = PlugAndPlayView::of(&PlugAndPlayTwin::from_twin(&twin.to_json()));
+            (device_id.to_owned(), generation, view)
+        });
+        view
+    }
+
+    /// The text typed for `key` of `device_id`, if the user changed it.
+    pub fn draft(&self, device_id: &str, key: &PropertyKey) -> Option<&str> {
+        self.drafts
+            .get(&(device_id.to_owned(), key.clone()))
+            .map(String::as_str)
+    }
+
+    /// The user typed `text` for `key` of `device_id`.
+    pub fn set_draft(&mut self, device_id: &str, key: &PropertyKey, text: String) {
+        self.drafts
+            .insert((device_id.to_owned(), key.clone()), text);
+    }
+
+    /// How the last write of `key` of `device_id` went.
+    pub fn outcome(&self, device_id: &str, key: &PropertyKey) -> Option<&WriteOutcome> {
+        self.outcomes.get(&(device_id.to_owned(), key.clone()))
+    }
+
+    /// Whether a write of `key` of `device_id` is waiting for the hub.
+    pub fn is_writing(&self, device_id: &str, key: &PropertyKey) -> bool {
+        self.outcome(device_id, key) == Some(&WriteOutcome::Sending)
+    }
+
+    /// A desired write of `key` of `device_id` was sent as `job`.
+    pub fn write_sent(&mut self, job: JobId, device_id: &str, key: PropertyKey) {
+        let entry = (device_id.to_owned(), key);
+        self.outcomes.insert(entry.clone(), WriteOutcome::Sending);
+        self.writes.insert(job, entry);
+    }
+
+    /// Folds in the answer to `job` when it is a desired write of this tab: the desired
+    /// version it became, or why it failed. A written property's draft goes, so the
+    /// field shows the twin's value again.
+    pub fn write_answered(
+        &mut self,
+        job: JobId,
+        result: Result<Option<u64>, String>,
+    ) -> Option<WriteEnded> {
+        let (device_id, key) = self.writes.remove(&job)?;
+        let outcome = match result {
+            Ok(version) => {
+                self.drafts.remove(&(device_id.clone(), key.clone()));
+                WriteOutcome::Written(version)
+            }
+            Err(message) => WriteOutcome::Failed(message),
+        };
+        self.outcomes
+            .insert((device_id.clone(), key.clone()), outcome.clone());
+        Some(WriteEnded {
+            device_id,
+            key,
+            outcome,
+        })
+    }
+
+    /// Another hub: nothing is in flight and nothing typed applies any more.
+    pub fn reset(&mut self) {
+        *self = PlugAndPlayState {
+            command_form: std::mem::take(&mut self.command_form),
+            ..PlugAndPlayState::default()
+        };
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::twin::plug_and_play::Acknowledgement;
+
+    fn property(desired: Option<Value>, ack: Option<(i64, u64)>, version: u64) -> PropertyState {
+        PropertyState {
+            name: "targetTemperature".into(),
+            reported: Some(json!(21)),
+            acknowledgement: ack.map(|(code, version)| Acknowledgement {
+                code: Some(code),
+                version: Some(version),
+                description: Some("done".into()),
+            }),
+            desired_version: desired.as_ref().map(|_| version),
+            desired,
+            last_update_time: None,
+        }
+    }
+
+    #[test]
+    fn the_chip_says_how_the_device_answered_the_current_desired_version() {
+        let current = status_chip(&property(Some(json!(21)), Some((200, 4)), 4));
+        assert_eq!(
+            (current.label.as_str(), current.tone),
+            ("current", Tone::Done)
+        );
+        assert!(current.tooltip.contains("version 4 with 200: \"done\""));
+
+        let old = status_chip(&property(Some(json!(22)), Some((200, 4)), 5));
+        assert_eq!(old.label, "waiting for device");
+        assert!(old.tooltip.contains("last acknowledged version 4"));
+        let never = status_chip(&property(Some(json!(22)), None, 5));
+        assert!(never.tooltip.contains("has not acknowledged it yet"));
+
+        let refused = status_chip(&property(Some(json!(99)), Some((400, 6)), 6));
+        assert_eq!(
+            (refused.label.as_str(), refused.tone),
+            ("refused (400)", Tone::Refused)
+        );
+        let working = status_chip(&property(Some(json!(9)), Some((202, 6)), 6));
+        assert_eq!(working.tone, Tone::Waiting);
+
+        assert_eq!(status_chip(&property(None, None, 0)).label, "read-only");
+        assert_eq!(
+            status_chip(&property(None, Some((203, 0)), 0)).label,
+            "device value (203)"
+        );
+    }
+
+    #[test]
+    fn a_component_property_is_written_inside_its_marked_component() {
+        assert_eq!(
+            desired_patch(Some("thermostat1"), "targetTemperature", json!(23.5)),
+            json!({"properties": {"desired": {"thermostat1": {"__t": "c", "targetTemperature": 23.5}}}})
+        );
+        assert_eq!(
+            desired_patch(None, "fanSpeed", json!(2)),
+            json!({"properties": {"desired": {"fanSpeed": 2}}})
+        );
+    }
+
+    #[test]
+    fn untyped_values_are_json_and_a_bare_word_is_explained() {
+        assert_eq!(parse_json_value(" 23.5 "), Ok(json!(23.5)));
+        assert_eq!(parse_json_value("\"eco\""), Ok(json!("eco")));
+        assert!(parse_json_value("eco").unwrap_err().contains("in quotes"));
+    }
+
+    #[test]
+    fn the_command_form_names_the_component_command_and_checks_the_payload() {
+        let mut form = CommandForm {
+            component: Some("thermostat1".into()),
+            command: " getMaxMinReport ".into(),
+            payload: "\"2026-12-01T00:00:00Z\"".into(),
+        };
+        assert_eq!(
+            form.to_call(),
+            Ok((
+                "thermostat1*getMaxMinReport".into(),
+                json!("2026-12-01T00:00:00Z")
+            ))
+        );
+        form.payload.clear();
+        form.component = None;
+        assert_eq!(form.to_call(), Ok(("getMaxMinReport".into(), Value::Null)));
+        form.payload = "{".into();
+        assert!(form.to_call().unwrap_err().contains("not valid JSON"));
+        form.command = "thermostat1*reboot".into();
+        assert!(form.to_call().unwrap_err().contains("without '*'"));
+        form.command.clear();
+        assert_eq!(form.to_call().unwrap_err(), "give the command's name");
+    }
+
+    #[test]
+    fn writable_and_read_only_properties_are_listed_per_component() {
+        let twin: DeviceTwin =
+            serde_json::from_value(crate::twin::plug_and_play::view::tests::controller_twin())
+                .unwrap();
+        let mut state = PlugAndPlayState::default();
+        let view = state.view("controller", 1, &twin).clone();
+        assert_eq!(view.model_id, "dtmi:com:example:TemperatureController;2");
+        assert_eq!(view.components.len(), 2);
+        let root = &view.components[0];
+        assert_eq!(root.name, None);
+        assert_eq!(root.writable[0].name, "fanSpeed");
+        assert_eq!(root.read_only[0].name, "serialNumber");
+        let thermostat = &view.components[1];
+        assert_eq!(thermostat.name.as_deref(), Some("thermostat1"));
+        assert_eq!(thermostat.writable[0].name, "targetTemperature");
+        assert_eq!(thermostat.read_only[0].name, "maxTempSinceLastReboot");
+        assert_eq!(view.component_names().collect::<Vec<_>>(), ["thermostat1"]);
+    }
+
+    #[test]
+    fn a_write_is_tracked_until_answered_and_then_drops_its_draft() {
+        let mut state = PlugAndPlayState::default();
+        let key = PropertyKey::new(Some("thermostat1"), "targetTemperature");
+        assert_eq!(key.describe(), "thermostat1.targetTemperature");
+        state.set_draft("d", &key, "23.5".into());
+        state.write_sent(JobId(7), "d", key.clone());
+        assert!(state.is_writing("d", &key));
+        assert_eq!(state.write_answered(JobId(8), Ok(None)), None, "not ours");
+        let ended = state.write_answered(JobId(7), Ok(Some(6))).unwrap();
+        assert_eq!(ended.outcome, WriteOutcome::Written(Some(6)));
+        assert_eq!(state.draft("d", &key), None);
+
+        state.set_draft("d", &key, "99".into());
+        state.write_sent(JobId(9), "d", key.clone());
+        state.write_answered(JobId(9), Err("refused".into()));
+        assert_eq!(
+            state.outcome("d", &key),
+            Some(&WriteOutcome::Failed("refused".into()))
+        );
+        assert_eq!(state.draft("d", &key), Some("99"), "what was typed stays");
+    }
+}

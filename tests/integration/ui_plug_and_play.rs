@@ -1,0 +1,175 @@
+//! The Plug and Play tab driven through AccessKit against the embedded hub, with the open
+//! device connected as a simulated device: its components and acknowledgements, a
+//! desired value set from a typed field, and a component command invoked.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use serde_json::{Value, json};
+use twinlens::app::ExplorerApp;
+use twinlens::app::settings::Settings;
+
+use super::ui::{
+    block_on, explorer, has_text, no_dialogs, open_device, replace_text, service_client,
+    simulate_open_device, wait_for,
+};
+
+/// Sets desired properties through the service, behind the explorer's back; returns the
+/// desired `$version` they became.
+fn set_desired(harness: &Harness<'_, ExplorerApp>, device_id: &str, desired: Value) -> u64 {
+    let twin = block_on(service_client(harness).patch_twin(
+        device_id,
+        &json!({"properties": {"desired": desired}}),
+        None,
+    ))
+    .unwrap();
+    twin.properties.unwrap().desired["$version"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Sends `patch` as the simulated device's reported patch, from the Simulate tab.
+fn report(harness: &mut Harness<'_, ExplorerApp>, patch: &Value) {
+    harness.get_by_label("Simulate").click();
+    harness.step();
+    replace_text(harness, "Reported patch", &patch.to_string());
+    harness.get_by_label("Send reported").click();
+    harness.step();
+}
+
+/// A TemperatureController-like device: thermostat1's target acknowledged at the current
+/// desired version, a root property desired but never acknowledged, read-only reports.
+/// The simulated device acknowledges nothing by itself, so the twin stays as written.
+fn controller_device(harness: &mut Harness<'_, ExplorerApp>, device_id: &str) {
+    open_device(harness, device_id);
+    simulate_open_device(harness);
+    harness.get_by_label("Acknowledge in reported").click();
+    harness.step();
+    let version = set_desired(
+        harness,
+        device_id,
+        json!({"thermostat1": {"__t": "c", "targetTemperature": 21.5}}),
+    );
+    report(
+        harness,
+        &json!({
+            "serialNumber": "SN-0042",
+            "thermostat1": {
+                "__t": "c",
+                "maxTempSinceLastReboot": 25.5,
+                "targetTemperature": {"value": 21.5, "ac": 200, "av": version, "ad": "applied"}
+            }
+        }),
+    );
+    set_desired(harness, device_id, json!({"fanSpeed": 3}));
+}
+
+#[test]
+fn a_plug_and_play_device_shows_its_components_and_acknowledgements() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    controller_device(&mut harness, "demo-003");
+    harness.get_by_label("Plug and Play").click();
+    wait_for(&mut harness, "the acknowledged component property", |h| {
+        has_text(h, "thermostat1") && has_text(h, "current") && has_text(h, "applied")
+    });
+    assert!(has_text(&harness, "Default component"));
+    assert!(has_text(&harness, "No model announced"));
+    // fanSpeed is desired after thermostat1 was acknowledged: the device owes an answer.
+    wait_for(&mut harness, "the unacknowledged root property", |h| {
+        has_text(h, "waiting for device")
+    });
+    assert!(has_text(&harness, "maxTempSinceLastReboot"));
+    assert!(has_text(&harness, "SN-0042"));
+
+    // The drift tab knows the acknowledged component property is in step.
+    harness.get_by_label("Drift").click();
+    wait_for(&mut harness, "the drift", |h| {
+        has_text(h, "not reflected in reported")
+    });
+    assert!(has_text(&harness, "fanSpeed"));
+    assert!(!has_text(&harness, "thermostat1.targetTemperature"));
+    assert!(!has_text(&harness, "__t"));
+}
+
+#[test]
+fn an_untyped_desired_value_is_checked_and_set_inside_its_component() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    controller_device(&mut harness, "demo-002");
+    harness.get_by_label("Plug and Play").click();
+    let field = "New value of thermostat1.targetTemperature";
+    wait_for(&mut harness, "the desired field", |h| {
+        h.query_by_label(field).is_some()
+    });
+    let set = "Set desired thermostat1.targetTemperature";
+    replace_text(&mut harness, field, "warm");
+    wait_for(&mut harness, "the JSON error", |h| {
+        has_text(h, "not valid JSON")
+    });
+    assert!(harness.get_by_label(set).accesskit_node().is_disabled());
+
+    replace_text(&mut harness, field, "23.5");
+    harness.step();
+    assert!(!harness.get_by_label(set).accesskit_node().is_disabled());
+    harness.get_by_label(set).click();
+    wait_for(&mut harness, "the write to be taken", |h| {
+        has_text(h, "thermostat1.targetTemperature set (desired version")
+    });
+    let twin = block_on(service_client(&harness).get_twin("demo-002")).unwrap();
+    let desired = &twin.properties.unwrap().desired;
+    assert_eq!(desired["thermostat1"]["targetTemperature"], json!(23.5));
+    assert_eq!(desired["thermostat1"]["__t"], json!("c"));
+}
+
+#[test]
+fn a_component_command_is_invoked_and_its_answer_shown() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    controller_device(&mut harness, "demo-004");
+    harness
+        .query_all_by_label("Method table")
+        .find(|node| node.accesskit_node().role() == egui::accesskit::Role::DisclosureTriangle)
+        .unwrap()
+        .click();
+    harness.step();
+    replace_text(
+        &mut harness,
+        "Method table",
+        &json!({"thermostat1*getMaxMinReport": {"status": 200, "payload": {"maxTemp": 25.5, "minTemp": 19.0}}})
+            .to_string(),
+    );
+    // AccessKit clicks reach buttons scrolled out of the panel's view, as a screen reader's do.
+    harness.get_by_label("Apply method table").click_accesskit();
+    harness.step();
+
+    harness.get_by_label("Plug and Play").click();
+    wait_for(&mut harness, "the command form", |h| {
+        h.query_by_label("Invoke command").is_some() && has_text(h, "thermostat1")
+    });
+    // A pointer click opens and closes the popup within one frame; AccessKit's does not.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::ComboBox, "Component")
+        .click_accesskit();
+    // The popup's choice, not the component's section of the same name.
+    let choice = |h: &Harness<'_, ExplorerApp>| {
+        h.query_by_role_and_label(egui::accesskit::Role::Button, "thermostat1")
+            .is_some()
+    };
+    wait_for(&mut harness, "the component choices", choice);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "thermostat1")
+        .click();
+    harness.step();
+    replace_text(&mut harness, "Command", "getMaxMinReport");
+    replace_text(&mut harness, "Command payload", "\"2026-12-01T00:00:00Z\"");
+    harness.get_by_label("Invoke command").click_accesskit();
+    wait_for(&mut harness, "the device's answer", |h| {
+        has_text(h, "thermostat1*getMaxMinReport at") && has_text(h, "status 200 in")
+    });
+    let response = harness
+        .get_by_label("Response of thermostat1*getMaxMinReport")
+        .value()
+        .unwrap();
+    let response: Value = serde_json::from_str(&response).unwrap();
+    assert_eq!(response["maxTemp"], json!(25.5));
+}
