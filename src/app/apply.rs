@@ -128,7 +128,7 @@ impl ExplorerApp {
                 key,
                 value,
             } => {
-                let patch = desired_patch(key.component.as_deref(), &key.property, value);
+                let patch = desired_patch(key.component.as_deref(), &key.name, value);
                 let sent = self.request(Request::PatchTwin {
                     device_id: device_id.clone(),
                     patch,
@@ -137,6 +137,11 @@ impl ExplorerApp {
                 if let Some(job) = sent {
                     self.plug_and_play.write_sent(job, &device_id, key);
                 }
+            }
+            Intent::OpenModel => self.open_model(),
+            Intent::LoadModels(source) => {
+                self.log.info(format!("Reading {}…", source.describe()));
+                self.send(Command::ReadModels(source));
             }
             Intent::Export { source, path } => {
                 if self.export_progress.is_some() {

@@ -192,6 +192,18 @@ impl ExplorerApp {
                     }
                 }
             }
+            Event::ModelsRead(read) => {
+                let report = self.models.load(read);
+                let summary = crate::explorer::text::sentence(&report.summary());
+                if report.failed.is_empty() {
+                    self.log.info(summary);
+                } else {
+                    self.log.warn(summary);
+                    for failure in report.failed.clone() {
+                        self.log.error(failure);
+                    }
+                }
+            }
             Event::ConnectionsSaved { result } => match result {
                 Ok(()) => self.log.info("Saved connections updated"),
                 Err(error) => self.log.error(error),

@@ -9,7 +9,8 @@ use serde_json::Value;
 use crate::device::DeviceCommand;
 use crate::explorer::SavedConnection;
 use crate::explorer::bulk_job::BulkKind;
-use crate::explorer::plug_and_play::PropertyKey;
+use crate::explorer::models::ModelSource;
+use crate::explorer::plug_and_play::ContentKey;
 use crate::service::CloudMessage;
 use crate::snapshot::{ImportOptions, ImportPlan};
 use crate::worker::{ExportSource, HubTarget};
@@ -38,6 +39,8 @@ pub enum FilePurpose {
     JobResults,
     /// Where to record or export telemetry.
     Telemetry,
+    /// A DTDL model file to open.
+    Model,
 }
 
 /// One request from a panel.
@@ -92,10 +95,14 @@ pub enum Intent {
         /// The device (or module, by its key).
         device_id: String,
         /// The component and property.
-        key: PropertyKey,
+        key: ContentKey,
         /// The new desired value.
         value: Value,
     },
+    /// Ask the user for a DTDL model file to open.
+    OpenModel,
+    /// Read DTDL model files into the explorer's models.
+    LoadModels(ModelSource),
     /// Write a snapshot.
     Export {
         /// Which twins.

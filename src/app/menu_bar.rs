@@ -10,8 +10,42 @@ use super::settings::ThemeChoice;
 use super::snapshots::{SnapshotDialog, SnapshotMode};
 use super::status_bar::HubStatus;
 use crate::explorer::bulk_job::BulkKind;
+use crate::explorer::models::ModelSource;
 
 impl ExplorerApp {
+    /// The models folder setting: the folder, a button to read it, and what it gave.
+    fn models_folder_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
+        ui.label("DTDL model files (*.json, subfolders too), read at start");
+        let label = ui.label("Folder");
+        ui.add(
+            egui::TextEdit::singleline(&mut self.settings.models_folder)
+                .hint_text("/path/to/models")
+                .desired_width(320.0),
+        )
+        .labelled_by(label.id);
+        let folder = self.models_folder();
+        if ui
+            .add_enabled(folder.is_some(), egui::Button::new("Load models folder"))
+            .on_hover_text("Read every model file in the folder now")
+            .on_disabled_hover_text("Type the folder first")
+            .clicked()
+            && let Some(folder) = folder
+        {
+            intents.push(Intent::LoadModels(ModelSource::Folder(folder)));
+        }
+        match self.models.folder_report() {
+            Some(report) => {
+                ui.label(crate::explorer::text::sentence(&report.summary()));
+                for failure in &report.failed {
+                    ui.colored_label(ui.visuals().error_fg_color, failure);
+                }
+            }
+            None => {
+                ui.weak("No folder read yet.");
+            }
+        }
+    }
+
     pub(super) fn top_ui(&mut self, ui: &mut Ui, intents: &mut Vec<Intent>) {
         egui::Panel::top("top").show(ui, |ui| {
             egui::MenuBar::new().ui(ui, |ui| {
@@ -49,6 +83,16 @@ impl ExplorerApp {
                         .clicked()
                     {
                         self.snapshot_dialog = Some(SnapshotDialog::new(SnapshotMode::Import));
+                    }
+                    ui.separator();
+                    if ui
+                        .add(egui::Button::new("Open model…").shortcut_text("Ctrl+O"))
+                        .on_hover_text(
+                            "Load a DTDL interface file: the Plug and Play tab then types properties and commands",
+                        )
+                        .clicked()
+                    {
+                        self.open_model();
                     }
                     if let Some(local) = &self.local_hub {
                         ui.separator();
@@ -93,6 +137,7 @@ impl ExplorerApp {
                         "Show $metadata in the twin",
                     );
                     ui.checkbox(&mut self.settings.show_event_log, "Event log");
+                    ui.menu_button("Models folder", |ui| self.models_folder_ui(ui, intents));
                     ui.separator();
                     ui.label("Theme");
                     ui.radio_value(
@@ -108,6 +153,7 @@ impl ExplorerApp {
                     ui.label("Ctrl+S  save the twin being edited");
                     ui.label("Ctrl+E  export twins");
                     ui.label("Ctrl+P  the Plug and Play tab");
+                    ui.label("Ctrl+O  open a DTDL model");
                     ui.label("F5      refresh the twin and the list");
                     ui.label("Up / Down  previous / next device");
                     ui.label("Ctrl+click  mark devices for export");

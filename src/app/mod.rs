@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 
 use crate::explorer::device_modules::DeviceModules;
+use crate::explorer::models::ModelSource;
 use crate::explorer::{
     DeviceTable, EventLog, ListedRows, MethodCalls, OpenTwin, RowReader, SavedConnection,
     Simulations, twin_key,
@@ -51,7 +52,7 @@ use bulk_jobs::{BulkContext, BulkDialog};
 use connections::ConnectionsDialog;
 use device_list::{DeviceList, OpenInList};
 use export::{ExportContext, ExportDialog};
-use file_dialog::{FilePicker, PendingPick};
+use file_dialog::{FilePicker, PendingPick, PickedFile};
 use intent::{FilePurpose, Intent};
 use messages::MessagesPanel;
 use methods::MethodsPanel;
@@ -194,6 +195,8 @@ pub struct ExplorerApp {
     methods_panel: MethodsPanel,
     method_calls: MethodCalls,
     plug_and_play: crate::explorer::plug_and_play::PlugAndPlayState,
+    /// The DTDL models loaded (opened files and the models folder).
+    models: crate::explorer::models::ModelLibrary,
     telemetry: crate::explorer::live_telemetry::LiveTelemetry,
     telemetry_panel: TelemetryPanel,
     sent_messages: crate::explorer::sent_messages::SentMessages,
@@ -257,6 +260,7 @@ impl ExplorerApp {
             methods_panel: MethodsPanel::default(),
             method_calls: MethodCalls::default(),
             plug_and_play: Default::default(),
+            models: Default::default(),
             telemetry: Default::default(),
             telemetry_panel: TelemetryPanel::default(),
             sent_messages: Default::default(),
@@ -280,6 +284,9 @@ impl ExplorerApp {
         if let Some(target) = options.hub {
             app.apply(Intent::Connect(target));
         }
+        if let Some(folder) = app.models_folder() {
+            app.apply(Intent::LoadModels(ModelSource::Folder(folder)));
+        }
         Ok(app)
     }
 
@@ -296,6 +303,27 @@ impl ExplorerApp {
         }
         let context = creation.egui_ctx.clone();
         ExplorerApp::new(options, Arc::new(move || context.request_repaint()))
+    }
+
+    /// The models folder of the settings, when one is set.
+    fn models_folder(&self) -> Option<PathBuf> {
+        let folder = self.settings.models_folder.trim();
+        (!folder.is_empty()).then(|| PathBuf::from(folder))
+    }
+
+    /// Asks the user for a DTDL model file to open.
+    pub(super) fn open_model(&mut self) {
+        self.apply(Intent::PickFile(
+            FilePurpose::Model,
+            file_dialog::FileRequest {
+                action: file_dialog::FileAction::Open,
+                title: "Open a DTDL model".into(),
+                folder: self
+                    .models_folder()
+                    .unwrap_or_else(file_dialog::default_folder),
+                file_name: String::new(),
+            },
+        ));
     }
 
     /// Shows `rows` in the device list as if a list query had returned them.
@@ -503,6 +531,7 @@ impl ExplorerApp {
                     twin: self.open.twin().latest(),
                     generation: self.open.generation(),
                     calls: &self.method_calls,
+                    models: &self.models,
                 },
                 &mut self.plug_and_play,
                 intents,
@@ -619,6 +648,9 @@ impl ExplorerApp {
         if pressed(Modifiers::COMMAND, Key::P) {
             self.tab = WorkTab::PlugAndPlay;
         }
+        if pressed(Modifiers::COMMAND, Key::O) {
+            self.open_model();
+        }
         if pressed(Modifiers::NONE, Key::F5) {
             intents.push(Intent::RefreshTwin);
             intents.push(Intent::RunQuery(self.settings.query.clone()));
@@ -639,6 +671,8 @@ impl ExplorerApp {
         let Some(answer) = pending.poll() else {
             return;
         };
+        let purpose = *purpose;
+        self.pending_pick = None;
         match purpose {
             FilePurpose::Export => {
                 if let Some(dialog) = &mut self.export_dialog {
@@ -656,8 +690,16 @@ impl ExplorerApp {
                 }
             }
             FilePurpose::Telemetry => self.telemetry_panel.picked(answer),
+            FilePurpose::Model => match answer {
+                PickedFile::Chosen(path) => {
+                    self.apply(Intent::LoadModels(ModelSource::File(path)));
+                }
+                PickedFile::Cancelled => {}
+                PickedFile::Unavailable(why) => self.log.error(format!(
+                    "No model file can be chosen: {why}; put the model in the models folder (View ▸ Models folder) instead"
+                )),
+            },
         }
-        self.pending_pick = None;
     }
 
     /// Keeps the worker watching the telemetry of the open device (and of those being

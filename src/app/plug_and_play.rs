@@ -10,13 +10,16 @@ use serde_json::Value;
 use super::diff_view::short;
 use super::intent::Intent;
 use super::json_view::{code_field, json_block};
+use crate::dtdl::{CommandModel, Schema};
+use crate::explorer::models::{ModelLibrary, ModelStatus};
 use crate::explorer::plug_and_play::{
-    ComponentView, PlugAndPlayState, PlugAndPlayView, PropertyKey, StatusChip, Tone, WriteOutcome,
-    parse_json_value, status_chip,
+    ComponentView, ContentKey, FieldKind, PlugAndPlayState, PlugAndPlayView, PropertyRow,
+    StatusChip, Tone, WriteOutcome, command_payload, field_kind, field_text, parse_value,
+    status_chip,
 };
 use crate::explorer::{MethodCallState, MethodCalls};
 use crate::service::DeviceTwin;
-use crate::twin::plug_and_play::PropertyState;
+use crate::twin::plug_and_play::command_method_name;
 
 /// How long the hub waits for a device to answer a command.
 const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -31,6 +34,8 @@ pub struct PlugAndPlayContext<'a> {
     pub generation: u64,
     /// The explorer's recent method calls, where command answers land.
     pub calls: &'a MethodCalls,
+    /// The DTDL models loaded.
+    pub models: &'a ModelLibrary,
 }
 
 /// Draws the panel.
@@ -45,20 +50,86 @@ pub fn plug_and_play_ui(
         return;
     };
     let view = state
-        .view(context.device_id, context.generation, twin)
+        .view(context.device_id, context.generation, twin, context.models)
         .clone();
     model_line(ui, &view.model_id);
+    model_status_ui(ui, context, &view, state, intents);
     ui.separator();
     egui::ScrollArea::vertical()
         .id_salt("plug-and-play")
         .auto_shrink(false)
         .show(ui, |ui| {
             for component in &view.components {
-                component_ui(ui, context.device_id, component, state, intents);
+                component_ui(ui, context, component, state, intents);
             }
             ui.separator();
             command_form_ui(ui, context, &view, state, intents);
         });
+}
+
+/// How the device's model resolves against the loaded models, and what to do when it
+/// does not; a device announcing no model can be read with a loaded one.
+fn model_status_ui(
+    ui: &mut Ui,
+    context: &PlugAndPlayContext<'_>,
+    view: &PlugAndPlayView,
+    state: &mut PlugAndPlayState,
+    intents: &mut Vec<Intent>,
+) {
+    let error = ui.visuals().error_fg_color;
+    let warn = ui.visuals().warn_fg_color;
+    match &view.model {
+        ModelStatus::NoModelId => {}
+        ModelStatus::NotLoaded(model_id) => {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(
+                    warn,
+                    format!(
+                        "The model {model_id} is not loaded: open its model file or put it in the models folder (View ▸ Models folder)."
+                    ),
+                );
+                if ui.button("Open model…").clicked() {
+                    intents.push(Intent::OpenModel);
+                }
+            });
+        }
+        ModelStatus::Broken(why) => {
+            ui.colored_label(error, format!("The model cannot be used: {why}"));
+        }
+        ModelStatus::Resolved(model) => {
+            ui.label(format!("Typed by the model {}", model.display_name()))
+                .on_hover_text(model.description());
+            for missing in &model.missing {
+                ui.colored_label(warn, format!("{missing}, or put it in the models folder"));
+            }
+        }
+    }
+    if view.model_id.is_empty() && context.models.interfaces() > 0 {
+        let chosen = state.chosen_model(context.device_id).map(str::to_owned);
+        let mut choice = chosen.clone();
+        ui.horizontal(|ui| {
+            let label = ui.label("Read with model");
+            egui::ComboBox::from_id_salt("pnp-chosen-model")
+                .selected_text(choice.as_deref().unwrap_or("none (the twin alone)"))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut choice, None, "none (the twin alone)");
+                    for id in context.models.ids() {
+                        ui.selectable_value(&mut choice, Some(id.to_owned()), id);
+                    }
+                })
+                .response
+                .labelled_by(label.id)
+                .on_hover_text("The device announces no model: choose a loaded one to type its properties and commands");
+        });
+        if choice != chosen {
+            state.choose_model(context.device_id, choice);
+        }
+    }
+    if let Some(report) = context.models.opened_report() {
+        for failure in &report.failed {
+            ui.colored_label(error, format!("Opening a model failed: {failure}"));
+        }
+    }
 }
 
 /// "Model: dtmi:…" or that the device announced none, with what that means.
@@ -93,7 +164,7 @@ pub fn status_chip_ui(ui: &mut Ui, chip: &StatusChip) {
 
 fn component_ui(
     ui: &mut Ui,
-    device_id: &str,
+    context: &PlugAndPlayContext<'_>,
     component: &ComponentView,
     state: &mut PlugAndPlayState,
     intents: &mut Vec<Intent>,
@@ -105,28 +176,61 @@ fn component_ui(
         .show(ui, |ui| {
             ui.label(RichText::new("Writable properties").strong());
             if component.writable.is_empty() {
-                ui.weak("None in the twin.");
+                ui.weak("None.");
             } else {
                 writable_table(ui, title, &component.writable);
-                for property in &component.writable {
-                    let key = PropertyKey::new(component.name.as_deref(), &property.name);
-                    desired_field(ui, device_id, &key, property, state, intents);
+                for row in &component.writable {
+                    let key = ContentKey::new(component.name.as_deref(), &row.state.name);
+                    desired_field(ui, context.device_id, &key, row, state, intents);
                 }
             }
             ui.add_space(4.0);
             ui.label(RichText::new("Read-only properties").strong());
             if component.read_only.is_empty() {
-                ui.weak("None in the twin.");
+                ui.weak("None.");
             } else {
                 read_only_table(ui, title, &component.read_only);
             }
+            ui.add_space(4.0);
+            ui.label(RichText::new("Commands").strong());
+            if component.commands.is_empty() {
+                ui.weak("None known: the model lists commands; without one, use Invoke a command below.");
+            }
+            for command in &component.commands {
+                command_ui(ui, context, component.name.as_deref(), command, state, intents);
+            }
         });
-    header.header_response.on_hover_text(match &component.name {
+    let mut tooltip = match &component.name {
         Some(name) => format!(
             "The component {name}: its properties sit under \"{name}\" (marked \"__t\": \"c\") in desired and reported"
         ),
         None => "Properties at the root of desired and reported".to_owned(),
-    });
+    };
+    if let Some(explanation) = &component.explanation {
+        tooltip = format!("{explanation}\n{tooltip}");
+    }
+    header.header_response.on_hover_text(tooltip);
+}
+
+/// The property's name, with what the model says of it on hover.
+fn name_cell(ui: &mut Ui, row: &PropertyRow) {
+    let name = ui.monospace(&row.state.name);
+    match row.explanation() {
+        Some(explanation) => name.on_hover_text(explanation),
+        None => name.on_hover_text("Not in the model: read from the twin alone"),
+    };
+}
+
+/// A value, with the property's unit when the model gives one.
+fn value_cell(ui: &mut Ui, row: &PropertyRow, value: Option<&Value>) {
+    let unit = row.model.as_ref().and_then(|model| model.unit.as_deref());
+    optional_cell(
+        ui,
+        value.map(|value| match unit {
+            Some(unit) => format!("{} {unit}", short(value)),
+            None => short(value),
+        }),
+    );
 }
 
 fn header_cell(ui: &mut Ui, text: &str, tooltip: &str) {
@@ -145,7 +249,7 @@ fn optional_cell(ui: &mut Ui, value: Option<String>) {
     }
 }
 
-fn writable_table(ui: &mut Ui, component: &str, properties: &[PropertyState]) {
+fn writable_table(ui: &mut Ui, component: &str, rows: &[PropertyRow]) {
     egui::ScrollArea::horizontal()
         .id_salt(("pnp-writable-scroll", component))
         .show(ui, |ui| {
@@ -170,12 +274,13 @@ fn writable_table(ui: &mut Ui, component: &str, properties: &[PropertyState]) {
                         "Whether the device acknowledged the current desired value",
                     );
                     ui.end_row();
-                    for property in properties {
+                    for row in rows {
+                        let property = &row.state;
                         let ack = property.acknowledgement.as_ref();
-                        ui.monospace(&property.name);
-                        optional_cell(ui, property.desired.as_ref().map(short));
+                        name_cell(ui, row);
+                        value_cell(ui, row, property.desired.as_ref());
                         optional_cell(ui, property.desired_version.map(|v| v.to_string()));
-                        optional_cell(ui, property.reported.as_ref().map(short));
+                        value_cell(ui, row, property.reported.as_ref());
                         optional_cell(ui, ack.and_then(|ack| ack.code).map(|c| c.to_string()));
                         optional_cell(ui, ack.and_then(|ack| ack.version).map(|v| v.to_string()));
                         optional_cell(ui, ack.and_then(|ack| ack.description.clone()));
@@ -186,7 +291,7 @@ fn writable_table(ui: &mut Ui, component: &str, properties: &[PropertyState]) {
         });
 }
 
-fn read_only_table(ui: &mut Ui, component: &str, properties: &[PropertyState]) {
+fn read_only_table(ui: &mut Ui, component: &str, rows: &[PropertyRow]) {
     egui::Grid::new(("pnp-read-only", component))
         .striped(true)
         .num_columns(3)
@@ -199,47 +304,52 @@ fn read_only_table(ui: &mut Ui, component: &str, properties: &[PropertyState]) {
                 "When the device last reported it (the hub's clock)",
             );
             ui.end_row();
-            for property in properties {
-                ui.monospace(&property.name);
-                optional_cell(ui, property.reported.as_ref().map(short));
-                optional_cell(ui, property.last_update_time.clone());
+            for row in rows {
+                name_cell(ui, row);
+                value_cell(ui, row, row.state.reported.as_ref());
+                optional_cell(ui, row.state.last_update_time.clone());
                 ui.end_row();
             }
         });
 }
 
-/// The field that sets a writable property's desired value (JSON text), its Set button,
-/// and what is wrong with the text or how the last write went.
+/// The field that sets a writable property's desired value (typed by the model's
+/// schema, JSON text without one), its Set button, and what is wrong with the value or
+/// how the last write went.
 fn desired_field(
     ui: &mut Ui,
     device_id: &str,
-    key: &PropertyKey,
-    property: &PropertyState,
+    key: &ContentKey,
+    row: &PropertyRow,
     state: &mut PlugAndPlayState,
     intents: &mut Vec<Intent>,
 ) {
     let described = key.describe();
+    let schema = row.schema();
+    let property = &row.state;
     let mut text = state.draft(device_id, key).map_or_else(
         || {
-            property
-                .desired
-                .as_ref()
-                .or(property.reported.as_ref())
-                .map_or_else(String::new, Value::to_string)
+            field_text(
+                schema,
+                property.desired.as_ref().or(property.reported.as_ref()),
+            )
         },
         str::to_owned,
     );
-    let parsed = parse_json_value(&text);
     let writing = state.is_writing(device_id, key);
+    let mut parsed = parse_value(schema, &text);
     ui.horizontal(|ui| {
         let label = ui.label(&property.name);
-        let field = ui
-            .add(egui::TextEdit::singleline(&mut text).desired_width(180.0))
-            .labelled_by(label.id);
+        if let Some(explanation) = row.explanation() {
+            label.clone().on_hover_text(explanation);
+        }
         let accessible = format!("New value of {described}");
-        field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, &accessible));
-        if field.changed() {
+        if value_field(ui, schema, &mut text, &accessible, label.id) {
+            parsed = parse_value(schema, &text);
             state.set_draft(device_id, key, text.clone());
+        }
+        if let Some(unit) = row.model.as_ref().and_then(|model| model.unit.as_deref()) {
+            ui.weak(unit);
         }
         let enabled = parsed.is_ok() && !writing;
         let button = ui
@@ -282,6 +392,124 @@ fn desired_field(
         }
         _ => {}
     }
+}
+
+/// The edit widget for a value of `schema`, named `accessible` for screen readers and
+/// labelled by `label`: a checkbox, a combo box of enum values, a line, or JSON text.
+/// Returns whether the user changed `text`.
+fn value_field(
+    ui: &mut Ui,
+    schema: Option<&Schema>,
+    text: &mut String,
+    accessible: &str,
+    label: egui::Id,
+) -> bool {
+    let accessible = accessible.to_owned();
+    let response = match field_kind(schema) {
+        FieldKind::Checkbox => {
+            let mut checked = text.trim() == "true";
+            let response = ui.checkbox(&mut checked, "");
+            if response.changed() {
+                *text = checked.to_string();
+            }
+            response
+        }
+        FieldKind::Choice(choices) => {
+            let selected = choices
+                .iter()
+                .find(|(_, value)| value == text)
+                .map_or_else(|| text.clone(), |(label, _)| label.clone());
+            let mut changed = false;
+            let mut response = egui::ComboBox::from_id_salt(("pnp-choice", &accessible))
+                .selected_text(selected)
+                .show_ui(ui, |ui| {
+                    for (label, value) in &choices {
+                        changed |= ui.selectable_value(text, value.clone(), label).changed();
+                    }
+                })
+                .response;
+            if changed {
+                response.mark_changed();
+            }
+            response
+        }
+        FieldKind::Line => ui.add(egui::TextEdit::singleline(text).desired_width(180.0)),
+        FieldKind::Json => ui.add(
+            egui::TextEdit::multiline(text)
+                .code_editor()
+                .desired_rows(3)
+                .desired_width(260.0),
+        ),
+    };
+    let response = response.labelled_by(label);
+    let role = match field_kind(schema) {
+        FieldKind::Checkbox => egui::Role::CheckBox,
+        FieldKind::Choice(_) => egui::Role::ComboBox,
+        FieldKind::Line | FieldKind::Json => egui::Role::TextInput,
+    };
+    response.widget_info(|| egui::WidgetInfo::labeled(role, true, &accessible));
+    if let Some(schema) = schema {
+        response
+            .clone()
+            .on_hover_text(format!("A {}", schema.describe()));
+    }
+    response.changed()
+}
+
+/// A model command's form: its request field typed by the request schema (none: just
+/// the button), Invoke, and the device's last answer.
+fn command_ui(
+    ui: &mut Ui,
+    context: &PlugAndPlayContext<'_>,
+    component: Option<&str>,
+    command: &CommandModel,
+    state: &mut PlugAndPlayState,
+    intents: &mut Vec<Intent>,
+) {
+    let key = ContentKey::new(component, &command.name);
+    let method = command_method_name(component, &command.name);
+    let mut tooltip = format!("{} ({method})", command.display_name());
+    if !command.description().is_empty() {
+        tooltip = format!("{tooltip}\n{}", command.description());
+    }
+    let mut payload = Ok(serde_json::Value::Null);
+    ui.horizontal(|ui| {
+        let label = ui.monospace(&command.name).on_hover_text(&tooltip);
+        if let Some(request) = &command.request {
+            let mut text = state
+                .command_draft(context.device_id, &key)
+                .map_or_else(|| field_text(Some(&request.schema), None), str::to_owned);
+            let accessible = format!("{} of {}", request.display_name(), key.describe());
+            if value_field(ui, Some(&request.schema), &mut text, &accessible, label.id) {
+                state.set_command_draft(context.device_id, &key, text.clone());
+            }
+            payload = command_payload(command, &text);
+        }
+        let invoke = ui
+            .add_enabled(payload.is_ok(), egui::Button::new("Invoke"))
+            .on_hover_text(format!("Call {method} on the device"));
+        let invoke_label = format!("Invoke {method}");
+        let enabled = payload.is_ok();
+        invoke
+            .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, &invoke_label));
+        if invoke.clicked()
+            && let Ok(payload) = &payload
+        {
+            intents.push(Intent::InvokeMethod {
+                device_id: context.device_id.to_owned(),
+                method: method.clone(),
+                payload: payload.clone(),
+                response_timeout: COMMAND_TIMEOUT,
+            });
+        }
+    });
+    if let Err(error) = &payload {
+        ui.colored_label(
+            ui.visuals().error_fg_color,
+            format!("{}: {error}", key.describe()),
+        );
+    }
+    command_answer_ui(ui, context, &method);
 }
 
 /// The free form: a component (or the default one), a command name and a JSON payload,

@@ -1,6 +1,6 @@
 //! What the explorer remembers across runs (eframe's storage, next to the window's own
 //! size and position): query history, the device list's extra columns, the theme and
-//! view toggles. Never connection strings or keys: those live in the saved-connections
+//! view toggles, the folder of DTDL models. Never connection strings or keys: those live in the saved-connections
 //! file, readable by the user only.
 
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,9 @@ pub struct Settings {
     pub show_event_log: bool,
     /// Seconds between refreshes of the open twin.
     pub twin_refresh_secs: f32,
+    /// A folder of DTDL model files (`*.json`, subfolders included) loaded at start;
+    /// empty for none.
+    pub models_folder: String,
 }
 
 impl Default for Settings {
@@ -67,6 +70,7 @@ impl Default for Settings {
             show_metadata: false,
             show_event_log: true,
             twin_refresh_secs: 3.0,
+            models_folder: String::new(),
         }
     }
 }

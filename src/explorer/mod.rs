@@ -14,6 +14,7 @@ pub mod event_log;
 pub mod list_query;
 pub mod live_telemetry;
 pub mod method_calls;
+pub mod models;
 pub mod open_twin;
 pub mod plug_and_play;
 pub mod request;

@@ -163,6 +163,24 @@ impl Dispatcher {
                     events.send(Event::ConnectionsSaved { result }).await;
                 });
             }
+            Command::ReadModels(source) => {
+                let events = self.events.clone();
+                tokio::spawn(async move {
+                    let asked = source.clone();
+                    let read =
+                        tokio::task::spawn_blocking(move || super::models::read_models(source))
+                            .await
+                            .unwrap_or_else(|error| crate::explorer::models::ModelFiles {
+                                unreadable: vec![format!(
+                                    "reading {} stopped: {error}",
+                                    asked.describe()
+                                )],
+                                source: asked,
+                                files: Vec::new(),
+                            });
+                    events.send(Event::ModelsRead(read)).await;
+                });
+            }
             Command::WatchTelemetry { devices } => self.watch_telemetry(devices).await,
             Command::RecordTelemetry { key, path } => {
                 let recordings = self.recordings.clone();

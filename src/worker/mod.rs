@@ -13,6 +13,7 @@
 
 mod dispatch;
 mod jobs;
+mod models;
 mod recording;
 mod snapshots;
 mod telemetry;
@@ -146,6 +147,9 @@ pub enum Command {
     StopRecording { key: String },
     /// Disconnect a simulated device and forget it; ends with [`Event::SimulationStopped`].
     StopSimulation { device_id: String },
+    /// Read DTDL model files (one file, or a folder's); ends with [`Event::ModelsRead`].
+    /// Needs no hub.
+    ReadModels(crate::explorer::models::ModelSource),
     /// Write the saved connections file (readable by the user only); ends with
     /// [`Event::ConnectionsSaved`].
     SaveConnections {
@@ -449,6 +453,8 @@ pub enum Event {
     },
     /// The saved connections were written, or why not.
     ConnectionsSaved { result: Result<(), String> },
+    /// DTDL model files were read (with those that could not be).
+    ModelsRead(crate::explorer::models::ModelFiles),
     /// Telemetry messages of watched devices, oldest first (the first batch after a
     /// watch starts may repeat what the UI has).
     Telemetry {

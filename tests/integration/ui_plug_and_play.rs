@@ -2,16 +2,43 @@
 //! device connected as a simulated device: its components and acknowledgements, a
 //! desired value set from a typed field, and a component command invoked.
 
+use std::sync::Arc;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use serde_json::{Value, json};
 use twinlens::app::ExplorerApp;
+use twinlens::app::file_dialog::{FilePicker, PickedFile};
 use twinlens::app::settings::Settings;
 
 use super::ui::{
     block_on, explorer, has_text, no_dialogs, open_device, replace_text, service_client,
     simulate_open_device, wait_for,
 };
+
+/// The sample models: the controller in the models folder, the thermostat it uses
+/// opened from a file.
+const CONTROLLER: &str = include_str!("../../src/dtdl/samples/TemperatureController.json");
+const THERMOSTAT: &str = include_str!("../../src/dtdl/samples/Thermostat.json");
+const CONTROLLER_ID: &str = "dtmi:com:example:TemperatureController;1";
+
+/// Clicks the choice labelled `label` in the combo box labelled `combo`.
+fn choose(harness: &mut Harness<'_, ExplorerApp>, combo: &str, label: &str) {
+    // A pointer click opens and closes the popup within one frame; AccessKit's does not.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::ComboBox, combo)
+        .click_accesskit();
+    // The popup's choice, not a section of the same name.
+    let choice = |h: &Harness<'_, ExplorerApp>| {
+        h.query_by_role_and_label(egui::accesskit::Role::Button, label)
+            .is_some()
+    };
+    wait_for(harness, "the combo box's choices", choice);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, label)
+        .click();
+    harness.step();
+}
 
 /// Sets desired properties through the service, behind the explorer's back; returns the
 /// desired `$version` they became.
@@ -122,6 +149,85 @@ fn an_untyped_desired_value_is_checked_and_set_inside_its_component() {
 }
 
 #[test]
+fn a_dtdl_model_types_a_writable_property_and_a_command() {
+    let folder = tempfile::tempdir().unwrap();
+    let models = folder.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    std::fs::write(models.join("TemperatureController.json"), CONTROLLER).unwrap();
+    let thermostat = folder.path().join("Thermostat.json");
+    std::fs::write(&thermostat, THERMOSTAT).unwrap();
+    let chosen = thermostat.clone();
+    let picker: FilePicker = Arc::new(move |_: &_| PickedFile::Chosen(chosen.clone()));
+    let settings = Settings {
+        models_folder: models.display().to_string(),
+        ..Settings::default()
+    };
+    let mut harness = explorer(folder.path(), picker, settings);
+    wait_for(&mut harness, "the models folder", |h| {
+        has_text(h, "1 interface loaded from the models folder")
+    });
+    harness.get_by_label("Hub").click_accesskit();
+    // The item's label carries its shortcut too.
+    wait_for(&mut harness, "the Hub menu", |h| {
+        h.query_by_label_contains("Open model…").is_some()
+    });
+    harness.get_by_label_contains("Open model…").click();
+    wait_for(&mut harness, "the opened model", |h| {
+        has_text(h, "1 interface loaded from the model file")
+    });
+
+    controller_device(&mut harness, "demo-005");
+    harness.get_by_label("Plug and Play").click();
+    wait_for(&mut harness, "the model choice", |h| {
+        has_text(h, "No model announced") && has_text(h, "Read with model")
+    });
+    choose(&mut harness, "Read with model", CONTROLLER_ID);
+    wait_for(&mut harness, "the typed view", |h| {
+        has_text(h, "Typed by the model Temperature Controller")
+    });
+    assert!(has_text(&harness, "thermostat2"), "declared by the model");
+    assert!(
+        has_text(&harness, "'deviceInformation' uses"),
+        "its interface is missing"
+    );
+
+    let field = "New value of thermostat1.targetTemperature";
+    let set = "Set desired thermostat1.targetTemperature";
+    replace_text(&mut harness, field, "warm");
+    wait_for(&mut harness, "the schema's error", |h| {
+        has_text(h, "(double expected)")
+    });
+    assert!(harness.get_by_label(set).accesskit_node().is_disabled());
+    replace_text(&mut harness, field, "23.5");
+    harness.step();
+    assert!(!has_text(&harness, "(double expected)"));
+    harness.get_by_label(set).click_accesskit();
+    wait_for(&mut harness, "the write to be taken", |h| {
+        has_text(h, "thermostat1.targetTemperature set (desired version")
+    });
+    let twin = block_on(service_client(&harness).get_twin("demo-005")).unwrap();
+    let desired = &twin.properties.unwrap().desired;
+    assert_eq!(
+        desired["thermostat1"],
+        json!({"__t": "c", "targetTemperature": 23.5})
+    );
+
+    // The model's command form: its request typed as a dateTime.
+    let since = "Since of thermostat1.getMaxMinReport";
+    replace_text(&mut harness, since, "yesterday");
+    wait_for(&mut harness, "the request's error", |h| {
+        has_text(h, "(dateTime expected)")
+    });
+    replace_text(&mut harness, since, "2026-12-01T00:00:00Z");
+    harness
+        .get_by_label("Invoke thermostat1*getMaxMinReport")
+        .click_accesskit();
+    wait_for(&mut harness, "the device's answer", |h| {
+        has_text(h, "thermostat1*getMaxMinReport at") && has_text(h, "status 404 in")
+    });
+}
+
+#[test]
 fn a_component_command_is_invoked_and_its_answer_shown() {
     let folder = tempfile::tempdir().unwrap();
     let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
@@ -146,20 +252,7 @@ fn a_component_command_is_invoked_and_its_answer_shown() {
     wait_for(&mut harness, "the command form", |h| {
         h.query_by_label("Invoke command").is_some() && has_text(h, "thermostat1")
     });
-    // A pointer click opens and closes the popup within one frame; AccessKit's does not.
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::ComboBox, "Component")
-        .click_accesskit();
-    // The popup's choice, not the component's section of the same name.
-    let choice = |h: &Harness<'_, ExplorerApp>| {
-        h.query_by_role_and_label(egui::accesskit::Role::Button, "thermostat1")
-            .is_some()
-    };
-    wait_for(&mut harness, "the component choices", choice);
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::Button, "thermostat1")
-        .click();
-    harness.step();
+    choose(&mut harness, "Component", "thermostat1");
     replace_text(&mut harness, "Command", "getMaxMinReport");
     replace_text(&mut harness, "Command payload", "\"2026-12-01T00:00:00Z\"");
     harness.get_by_label("Invoke command").click_accesskit();

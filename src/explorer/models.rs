@@ -1,0 +1,230 @@
+//! The DTDL models the explorer knows: the interfaces loaded from files the user opened
+//! and from the models folder (the worker reads the files; this loads their text into a
+//! [`ModelSet`]), what the last loads found, and how a device's model id resolves
+//! against them.
+
+use std::path::PathBuf;
+
+use crate::dtdl::{ModelSet, ResolvedModel};
+
+/// Where model files are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// One file the user opened.
+    File(PathBuf),
+    /// Every `*.json` file in a folder and its subfolders.
+    Folder(PathBuf),
+}
+
+impl ModelSource {
+    /// `the model file X` or `the models folder X`, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            ModelSource::File(path) => format!("the model file {}", path.display()),
+            ModelSource::Folder(path) => format!("the models folder {}", path.display()),
+        }
+    }
+}
+
+/// Model files as the worker read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFiles {
+    /// What was asked for.
+    pub source: ModelSource,
+    /// Each file read: its name (as messages show it) and its text.
+    pub files: Vec<(String, String)>,
+    /// Files (or the folder) that could not be read, and why.
+    pub unreadable: Vec<String>,
+}
+
+/// What one load found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    /// What was read.
+    pub source: ModelSource,
+    /// Interfaces loaded (inline ones included).
+    pub interfaces: usize,
+    /// Files that loaded.
+    pub files: usize,
+    /// Each file that failed, with what to change (the DTDL error names the file).
+    pub failed: Vec<String>,
+}
+
+impl LoadReport {
+    /// One line for the event log and the settings: how many interfaces from where.
+    pub fn summary(&self) -> String {
+        let failed = match self.failed.len() {
+            0 => String::new(),
+            1 => "; 1 file failed".to_owned(),
+            count => format!("; {count} files failed"),
+        };
+        format!(
+            "{} interface{} loaded from {} ({} file{}){failed}",
+            self.interfaces,
+            if self.interfaces == 1 { "" } else { "s" },
+            self.source.describe(),
+            self.files,
+            if self.files == 1 { "" } else { "s" },
+        )
+    }
+}
+
+/// How a device's model id stands against the loaded models.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelStatus {
+    /// The device announced no model id.
+    NoModelId,
+    /// The model id's interface is not loaded.
+    NotLoaded(String),
+    /// The model breaks DTDL's rules across interfaces; what to change.
+    Broken(String),
+    /// The model, with the interfaces it needs that are not loaded.
+    Resolved(Box<ResolvedModel>),
+}
+
+/// The loaded models and the last load of each kind.
+#[derive(Debug, Default)]
+pub struct ModelLibrary {
+    set: ModelSet,
+    /// Changes with every load, so views made from a model are made again.
+    revision: u64,
+    /// The last models-folder load.
+    folder: Option<LoadReport>,
+    /// The last model file opened.
+    opened: Option<LoadReport>,
+}
+
+impl ModelLibrary {
+    /// Loads the files read from a source; a file that fails adds nothing of its own
+    /// (later files may still need what it would have defined).
+    pub fn load(&mut self, read: ModelFiles) -> &LoadReport {
+        let mut report = LoadReport {
+            source: read.source,
+            interfaces: 0,
+            files: 0,
+            failed: read.unreadable,
+        };
+        for (name, text) in &read.files {
+            match self.set.add_file(name, text) {
+                Ok(ids) => {
+                    report.interfaces += ids.len();
+                    report.files += 1;
+                }
+                Err(error) => report.failed.push(error.to_string()),
+            }
+        }
+        self.revision += 1;
+        let slot = match report.source {
+            ModelSource::File(_) => &mut self.opened,
+            ModelSource::Folder(_) => &mut self.folder,
+        };
+        slot.insert(report)
+    }
+
+    /// Changes with every load.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// How many interfaces are loaded.
+    pub fn interfaces(&self) -> usize {
+        self.set.ids().count()
+    }
+
+    /// The `@id`s of the loaded interfaces, sorted.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.set.ids()
+    }
+
+    /// The last models-folder load.
+    pub fn folder_report(&self) -> Option<&LoadReport> {
+        self.folder.as_ref()
+    }
+
+    /// The last model file opened.
+    pub fn opened_report(&self) -> Option<&LoadReport> {
+        self.opened.as_ref()
+    }
+
+    /// How `model_id` (a device's announced model, empty for none) resolves.
+    pub fn status(&self, model_id: &str) -> ModelStatus {
+        if model_id.is_empty() {
+            return ModelStatus::NoModelId;
+        }
+        if self.set.interface(model_id).is_none() {
+            return ModelStatus::NotLoaded(model_id.to_owned());
+        }
+        match self.set.resolve(model_id) {
+            Ok(model) => ModelStatus::Resolved(Box::new(model)),
+            Err(error) => ModelStatus::Broken(error.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The Thermostat and TemperatureController sample models, as files in a folder.
+    pub(crate) fn sample_files() -> ModelFiles {
+        ModelFiles {
+            source: ModelSource::Folder(PathBuf::from("models")),
+            files: vec![
+                (
+                    "TemperatureController.json".into(),
+                    include_str!("../dtdl/samples/TemperatureController.json").into(),
+                ),
+                (
+                    "Thermostat.json".into(),
+                    include_str!("../dtdl/samples/Thermostat.json").into(),
+                ),
+            ],
+            unreadable: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_folder_loads_what_it_can_and_names_what_failed() {
+        let mut library = ModelLibrary::default();
+        let mut files = sample_files();
+        files.files.push(("Broken.json".into(), "{".into()));
+        files
+            .unreadable
+            .push("models/locked.json: permission denied".into());
+        let report = library.load(files).clone();
+        assert_eq!((report.interfaces, report.files), (2, 2));
+        assert_eq!(report.failed.len(), 2);
+        assert!(
+            report.failed[1].contains("Broken.json"),
+            "{:?}",
+            report.failed
+        );
+        assert_eq!(
+            report.summary(),
+            "2 interfaces loaded from the models folder models (2 files); 2 files failed"
+        );
+        assert_eq!(library.folder_report(), Some(&report));
+        assert_eq!(library.opened_report(), None);
+        assert_eq!(library.interfaces(), 2);
+        assert_eq!(library.revision(), 1);
+    }
+
+    #[test]
+    fn a_model_id_resolves_names_what_is_missing_or_is_not_loaded() {
+        let mut library = ModelLibrary::default();
+        assert_eq!(library.status(""), ModelStatus::NoModelId);
+        let controller = "dtmi:com:example:TemperatureController;1";
+        assert_eq!(
+            library.status(controller),
+            ModelStatus::NotLoaded(controller.into())
+        );
+        library.load(sample_files());
+        let ModelStatus::Resolved(model) = library.status(controller) else {
+            panic!("the controller resolves");
+        };
+        assert!(model.component("thermostat1").is_some());
+        assert_eq!(model.missing.len(), 1, "DeviceInformation is not loaded");
+        assert!(model.missing[0].to_string().contains("deviceInformation"));
+    }
+}
