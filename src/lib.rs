@@ -40,9 +40,9 @@
 //!   out, each request answered by a reply of its own kind, a repaint after every event.
 //! - [`explorer`] owns the explorer's state and its rules (device table, the open twin
 //!   with what is in flight for it, twin editing with conflicts, drift, simulated-device
-//!   views, method calls, live telemetry and its charts, sent messages, event log, saved
-//!   connections), free of egui so they are
-//!   tested without a window.
+//!   views, method calls, live telemetry and its charts, sent messages, the Plug and Play
+//!   view and the DTDL models loaded, event log, saved connections), free of egui so
+//!   they are tested without a window.
 //! - [`backoff`] owns how long to wait before trying again (devices reconnecting,
 //!   throttled service calls).
 //! - [`error_text`] owns how errors read: every cause once, and shared advice.

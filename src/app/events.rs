@@ -491,7 +491,9 @@ impl ExplorerApp {
             WriteOutcome::Failed(error) => self.log.error(format!(
                 "Setting the desired value of {what} failed: {error}"
             )),
-            _ => self.log.info(format!("Desired value of {what} set")),
+            WriteOutcome::Written(_) | WriteOutcome::Sending => {
+                self.log.info(format!("Desired value of {what} set"));
+            }
         }
         if self.open.is_open(&ended.device_id) {
             self.open.read_soon();

@@ -405,7 +405,13 @@ fn value_field(
     label: egui::Id,
 ) -> bool {
     let accessible = accessible.to_owned();
-    let response = match field_kind(schema) {
+    let kind = field_kind(schema);
+    let role = match kind {
+        FieldKind::Checkbox => egui::Role::CheckBox,
+        FieldKind::Choice(_) => egui::Role::ComboBox,
+        FieldKind::Line | FieldKind::Json => egui::Role::TextInput,
+    };
+    let response = match kind {
         FieldKind::Checkbox => {
             let mut checked = text.trim() == "true";
             let response = ui.checkbox(&mut checked, "");
@@ -442,11 +448,6 @@ fn value_field(
         ),
     };
     let response = response.labelled_by(label);
-    let role = match field_kind(schema) {
-        FieldKind::Checkbox => egui::Role::CheckBox,
-        FieldKind::Choice(_) => egui::Role::ComboBox,
-        FieldKind::Line | FieldKind::Json => egui::Role::TextInput,
-    };
     response.widget_info(|| egui::WidgetInfo::labeled(role, true, &accessible));
     if let Some(schema) = schema {
         response

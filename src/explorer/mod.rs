@@ -1,7 +1,7 @@
 //! The explorer's state, free of egui and of I/O: what the window shows and edits
 //! (the device table, the open twin and its edit, simulated devices, method calls, live
-//! telemetry, sent cloud-to-device messages, the Plug and Play view, the event log, saved
-//! connections) and the rules that change it. The panels in `crate::app`
+//! telemetry, sent cloud-to-device messages, the Plug and Play view and the DTDL models
+//! loaded, the event log, saved connections) and the rules that change it. The panels in `crate::app`
 //! draw this state and turn clicks into intents; the worker does the I/O. Keeping the
 //! rules here lets them be tested without a window.
 

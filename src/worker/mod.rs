@@ -6,7 +6,8 @@
 //! Requests (twin reads and writes, device changes, method calls, snapshots) each run
 //! as their own job and end with one [`Event::Finished`] carrying the [`Reply`] of the
 //! request's kind. Connecting, file writes and simulated-device start-up run as tasks
-//! too, so a slow hub never holds up other commands. Long jobs (queries) report progress with
+//! too, so a slow hub never holds up other commands; so does reading DTDL model files
+//! ([`Event::ModelsRead`]), which needs no hub. Long jobs (queries) report progress with
 //! [`Event::QueryPage`] and can be cancelled. Simulated devices are long-lived: their
 //! events arrive as [`Event::Simulation`]; so is the telemetry watch, whose messages
 //! arrive as [`Event::Telemetry`].
