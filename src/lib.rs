@@ -23,8 +23,9 @@
 //!   checks, and a packet stream whose buffers stay small, for the hub's device endpoint
 //!   and the simulated devices alike.
 //! - [`device`] owns the simulated devices: an IoT Hub device client over MQTT with
-//!   switchable behaviours (desired acknowledgement, method table, telemetry templates,
-//!   completing or ignoring cloud-to-device messages), used by the explorer and by
+//!   switchable behaviours (desired acknowledgement, IoT Plug and Play components
+//!   included, method table, telemetry templates, completing or ignoring cloud-to-device
+//!   messages) and an optional Plug and Play model id, used by the explorer and by
 //!   `twinlens simulate`.
 //! - [`hub`] is the embedded IoT Hub-compatible local hub: durable registry and
 //!   cloud-to-device queues, service REST API, device MQTT endpoint, live telemetry.
