@@ -209,7 +209,6 @@ async fn a_plug_and_play_device_acknowledges_components_and_answers_component_co
 }
 
 #[tokio::test]
-#[ignore = "needs the hub to record model-id"]
 async fn simulated_device_announces_its_model_id() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start_hub(dir.path(), 0, false).await;

@@ -145,7 +145,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            digital.as_object().unwrap().keys().last().unwrap(),
+            digital.as_object().unwrap().keys().next_back().unwrap(),
             "$metadata"
         );
     }

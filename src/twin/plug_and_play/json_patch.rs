@@ -272,10 +272,12 @@ impl Target {
             if !child.is_object() {
                 *child = Value::Object(Map::new());
             }
-            if depth == 0 && self.in_component && !is_component(child) {
-                if let Value::Object(child) = child {
-                    child.insert(COMPONENT_MARKER.0.into(), COMPONENT_MARKER.1.into());
-                }
+            if depth == 0
+                && self.in_component
+                && !is_component(child)
+                && let Value::Object(child) = child
+            {
+                child.insert(COMPONENT_MARKER.0.into(), COMPONENT_MARKER.1.into());
             }
             node = child;
         }
