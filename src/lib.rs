@@ -22,6 +22,10 @@
 //! - [`mqtt_wire`] owns MQTT 3.1.1 packets on a socket: the codec with the fixed-header
 //!   checks, and a packet stream whose buffers stay small, for the hub's device endpoint
 //!   and the simulated devices alike.
+//! - [`dtdl`] owns Digital Twins Definition Language (v2 and v3) interfaces: parsing
+//!   model files, resolving `extends`, components and schemas into a device's view, and
+//!   typed property values and command payloads checked against their schema. Pure: no
+//!   I/O, no UI.
 //! - [`device`] owns the simulated devices: an IoT Hub device client over MQTT with
 //!   switchable behaviours (desired acknowledgement, IoT Plug and Play components
 //!   included, method table, telemetry templates, completing or ignoring cloud-to-device
@@ -56,6 +60,7 @@ pub mod app;
 pub mod auth;
 pub mod backoff;
 pub mod device;
+pub mod dtdl;
 pub mod error_text;
 pub mod explorer;
 pub mod hub;
