@@ -46,7 +46,7 @@ pub use headless::{FleetError, HeadlessOptions, device_ids, run_headless};
 pub use method_table_json::{
     DEFAULT_METHOD_KEY, MethodTableError, method_table_to_json, parse_method_table,
 };
-pub use model_id::{MAX_DTMI_CHARS, ModelId, ModelIdError, is_valid_dtmi};
+pub use model_id::{ModelId, ModelIdError};
 pub use registration::{RegistrationError, host_without_port};
 pub use runner::SimulatedDevice;
 pub use template::{Expansion, TelemetryTemplate, TemplateError};

@@ -183,7 +183,7 @@ pub fn authenticate(state: &HubState, connect: &Connect, now: u64) -> Result<Cli
     let username = MqttUsername::parse(&login.username)
         .map_err(|e| refused(ConnectReturnCode::BadUserNamePassword, e.to_string()))?;
     let model_id = username.model_id.clone().filter(|model_id| {
-        let valid = crate::device::is_valid_dtmi(model_id);
+        let valid = crate::dtdl::is_valid_interface_dtmi(model_id);
         if !valid {
             tracing::info!(
                 client_id,
