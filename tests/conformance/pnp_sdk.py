@@ -11,15 +11,13 @@ Exits non-zero, naming the step, on the first behaviour that differs from IoT Hu
 """
 
 import json
-import os
 import threading
-import time
 
 from azure.iot.device import IoTHubDeviceClient, Message, MethodResponse
-from azure.iot.hub import DigitalTwinClient, IoTHubRegistryManager
+from azure.iot.hub import DigitalTwinClient
 from azure.iot.hub.models import QuerySpecification
 
-from conformance import check, run
+from conformance import check, hub_with_device, run, wait_until
 
 DEVICE_ID = "py-pnp-device-1"
 MODEL_ID = "dtmi:com:example:TemperatureController;2"
@@ -62,22 +60,8 @@ def create_reported_properties_from_desired(patch):
     return {component_prefix: values}
 
 
-def wait_until(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
-
-
 def main():
-    service_cs = os.environ["TWINLENS_SERVICE_CS"]
-    ca_pem = open(os.environ["REQUESTS_CA_BUNDLE"]).read()
-    registry = IoTHubRegistryManager.from_connection_string(service_cs)
-    device = registry.create_device_with_sas(DEVICE_ID, "", "", "enabled")
-    key = device.authentication.symmetric_key.primary_key
-    device_cs = f"HostName=localhost;DeviceId={DEVICE_ID};SharedAccessKey={key}"
+    service_cs, ca_pem, registry, device_cs = hub_with_device(DEVICE_ID)
 
     client = IoTHubDeviceClient.create_from_connection_string(
         device_cs, product_info=MODEL_ID, server_verification_cert=ca_pem)

@@ -51,58 +51,42 @@ async fn query(hub: &HubProcess, sql: &str) -> Vec<Value> {
 async fn the_model_id_of_the_username_is_the_twins_and_can_be_queried() {
     let dir = tempfile::tempdir().unwrap();
     let hub = HubProcess::start(dir.path(), &[]);
-    // Python, C# and the Embedded C SDK encode with upper-case hex after DeviceClientType.
-    let python = register(&hub, "python").await;
-    let python_device = connect_announcing(
-        &hub,
-        "python",
-        None,
-        &python,
-        "api-version=2020-09-30&DeviceClientType=azure-iot-device-iothub-py%2F2.14.0\
-         &model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1",
-    )
-    .await;
-    // The Node.js SDK sends it raw, before DeviceClientType.
-    let node = register(&hub, "node").await;
-    let _node_device = connect_announcing(
-        &hub,
-        "node",
-        None,
-        &node,
-        "api-version=2021-04-12&model-id=dtmi:com:example:TemperatureController;2\
-         &DeviceClientType=azure-iot-device%2F1.18.0",
-    )
-    .await;
-    // The C SDK encodes with lower-case hex.
-    let c = register(&hub, "c").await;
-    let _c_device = connect_announcing(
-        &hub,
-        "c",
-        None,
-        &c,
-        "api-version=2020-09-30&DeviceClientType=iothubclient%2F1.11.0&model-id=dtmi%3acom%3aexample%3aThermostat%3b1",
-    )
-    .await;
-    // Not a DTMI: the device connects, the model id is not taken.
-    let odd = register(&hub, "odd").await;
-    let _odd_device = connect_announcing(
-        &hub,
-        "odd",
-        None,
-        &odd,
-        "api-version=2020-09-30&model-id=thermostat",
-    )
-    .await;
-    let plain = register(&hub, "plain").await;
-    let _plain_device = TestDevice::connect(&hub, "plain", &plain).await.unwrap();
+    // Each device connects with a username as one SDK writes it, and the model id the
+    // hub should take from it.
+    let usernames = [
+        // Python, C# and the Embedded C SDK: upper-case hex, after DeviceClientType.
+        (
+            "python",
+            "api-version=2020-09-30&DeviceClientType=azure-iot-device-iothub-py%2F2.14.0\
+             &model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1",
+            THERMOSTAT,
+        ),
+        // Node.js: raw, before DeviceClientType.
+        (
+            "node",
+            "api-version=2021-04-12&model-id=dtmi:com:example:TemperatureController;2\
+             &DeviceClientType=azure-iot-device%2F1.18.0",
+            CONTROLLER,
+        ),
+        // C: lower-case hex.
+        (
+            "c",
+            "api-version=2020-09-30&DeviceClientType=iothubclient%2F1.11.0\
+             &model-id=dtmi%3acom%3aexample%3aThermostat%3b1",
+            THERMOSTAT,
+        ),
+        // Not a DTMI: the device connects, the model id is not taken.
+        ("odd", "api-version=2020-09-30&model-id=thermostat", ""),
+        // No model id at all.
+        ("plain", "api-version=2021-04-12", ""),
+    ];
+    let mut devices = Vec::new();
+    for (device_id, query, _) in usernames {
+        let key = register(&hub, device_id).await;
+        devices.push(connect_announcing(&hub, device_id, None, &key, query).await);
+    }
 
-    for (device, model) in [
-        ("python", THERMOSTAT),
-        ("node", CONTROLLER),
-        ("c", THERMOSTAT),
-        ("odd", ""),
-        ("plain", ""),
-    ] {
+    for (device, _, model) in usernames {
         let twin = hub.get_json(&format!("/twins/{device}")).await;
         assert_eq!(twin["modelId"], model, "{device}: {twin}");
         // The identity has no model id on Azure.
@@ -176,7 +160,7 @@ async fn the_model_id_of_the_username_is_the_twins_and_can_be_queried() {
     );
 
     // The model id stays once the device goes away.
-    python_device.client.disconnect().await.unwrap();
+    devices[0].client.disconnect().await.unwrap();
     for _ in 0..50 {
         let twin = hub.get_json("/twins/python").await;
         if twin["connectionState"] == "Disconnected" {
