@@ -433,39 +433,56 @@ async fn the_digital_twin_is_read_and_written_with_json_patch() {
     assert_azure_error(unknown, 404, 404001).await;
 }
 
+/// Invokes the command at `path` (with `body`), checks the direct method the device gets
+/// (`expected`: name and payload), answers it with `answer` (status and payload), and
+/// returns the hub's response.
+async fn command_round_trip(
+    hub: &HubProcess,
+    device: &mut TestDevice,
+    path: &str,
+    body: Option<&'static str>,
+    expected: (&str, &[u8]),
+    answer: (u16, &str),
+) -> reqwest::Response {
+    let mut request = hub.request(Method::POST, path);
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/json")
+            .body(body);
+    }
+    let call = tokio::spawn(async move { request.send().await.unwrap() });
+    let method = device.next_publish().await;
+    let (name, rid) = method
+        .topic
+        .strip_prefix("$iothub/methods/POST/")
+        .and_then(|rest| rest.split_once("/?$rid="))
+        .unwrap();
+    assert_eq!(name, expected.0);
+    assert_eq!(&method.payload[..], expected.1);
+    device
+        .publish(
+            &format!("$iothub/methods/res/{}/?$rid={rid}", answer.0),
+            answer.1,
+        )
+        .await;
+    call.await.unwrap()
+}
+
 #[tokio::test]
 async fn commands_reach_the_device_as_direct_methods() {
     let dir = tempfile::tempdir().unwrap();
     let hub = HubProcess::start(dir.path(), &[]);
     let mut device = controller(&hub).await;
 
-    let call = {
-        let hub_url = hub.url(
-            "/digitaltwins/d1/components/thermostat1/commands/getMaxMinReport?responseTimeoutInSeconds=10",
-        );
-        let request = hub
-            .client()
-            .post(hub_url)
-            .header("Authorization", hub.token())
-            .header("Content-Type", "application/json")
-            .body(r#""2026-12-01T00:00:00Z""#);
-        tokio::spawn(async move { request.send().await.unwrap() })
-    };
-    let request = device.next_publish().await;
-    let (name, rid) = request
-        .topic
-        .strip_prefix("$iothub/methods/POST/")
-        .and_then(|rest| rest.split_once("/?$rid="))
-        .unwrap();
-    assert_eq!(name, "thermostat1*getMaxMinReport");
-    assert_eq!(&request.payload[..], br#""2026-12-01T00:00:00Z""#);
-    device
-        .publish(
-            &format!("$iothub/methods/res/404/?$rid={rid}"),
-            r#"{"maxTemp":25.3}"#,
-        )
-        .await;
-    let response = call.await.unwrap();
+    let response = command_round_trip(
+        &hub,
+        &mut device,
+        "/digitaltwins/d1/components/thermostat1/commands/getMaxMinReport?responseTimeoutInSeconds=10",
+        Some(r#""2026-12-01T00:00:00Z""#),
+        ("thermostat1*getMaxMinReport", br#""2026-12-01T00:00:00Z""#),
+        (404, r#"{"maxTemp":25.3}"#),
+    )
+    .await;
     // HTTP 200 whatever the device answered; its status is in the header.
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-ms-command-statuscode"], "404");
@@ -480,25 +497,15 @@ async fn commands_reach_the_device_as_direct_methods() {
     assert_eq!(body, json!({"maxTemp": 25.3}));
 
     // A command of the default component, with no payload.
-    let call = {
-        let request = hub
-            .client()
-            .post(hub.url("/digitaltwins/d1/commands/reboot"))
-            .header("Authorization", hub.token());
-        tokio::spawn(async move { request.send().await.unwrap() })
-    };
-    let request = device.next_publish().await;
-    let (name, rid) = request
-        .topic
-        .strip_prefix("$iothub/methods/POST/")
-        .and_then(|rest| rest.split_once("/?$rid="))
-        .unwrap();
-    assert_eq!(name, "reboot");
-    assert_eq!(&request.payload[..], b"null");
-    device
-        .publish(&format!("$iothub/methods/res/200/?$rid={rid}"), "{}")
-        .await;
-    let response = call.await.unwrap();
+    let response = command_round_trip(
+        &hub,
+        &mut device,
+        "/digitaltwins/d1/commands/reboot",
+        None,
+        ("reboot", b"null"),
+        (200, "{}"),
+    )
+    .await;
     assert_eq!(response.headers()["x-ms-command-statuscode"], "200");
 
     // No answer within the response timeout: 504101.
