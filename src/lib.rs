@@ -32,7 +32,8 @@
 //!   messages) and an optional Plug and Play model id, used by the explorer and by
 //!   `twinlens simulate`.
 //! - [`hub`] is the embedded IoT Hub-compatible local hub: durable registry and
-//!   cloud-to-device queues, service REST API, device MQTT endpoint, live telemetry.
+//!   cloud-to-device queues, service REST API (Plug and Play digital twins included),
+//!   device MQTT endpoint, live telemetry.
 //! - [`service`] is the client of the service REST API, for Azure IoT Hub and the local
 //!   hub alike: identities, twins, paged queries, direct methods, jobs, cloud-to-device
 //!   messages, and live telemetry behind a source trait, with SAS tokens renewed before
