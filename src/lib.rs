@@ -6,8 +6,9 @@
 //! # Layout
 //!
 //! - [`twin`] owns the twin document: merge patches, `$metadata`/`$version`
-//!   bookkeeping, IoT Hub's validation limits and a structural JSON diff. It is pure
-//!   data logic: no I/O, no clock, no UI.
+//!   bookkeeping, IoT Hub's validation limits, a structural JSON diff, and the IoT Plug
+//!   and Play reading of a twin (components, acknowledgements, the digital twin and its
+//!   JSON Patch). It is pure data logic: no I/O, no clock, no UI.
 //! - [`auth`] owns connection strings, SAS tokens and the rules for device and module
 //!   ids, both signing (clients) and verifying (the local hub), so the two sides can
 //!   never drift apart.
