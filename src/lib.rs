@@ -6,8 +6,9 @@
 //! # Layout
 //!
 //! - [`twin`] owns the twin document: merge patches, `$metadata`/`$version`
-//!   bookkeeping, IoT Hub's validation limits and a structural JSON diff. It is pure
-//!   data logic: no I/O, no clock, no UI.
+//!   bookkeeping, IoT Hub's validation limits, a structural JSON diff, and the IoT Plug
+//!   and Play reading of a twin (components, acknowledgements, the digital twin and its
+//!   JSON Patch). It is pure data logic: no I/O, no clock, no UI.
 //! - [`auth`] owns connection strings, SAS tokens and the rules for device and module
 //!   ids, both signing (clients) and verifying (the local hub), so the two sides can
 //!   never drift apart.
@@ -27,11 +28,13 @@
 //!   typed property values and command payloads checked against their schema. Pure: no
 //!   I/O, no UI.
 //! - [`device`] owns the simulated devices: an IoT Hub device client over MQTT with
-//!   switchable behaviours (desired acknowledgement, method table, telemetry templates,
-//!   completing or ignoring cloud-to-device messages), used by the explorer and by
+//!   switchable behaviours (desired acknowledgement, IoT Plug and Play components
+//!   included, method table, telemetry templates, completing or ignoring cloud-to-device
+//!   messages) and an optional Plug and Play model id, used by the explorer and by
 //!   `twinlens simulate`.
 //! - [`hub`] is the embedded IoT Hub-compatible local hub: durable registry and
-//!   cloud-to-device queues, service REST API, device MQTT endpoint, live telemetry.
+//!   cloud-to-device queues, service REST API (Plug and Play digital twins included),
+//!   device MQTT endpoint, live telemetry.
 //! - [`service`] is the client of the service REST API, for Azure IoT Hub and the local
 //!   hub alike: identities, twins, paged queries, direct methods, jobs, cloud-to-device
 //!   messages, and live telemetry behind a source trait, with SAS tokens renewed before

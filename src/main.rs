@@ -157,6 +157,7 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
         mqtt_port: args.mqtt_port,
         tls,
         behaviours,
+        model_id: args.model_id,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -391,6 +391,21 @@ impl ExplorerApp {
 
     fn start_simulation(&mut self, device_id: String) {
         let view = self.simulations.view_mut(&device_id);
+        let model_id = match view.model_id() {
+            Ok(model_id) => model_id,
+            Err(error) => {
+                let problem = format!(
+                    "not connected: {error}; correct the model id on the Simulate tab, or clear it"
+                );
+                view.link = crate::explorer::LinkState::Failed(problem.clone());
+                self.tab = WorkTab::Simulate;
+                self.log.error(format!(
+                    "{} was not simulated: {problem}",
+                    crate::explorer::twin_key::describe(&device_id)
+                ));
+                return;
+            }
+        };
         let methods = match parse_method_table(&view.methods_text) {
             Ok(methods) => methods,
             Err(error) => {
@@ -420,6 +435,7 @@ impl ExplorerApp {
         self.send(Command::StartSimulation {
             device_id,
             behaviours,
+            model_id,
         });
     }
 }

@@ -1,6 +1,6 @@
 //! The simulated-device panel (right, "Simulate" tab): connect the selected device as a
-//! simulated device, switch how it acknowledges desired properties and cloud-to-device
-//! messages, send a reported
+//! simulated device (announcing an IoT Plug and Play model id if one is given), switch
+//! how it acknowledges desired properties and cloud-to-device messages, send a reported
 //! patch, edit its method table and telemetry, and watch its live log.
 
 use egui::{Color32, RichText, Ui};
@@ -16,6 +16,9 @@ use crate::explorer::{LinkState, SimulatedDeviceView};
 
 /// The description of Plug and Play acknowledgements.
 const PNP_DESCRIPTION: &str = "applied by twinlens";
+
+/// What the model id field is for.
+const MODEL_ID_HINT: &str = "IoT Plug and Play model (DTMI) announced when the device connects; the hub shows it as the twin's modelId";
 
 /// The panel's own state (errors of what the user typed).
 #[derive(Debug, Default)]
@@ -34,6 +37,7 @@ impl SimulatorPanel {
         view: &mut SimulatedDeviceView,
         intents: &mut Vec<Intent>,
     ) {
+        let model_id = view.model_id();
         ui.horizontal(|ui| {
             let running = view.link.is_running();
             let colour = match view.link {
@@ -51,10 +55,11 @@ impl SimulatorPanel {
                     intents.push(Intent::StopSimulation(device_id.to_owned()));
                 }
             } else if ui
-                .button("Connect as device")
+                .add_enabled(model_id.is_ok(), egui::Button::new("Connect as device"))
                 .on_hover_text(
                     "Fetch the device's key through the service API and connect it over MQTT",
                 )
+                .on_disabled_hover_text("Correct the model id, or clear it, first")
                 .clicked()
             {
                 intents.push(Intent::StartSimulation(device_id.to_owned()));
@@ -64,10 +69,26 @@ impl SimulatorPanel {
                 view.desired_received, view.telemetry_sent, view.cloud_messages_received
             ));
         });
+        let running = view.link.is_running();
+        ui.horizontal(|ui| {
+            let label = ui.label("Model id");
+            ui.add_enabled(
+                !running,
+                egui::TextEdit::singleline(&mut view.model_id_text)
+                    .hint_text("none (e.g. dtmi:com:example:Thermostat;1)")
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(label.id)
+            .on_hover_text(MODEL_ID_HINT)
+            .on_disabled_hover_text(format!("{MODEL_ID_HINT}. Disconnect to change it."));
+        });
+        // Checked again: the field may have changed since the button was drawn.
+        if let Err(error) = view.model_id() {
+            ui.colored_label(ui.visuals().error_fg_color, error.to_string());
+        }
         if let LinkState::Failed(error) = &view.link {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
-        let running = view.link.is_running();
         let mut command = |command: DeviceCommand| {
             if running {
                 intents.push(Intent::Simulation {
@@ -163,7 +184,7 @@ impl SimulatorPanel {
                 egui::CollapsingHeader::new("Method table")
                     .default_open(false)
                     .show(ui, |ui| {
-                        ui.weak("Replies by method name; \"*\" answers the rest.");
+                        ui.weak("Replies by method name (a component's command: \"component*command\"); \"*\" answers the rest.");
                         let field = code_field(ui, &mut view.methods_text, 5, "Method table");
                         if field.changed() {
                             self.methods_error = None;

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use twinlens::device::ModelId;
 use twinlens::hub::limits::{
     DEFAULT_JOB_DEVICE_RATE, DEFAULT_MAX_ACTIVE_JOBS, DEFAULT_TELEMETRY_DEVICE_BYTES,
     DEFAULT_TELEMETRY_DEVICE_MESSAGES, DEFAULT_TELEMETRY_HUB_BYTES, HubLimits, JobLimits,
@@ -369,6 +370,10 @@ pub struct SimulateArgs {
     /// Acknowledge desired properties with the IoT Plug and Play envelope instead of a copy.
     #[arg(long)]
     pub pnp_ack: bool,
+    /// Announce this IoT Plug and Play model when connecting, a DTMI such as
+    /// `dtmi:com:example:Thermostat;1`; the hub shows it as the twin's `modelId`.
+    #[arg(long, value_name = "DTMI")]
+    pub model_id: Option<ModelId>,
 }
 
 #[cfg(test)]
@@ -538,6 +543,7 @@ mod tests {
         assert_eq!(args.mqtt_port, 1883);
         assert!(args.no_tls);
         assert_eq!(args.interval, 0.5);
+        assert_eq!(args.model_id, None);
         assert!(
             Cli::try_parse_from([
                 "twinlens",
@@ -550,6 +556,34 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn simulate_takes_a_model_id_and_refuses_what_is_no_dtmi() {
+        let parse = |model_id: &str| {
+            Cli::try_parse_from([
+                "twinlens",
+                "simulate",
+                "--connection-string",
+                "x",
+                "--model-id",
+                model_id,
+            ])
+        };
+        let cli = parse("dtmi:com:example:Thermostat;1").expect("a DTMI parses");
+        let Some(Command::Simulate(args)) = cli.command else {
+            panic!("expected the simulate subcommand");
+        };
+        assert_eq!(
+            args.model_id.as_ref().map(ModelId::as_str),
+            Some("dtmi:com:example:Thermostat;1")
+        );
+        let error = parse("com.example.Thermostat")
+            .expect_err("no DTMI")
+            .to_string();
+        assert!(error.contains("--model-id"), "{error}");
+        assert!(error.contains("\"com.example.Thermostat\""), "{error}");
+        assert!(error.contains("dtmi:<path>;<version>"), "{error}");
     }
 
     #[test]

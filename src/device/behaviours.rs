@@ -4,7 +4,7 @@
 //! decisions (the reported patch that acknowledges a desired patch, the reply a method gets)
 //! live here, without I/O.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -60,10 +60,36 @@ pub enum DesiredAck {
     Copy,
     /// Each property is reported in the IoT Plug and Play writable-property envelope
     /// `{"value": .., "ac": 200, "av": <desired $version>, "ad": description}`.
+    ///
+    /// Components (root objects marked `"__t": "c"`, or named as known components) are
+    /// not properties: each property inside one is acknowledged inside it, and the
+    /// reported component keeps the marker, as IoT Plug and Play devices do. Other root
+    /// objects are object-valued properties, acknowledged whole in one envelope.
     PlugAndPlay {
         /// The `ad` text of every acknowledgement.
         description: String,
     },
+}
+
+/// The key IoT Hub marks IoT Plug and Play component objects with in twins, e.g.
+/// `{"thermostat1": {"__t": "c", "targetTemperature": 21.4}}`.
+const COMPONENT_MARKER: &str = "__t";
+/// The value of [`COMPONENT_MARKER`] in a component.
+const COMPONENT_MARKER_VALUE: &str = "c";
+
+/// Whether `value` is an object marked as an IoT Plug and Play component.
+fn is_component(value: &Value) -> bool {
+    value.get(COMPONENT_MARKER).and_then(Value::as_str) == Some(COMPONENT_MARKER_VALUE)
+}
+
+/// The names of the components at the root of a twin section or patch.
+pub(super) fn component_names(section: &Value) -> impl Iterator<Item = &str> {
+    section
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, value)| is_component(value))
+        .map(|(name, _)| name.as_str())
 }
 
 impl DesiredAck {
@@ -71,32 +97,62 @@ impl DesiredAck {
     /// `version`, or `None` when nothing is to be written. `$`-prefixed keys (`$version`,
     /// `$metadata`) are never copied: IoT Hub refuses them in reported patches. A removed
     /// property (`null`) is removed from reported too, without an envelope.
-    pub fn acknowledgement(&self, patch: &Value, version: u64) -> Option<Value> {
+    ///
+    /// `known_components` names the device's components that a patch may not mark (a
+    /// service can leave the marker out), so that Plug and Play acknowledges their
+    /// properties inside them. A component set to `null` is acknowledged with nothing:
+    /// acknowledgements are per property, the component holds the device's own reported
+    /// properties too, and a device cannot lose a component of its model, so its reported
+    /// component stays as it is.
+    pub fn acknowledgement(
+        &self,
+        patch: &Value,
+        version: u64,
+        known_components: &BTreeSet<String>,
+    ) -> Option<Value> {
         let properties = without_system_keys(patch)?;
-        if properties.is_empty() {
-            return None;
-        }
-        match self {
-            Self::Off => None,
-            Self::Copy => Some(Value::Object(properties)),
-            Self::PlugAndPlay { description } => Some(Value::Object(
-                properties
-                    .into_iter()
-                    .map(|(name, value)| {
-                        let acknowledged = match value {
-                            Value::Null => Value::Null,
-                            value => json!({
-                                "value": value,
-                                "ac": 200,
-                                "av": version,
-                                "ad": description,
-                            }),
-                        };
-                        (name, acknowledged)
-                    })
-                    .collect(),
-            )),
-        }
+        let reported = match self {
+            Self::Off => return None,
+            Self::Copy => properties,
+            Self::PlugAndPlay { description } => {
+                let envelope = |value: Value| match value {
+                    Value::Null => Value::Null,
+                    value => json!({
+                        "value": value,
+                        "ac": 200,
+                        "av": version,
+                        "ad": description,
+                    }),
+                };
+                let mut reported = Map::new();
+                for (name, value) in properties {
+                    let component = is_component(&value) || known_components.contains(&name);
+                    match value {
+                        Value::Object(fields) if component => {
+                            let mut acknowledged = Map::new();
+                            for (field, value) in fields {
+                                if field != COMPONENT_MARKER {
+                                    acknowledged.insert(field, envelope(value));
+                                }
+                            }
+                            if !acknowledged.is_empty() {
+                                let mut marked = Map::new();
+                                marked
+                                    .insert(COMPONENT_MARKER.into(), COMPONENT_MARKER_VALUE.into());
+                                marked.extend(acknowledged);
+                                reported.insert(name, Value::Object(marked));
+                            }
+                        }
+                        Value::Null if component => {}
+                        value => {
+                            reported.insert(name, envelope(value));
+                        }
+                    }
+                }
+                reported
+            }
+        };
+        (!reported.is_empty()).then_some(Value::Object(reported))
     }
 }
 
@@ -229,38 +285,157 @@ impl TelemetrySchedule {
 mod tests {
     use super::*;
 
+    fn none() -> BTreeSet<String> {
+        BTreeSet::new()
+    }
+
+    fn pnp() -> DesiredAck {
+        DesiredAck::PlugAndPlay {
+            description: "done".into(),
+        }
+    }
+
     #[test]
     fn copy_drops_system_keys_and_keeps_nulls() {
         let patch = json!({"$version": 4, "fan": {"speed": 3, "$metadata": {}}, "old": null});
         assert_eq!(
-            DesiredAck::Copy.acknowledgement(&patch, 4),
+            DesiredAck::Copy.acknowledgement(&patch, 4, &none()),
             Some(json!({"fan": {"speed": 3}, "old": null}))
         );
     }
 
     #[test]
-    fn plug_and_play_wraps_each_property() {
-        let ack = DesiredAck::PlugAndPlay {
-            description: "done".into(),
-        };
+    fn plug_and_play_wraps_each_root_property() {
         assert_eq!(
-            ack.acknowledgement(&json!({"$version": 7, "target": 21.5, "gone": null}), 7),
+            pnp().acknowledgement(
+                &json!({"$version": 7, "target": 21.5, "gone": null, "fan": {"speed": 3}}),
+                7,
+                &none()
+            ),
             Some(json!({
                 "target": {"value": 21.5, "ac": 200, "av": 7, "ad": "done"},
+                "gone": null,
+                "fan": {"value": {"speed": 3}, "ac": 200, "av": 7, "ad": "done"}
+            }))
+        );
+    }
+
+    #[test]
+    fn plug_and_play_acknowledges_component_properties_inside_the_component() {
+        let patch = json!({"thermostat1": {"__t": "c", "targetTemperature": 21.4}, "$version": 5});
+        assert_eq!(
+            pnp().acknowledgement(&patch, 5, &none()),
+            Some(json!({"thermostat1": {
+                "__t": "c",
+                "targetTemperature": {"value": 21.4, "ac": 200, "av": 5, "ad": "done"}
+            }}))
+        );
+    }
+
+    #[test]
+    fn plug_and_play_handles_root_properties_and_components_together() {
+        let patch = json!({
+            "$version": 9,
+            "targetTemperature": 20,
+            "thermostat1": {"__t": "c", "targetTemperature": 21.4, "old": null, "$metadata": {}},
+            "thermostat2": {"targetTemperature": 19},
+            "settings": {"mode": "eco"},
+            "gone": null
+        });
+        let known = BTreeSet::from(["thermostat2".to_owned()]);
+        let envelope = |value: Value| json!({"value": value, "ac": 200, "av": 9, "ad": "done"});
+        assert_eq!(
+            pnp().acknowledgement(&patch, 9, &known),
+            Some(json!({
+                "targetTemperature": envelope(json!(20)),
+                "thermostat1": {"__t": "c", "targetTemperature": envelope(json!(21.4)), "old": null},
+                "thermostat2": {"__t": "c", "targetTemperature": envelope(json!(19))},
+                "settings": envelope(json!({"mode": "eco"})),
                 "gone": null
             }))
         );
     }
 
     #[test]
-    fn nothing_is_written_when_off_or_empty() {
-        let patch = json!({"$version": 2, "a": 1});
-        assert_eq!(DesiredAck::Off.acknowledgement(&patch, 2), None);
+    fn a_removed_or_empty_component_is_acknowledged_with_nothing() {
+        let known = BTreeSet::from(["thermostat1".to_owned()]);
         assert_eq!(
-            DesiredAck::Copy.acknowledgement(&json!({"$version": 2}), 2),
+            pnp().acknowledgement(&json!({"$version": 3, "thermostat1": null}), 3, &known),
             None
         );
-        assert_eq!(DesiredAck::Copy.acknowledgement(&json!([1]), 2), None);
+        assert_eq!(
+            pnp().acknowledgement(&json!({"thermostat1": {"__t": "c"}}), 3, &none()),
+            None
+        );
+        assert_eq!(
+            pnp().acknowledgement(&json!({"thermostat1": null, "a": 1}), 3, &known),
+            Some(json!({"a": {"value": 1, "ac": 200, "av": 3, "ad": "done"}}))
+        );
+        // Not known as a component: an ordinary property, removed.
+        assert_eq!(
+            pnp().acknowledgement(&json!({"thermostat1": null}), 3, &none()),
+            Some(json!({"thermostat1": null}))
+        );
+    }
+
+    #[test]
+    fn a_full_desired_section_is_acknowledged_like_a_patch() {
+        let section = json!({
+            "thermostat1": {"__t": "c", "targetTemperature": 21.4},
+            "interval": 5,
+            "$metadata": {"$lastUpdated": "2024-01-01T00:00:00Z"},
+            "$version": 4
+        });
+        assert_eq!(
+            pnp().acknowledgement(&section, 4, &none()),
+            Some(json!({
+                "thermostat1": {"__t": "c", "targetTemperature": {"value": 21.4, "ac": 200, "av": 4, "ad": "done"}},
+                "interval": {"value": 5, "ac": 200, "av": 4, "ad": "done"}
+            }))
+        );
+    }
+
+    #[test]
+    fn components_are_found_by_their_marker() {
+        let section = json!({"a": {"__t": "c"}, "b": {"__t": "x"}, "c": 1, "d": {"e": 1}});
+        assert_eq!(component_names(&section).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(component_names(&json!(1)).count(), 0);
+    }
+
+    #[test]
+    fn nothing_is_written_when_off_or_empty() {
+        let patch = json!({"$version": 2, "a": 1});
+        assert_eq!(DesiredAck::Off.acknowledgement(&patch, 2, &none()), None);
+        assert_eq!(
+            DesiredAck::Copy.acknowledgement(&json!({"$version": 2}), 2, &none()),
+            None
+        );
+        assert_eq!(
+            DesiredAck::Copy.acknowledgement(&json!([1]), 2, &none()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_component_command_is_answered_by_its_own_reply() {
+        let table = MethodTable::default()
+            .with(
+                "getMaxMinReport",
+                MethodReply::new(200, json!({"root": true})),
+            )
+            .with(
+                "thermostat1*getMaxMinReport",
+                MethodReply::new(200, json!({"maxTemp": 25.1})),
+            );
+        assert_eq!(
+            table.reply("thermostat1*getMaxMinReport").payload,
+            json!({"maxTemp": 25.1})
+        );
+        assert_eq!(
+            table.reply("getMaxMinReport").payload,
+            json!({"root": true})
+        );
+        assert_eq!(table.reply("thermostat2*getMaxMinReport").status, 404);
     }
 
     #[test]

@@ -284,6 +284,7 @@ impl<'a> Connection<'a> {
                     self.device.emit(DeviceEvent::Error(message)).await;
                 }
                 Some(Pending::Reported(patch)) if (200..300).contains(&status) => {
+                    self.device.note_components(&patch);
                     let event = DeviceEvent::ReportedSent { patch, version };
                     self.device.emit(event).await;
                 }
@@ -316,6 +317,9 @@ impl<'a> Connection<'a> {
         self.device
             .emit(DeviceEvent::TwinReceived(twin.clone()))
             .await;
+        if let Some(reported) = twin.get("reported") {
+            self.device.note_components(reported);
+        }
         let desired = twin.get("desired").cloned().unwrap_or(Value::Null);
         let Some(version) = desired.get("$version").and_then(Value::as_u64) else {
             return;
@@ -475,8 +479,13 @@ async fn connect(device: &mut SimulatedDevice, lifetime: Duration) -> Result<Lin
     let token = config
         .connection
         .sas_token(now.saturating_add(lifetime.as_secs()));
-    let options = connect_options(&config.connection, &config.endpoint, token.to_string())
-        .map_err(|error: TransportError| Ending::Fatal(error.to_string()))?;
+    let options = connect_options(
+        &config.connection,
+        &config.endpoint,
+        config.model_id.as_ref(),
+        token.to_string(),
+    )
+    .map_err(|error: TransportError| Ending::Fatal(error.to_string()))?;
     match device.while_offline(Link::connect(options)).await {
         None => Err(Ending::Shutdown),
         Some(Ok(link)) => Ok(link),

@@ -10,7 +10,8 @@ use tokio::task::JoinSet;
 
 use super::registration::{RegistrationError, ensure_devices, host_without_port};
 use super::{
-    Behaviours, DeviceConfig, DeviceEvent, DeviceHandle, Endpoint, SimulatedDevice, TlsMode,
+    Behaviours, DeviceConfig, DeviceEvent, DeviceHandle, Endpoint, ModelId, SimulatedDevice,
+    TlsMode,
 };
 use crate::auth::ConnectionString;
 
@@ -36,6 +37,8 @@ pub struct HeadlessOptions {
     pub tls: TlsMode,
     /// What every device does.
     pub behaviours: Behaviours,
+    /// The IoT Plug and Play model every device (or module) announces, if any.
+    pub model_id: Option<ModelId>,
 }
 
 /// Why the simulation could not start.
@@ -168,6 +171,7 @@ pub async fn run_headless(
         };
         let mut config = DeviceConfig::new(connection, endpoint);
         config.behaviours = options.behaviours.clone();
+        config.model_id = options.model_id.clone();
         devices.spawn(log_device(SimulatedDevice::spawn(config), stopped.clone()));
     }
     shutdown.await;

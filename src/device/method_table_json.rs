@@ -1,7 +1,9 @@
 //! The method table as JSON, the form the explorer lets users edit:
 //! `{"reboot": {"status": 200, "payload": {...}, "delayMs": 500}, "*": {...}}`, where
-//! `"*"` is the reply to every method not named. Parsing names the method and field at
-//! fault so the editor can point at it.
+//! `"*"` is the reply to every method not named. Only the key `"*"` itself is the default:
+//! an IoT Plug and Play component's command, `"thermostat1*getMaxMinReport"`, is an
+//! ordinary method name. Parsing names the method and field at fault so the editor can
+//! point at it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -143,6 +145,24 @@ mod tests {
         assert_eq!(reboot.payload, json!({"ok": true}));
         assert_eq!(reboot.delay, Duration::from_millis(50));
         assert_eq!(table.reply("other").status, 501);
+    }
+
+    #[test]
+    fn component_commands_are_named_with_a_star_apart_from_the_default() {
+        let table = parse_method_table(
+            r#"{"thermostat1*getMaxMinReport": {"status": 200, "payload": {"maxTemp": 25.1}},
+                "*": {"status": 501}}"#,
+        )
+        .unwrap();
+        let reply = table.reply("thermostat1*getMaxMinReport");
+        assert_eq!(
+            (reply.status, &reply.payload),
+            (200, &json!({"maxTemp": 25.1}))
+        );
+        assert_eq!(table.reply("getMaxMinReport").status, 501);
+        assert_eq!(table.reply("*").status, 501);
+        let text = method_table_to_json(&table).to_string();
+        assert_eq!(parse_method_table(&text).unwrap(), table);
     }
 
     #[test]

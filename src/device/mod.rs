@@ -16,6 +16,7 @@
 //! - [`Behaviours`] (`behaviours`): desired acknowledgement, method table, telemetry schedule.
 //! - [`TelemetryTemplate`] (`template`): the `{{placeholder}}` syntax of telemetry bodies.
 //! - [`Endpoint`], [`TlsMode`] (`transport`): where to dial and what to trust.
+//! - [`ModelId`] (`model_id`): the IoT Plug and Play model id a device announces.
 //! - [`run_headless`] (`headless`) and `registration`: `twinlens simulate`.
 
 mod behaviours;
@@ -24,6 +25,7 @@ mod handle;
 mod headless;
 mod link;
 mod method_table_json;
+mod model_id;
 mod registration;
 mod runner;
 mod template;
@@ -44,6 +46,7 @@ pub use headless::{FleetError, HeadlessOptions, device_ids, run_headless};
 pub use method_table_json::{
     DEFAULT_METHOD_KEY, MethodTableError, method_table_to_json, parse_method_table,
 };
+pub use model_id::{ModelId, ModelIdError};
 pub use registration::{RegistrationError, host_without_port};
 pub use runner::SimulatedDevice;
 pub use template::{Expansion, TelemetryTemplate, TemplateError};
@@ -68,10 +71,14 @@ pub struct DeviceConfig {
     pub token_lifetime: Duration,
     /// How long to wait between reconnect attempts.
     pub reconnect: Backoff,
+    /// The IoT Plug and Play model the device announces in its CONNECT username
+    /// (`model-id`); the hub shows it as the twin's `modelId`.
+    pub model_id: Option<ModelId>,
 }
 
 impl DeviceConfig {
-    /// A device dialling `endpoint`, with default behaviours, token lifetime and backoff.
+    /// A device dialling `endpoint`, with default behaviours, token lifetime and backoff,
+    /// announcing no model.
     pub fn new(connection: DeviceConnectionString, endpoint: Endpoint) -> Self {
         Self {
             connection,
@@ -79,6 +86,7 @@ impl DeviceConfig {
             behaviours: Behaviours::default(),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             reconnect: Backoff::default(),
+            model_id: None,
         }
     }
 

@@ -2,13 +2,14 @@
 //! SAS token by reconnecting before the token expires. Between connections it keeps taking
 //! commands, so behaviours can be switched while the hub is away.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::DeviceConfig;
-use super::behaviours::Behaviours;
+use super::behaviours::{Behaviours, component_names};
 use super::connection::{Connection, Ending};
 use super::handle::{COMMAND_CAPACITY, DeviceCommand, DeviceEvent, DeviceHandle, EVENT_CAPACITY};
 
@@ -21,6 +22,9 @@ pub struct SimulatedDevice {
     pub(super) telemetry_count: u64,
     /// The desired `$version` last acknowledged, so a re-read twin is not acknowledged twice.
     pub(super) acknowledged_version: Option<u64>,
+    /// The IoT Plug and Play components seen marked in the twin, so that a desired patch
+    /// that leaves a component's marker out is still acknowledged as a component.
+    pub(super) components: BTreeSet<String>,
 }
 
 impl SimulatedDevice {
@@ -39,6 +43,7 @@ impl SimulatedDevice {
             commands: command_queue,
             telemetry_count: 0,
             acknowledged_version: None,
+            components: BTreeSet::new(),
         };
         DeviceHandle {
             device_id,
@@ -136,16 +141,23 @@ impl SimulatedDevice {
     /// The reported patch acknowledging a desired patch or section at `version`, if the
     /// behaviour asks for one and this version was not acknowledged yet.
     pub(super) fn acknowledgement(&mut self, desired: &Value, version: u64) -> Option<Value> {
+        self.note_components(desired);
         if self.acknowledged_version == Some(version) {
             return None;
         }
-        let patch = self
-            .config
-            .behaviours
-            .desired_ack
-            .acknowledgement(desired, version)?;
+        let patch = self.config.behaviours.desired_ack.acknowledgement(
+            desired,
+            version,
+            &self.components,
+        )?;
         self.acknowledged_version = Some(version);
         Some(patch)
+    }
+
+    /// Remembers the components marked at the root of a twin section or patch.
+    pub(super) fn note_components(&mut self, section: &Value) {
+        self.components
+            .extend(component_names(section).map(str::to_owned));
     }
 
     /// Sends an event; a dropped handle is noticed through the command channel instead.

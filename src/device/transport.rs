@@ -8,6 +8,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 
 use super::link::ConnectOptions;
+use super::model_id::ModelId;
 use crate::auth::DeviceConnectionString;
 use crate::topics::{API_VERSION, MqttUsername};
 
@@ -102,10 +103,13 @@ pub enum TransportError {
 }
 
 /// The options of one connection of `connection` to `endpoint`, with `password` (a SAS
-/// token) as the MQTT password.
+/// token) as the MQTT password. A `model_id` goes into the username as `model-id`, after
+/// the other parameters, as the Azure device SDKs send it; IoT Hub reads it only with an
+/// `api-version` of 2020-09-30 or later, which [`API_VERSION`] is.
 pub(super) fn connect_options(
     connection: &DeviceConnectionString,
     endpoint: &Endpoint,
+    model_id: Option<&ModelId>,
     password: String,
 ) -> Result<ConnectOptions, TransportError> {
     let username = MqttUsername {
@@ -113,7 +117,7 @@ pub(super) fn connect_options(
         device_id: connection.device_id.clone(),
         module_id: connection.module_id.clone(),
         api_version: Some(API_VERSION.to_owned()),
-        model_id: None,
+        model_id: model_id.map(|model_id| model_id.as_str().to_owned()),
         other: vec![(
             "DeviceClientType".to_owned(),
             concat!("twinlens/", env!("CARGO_PKG_VERSION")).to_owned(),
@@ -215,7 +219,7 @@ mod tests {
     fn options_carry_the_iot_hub_username_and_client_id() {
         let endpoint = Endpoint::azure(&connection(Some("edge")));
         let options =
-            connect_options(&connection(Some("edge")), &endpoint, "token".into()).unwrap();
+            connect_options(&connection(Some("edge")), &endpoint, None, "token".into()).unwrap();
         assert_eq!(options.client_id, "dev1");
         assert_eq!((options.host.as_str(), options.port), ("edge", 8883));
         let (_, name) = options.tls.unwrap();
@@ -223,8 +227,61 @@ mod tests {
         let parsed = MqttUsername::parse(&options.username).unwrap();
         assert_eq!(parsed.host, "hub.azure-devices.net");
         assert_eq!(parsed.api_version.as_deref(), Some(API_VERSION));
+        assert_eq!(parsed.model_id, None);
         assert_eq!(options.password, "token");
         assert_eq!(options.keep_alive, KEEP_ALIVE);
+    }
+
+    /// The first service API version with IoT Plug and Play: IoT Hub ignores `model-id`
+    /// in usernames with an older one.
+    const PLUG_AND_PLAY_API_VERSION: &str = "2020-09-30";
+
+    #[test]
+    fn a_model_id_is_announced_percent_encoded_with_a_plug_and_play_api_version() {
+        // ISO dates compare as text.
+        assert!(API_VERSION >= PLUG_AND_PLAY_API_VERSION);
+        let model = ModelId::new("dtmi:com:example:Thermostat;1").unwrap();
+        let endpoint = Endpoint::azure(&connection(None));
+        let options =
+            connect_options(&connection(None), &endpoint, Some(&model), String::new()).unwrap();
+        assert!(
+            options.username.starts_with(&format!(
+                "hub.azure-devices.net/dev1/?api-version={API_VERSION}&DeviceClientType=twinlens%2F"
+            )),
+            "{}",
+            options.username
+        );
+        assert!(
+            options
+                .username
+                .ends_with("&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1"),
+            "{}",
+            options.username
+        );
+        let parsed = MqttUsername::parse(&options.username).unwrap();
+        assert_eq!(parsed.model_id.as_deref(), Some(model.as_str()));
+    }
+
+    #[test]
+    fn a_module_announces_its_model_id_too() {
+        let module = DeviceConnectionString {
+            module_id: Some("thermostat".into()),
+            ..connection(None)
+        };
+        let model = ModelId::new("dtmi:com:example:Thermostat;1").unwrap();
+        let endpoint = Endpoint::azure(&module);
+        let options = connect_options(&module, &endpoint, Some(&model), String::new()).unwrap();
+        assert_eq!(options.client_id, "dev1/thermostat");
+        assert!(
+            options
+                .username
+                .starts_with("hub.azure-devices.net/dev1/thermostat/?"),
+            "{}",
+            options.username
+        );
+        let parsed = MqttUsername::parse(&options.username).unwrap();
+        assert_eq!(parsed.module_id.as_deref(), Some("thermostat"));
+        assert_eq!(parsed.model_id.as_deref(), Some(model.as_str()));
     }
 
     #[test]
@@ -235,7 +292,7 @@ mod tests {
                 port: 8883,
                 tls: TlsMode::CustomCa(pem.into()),
             };
-            let error = connect_options(&connection(None), &endpoint, String::new())
+            let error = connect_options(&connection(None), &endpoint, None, String::new())
                 .err()
                 .unwrap();
             assert!(error.to_string().contains("localhost"), "{error}");
@@ -249,7 +306,7 @@ mod tests {
             port: 8883,
             tls: TlsMode::PublicRoots,
         };
-        let error = connect_options(&connection(None), &endpoint, String::new())
+        let error = connect_options(&connection(None), &endpoint, None, String::new())
             .err()
             .unwrap();
         assert!(matches!(error, TransportError::BadHost { .. }), "{error}");
@@ -258,6 +315,6 @@ mod tests {
             tls: TlsMode::None,
             ..endpoint
         };
-        assert!(connect_options(&connection(None), &plain, String::new()).is_ok());
+        assert!(connect_options(&connection(None), &plain, None, String::new()).is_ok());
     }
 }

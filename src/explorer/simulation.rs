@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::text::compact_json;
-use crate::device::{CloudMessageHandling, DeviceEvent, MethodTable, method_table_to_json};
+use crate::device::{
+    CloudMessageHandling, DeviceEvent, MethodTable, ModelId, ModelIdError, method_table_to_json,
+};
 
 /// Log lines kept per simulated device.
 pub const DEVICE_LOG_CAPACITY: usize = 500;
@@ -91,6 +93,8 @@ pub struct DeviceLogLine {
 pub struct SimulatedDeviceView {
     /// How its connection stands.
     pub link: LinkState,
+    /// The IoT Plug and Play model id to announce when connecting, as typed (blank: none).
+    pub model_id_text: String,
     /// Acknowledge desired patches with the Plug and Play envelope instead of a copy.
     pub plug_and_play_ack: bool,
     /// Whether desired patches are acknowledged at all.
@@ -120,6 +124,7 @@ impl Default for SimulatedDeviceView {
     fn default() -> Self {
         SimulatedDeviceView {
             link: LinkState::Starting,
+            model_id_text: String::new(),
             plug_and_play_ack: false,
             acknowledge_desired: true,
             reported_text: "{\n  \"firmware\": \"1.0.0\"\n}".into(),
@@ -151,6 +156,15 @@ fn default_methods() -> Value {
 }
 
 impl SimulatedDeviceView {
+    /// The model id to announce as typed, surrounding blanks ignored: `None` when the field
+    /// is blank, an error naming the text when it is no DTMI.
+    pub fn model_id(&self) -> Result<Option<ModelId>, ModelIdError> {
+        match self.model_id_text.trim() {
+            "" => Ok(None),
+            text => ModelId::new(text).map(Some),
+        }
+    }
+
     /// Adds a line to the live log.
     pub fn log(&mut self, direction: Direction, text: impl Into<String>) {
         if self.log.len() == DEVICE_LOG_CAPACITY {
@@ -366,6 +380,22 @@ mod tests {
         }
         assert_eq!(view.log_lines().len(), DEVICE_LOG_CAPACITY);
         assert!(compact(&json!("y".repeat(1000))).ends_with('…'));
+    }
+
+    #[test]
+    fn the_model_id_is_optional_and_checked() {
+        let mut view = SimulatedDeviceView::default();
+        assert_eq!(view.model_id(), Ok(None));
+        view.model_id_text = "  ".into();
+        assert_eq!(view.model_id(), Ok(None));
+        view.model_id_text = " dtmi:com:example:Thermostat;1 ".into();
+        assert_eq!(
+            view.model_id().unwrap().unwrap().as_str(),
+            "dtmi:com:example:Thermostat;1"
+        );
+        view.model_id_text = "dtmi:com:example:Thermostat;0".into();
+        let error = view.model_id().unwrap_err();
+        assert_eq!(error.model_id, "dtmi:com:example:Thermostat;0");
     }
 
     #[test]

@@ -19,8 +19,8 @@ use super::{
 };
 use crate::auth::{DeviceConnectionString, ServiceConnectionString, SharedAccessKey};
 use crate::device::{
-    Behaviours, DeviceCommand, DeviceConfig, DeviceHandle, Endpoint, SimulatedDevice, TlsMode,
-    host_without_port,
+    Behaviours, DeviceCommand, DeviceConfig, DeviceHandle, Endpoint, ModelId, SimulatedDevice,
+    TlsMode, host_without_port,
 };
 use crate::explorer::twin_key;
 use crate::hub::{self, HubConfig, RunningHub};
@@ -150,7 +150,8 @@ impl Dispatcher {
             Command::StartSimulation {
                 device_id,
                 behaviours,
-            } => self.start_simulation(device_id, behaviours).await,
+                model_id,
+            } => self.start_simulation(device_id, behaviours, model_id).await,
             Command::SaveConnections { path, connections } => {
                 let events = self.events.clone();
                 tokio::spawn(async move {
@@ -314,7 +315,12 @@ impl Dispatcher {
 
     /// Starts simulating `device_id`: its keys are read and it connects in a task of its
     /// own; commands sent meanwhile wait for it.
-    async fn start_simulation(&mut self, device_id: String, behaviours: Behaviours) {
+    async fn start_simulation(
+        &mut self,
+        device_id: String,
+        behaviours: Behaviours,
+        model_id: Option<ModelId>,
+    ) {
         let Some(connection) = self.connection.clone() else {
             let error = "not connected to a hub; connect first".to_owned();
             self.events
@@ -328,7 +334,8 @@ impl Dispatcher {
         let events = self.events.clone();
         tokio::spawn(async move {
             match device_config(&connection, &device_id, behaviours).await {
-                Ok(config) => {
+                Ok(mut config) => {
+                    config.model_id = model_id;
                     let device = SimulatedDevice::spawn(config);
                     drive_simulation(device_id, device, queue, events).await
                 }

@@ -29,7 +29,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::device::{Behaviours, DeviceCommand, DeviceEvent};
+use crate::device::{Behaviours, DeviceCommand, DeviceEvent, ModelId};
 use crate::explorer::{ListedRows, RowReader};
 use crate::service::{
     CloudMessage, Device, DeviceJobResult, DeviceTwin, Job, JobWork, MethodResult,
@@ -132,6 +132,8 @@ pub enum Command {
     StartSimulation {
         device_id: String,
         behaviours: Behaviours,
+        /// The IoT Plug and Play model the device announces, if any.
+        model_id: Option<ModelId>,
     },
     /// Tell a simulated device something.
     Simulation {

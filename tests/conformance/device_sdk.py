@@ -20,10 +20,9 @@ import urllib.parse
 
 import requests
 from azure.iot.device import IoTHubDeviceClient, Message, MethodResponse
-from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import CloudToDeviceMethod, Twin, TwinProperties
 
-from conformance import check, run
+from conformance import check, hub_with_device, run
 
 WEBSOCKETS = os.environ.get("TWINLENS_DEVICE_WEBSOCKETS") == "1"
 DEVICE_ID = "py-ws-device-1" if WEBSOCKETS else "py-device-1"
@@ -41,12 +40,7 @@ def service_token(service_cs):
 
 
 def main():
-    service_cs = os.environ["TWINLENS_SERVICE_CS"]
-    ca_pem = open(os.environ["REQUESTS_CA_BUNDLE"]).read()
-    registry = IoTHubRegistryManager.from_connection_string(service_cs)
-    device = registry.create_device_with_sas(DEVICE_ID, "", "", "enabled")
-    key = device.authentication.symmetric_key.primary_key
-    device_cs = f"HostName=localhost;DeviceId={DEVICE_ID};SharedAccessKey={key}"
+    service_cs, ca_pem, registry, device_cs = hub_with_device(DEVICE_ID)
 
     client = IoTHubDeviceClient.create_from_connection_string(
         device_cs, server_verification_cert=ca_pem, websockets=WEBSOCKETS)

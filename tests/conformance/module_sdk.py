@@ -11,26 +11,16 @@ Exits non-zero, naming the step, on the first behaviour that differs from IoT Hu
 
 import os
 import threading
-import time
 
 from azure.iot.device import IoTHubModuleClient, MethodResponse
 from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import CloudToDeviceMethod, Twin, TwinProperties
 
-from conformance import check, run
+from conformance import check, run, wait_until
 
 DEVICE_ID = "py-edge-device-1"
 MODULE_ID = "py-module-1"
 
-
-
-def wait_until(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def main():

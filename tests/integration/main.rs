@@ -14,6 +14,7 @@ mod hub_jobs;
 mod hub_modules;
 mod hub_mqtt;
 mod hub_mqtt_sessions;
+mod hub_pnp;
 mod hub_rest;
 mod hub_rest_clients;
 mod hub_tls;

@@ -85,6 +85,14 @@ fn python_job_manager_twin_and_method_jobs() {
 }
 
 #[test]
+fn python_plug_and_play_device_and_digital_twin_client() {
+    let _ports = lock_fixed_ports();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(dir.path(), &["--tls", "--mqtt-port", "8883"]);
+    run_python(&hub, "pnp_sdk.py", &[]);
+}
+
+#[test]
 fn python_device_sdk_over_websockets_on_443() {
     let _ports = lock_fixed_ports();
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,6 @@
 //! The simulated device against the local hub started in-process: desired acknowledgement
-//! (plain copy and Plug and Play envelope), user reported patches, the method table,
+//! (plain copy and Plug and Play envelope, components included), a Plug and Play model id
+//! and component commands, user reported patches, the method table,
 //! telemetry templates, TLS with the hub's CA, reconnects after a hub restart, and SAS token
 //! renewal.
 
@@ -15,7 +16,8 @@ use serde_json::{Value, json};
 use twinlens::auth::DeviceConnectionString;
 use twinlens::device::{
     Backoff, DesiredAck, DeviceCommand, DeviceConfig, DeviceEvent, DeviceHandle, Endpoint,
-    MethodReply, MethodTable, SimulatedDevice, TelemetrySchedule, TelemetryTemplate, TlsMode,
+    MethodReply, MethodTable, ModelId, SimulatedDevice, TelemetrySchedule, TelemetryTemplate,
+    TlsMode,
 };
 use twinlens::hub::RunningHub;
 
@@ -128,6 +130,93 @@ async fn desired_patches_get_the_plug_and_play_envelope_when_asked() {
     };
     assert_eq!(seen["desired"]["targetTemperature"], 30);
     assert_eq!(seen["reported"]["targetTemperature"]["av"], 2);
+    device.shutdown().await;
+}
+
+/// The model of the IoT Plug and Play temperature controller sample (two thermostat
+/// components).
+const TEMPERATURE_CONTROLLER: &str = "dtmi:com:example:TemperatureController;2";
+
+/// Starts a registered device announcing [`TEMPERATURE_CONTROLLER`], acknowledging desired
+/// properties with the Plug and Play envelope and answering the `thermostat1` component's
+/// `getMaxMinReport` command, and waits for its first twin.
+async fn plug_and_play_device(hub: &RunningHub, device_id: &str) -> DeviceHandle {
+    let mut config = config(hub, register(hub, device_id));
+    config.model_id = Some(ModelId::new(TEMPERATURE_CONTROLLER).unwrap());
+    config.behaviours.desired_ack = DesiredAck::PlugAndPlay {
+        description: "applied".into(),
+    };
+    config.behaviours.methods = MethodTable::default().with(
+        "thermostat1*getMaxMinReport",
+        MethodReply::new(200, json!({"maxTemp": 25.1, "minTemp": 19.8})),
+    );
+    let mut device = SimulatedDevice::spawn(config);
+    expect(&mut device, |e| matches!(e, DeviceEvent::Connected)).await;
+    expect(&mut device, |e| matches!(e, DeviceEvent::TwinReceived(_))).await;
+    device
+}
+
+#[tokio::test]
+async fn a_plug_and_play_device_acknowledges_components_and_answers_component_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path(), 0, false).await;
+    let mut device = plug_and_play_device(&hub, "controller").await;
+
+    patch_desired(
+        &hub,
+        "controller",
+        json!({"thermostat1": {"__t": "c", "targetTemperature": 21.4}}),
+    )
+    .await;
+    let DeviceEvent::DesiredReceived { version, .. } = expect(&mut device, |e| {
+        matches!(e, DeviceEvent::DesiredReceived { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    expect(&mut device, |e| {
+        matches!(e, DeviceEvent::ReportedSent { .. })
+    })
+    .await;
+    let seen = twin(&hub, "controller").await;
+    assert_eq!(seen["properties"]["desired"]["$version"], version);
+    assert_eq!(
+        seen["properties"]["reported"]["thermostat1"],
+        json!({
+            "__t": "c",
+            "targetTemperature": {"value": 21.4, "ac": 200, "av": version, "ad": "applied"}
+        })
+    );
+
+    let answer = invoke(
+        &hub,
+        "controller",
+        "thermostat1*getMaxMinReport",
+        json!("2024-01-01T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(
+        answer,
+        json!({"status": 200, "payload": {"maxTemp": 25.1, "minTemp": 19.8}})
+    );
+    let answer = invoke(&hub, "controller", "getMaxMinReport", Value::Null).await;
+    assert_eq!(
+        answer["status"], 404,
+        "only the component's command is known"
+    );
+    device.shutdown().await;
+}
+
+#[tokio::test]
+async fn simulated_device_announces_its_model_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path(), 0, false).await;
+    let device = plug_and_play_device(&hub, "modelled").await;
+    assert_eq!(
+        twin(&hub, "modelled").await["modelId"],
+        TEMPERATURE_CONTROLLER
+    );
     device.shutdown().await;
 }
 

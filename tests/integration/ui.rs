@@ -476,6 +476,44 @@ fn a_simulated_device_acknowledges_desired_and_answers_methods() {
 }
 
 #[test]
+fn a_model_id_that_is_no_dtmi_is_explained_and_the_device_not_connected() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut harness = explorer(folder.path(), no_dialogs(), Settings::default());
+    open_device(&mut harness, "demo-005");
+    harness.get_by_label("Simulate").click();
+    harness.step();
+    let type_model_id = |harness: &mut Harness<'_, ExplorerApp>, text: &str| {
+        harness
+            .get_by_role_and_label(egui::Role::TextInput, "Model id")
+            .focus();
+        harness.step();
+        harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+        harness.step();
+        harness
+            .get_by_role_and_label(egui::Role::TextInput, "Model id")
+            .type_text(text);
+        harness.step();
+        harness.step();
+    };
+
+    type_model_id(&mut harness, "thermostat");
+    assert!(has_text(&harness, "\"thermostat\" is not a DTMI model id"));
+    assert!(
+        harness
+            .get_by_label("Connect as device")
+            .accesskit_node()
+            .is_disabled()
+    );
+
+    type_model_id(&mut harness, "dtmi:com:example:Thermostat;1");
+    assert!(!has_text(&harness, "is not a DTMI model id"));
+    harness.get_by_label("Connect as device").click();
+    wait_for(&mut harness, "the device to connect", |h| {
+        has_text(h, "• connected")
+    });
+}
+
+#[test]
 fn exporting_the_open_twin_through_the_save_dialog() {
     let folder = tempfile::tempdir().unwrap();
     let target: PathBuf = folder.path().join("exported.json");

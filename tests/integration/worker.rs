@@ -215,6 +215,7 @@ async fn a_simulated_device_answers_methods_invoked_through_the_worker() {
         .send(Command::StartSimulation {
             device_id: "sim-1".into(),
             behaviours,
+            model_id: None,
         })
         .unwrap();
     wait_for(&mut worker, |event| match event {

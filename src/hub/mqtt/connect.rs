@@ -157,6 +157,9 @@ pub struct Client {
     pub device_id: String,
     /// The module, when a module connected.
     pub module_id: Option<String>,
+    /// The IoT Plug and Play model the client announced (`model-id` in the username),
+    /// when it is a valid DTMI.
+    pub model_id: Option<String>,
 }
 
 impl Client {
@@ -179,9 +182,21 @@ pub fn authenticate(state: &HubState, connect: &Connect, now: u64) -> Result<Cli
     };
     let username = MqttUsername::parse(&login.username)
         .map_err(|e| refused(ConnectReturnCode::BadUserNamePassword, e.to_string()))?;
+    let model_id = username.model_id.clone().filter(|model_id| {
+        let valid = crate::dtdl::is_valid_interface_dtmi(model_id);
+        if !valid {
+            tracing::info!(
+                client_id,
+                model_id,
+                "ignoring a model-id that is not a DTMI (dtmi:<path>;<version>)"
+            );
+        }
+        valid
+    });
     let client = Client {
         device_id: username.device_id.clone(),
         module_id: username.module_id.clone(),
+        model_id,
     };
     let named = client.key();
     if named != client_id {
@@ -358,6 +373,7 @@ mod tests {
         let device = Client {
             device_id: "d1".into(),
             module_id: None,
+            model_id: None,
         };
         let mut connect = Connect::new("d1");
         assert_eq!(will_of(&connect, &device).ok(), Some(None));
@@ -398,6 +414,7 @@ mod tests {
         let module = Client {
             device_id: "d1".into(),
             module_id: Some("m1".into()),
+            model_id: None,
         };
         connect.last_will = Some(LastWill::new(
             "devices/d1/modules/m1/messages/events/",

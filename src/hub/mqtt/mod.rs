@@ -127,7 +127,7 @@ where
     let registered = state
         .sessions
         .register(&device_id, connect.clean_session, || {
-            record_connection_state(&state, &device_id, true)
+            record_connection_state(&state, &device_id, true, client.model_id.as_deref())
         });
     let ticket = registered.ticket;
     let session_present = registered.resumed.is_some();
@@ -140,7 +140,7 @@ where
         .is_err()
     {
         state.sessions.end(&ticket, || {
-            record_connection_state(&state, &device_id, false);
+            record_connection_state(&state, &device_id, false, None);
         });
         return;
     }
@@ -156,7 +156,7 @@ where
     let ended = session::run(&mut connection, state.clone(), start).await;
     // A session taken over leaves the state to its successor.
     state.sessions.end(&ticket, || {
-        record_connection_state(&state, &device_id, false);
+        record_connection_state(&state, &device_id, false, None);
     });
     match &ended {
         Ended::Violation(reason) => {
@@ -180,11 +180,17 @@ where
 }
 
 /// Marks the device's twin and identity `Connected` or `Disconnected` (a deleted device
-/// has neither).
-fn record_connection_state(state: &HubState, device_id: &str, connected: bool) {
-    if let Err(error) = state
-        .store
-        .set_connection_state(device_id, connected, chrono::Utc::now())
+/// has neither), and records the model a connecting device announced.
+fn record_connection_state(
+    state: &HubState,
+    device_id: &str,
+    connected: bool,
+    model_id: Option<&str>,
+) {
+    if let Err(error) =
+        state
+            .store
+            .set_connection_state(device_id, connected, model_id, chrono::Utc::now())
     {
         tracing::debug!(
             device_id,

@@ -28,6 +28,7 @@ use crate::topics::{
     parse_subscription,
 };
 use crate::twin::DesiredChange;
+use crate::twin::plug_and_play::stamp_telemetry_properties;
 
 /// How a session ended.
 #[derive(Debug)]
@@ -260,10 +261,11 @@ impl Session<'_> {
                 Vec::new()
             }
             DeviceTopic::Telemetry { properties, .. } => {
-                let properties = properties
+                let mut properties = properties
                     .into_iter()
                     .map(|(name, value)| (name, value.unwrap_or_default()))
                     .collect();
+                stamp_telemetry_properties(&mut properties, self.client.model_id.as_deref());
                 Activity::count(&self.state.activity.telemetry_messages);
                 let dropped = self.state.telemetry.record(
                     &self.device_id,

@@ -1,6 +1,6 @@
 //! The service REST API of the local hub (api-version 2021-04-12), as Azure IoT Hub
 //! serves it: device and module identities, device and module twins, queries, direct
-//! methods, cloud-to-device messages and jobs. Every route is
+//! methods, cloud-to-device messages, jobs and Plug and Play digital twins. Every route is
 //! behind SAS authentication, and Azure's routes need an `api-version`; every error is
 //! Azure's error JSON.
 //!
@@ -11,6 +11,7 @@ mod api_version;
 mod auth;
 mod cloud_to_device;
 mod devices;
+mod digital_twins;
 mod error;
 mod extract;
 mod jobs;
@@ -77,6 +78,18 @@ pub fn router(state: HubState) -> Router {
         .route(
             "/twins/{id}/modules/{mid}/methods",
             post(methods::invoke_module_method),
+        )
+        .route(
+            "/digitaltwins/{id}",
+            get(digital_twins::get_digital_twin).patch(digital_twins::patch_digital_twin),
+        )
+        .route(
+            "/digitaltwins/{id}/commands/{command}",
+            post(digital_twins::invoke_command),
+        )
+        .route(
+            "/digitaltwins/{id}/components/{component}/commands/{command}",
+            post(digital_twins::invoke_command),
         )
         .route("/jobs/v2/query", get(jobs::query_jobs))
         .route("/jobs/v2/{id}", get(jobs::get_job).put(jobs::create_job))

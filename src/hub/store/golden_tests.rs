@@ -100,7 +100,9 @@ fn run_history() -> String {
                 (device, "reported patch")
             }
             Step::Connection(device, connected) => {
-                store.set_connection_state(device, connected, now).unwrap();
+                store
+                    .set_connection_state(device, connected, None, now)
+                    .unwrap();
                 (device, "connection")
             }
             Step::Disable(device) => {

@@ -430,13 +430,17 @@ impl Store {
 
     /// Records a device (or a module, by its [`client_key`]) connecting or
     /// disconnecting: connection state, its time, and the last activity time, in both
-    /// the identity and the twin.
+    /// the identity and the twin; and the IoT Plug and Play model it announced in the
+    /// twin's `modelId`. Like on IoT Hub, the model id stays after the device goes away
+    /// and a connection that announces none leaves it as it was.
     pub fn set_connection_state(
         &self,
         device_id: &str,
         connected: bool,
+        model_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), HubError> {
+        let model_id = model_id.map(Value::from);
         let state = if connected {
             ConnectionState::Connected
         } else {
@@ -454,13 +458,14 @@ impl Store {
                     (&["lastActivityTime"], NewValue::Json(&now)),
                 ],
             );
-            let twin = record.twin.with_replaced(
-                names,
-                &[
-                    (&["connectionState"], NewValue::Json(&state)),
-                    (&["lastActivityTime"], NewValue::Json(&now)),
-                ],
-            );
+            let mut twin_fields = vec![
+                (&["connectionState"][..], NewValue::Json(&state)),
+                (&["lastActivityTime"][..], NewValue::Json(&now)),
+            ];
+            if let Some(model_id) = &model_id {
+                twin_fields.push((&["modelId"][..], NewValue::Json(model_id)));
+            }
+            let twin = record.twin.with_replaced(names, &twin_fields);
             let (Some(identity), Some(twin)) = (identity, twin) else {
                 return Err(HubError::Server(format!(
                     "the stored device '{device_id}' has no connection state"

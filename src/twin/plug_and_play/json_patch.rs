@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 
 use super::view::PlugAndPlayTwin;
 use super::{COMPONENT_MARKER, is_component};
+use crate::dtdl::is_valid_name;
 use crate::twin::merge_patch_between;
 
 /// The longest digital twin property or field name.
@@ -294,11 +295,7 @@ fn pointer(segments: &[String]) -> String {
 
 /// Checks a property, field or map-key name.
 fn check_name(name: &str) -> Result<(), DigitalTwinPatchError> {
-    let valid = name.chars().count() <= MAX_NAME_CHARS
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.ends_with('_');
-    if valid {
+    if is_valid_name(name, MAX_NAME_CHARS) {
         Ok(())
     } else {
         Err(DigitalTwinPatchError::BadName {

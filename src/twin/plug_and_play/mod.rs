@@ -20,7 +20,7 @@ pub mod view;
 
 pub use digital_twin::to_digital_twin;
 pub use json_patch::{DigitalTwinPatchError, desired_patch_from_json_patch};
-pub use view::{Acknowledgement, ComponentState, PlugAndPlayTwin, PropertyState};
+pub use view::{AckStatus, Acknowledgement, ComponentState, PlugAndPlayTwin, PropertyState};
 
 /// The key and value that mark an object of desired or reported properties as a
 /// component.
@@ -36,6 +36,27 @@ pub fn command_method_name(component: Option<&str>, command: &str) -> String {
     match component {
         Some(component) => format!("{component}{COMMAND_SEPARATOR}{command}"),
         None => command.to_owned(),
+    }
+}
+
+/// The message property a device sets on a component's telemetry (`$.sub`), and the
+/// system property IoT Hub turns it into.
+const COMPONENT_TELEMETRY_PROPERTY: (&str, &str) = ("$.sub", "dt-subject");
+/// The system property naming the model of a Plug and Play device's telemetry.
+const DATA_SCHEMA_PROPERTY: &str = "dt-dataschema";
+
+/// Gives a telemetry message the system properties IoT Hub adds for Plug and Play:
+/// `dt-subject` in place of the device's `$.sub` on a component's message, and
+/// `dt-dataschema` (the model id) when the device announced a model.
+pub fn stamp_telemetry_properties(properties: &mut Vec<(String, String)>, model_id: Option<&str>) {
+    let (device_name, hub_name) = COMPONENT_TELEMETRY_PROPERTY;
+    for (name, _) in properties.iter_mut() {
+        if name == device_name {
+            *name = hub_name.to_owned();
+        }
+    }
+    if let Some(model_id) = model_id {
+        properties.push((DATA_SCHEMA_PROPERTY.to_owned(), model_id.to_owned()));
     }
 }
 
@@ -59,6 +80,29 @@ mod tests {
             "thermostat1*getMaxMinReport"
         );
         assert_eq!(command_method_name(None, "reboot"), "reboot");
+    }
+
+    #[test]
+    fn plug_and_play_telemetry_names_its_model_and_component() {
+        let mut properties = vec![
+            ("$.sub".to_owned(), "thermostat1".to_owned()),
+            ("unit".to_owned(), "C".to_owned()),
+        ];
+        stamp_telemetry_properties(&mut properties, Some("dtmi:com:example:Thermostat;1"));
+        assert_eq!(
+            properties,
+            [
+                ("dt-subject".to_owned(), "thermostat1".to_owned()),
+                ("unit".to_owned(), "C".to_owned()),
+                (
+                    "dt-dataschema".to_owned(),
+                    "dtmi:com:example:Thermostat;1".to_owned()
+                ),
+            ]
+        );
+        let mut plain = vec![("unit".to_owned(), "C".to_owned())];
+        stamp_telemetry_properties(&mut plain, None);
+        assert_eq!(plain, [("unit".to_owned(), "C".to_owned())]);
     }
 
     #[test]

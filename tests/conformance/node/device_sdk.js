@@ -13,7 +13,9 @@
 // The SDK connects with CleanSession=0 and, after `close()` + `open()` or a SAS token
 // renewal, does not subscribe again: it relies on the hub keeping the session, as IoT
 // Hub does. The script records the MQTT packets (see recordMqttConnections) to check
-// that, and that the renewal really reconnected.
+// that, and that the renewal really reconnected. The device announces an IoT Plug and
+// Play model id (`setOptions({ modelId })`), which the SDK writes unencoded into the
+// CONNECT username and the hub must put on the twin.
 
 const {
   Steps, call, check, log, logVersions, parseConnectionString, recordMqttConnections,
@@ -43,6 +45,9 @@ const TRANSPORTS = {
 const T = 10; // seconds any single call may take
 const METHODS_TOPIC = '$iothub/methods/POST/#';
 const DESIRED_TOPIC = '$iothub/twin/PATCH/properties/desired/#';
+
+/** The IoT Plug and Play model the device announces. */
+const MODEL_ID = 'dtmi:com:example:Thermostat;1';
 
 async function main() {
   startWatchdog();
@@ -123,6 +128,8 @@ async function main() {
     client = Client.fromAuthenticationProvider(provider, transport.Transport);
     client.on('error', (err) => log(`note: the device client reported an error: ${err}`));
     client.on('disconnect', (err) => log(`note: the device client disconnected: ${err && err.message}`));
+    // An IoT Plug and Play device announces its model before it connects.
+    await within(T, 'client.setOptions', client.setOptions({ modelId: MODEL_ID }));
   });
 
   await steps.run('connect', ['register the device'], async () => {
@@ -130,6 +137,13 @@ async function main() {
     log(`ok: the device connects over ${transport.what}`);
     await connectionAt(0, 'first connection');
     check(await connectionState() === 'Connected', 'the twin shows the device connected');
+  });
+  await steps.run('model id', ['connect'], async () => {
+    const username = wire.connections[0].connect.username;
+    check(username.includes(`&model-id=${MODEL_ID}&`),
+      `the SDK announces the model id, unencoded, in the CONNECT username (${username})`);
+    const [t] = await call(T, 'registry.getTwin', (cb) => registry.getTwin(deviceId, cb));
+    check(t.modelId === MODEL_ID, `the twin's modelId is the model the SDK announced (got ${t.modelId})`);
   });
   await steps.run('first connection: session present', ['connect'], async () => {
     sessionPresent([wire.connections[0]], false, 'first connection (no session yet)');

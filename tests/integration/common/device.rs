@@ -99,13 +99,21 @@ impl TestDevice {
         client_id: &str,
         password: &str,
     ) -> Result<TestDevice, String> {
+        let username = format!("localhost/{client_id}/?api-version=2021-04-12");
+        Self::connect_with_username(hub, client_id, &username, password).await
+    }
+
+    /// Connects with an explicit username and password.
+    pub async fn connect_with_username(
+        hub: &HubProcess,
+        client_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<TestDevice, String> {
         let device_id = client_id;
         let port = u16::try_from(hub.ready["mqtt_port"].as_u64().unwrap()).unwrap();
         let mut options = MqttOptions::new(device_id, "127.0.0.1", port);
-        options.set_credentials(
-            format!("localhost/{device_id}/?api-version=2021-04-12"),
-            password,
-        );
+        options.set_credentials(username, password);
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(300 * 1024, 300 * 1024);
         let (client, mut eventloop) = AsyncClient::new(options, 64);
