@@ -696,7 +696,7 @@ impl ExplorerApp {
                 }
                 PickedFile::Cancelled => {}
                 PickedFile::Unavailable(why) => self.log.error(format!(
-                    "No model file can be chosen: {why}; put the model in the models folder (View ▸ Models folder) instead"
+                    "No model file can be chosen: {why}; put the model in the models folder (View, Models folder) instead"
                 )),
             },
         }

@@ -85,7 +85,7 @@ fn model_status_ui(
                 ui.colored_label(
                     warn,
                     format!(
-                        "The model {model_id} is not loaded: open its model file or put it in the models folder (View ▸ Models folder)."
+                        "The model {model_id} is not loaded: open its model file or put it in the models folder (View, Models folder)."
                     ),
                 );
                 if ui.button("Open model…").clicked() {

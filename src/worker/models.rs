@@ -19,7 +19,7 @@ pub fn read_models(source: ModelSource) -> ModelFiles {
             Ok(paths) => (paths, Some(folder.as_path())),
             Err(error) => {
                 read.unreadable.push(format!(
-                    "the models folder {} could not be read ({error}); check the folder in View ▸ Models folder",
+                    "the models folder {} could not be read ({error}); check the folder in View, Models folder",
                     folder.display()
                 ));
                 return read;
