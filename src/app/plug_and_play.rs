@@ -49,9 +49,7 @@ pub fn plug_and_play_ui(
         ui.weak("Reading the twin…");
         return;
     };
-    let view = state
-        .view(context.device_id, context.generation, twin, context.models)
-        .clone();
+    let view = state.view(context.device_id, context.generation, twin, context.models);
     model_line(ui, &view.model_id);
     model_status_ui(ui, context, &view, state, intents);
     ui.separator();

@@ -4,6 +4,7 @@
 //! the desired writes in flight and how they ended, and the free "invoke a command" form.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -464,8 +465,9 @@ pub fn command_payload(command: &CommandModel, text: &str) -> Result<Value, Stri
 /// Everything the Plug and Play tab keeps between frames.
 #[derive(Debug, Default)]
 pub struct PlugAndPlayState {
-    /// The view, with the device, twin generation and models revision it was made from.
-    shown: Option<(String, u64, u64, PlugAndPlayView)>,
+    /// The view, with the device, twin generation and models revision it was made from
+    /// (shared, so a frame holds it while the state changes).
+    shown: Option<(String, u64, u64, Arc<PlugAndPlayView>)>,
     /// Values typed for writable properties, per device, until written.
     drafts: HashMap<(String, ContentKey), String>,
     /// Request values typed for model commands, per device, component and command.
@@ -489,7 +491,7 @@ impl PlugAndPlayState {
         generation: u64,
         twin: &DeviceTwin,
         library: &ModelLibrary,
-    ) -> &PlugAndPlayView {
+    ) -> Arc<PlugAndPlayView> {
         let revision = library.revision();
         let stale = self.shown.as_ref().is_none_or(|(shown, at, models, _)| {
             shown != device_id || *at != generation || *models != revision
@@ -506,9 +508,9 @@ impl PlugAndPlayState {
             };
             let model = library.status(model_id);
             let view = PlugAndPlayView::of(&twin, model);
-            (device_id.to_owned(), generation, revision, view)
+            (device_id.to_owned(), generation, revision, Arc::new(view))
         });
-        view
+        Arc::clone(view)
     }
 
     /// The model chosen for `device_id`, used while it announces none.
@@ -712,9 +714,7 @@ mod tests {
     #[test]
     fn without_a_model_the_twin_says_which_properties_are_writable() {
         let mut state = PlugAndPlayState::default();
-        let view = state
-            .view("controller", 1, &controller(), &ModelLibrary::default())
-            .clone();
+        let view = state.view("controller", 1, &controller(), &ModelLibrary::default());
         assert_eq!(view.model_id, "dtmi:com:example:TemperatureController;2");
         assert_eq!(view.model, ModelStatus::NotLoaded(view.model_id.clone()));
         assert_eq!(view.components.len(), 2);
@@ -736,13 +736,13 @@ mod tests {
         library.load(crate::explorer::models::tests::sample_files());
         let mut twin = controller();
         let mut state = PlugAndPlayState::default();
-        let announced = state.view("controller", 1, &twin, &library).clone();
+        let announced = state.view("controller", 1, &twin, &library);
         assert!(
             matches!(announced.model, ModelStatus::NotLoaded(_)),
             "the twin announces version 2; the samples are version 1"
         );
         state.choose_model("controller", Some("dtmi:com:example:Thermostat;1".into()));
-        let still = state.view("controller", 1, &twin, &library).clone();
+        let still = state.view("controller", 1, &twin, &library);
         assert!(
             matches!(still.model, ModelStatus::NotLoaded(_)),
             "an announced model wins over a chosen one"
@@ -753,7 +753,7 @@ mod tests {
             "controller",
             Some("dtmi:com:example:TemperatureController;1".into()),
         );
-        let view = state.view("controller", 2, &twin, &library).clone();
+        let view = state.view("controller", 2, &twin, &library);
         assert!(matches!(view.model, ModelStatus::Resolved(_)));
         let components: Vec<Option<&str>> = view
             .components
