@@ -256,6 +256,11 @@ fn writable_table(ui: &mut Ui, component: &str, rows: &[PropertyRow]) {
                 .num_columns(8)
                 .show(ui, |ui| {
                     header_cell(ui, "Property", "The property's name in the twin");
+                    header_cell(
+                        ui,
+                        "Status",
+                        "Whether the device acknowledged the current desired value",
+                    );
                     header_cell(ui, "Desired", "The value the service asked for");
                     header_cell(ui, "Version", "The desired $version that set it");
                     header_cell(ui, "Reported", "The value the device reports");
@@ -266,23 +271,20 @@ fn writable_table(ui: &mut Ui, component: &str, rows: &[PropertyRow]) {
                     );
                     header_cell(ui, "av", "The desired version the device acknowledged");
                     header_cell(ui, "ad", "The device's description of its acknowledgement");
-                    header_cell(
-                        ui,
-                        "Status",
-                        "Whether the device acknowledged the current desired value",
-                    );
                     ui.end_row();
                     for row in rows {
                         let property = &row.state;
                         let ack = property.acknowledgement.as_ref();
                         name_cell(ui, row);
-                        value_cell(ui, row, property.desired.as_ref());
+                        status_chip_ui(ui, &status_chip(property));
+                        // Units would widen the table; the field below and the name's
+                        // tooltip give them.
+                        optional_cell(ui, property.desired.as_ref().map(short));
                         optional_cell(ui, property.desired_version.map(|v| v.to_string()));
-                        value_cell(ui, row, property.reported.as_ref());
+                        optional_cell(ui, property.reported.as_ref().map(short));
                         optional_cell(ui, ack.and_then(|ack| ack.code).map(|c| c.to_string()));
                         optional_cell(ui, ack.and_then(|ack| ack.version).map(|v| v.to_string()));
                         optional_cell(ui, ack.and_then(|ack| ack.description.clone()));
-                        status_chip_ui(ui, &status_chip(property));
                         ui.end_row();
                     }
                 });
