@@ -211,12 +211,15 @@ fn a_dtdl_model_types_a_writable_property_and_a_command() {
     let set = "Set desired thermostat1.targetTemperature";
     replace_text(&mut harness, field, "warm");
     wait_for(&mut harness, "the schema's error", |h| {
-        has_text(h, "(double expected)")
+        has_text(h, "thermostat1.targetTemperature: expected")
     });
     assert!(harness.get_by_label(set).accesskit_node().is_disabled());
     replace_text(&mut harness, field, "23.5");
     harness.step();
-    assert!(!has_text(&harness, "(double expected)"));
+    assert!(!has_text(
+        &harness,
+        "thermostat1.targetTemperature: expected"
+    ));
     harness.get_by_label(set).click_accesskit();
     wait_for(&mut harness, "the write to be taken", |h| {
         has_text(h, "thermostat1.targetTemperature set (desired version")
@@ -232,7 +235,7 @@ fn a_dtdl_model_types_a_writable_property_and_a_command() {
     let since = "Since of thermostat1.getMaxMinReport";
     replace_text(&mut harness, since, "yesterday");
     wait_for(&mut harness, "the request's error", |h| {
-        has_text(h, "(dateTime expected)")
+        has_text(h, "thermostat1.getMaxMinReport: expected")
     });
     replace_text(&mut harness, since, "2026-12-01T00:00:00Z");
     harness
