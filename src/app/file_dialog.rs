@@ -20,6 +20,27 @@ pub enum FileAction {
     Open,
 }
 
+/// The kind of file a dialog offers: its name and extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileFilter {
+    /// What the files are, as the dialog lists it.
+    pub name: &'static str,
+    /// Their extensions, without the dot.
+    pub extensions: &'static [&'static str],
+}
+
+/// Snapshots and the other JSON and NDJSON files the explorer writes and reads.
+pub const SNAPSHOT_FILES: FileFilter = FileFilter {
+    name: "Twin snapshots",
+    extensions: &["json", "ndjson"],
+};
+
+/// DTDL model files.
+pub const MODEL_FILES: FileFilter = FileFilter {
+    name: "DTDL models",
+    extensions: &["json"],
+};
+
 /// What to ask the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRequest {
@@ -31,6 +52,8 @@ pub struct FileRequest {
     pub folder: PathBuf,
     /// The suggested file name (save only).
     pub file_name: String,
+    /// The kind of file offered.
+    pub filter: FileFilter,
 }
 
 /// What the user (or the desktop) answered.
@@ -53,7 +76,7 @@ pub fn native_picker() -> FilePicker {
         let dialog = rfd::FileDialog::new()
             .set_title(&request.title)
             .set_directory(&request.folder)
-            .add_filter("Twin snapshots", &["json", "ndjson"]);
+            .add_filter(request.filter.name, request.filter.extensions);
         let started = Instant::now();
         let chosen = match request.action {
             FileAction::Save => dialog.set_file_name(&request.file_name).save_file(),
@@ -138,6 +161,7 @@ mod tests {
             title: "Export".into(),
             folder: PathBuf::from("/tmp"),
             file_name: "x.json".into(),
+            filter: SNAPSHOT_FILES,
         };
         let (woken, wake) = mpsc::channel();
         let pending = PendingPick::start(&picker, request, move || {

@@ -322,6 +322,7 @@ impl ExplorerApp {
                     .models_folder()
                     .unwrap_or_else(file_dialog::default_folder),
                 file_name: String::new(),
+                filter: file_dialog::MODEL_FILES,
             },
         ));
     }

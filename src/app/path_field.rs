@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use egui::Ui;
 
-use super::file_dialog::{FileAction, FileRequest, PickedFile, default_folder};
+use super::file_dialog::{FileAction, FileRequest, PickedFile, SNAPSHOT_FILES, default_folder};
 
 /// The field's state.
 #[derive(Debug)]
@@ -93,6 +93,7 @@ impl PathField {
                             .unwrap_or_else(default_name),
                         FileAction::Open => String::new(),
                     },
+                    filter: SNAPSHOT_FILES,
                 });
             }
         });
