@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use twinlens::device::{Behaviours, MethodReply, MethodTable};
 use twinlens::explorer::list_query;
+use twinlens::explorer::models::ModelSource;
 use twinlens::worker::{
     Command, Event, HubTarget, JobId, RemoteHub, Reply, Request, Worker, WorkerOptions,
 };
@@ -327,4 +328,27 @@ async fn a_hub_that_never_answers_holds_up_no_other_command() {
     }
     assert!(path.exists());
     drop(silent);
+}
+
+#[tokio::test]
+async fn model_files_are_read_without_a_hub() {
+    let mut worker = started(Arc::new(|| {}));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("thermostats")).unwrap();
+    std::fs::write(
+        dir.path().join("thermostats/Thermostat.json"),
+        include_str!("../../src/dtdl/samples/Thermostat.json"),
+    )
+    .unwrap();
+    let folder = ModelSource::Folder(dir.path().to_path_buf());
+    worker.send(Command::ReadModels(folder.clone())).unwrap();
+    let read = wait_for(&mut worker, |event| match event {
+        Event::ModelsRead(read) => Some(read),
+        _ => None,
+    })
+    .await;
+    assert_eq!(read.source, folder);
+    assert_eq!(read.files.len(), 1);
+    assert_eq!(read.files[0].0, "thermostats/Thermostat.json");
+    assert!(read.unreadable.is_empty());
 }
