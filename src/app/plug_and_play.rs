@@ -53,7 +53,8 @@ pub fn plug_and_play_ui(
     model_line(ui, &view.model_id);
     model_status_ui(ui, context, &view, state, intents);
     ui.separator();
-    egui::ScrollArea::vertical()
+    // Both ways: wide values scroll rather than widen the panel over the twin view.
+    egui::ScrollArea::both()
         .id_salt("plug-and-play")
         .auto_shrink(false)
         .show(ui, |ui| {

@@ -110,6 +110,14 @@ pub fn status_chip(property: &PropertyState) -> StatusChip {
                 Tone::Waiting,
             )
         }
+        AckStatus::Reflected => chip(
+            "reported as desired".into(),
+            format!(
+                "The device reports desired version {desired_version}'s value back without a \
+                 Plug and Play acknowledgement (ac, av, ad)"
+            ),
+            Tone::Done,
+        ),
         AckStatus::Current(code) => match code {
             202 => chip(
                 "in progress (202)".into(),

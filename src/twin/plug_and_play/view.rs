@@ -69,6 +69,9 @@ pub enum AckStatus {
     /// A desired value the device has not acknowledged (no acknowledgement, or one of
     /// an older desired version).
     Waiting,
+    /// A desired value the device reports back as it is, without an acknowledgement (a
+    /// device that does not follow the Plug and Play conventions).
+    Reflected,
     /// The device acknowledged the current desired version with this code.
     Current(i64),
     /// The device acknowledged without a desired value to answer (e.g. `ac` 203, its
@@ -171,6 +174,9 @@ impl PropertyState {
             (None, Some(_)) => AckStatus::WithoutDesired,
             (Some(_), Some(ack)) if self.ack_is_current() => {
                 ack.code.map_or(AckStatus::Waiting, AckStatus::Current)
+            }
+            (Some(desired), None) if self.reported.as_ref() == Some(desired) => {
+                AckStatus::Reflected
             }
             (Some(_), _) => AckStatus::Waiting,
         }
@@ -409,6 +415,19 @@ pub(crate) mod tests {
         let reading = pnp.root.property("reading").unwrap();
         assert_eq!(reading.reported, Some(json!({"value": 3, "unit": "C"})));
         assert!(reading.acknowledgement.is_none());
+        let twin = json!({"properties": {
+            "desired": {"interval": 30, "mode": "eco", "$version": 3},
+            "reported": {"interval": 30, "mode": "boost"}
+        }});
+        let plain = PlugAndPlayTwin::from_twin(&twin);
+        assert_eq!(
+            plain.root.property("interval").unwrap().status(),
+            AckStatus::Reflected
+        );
+        assert_eq!(
+            plain.root.property("mode").unwrap().status(),
+            AckStatus::Waiting
+        );
         let preset = pnp.root.property("preset").unwrap();
         assert_eq!(preset.status(), AckStatus::WithoutDesired);
         assert!(preset.is_writable());
