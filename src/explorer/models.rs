@@ -69,6 +69,26 @@ impl LoadReport {
     }
 }
 
+/// Adds `files` to `set`, counting in `report`; returns the files that loaded.
+fn add_files<'a>(
+    set: &mut ModelSet,
+    files: &'a [(String, String)],
+    report: &mut LoadReport,
+) -> Vec<&'a (String, String)> {
+    let mut loaded = Vec::new();
+    for file in files {
+        match set.add_file(&file.0, &file.1) {
+            Ok(ids) => {
+                report.interfaces += ids.len();
+                report.files += 1;
+                loaded.push(file);
+            }
+            Err(error) => report.failed.push(error.to_string()),
+        }
+    }
+    loaded
+}
+
 /// How a device's model id stands against the loaded models.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelStatus {
@@ -92,11 +112,19 @@ pub struct ModelLibrary {
     folder: Option<LoadReport>,
     /// The last model file opened.
     opened: Option<LoadReport>,
+    /// The files of the models folder as last read: its interfaces are loaded again
+    /// from them (without the old folder's) when the folder is read again.
+    folder_files: Vec<(String, String)>,
+    /// Every model file the user opened that loaded, by name, kept loaded over folder
+    /// reads.
+    opened_files: Vec<(String, String)>,
 }
 
 impl ModelLibrary {
     /// Loads the files read from a source; a file that fails adds nothing of its own
-    /// (later files may still need what it would have defined).
+    /// (later files may still need what it would have defined). Reading the models
+    /// folder replaces what the folder gave before (a folder changed in the settings
+    /// leaves nothing of the old one); opened files stay loaded and keep the last word.
     pub fn load(&mut self, read: ModelFiles) -> &LoadReport {
         let mut report = LoadReport {
             source: read.source,
@@ -104,13 +132,27 @@ impl ModelLibrary {
             files: 0,
             failed: read.unreadable,
         };
-        for (name, text) in &read.files {
-            match self.set.add_file(name, text) {
-                Ok(ids) => {
-                    report.interfaces += ids.len();
-                    report.files += 1;
+        match report.source {
+            ModelSource::Folder(_) => {
+                self.folder_files = read.files;
+                self.set = ModelSet::default();
+                add_files(&mut self.set, &self.folder_files, &mut report);
+                // Opened files go in again after the folder; one that needed what the
+                // old folder had fails now, and says so in this report.
+                let mut reopened = LoadReport {
+                    source: report.source.clone(),
+                    interfaces: 0,
+                    files: 0,
+                    failed: Vec::new(),
+                };
+                add_files(&mut self.set, &self.opened_files, &mut reopened);
+                report.failed.extend(reopened.failed);
+            }
+            ModelSource::File(_) => {
+                for (name, text) in add_files(&mut self.set, &read.files, &mut report) {
+                    self.opened_files.retain(|(opened, _)| opened != name);
+                    self.opened_files.push((name.clone(), text.clone()));
                 }
-                Err(error) => report.failed.push(error.to_string()),
             }
         }
         self.revision += 1;
@@ -208,6 +250,44 @@ pub(crate) mod tests {
         assert_eq!(library.opened_report(), None);
         assert_eq!(library.interfaces(), 2);
         assert_eq!(library.revision(), 1);
+    }
+
+    #[test]
+    fn reading_the_folder_again_drops_what_it_no_longer_has_but_keeps_opened_files() {
+        let controller = "dtmi:com:example:TemperatureController;1";
+        let thermostat = "dtmi:com:example:Thermostat;1";
+        let mut library = ModelLibrary::default();
+        library.load(sample_files());
+        let device_information = ModelFiles {
+            source: ModelSource::File(PathBuf::from("DeviceInformation.json")),
+            files: vec![(
+                "DeviceInformation.json".into(),
+                include_str!("../dtdl/samples/DeviceInformation.json").into(),
+            )],
+            unreadable: Vec::new(),
+        };
+        library.load(device_information);
+        assert_eq!(library.interfaces(), 3);
+
+        // Another folder, with the thermostat only.
+        let mut other = sample_files();
+        other.source = ModelSource::Folder(PathBuf::from("other-models"));
+        other.files.retain(|(name, _)| name == "Thermostat.json");
+        let report = library.load(other).clone();
+        assert_eq!((report.interfaces, report.files), (1, 1));
+        let ids: Vec<&str> = library.ids().collect();
+        assert_eq!(
+            ids,
+            [
+                "dtmi:azure:DeviceManagement:DeviceInformation;1",
+                thermostat
+            ]
+        );
+        assert_eq!(
+            library.status(controller),
+            ModelStatus::NotLoaded(controller.into())
+        );
+        assert_eq!(library.revision(), 3);
     }
 
     #[test]
