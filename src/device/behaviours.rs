@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use crate::twin::plug_and_play::{COMPONENT_MARKER, is_component};
+
 use super::template::{TelemetryTemplate, TemplateError};
 
 /// Everything a device does without being told, switchable at run time.
@@ -71,17 +73,6 @@ pub enum DesiredAck {
     },
 }
 
-/// The key IoT Hub marks IoT Plug and Play component objects with in twins, e.g.
-/// `{"thermostat1": {"__t": "c", "targetTemperature": 21.4}}`.
-const COMPONENT_MARKER: &str = "__t";
-/// The value of [`COMPONENT_MARKER`] in a component.
-const COMPONENT_MARKER_VALUE: &str = "c";
-
-/// Whether `value` is an object marked as an IoT Plug and Play component.
-fn is_component(value: &Value) -> bool {
-    value.get(COMPONENT_MARKER).and_then(Value::as_str) == Some(COMPONENT_MARKER_VALUE)
-}
-
 /// The names of the components at the root of a twin section or patch.
 pub(super) fn component_names(section: &Value) -> impl Iterator<Item = &str> {
     section
@@ -131,14 +122,13 @@ impl DesiredAck {
                         Value::Object(fields) if component => {
                             let mut acknowledged = Map::new();
                             for (field, value) in fields {
-                                if field != COMPONENT_MARKER {
+                                if field != COMPONENT_MARKER.0 {
                                     acknowledged.insert(field, envelope(value));
                                 }
                             }
                             if !acknowledged.is_empty() {
                                 let mut marked = Map::new();
-                                marked
-                                    .insert(COMPONENT_MARKER.into(), COMPONENT_MARKER_VALUE.into());
+                                marked.insert(COMPONENT_MARKER.0.into(), COMPONENT_MARKER.1.into());
                                 marked.extend(acknowledged);
                                 reported.insert(name, Value::Object(marked));
                             }

@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use super::plug_and_play::{StatusChip, status_chip};
 use crate::service::DeviceTwin;
-use crate::twin::plug_and_play::{COMPONENT_MARKER, PlugAndPlayTwin, is_component};
+use crate::twin::plug_and_play::{
+    COMPONENT_MARKER, PlugAndPlayTwin, acknowledged_value, is_component,
+};
 
 /// One desired property out of step with reported.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,12 +79,7 @@ fn is_taken(desired: &Value, reported: Option<&Value>) -> bool {
 
 /// The `value` of a Plug and Play envelope, or `reported` itself.
 fn envelope_value(reported: &Value) -> &Value {
-    match reported {
-        Value::Object(envelope) if envelope.contains_key("ac") || envelope.contains_key("av") => {
-            envelope.get("value").unwrap_or(reported)
-        }
-        _ => reported,
-    }
+    acknowledged_value(reported).unwrap_or(reported)
 }
 
 /// The device's answer to the property `path` belongs to (a property of the default

@@ -20,7 +20,9 @@ pub mod view;
 
 pub use digital_twin::to_digital_twin;
 pub use json_patch::{DigitalTwinPatchError, desired_patch_from_json_patch};
-pub use view::{AckStatus, Acknowledgement, ComponentState, PlugAndPlayTwin, PropertyState};
+pub use view::{
+    AckStatus, Acknowledgement, ComponentState, PlugAndPlayTwin, PropertyState, acknowledged_value,
+};
 
 /// The key and value that mark an object of desired or reported properties as a
 /// component.

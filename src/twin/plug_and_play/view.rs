@@ -263,14 +263,18 @@ impl Sides<'_> {
     }
 }
 
-/// The value and acknowledgement of a reported envelope `{"value", "ac", "av", "ad"}`;
-/// `None` for any other value.
-fn acknowledgement_of(value: &Value) -> Option<(Value, Acknowledgement)> {
-    let object = value.as_object()?;
+/// The `value` of a reported acknowledgement envelope `{"value", "ac", "av", "ad"}` (an
+/// object with `value` and `ac` or `av`); `None` for any other value.
+pub fn acknowledged_value(reported: &Value) -> Option<&Value> {
+    let object = reported.as_object()?;
     let inner = object.get("value")?;
-    if !object.contains_key("ac") && !object.contains_key("av") {
-        return None;
-    }
+    (object.contains_key("ac") || object.contains_key("av")).then_some(inner)
+}
+
+/// The value and acknowledgement of a reported envelope; `None` for any other value.
+fn acknowledgement_of(value: &Value) -> Option<(Value, Acknowledgement)> {
+    let inner = acknowledged_value(value)?;
+    let object = value.as_object()?;
     let ack = Acknowledgement {
         code: object.get("ac").and_then(Value::as_i64),
         version: object.get("av").and_then(Value::as_u64),
